@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// bsdshim: BSD kqueue/kevent and NetBSD dmover for Linux, Swift core with a C ABI.
+//
+// Keep every target's source list in sync with CMakeLists.txt (the CI check
+// `.ci/check-sources` fails when a file under Sources/ is missing from CMake).
+import PackageDescription
+
+let package = Package(
+    name: "bsdshim",
+    products: [
+        // libbsdshim.so: the C ABI (kqueue, kevent, dmover_*). Release line:
+        //   swift build -c release --product bsdshim -Xswiftc -static-stdlib -Xlinker -soname=libbsdshim.so.0
+        .library(name: "bsdshim", type: .dynamic, targets: ["BSDShim"]),
+        .executable(name: "kqueue-bench", targets: ["KqueueBench"]),
+    ],
+    targets: [
+        // Public C headers (include/), the ABI contract, plus compile-time layout checks.
+        .target(
+            name: "CBSDShimABI",
+            path: ".",
+            exclude: ["Sources/CBSDShimABI/CMakeLists.txt"],
+            sources: ["Sources/CBSDShimABI"],
+            publicHeadersPath: "include"
+        ),
+        // Internal C helpers: syscalls and macros the Glibc module lacks. No logic.
+        .target(name: "CBSDShim", path: "Sources/CBSDShim", exclude: ["CMakeLists.txt"]),
+        // Thin syscall layer in the swift-system style (Errno, epoll, eventfd, timerfd).
+        .target(name: "BSDSystem", dependencies: ["CBSDShim"], path: "Sources/BSDSystem", exclude: ["CMakeLists.txt"]),
+        // The kqueue engine: knotes, filters, registration and scan.
+        .target(name: "KqueueCore", dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim"],
+                path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
+        // The exported C ABI (@_cdecl only).
+        .target(name: "BSDShim", dependencies: ["KqueueCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
+        .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShim"],
+                          path: "Sources/KqueueBench", exclude: ["CMakeLists.txt"]),
+        .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDShim"],
+                    path: "Tests/KqueueCoreTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

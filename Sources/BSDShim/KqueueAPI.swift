@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KqueueAPI.swift: the C ABI of include/sys/event.h (kqueue, kevent, libkqueue_drain_pending_close).
+
+@_exported import CBSDShimABI
+import BSDSystem
+import Glibc
+import KqueueCore
+
+/// `int kqueue(void)`: see include/sys/event.h.
+@_cdecl("kqueue")
+public func bsdshim_kqueue() -> Int32 {
+    switch Kqueue.create() {
+    case .success(let kq): return kq.fd
+    case .failure(let e):
+        Errno.current = e
+        return -1
+    }
+}
+
+/// `int kevent(int, const struct kevent *, int, struct kevent *, int, const struct timespec *)`:
+/// see include/sys/event.h.
+@_cdecl("kevent")
+public func bsdshim_kevent(
+    _ kq: Int32,
+    _ changelist: UnsafePointer<kevent>?, _ nchanges: Int32,
+    _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
+    _ timeout: UnsafePointer<timespec>?
+) -> Int32 {
+    guard let queue = KqueueRegistry.lookup(kq) else { return fail(.badFileDescriptor) }
+    guard nchanges >= 0, nevents >= 0 else { return fail(.invalidArgument) }
+    if nchanges > 0 && changelist == nil { return fail(.badAddress) }
+    if nevents > 0 && eventlist == nil { return fail(.badAddress) }
+    var ns: UInt64? = nil
+    if let t = timeout?.pointee {
+        guard t.tv_sec >= 0, t.tv_nsec >= 0, t.tv_nsec < 1_000_000_000 else { return fail(.invalidArgument) }
+        // Beyond ~292 years a timeout is as good as infinite.
+        let (s, o) = UInt64(t.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
+        ns = o || s > UInt64(Int64.max) / 2 ? nil : s + UInt64(t.tv_nsec)
+    }
+    switch queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist,
+                        capacity: Int(nevents), timeout: ns) {
+    case .success(let n): return Int32(n)
+    case .failure(let e): return fail(e)
+    }
+}
+
+/// `void libkqueue_drain_pending_close(void)`: reclaims kqueues whose descriptor was closed.
+@_cdecl("libkqueue_drain_pending_close")
+public func bsdshim_libkqueue_drain_pending_close() {
+    KqueueRegistry.sweep()
+}
+
+@inline(__always)
+private func fail(_ e: Errno) -> Int32 {
+    Errno.current = e
+    return -1
+}

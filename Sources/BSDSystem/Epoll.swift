@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Epoll.swift: typed epoll(7) calls.
+
+import CBSDShim
+import Glibc
+
+/// An epoll instance, by descriptor. Value type: ownership is the caller's.
+public struct Epoll: Sendable {
+    public let fd: Int32
+    @inlinable public init(fd: Int32) { self.fd = fd }
+
+    public static let readable = cbsdshim_EPOLLIN
+    public static let writable = cbsdshim_EPOLLOUT
+    public static let priority = cbsdshim_EPOLLPRI
+    public static let error = cbsdshim_EPOLLERR
+    public static let hangup = cbsdshim_EPOLLHUP
+    public static let readHangup = cbsdshim_EPOLLRDHUP
+    public static let edgeTriggered = cbsdshim_EPOLLET
+    public static let oneShot = cbsdshim_EPOLLONESHOT
+
+    /// epoll_create1(EPOLL_CLOEXEC).
+    public static func create() -> Result<Epoll, Errno> {
+        valueOrErrno { epoll_create1(Int32(EPOLL_CLOEXEC)) }.map(Epoll.init(fd:))
+    }
+
+    @inlinable public func add(_ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
+        ctl(Int32(EPOLL_CTL_ADD), target, events: events, data: data)
+    }
+    @inlinable public func modify(_ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
+        ctl(Int32(EPOLL_CTL_MOD), target, events: events, data: data)
+    }
+    @inlinable public func remove(_ target: Int32) -> Result<Void, Errno> {
+        ctl(Int32(EPOLL_CTL_DEL), target, events: 0, data: 0)
+    }
+
+    @inlinable func ctl(_ op: Int32, _ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.u64 = data
+        return valueOrErrno { epoll_ctl(fd, op, target, &ev) }.map { _ in () }
+    }
+
+    /// epoll_pwait2 with a nanosecond timeout (nil = infinite). EINTR is returned,
+    /// not retried: kevent() reports it to its caller as BSD does.
+    @inlinable public func wait(
+        into buffer: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: UInt64?
+    ) -> Result<Int32, Errno> {
+        if let ns = timeout {
+            var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+            let r = valueOrErrno(retryOnInterrupt: false) {
+                cbsdshim_epoll_pwait2(fd, buffer, capacity, &ts)
+            }
+            if case .failure(let e) = r, e.rawValue == ENOSYS {
+                // Kernels before 5.11: millisecond resolution, rounded up.
+                let ms = ns == 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
+                return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, ms) }
+            }
+            return r
+        }
+        return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, -1) }
+    }
+}

@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// EventFD.swift: eventfd(2) used as a level-triggered wake-up flag.
+
+import CBSDShim
+import Glibc
+
+/// A non-blocking, close-on-exec eventfd.
+public struct EventFD: Sendable {
+    public let fd: Int32
+    @inlinable public init(fd: Int32) { self.fd = fd }
+
+    public static func create() -> Result<EventFD, Errno> {
+        valueOrErrno { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }.map(EventFD.init(fd:))
+    }
+
+    /// Makes the descriptor readable (adds 1 to the counter).
+    @inlinable public func signal() {
+        var one: UInt64 = 1
+        _ = valueOrErrno { Glibc.write(fd, &one, 8) }
+    }
+
+    /// Makes the descriptor unreadable again (reads the counter).
+    @inlinable public func reset() {
+        var v: UInt64 = 0
+        _ = valueOrErrno { Glibc.read(fd, &v, 8) }
+    }
+}

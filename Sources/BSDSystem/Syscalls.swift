@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Syscalls.swift: the few raw system calls the core uses, with errno mapping.
+
+import CBSDShim
+import Glibc
+
+/// Thin wrappers over file-descriptor system calls (swift-system style).
+public enum FileDescriptorOps {
+    /// close(2). EINTR counts as closed (Linux always releases the descriptor).
+    @inlinable public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// ioctl(fd, FIONREAD): bytes readable.
+    @inlinable public static func bytesReadable(_ fd: Int32) -> Result<Int, Errno> {
+        var n: Int32 = 0
+        return valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) }.map { _ in Int(n) }
+    }
+
+    /// ioctl(fd, SIOCOUTQ): bytes queued for sending on a socket (or a tty).
+    @inlinable public static func bytesQueuedForSend(_ fd: Int32) -> Result<Int, Errno> {
+        var n: Int32 = 0
+        return valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_SIOCOUTQ, &n) }.map { _ in Int(n) }
+    }
+
+    /// getsockopt(fd, level, name) for an int option.
+    @inlinable public static func socketOption(_ fd: Int32, _ level: Int32, _ name: Int32) -> Result<Int32, Errno> {
+        var v: Int32 = 0
+        var len = socklen_t(MemoryLayout<Int32>.size)
+        return valueOrErrno { getsockopt(fd, level, name, &v, &len) }.map { _ in v }
+    }
+
+    /// fcntl(fd, cmd) returning an int.
+    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32) -> Result<Int32, Errno> {
+        valueOrErrno { cbsdshim_fcntl(fd, cmd) }
+    }
+
+    /// Sets FD_CLOEXEC/O_NONBLOCK style flags.
+    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) -> Result<Int32, Errno> {
+        valueOrErrno { cbsdshim_fcntl_int(fd, cmd, arg) }
+    }
+}

@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Filter.swift: the contract between the kqueue engine and one filter (BSD's filterops).
+
+import BSDSystem
+import CBSDShimABI
+
+/// What a filter implements. Every method is called with the kqueue's lock held.
+///
+/// Common code (``Kqueue``) allocates and indexes knotes and runs the
+/// EV_ONESHOT / EV_CLEAR / EV_DISPATCH / EV_DISABLE state machine; a filter
+/// attaches its resources, evaluates readiness and fills in fflags/data.
+protocol Filter: AnyObject, Sendable {
+    /// Validates a new registration and attaches its resources (BSD f_attach).
+    /// May activate the knote (``Kqueue/activate(_:)``) if it is ready at once.
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno)
+
+    /// Releases the registration's resources (BSD f_detach). Never fails.
+    func detach(_ kn: Knote, from kq: Kqueue)
+
+    /// A change to an existing knote (FreeBSD f_touch, EVENT_REGISTER).
+    /// `udata` is already updated. Modify is atomic: on error the old state stays.
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno)
+
+    /// Produces the event for `kn` (BSD f_event + copyout), or nil if it is not
+    /// ready after all. `epollEvents` is what epoll reported, or 0 when the knote
+    /// comes from the userspace queue.
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent?
+
+    /// The knote was re-enabled (EV_ENABLE): re-arm it / queue it if still active.
+    func enable(_ kn: Knote, in kq: Kqueue)
+
+    /// The knote was disabled (EV_DISABLE): stop it from waking waiters.
+    func disable(_ kn: Knote, in kq: Kqueue)
+
+    /// Resets the state after an EV_CLEAR delivery.
+    func clear(_ kn: Knote)
+}
+
+extension Filter {
+    func clear(_ kn: Knote) {
+        kn.data = 0
+        kn.fflags = 0
+        kn.hookID = 0
+    }
+}
+
+/// Filters whose readiness is decided in userspace (user events, timers): they
+/// live in the kqueue's active queue while triggered.
+protocol QueuedFilter: Filter {
+    /// True while the knote has something to report (BSD KN_ACTIVE).
+    func isActive(_ kn: Knote) -> Bool
+}
+
+extension QueuedFilter {
+    func enable(_ kn: Knote, in kq: Kqueue) {
+        if isActive(kn) { kq.activate(kn) }
+    }
+    func disable(_ kn: Knote, in kq: Kqueue) {
+        kq.deactivate(kn)
+    }
+}

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// FilterTable.swift: the one list of filters bsdshim implements (BSD's sysfilt_ops).
+
+import CBSDShimABI
+
+/// Maps a filter number (EVFILT_*) to its implementation. Adding a filter is
+/// one new file under Filters/ plus one row here.
+enum FilterTable {
+    static let read = ReadFilter()
+    static let write = WriteFilter()
+    static let timer = TimerFilter()
+    static let user = UserFilter()
+
+    @inline(__always)
+    static func ops(for filter: Int16) -> (any Filter)? {
+        switch Int32(filter) {
+        case EVFILT_READ: return read
+        case EVFILT_WRITE: return write
+        case EVFILT_TIMER: return timer
+        case EVFILT_USER: return user
+        default: return nil
+        }
+    }
+
+    /// Filters of the BSD numbering that bsdshim does not implement (yet, or
+    /// ever on Linux): registering them fails with ENOSYS, not EINVAL.
+    static func isKnown(_ filter: Int16) -> Bool {
+        filter < 0 && filter >= -Int16(EVFILT_SYSCOUNT)
+    }
+}

@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// DescriptorFilter.swift: what EVFILT_READ and EVFILT_WRITE share: one epoll registration per knote.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// Base of the filters on a descriptor's readiness. Each knote gets its own
+/// epoll registration (EVFILT_READ in the kqueue's main set, EVFILT_WRITE in its
+/// nested write set), whose mode carries the BSD flags to the kernel:
+///
+/// | BSD                        | epoll                                     |
+/// |----------------------------|-------------------------------------------|
+/// | level (default)            | level-triggered                           |
+/// | EV_CLEAR                   | EPOLLET                                   |
+/// | EV_ONESHOT / EV_DISPATCH   | EPOLLONESHOT (re-armed by EV_ENABLE)      |
+/// | EV_DISABLE                 | interest 0 (re-armed by EV_ENABLE)        |
+/// | NOTE_LOWAT (level)         | EPOLLET + userspace re-check each scan    |
+///
+/// EV_ADD costs exactly one epoll_ctl. Descriptors epoll refuses (regular
+/// files, directories: EPERM) are always ready, as BSD's vnode filters say,
+/// and are served from the userspace queue.
+class DescriptorFilter: Filter, @unchecked Sendable {
+    /// The epoll set of this filter's registrations.
+    var set: EpollSet { .main }
+    /// The epoll interest for this filter.
+    var interest: UInt32 { 0 }
+
+    /// The epoll events (interest + mode) for a knote.
+    final func epollEvents(for kn: Knote) -> UInt32 {
+        var ev = interest
+        if kn.has(EV_ONESHOT) || kn.has(EV_DISPATCH) {
+            ev |= Epoll.oneShot
+        } else if kn.has(EV_CLEAR) || lowWaterMark(kn) != nil {
+            ev |= Epoll.edgeTriggered
+        }
+        return ev
+    }
+
+    /// NOTE_LOWAT's threshold, if set.
+    final func lowWaterMark(_ kn: Knote) -> Int? {
+        kn.sfflags & UInt32(NOTE_LOWAT) != 0 && kn.sdata > 1 ? kn.sdata : nil
+    }
+
+    @inline(__always) final func descriptor(_ kn: Knote) -> Int32 { Int32(truncatingIfNeeded: kn.ident) }
+
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+        guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
+        let ep: Epoll
+        switch kq.epollSet(set) {
+        case .success(let e): ep = e
+        case .failure(let e): throw e
+        }
+        kq.allocateSlot(kn)
+        kn.epollSet = set
+        kn.epollEvents = epollEvents(for: kn)
+        let fd = descriptor(kn)
+        let armed: UInt32 = kn.disabled ? 0 : kn.epollEvents
+        switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+        case .success:
+            return
+        case .failure(let e) where e == .notPermitted:
+            // Not pollable: a regular file or directory is always ready (BSD).
+            kq.releaseSlot(kn)
+            kn.epollSet = nil
+            kn.descriptorKind = .alwaysReady
+            kq.activate(kn)
+        case .failure(let e) where e == .exists:
+            // A registration left behind by a descriptor closed under a previous knote.
+            if case .failure(let e2) = ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+                kq.releaseSlot(kn)
+                throw e2
+            }
+        case .failure(let e):
+            kq.releaseSlot(kn)
+            throw e == .invalidArgument ? .badFileDescriptor : e
+        }
+    }
+
+    func detach(_ kn: Knote, from kq: Kqueue) {
+        guard let s = kn.epollSet else { return }
+        // After the kqueue's descriptor was closed its number may be somebody
+        // else's epoll: never touch it then (the write set is ours and goes too).
+        if kq.isClosed { return }
+        if case .success(let ep) = kq.epollSet(s) { _ = ep.remove(descriptor(kn)) }
+    }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+        kn.sfflags = change.fflags
+        kn.sdata = change.data
+        guard change.flags & UInt16(EV_ADD) != 0 else { return }
+        if kn.descriptorKind == .alwaysReady {
+            kn.lastData = -1
+            kq.activate(kn)
+            return
+        }
+        // Re-adding re-arms the registration (and lets epoll re-evaluate it, as
+        // BSD runs the filter on EV_ADD). ENOENT means the descriptor was closed
+        // and its number reused since: register the new file afresh.
+        kn.epollEvents = epollEvents(for: kn)
+        guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return }
+        let fd = descriptor(kn)
+        let armed: UInt32 = kn.disabled ? 0 : kn.epollEvents
+        switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+        case .success:
+            return
+        case .failure(let e) where e == .noSuchFile:
+            kq.releaseSlot(kn)
+            kq.allocateSlot(kn)
+            kn.descriptorKind = .unknown
+            switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+            case .success: return
+            case .failure(let e2) where e2 == .notPermitted:
+                kq.releaseSlot(kn)
+                kn.epollSet = nil
+                kn.descriptorKind = .alwaysReady
+                kq.activate(kn)
+            case .failure(let e2):
+                throw e2 == .invalidArgument ? .badFileDescriptor : e2
+            }
+        case .failure(let e):
+            throw e
+        }
+    }
+
+    func enable(_ kn: Knote, in kq: Kqueue) {
+        if kn.descriptorKind == .alwaysReady {
+            kq.activate(kn)
+            return
+        }
+        rearm(kn, events: kn.epollEvents, in: kq)
+    }
+
+    func disable(_ kn: Knote, in kq: Kqueue) {
+        kq.deactivate(kn)
+        if kn.descriptorKind == .alwaysReady { return }
+        rearm(kn, events: 0, in: kq)
+    }
+
+    private func rearm(_ kn: Knote, events: UInt32, in kq: Kqueue) {
+        guard let s = kn.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
+        _ = ep.modify(descriptor(kn), events: events, data: Kqueue.tag(kn.slot, kn.generation))
+    }
+
+    func clear(_ kn: Knote) {
+        kn.data = 0
+        kn.fflags = 0
+    }
+
+    /// Subclasses compute the event.
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? { nil }
+
+    // MARK: - Shared helpers
+
+    /// End-of-file seen on this knote's descriptor (sticky, like BSD's EOF state,
+    /// so the userspace re-check of a NOTE_LOWAT knote still reports it).
+    static let eofSeen = 1
+
+    /// For descriptors epoll refuses: bytes from the offset to the end of file.
+    final func bytesToEndOfFile(_ fd: Int32) -> Int {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return 0 }
+        if (st.st_mode & S_IFMT) != S_IFREG { return 0 }
+        let off = lseek(fd, 0, SEEK_CUR)
+        return off < 0 ? 0 : max(0, Int(st.st_size) - Int(off))
+    }
+}

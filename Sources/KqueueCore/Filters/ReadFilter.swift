@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// ReadFilter.swift: EVFILT_READ on pipes, FIFOs, sockets, ttys, eventfds, kqueues and files.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// EVFILT_READ. `data` is what BSD reports: bytes readable (FIONREAD), pending
+/// connections for a listening socket, pending events for a kqueue, bytes to
+/// end of file for a regular file. EV_EOF is set when the writer or peer went
+/// away; on a socket error, `fflags` holds it.
+///
+/// Linux trade-off: the socket error is read with SO_ERROR, which clears it, so
+/// a later getsockopt(SO_ERROR) by the program returns 0 (BSD keeps it). The
+/// write filter therefore leaves SO_ERROR alone (connect() failures are read by
+/// programs that way after EVFILT_WRITE).
+final class ReadFilter: DescriptorFilter, @unchecked Sendable {
+    override var set: EpollSet { .main }
+    override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
+
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+        let fd = descriptor(kn)
+        if kn.descriptorKind == .alwaysReady {
+            // Ready while there is data past the offset (BSD filt_vnread). At
+            // EOF the knote leaves the queue until re-added or re-enabled.
+            let data = bytesToEndOfFile(fd)
+            if data == 0 || (kn.has(EV_CLEAR) && data == kn.lastData) { return nil }
+            kn.lastData = data
+            return kn.event(fflags: 0, data: data)
+        }
+        var flags: UInt16 = 0
+        var fflags: UInt32 = 0
+        if ev & (Epoll.hangup | Epoll.readHangup | Epoll.error) != 0 {
+            kn.hookID |= Self.eofSeen
+        }
+        if kn.hookID & Self.eofSeen != 0 {
+            flags |= UInt16(EV_EOF)
+            if ev & Epoll.error != 0,
+               case .success(let err) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ERROR), err != 0 {
+                fflags = UInt32(bitPattern: err)
+            }
+        }
+        let data = bytesReadable(kn, fd, in: kq)
+        if flags == 0 {
+            if let lowat = lowWaterMark(kn), data < lowat { return nil }
+            if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained
+        }
+        return kn.event(flags: flags, fflags: fflags, data: data)
+    }
+
+    /// Bytes readable, by descriptor kind (learned on the first event).
+    private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
+        switch kn.descriptorKind {
+        case .stream, .unknown:
+            if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
+                kn.descriptorKind = .stream
+                return n
+            }
+            kn.descriptorKind = classify(fd)
+            return kn.descriptorKind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
+        case .listeningSocket:
+            var info = tcp_info()
+            var len = socklen_t(MemoryLayout<tcp_info>.size)
+            if getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 {
+                return max(1, Int(info.tcpi_unacked))  // Linux: accept-queue length when listening
+            }
+            return 1
+        case .kqueue:
+            return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
+        case .eventfd:
+            return 8
+        case .other, .alwaysReady, .pipe, .socket:
+            return 0
+        }
+    }
+
+    /// Tells apart the descriptors FIONREAD does not work on.
+    private func classify(_ fd: Int32) -> DescriptorKind {
+        if case .success(let v) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ACCEPTCONN), v != 0 {
+            return .listeningSocket
+        }
+        if KqueueRegistry.lookup(fd) != nil { return .kqueue }
+        // Anonymous inodes say what they are in their /proc link name.
+        var buf = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/self/fd/\(fd)", &buf, 63)
+        if n > 0 {
+            let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if link.contains("eventfd") { return .eventfd }
+            if link.contains("eventpoll") { return .kqueue }
+        }
+        return .other
+    }
+}

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// TimerFilter.swift: EVFILT_TIMER on one timerfd per clock per kqueue.
+
+import BSDSystem
+import CBSDShimABI
+
+/// EVFILT_TIMER (FreeBSD filt_timer*). Timers sit in the kqueue's deadline heap
+/// (``TimerHeap``); the heap's earliest deadline arms a single timerfd, so
+/// 100,000 timers cost one descriptor. On expiry the knote is queued with
+/// data = expirations since the last delivery (periods missed are counted).
+/// Timers are EV_CLEAR, as on BSD.
+final class TimerFilter: QueuedFilter {
+    static let unitMask = UInt32(NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS)
+
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+        try configure(kn, fflags: kn.sfflags, data: kn.sdata)
+        kn.flags |= UInt16(EV_CLEAR)
+        if case .failure(let e) = kq.schedule(kn) { throw e }
+    }
+
+    func detach(_ kn: Knote, from kq: Kqueue) {
+        kq.unschedule(kn)
+    }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+        // Re-adding modifies the timer: new period, pending expirations dropped
+        // (FreeBSD filt_timertouch). Enable/disable alone leave it running.
+        guard change.flags & UInt16(EV_ADD) != 0 else { return }
+        let saved = (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime)
+        kq.unschedule(kn)
+        do throws(Errno) {
+            try configure(kn, fflags: change.fflags, data: change.data)
+        } catch {
+            (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime) = saved
+            _ = kq.schedule(kn)
+            throw error
+        }
+        kn.sfflags = change.fflags
+        kn.sdata = change.data
+        kn.data = 0
+        kq.deactivate(kn)
+        if case .failure(let e) = kq.schedule(kn) { throw e }
+    }
+
+    /// Computes deadline and period from fflags/data.
+    private func configure(_ kn: Knote, fflags: UInt32, data: Int) throws(Errno) {
+        guard data >= 0 else { throw .invalidArgument }
+        let unit: UInt64
+        switch fflags & Self.unitMask {
+        case 0: unit = 1_000_000
+        case UInt32(NOTE_SECONDS): unit = 1_000_000_000
+        case UInt32(NOTE_USECONDS): unit = 1_000
+        case UInt32(NOTE_NSECONDS): unit = 1
+        default: throw .invalidArgument  // more than one unit
+        }
+        let (ns, overflow) = UInt64(data).multipliedReportingOverflow(by: unit)
+        let value = overflow ? UInt64.max / 2 : ns
+        if fflags & UInt32(NOTE_ABSOLUTE) != 0 {
+            kn.realtime = true
+            kn.period = 0
+            kn.deadline = value
+        } else {
+            kn.realtime = false
+            // A periodic timer of 0 would spin: BSD makes it one unit.
+            let period = value == 0 && !kn.has(EV_ONESHOT) ? unit : value
+            kn.period = kn.has(EV_ONESHOT) ? 0 : period
+            let (d, o) = Clock.monotonicNanoseconds().addingReportingOverflow(period)
+            kn.deadline = o ? UInt64.max / 2 : d
+        }
+    }
+
+    func isActive(_ kn: Knote) -> Bool { kn.data > 0 }
+
+    /// A disabled timer stops; re-enabling restarts it from now with no
+    /// expirations pending (libkqueue's behaviour, which its tests pin down:
+    /// ticks while disabled, e.g. after an EV_DISPATCH delivery, do not count).
+    func disable(_ kn: Knote, in kq: Kqueue) {
+        kq.unschedule(kn)
+        kq.deactivate(kn)
+    }
+
+    func enable(_ kn: Knote, in kq: Kqueue) {
+        kq.unschedule(kn)
+        kn.data = 0
+        if !kn.realtime {
+            let span = kn.period > 0 ? kn.period : kn.deadline &- min(kn.deadline, Clock.monotonicNanoseconds())
+            kn.deadline = Clock.monotonicNanoseconds() &+ span
+        }
+        _ = kq.schedule(kn)
+    }
+
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+        guard kn.data > 0 else { return nil }
+        return kn.event(fflags: 0, data: kn.data)
+    }
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// WriteFilter.swift: EVFILT_WRITE on pipes, FIFOs, sockets and ttys.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// EVFILT_WRITE. `data` is the space left in the write buffer: SO_SNDBUF minus
+/// SIOCOUTQ on a socket, the pipe capacity minus its contents on a pipe/FIFO.
+/// EV_EOF is set when the reader went away (EPIPE would follow).
+final class WriteFilter: DescriptorFilter, @unchecked Sendable {
+    override var set: EpollSet { .write }
+    override var interest: UInt32 { Epoll.writable }
+
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+        let fd = descriptor(kn)
+        if kn.descriptorKind == .alwaysReady {
+            return kn.event(fflags: 0, data: 0)
+        }
+        var flags: UInt16 = 0
+        if ev & (Epoll.hangup | Epoll.error) != 0 { kn.hookID |= Self.eofSeen }
+        if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
+        let data = spaceWritable(kn, fd)
+        if flags == 0 {
+            if let lowat = lowWaterMark(kn), data < lowat { return nil }
+            if ev == 0 && data == 0 { return nil }
+        }
+        return kn.event(flags: flags, fflags: 0, data: data)
+    }
+
+    /// Capacity is learned once (kn.lastData); the fill level is read per event.
+    private func spaceWritable(_ kn: Knote, _ fd: Int32) -> Int {
+        switch kn.descriptorKind {
+        case .unknown:
+            if case .success(let size) = FileDescriptorOps.fcntl(fd, cbsdshim_F_GETPIPE_SZ) {
+                kn.descriptorKind = .pipe
+                kn.lastData = Int(size)
+            } else if case .success(let size) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_SNDBUF) {
+                kn.descriptorKind = .socket
+                kn.lastData = Int(size)
+            } else {
+                kn.descriptorKind = .other
+                return 0
+            }
+            return spaceWritable(kn, fd)
+        case .pipe:
+            let used = (try? FileDescriptorOps.bytesReadable(fd).get()) ?? 0
+            return max(0, kn.lastData - used)
+        case .socket:
+            let used = (try? FileDescriptorOps.bytesQueuedForSend(fd).get()) ?? 0
+            return max(0, kn.lastData - used)
+        default:
+            return 0
+        }
+    }
+}

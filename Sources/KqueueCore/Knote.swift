@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Knote.swift: one registration (ident, filter) in one kqueue, BSD's struct knote.
+
+import CBSDShimABI
+
+/// Key of a knote in its kqueue: BSD identifies a knote by (ident, filter).
+struct KnoteKey: Hashable {
+    let ident: UInt
+    let filter: Int16
+}
+
+/// One registration. Every mutable field is protected by the owning kqueue's lock.
+///
+/// Common code (``Kqueue``) owns the life cycle and the EV_ONESHOT / EV_CLEAR /
+/// EV_DISPATCH / EV_DISABLE state machine; the ``Filter`` owns what the event means.
+final class Knote {
+    let ident: UInt
+    let filter: Int16
+    let ops: any Filter
+
+    /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
+    /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
+    var flags: UInt16
+    /// fflags and data given by the caller (kn_sfflags / kn_sdata).
+    var sfflags: UInt32
+    var sdata: Int
+    var udata: UnsafeMutableRawPointer?
+
+    /// Output fflags and data accumulated since the last delivery.
+    var fflags: UInt32 = 0
+    var data: Int = 0
+    /// Filter-private state (BSD's kn_hookid): e.g. "triggered" for EVFILT_USER.
+    var hookID: Int = 0
+    /// EV_DISABLE'd (or EV_DISPATCH'ed after a delivery).
+    var disabled = false
+
+    // MARK: - Routing of epoll events (knotes backed by a descriptor)
+
+    /// Slot in the kqueue's routing table and the generation stamped into
+    /// epoll_data: an event whose generation does not match is stale and dropped.
+    var slot: UInt32 = .max
+    var generation: UInt32 = 0
+    /// Which epoll set the descriptor is registered in (see ``EpollSet``), or nil.
+    var epollSet: EpollSet?
+    /// The registered epoll interest (re-armed on EV_ENABLE).
+    var epollEvents: UInt32 = 0
+    /// What kind of descriptor this is, learned lazily (see ``DescriptorKind``).
+    var descriptorKind: DescriptorKind = .unknown
+    /// For descriptors epoll cannot watch (regular files): last reported data.
+    var lastData: Int = -1
+
+    // MARK: - Userspace active queue (user events, timers, always-ready files)
+
+    var queued = false
+    var next: Knote?
+    unowned(unsafe) var prev: Knote?
+
+    // MARK: - Timers
+
+    /// Next expiry, in nanoseconds of the timer's clock.
+    var deadline: UInt64 = 0
+    /// Period in nanoseconds; 0 for a timer that fires once.
+    var period: UInt64 = 0
+    /// Position in the timer heap, -1 when not scheduled.
+    var heapIndex: Int = -1
+    /// NOTE_ABSOLUTE timers run on CLOCK_REALTIME.
+    var realtime = false
+
+    init(change: kevent, ops: any Filter) {
+        ident = change.ident
+        filter = change.filter
+        self.ops = ops
+        flags = change.flags & ~UInt16(EV_DELETE | EV_ENABLE | EV_DISABLE | EV_SYSFLAGS)
+        sfflags = change.fflags
+        sdata = change.data
+        udata = change.udata
+    }
+
+    var key: KnoteKey { KnoteKey(ident: ident, filter: filter) }
+    @inline(__always) func has(_ flag: Int32) -> Bool { flags & UInt16(flag) != 0 }
+
+    /// The event as returned to the caller: ident, filter, udata, the registered
+    /// flags and the given output flags/fflags/data.
+    @inline(__always)
+    func event(flags extra: UInt16 = 0, fflags: UInt32, data: Int) -> kevent {
+        kevent(ident: ident, filter: filter, flags: flags | extra,
+               fflags: fflags, data: data, udata: udata)
+    }
+}
+
+/// The kinds of descriptor EVFILT_READ/EVFILT_WRITE need to tell apart to fill
+/// in `data`. Learned on the first event, never at EV_ADD (which stays one syscall).
+enum DescriptorKind: UInt8 {
+    case unknown
+    /// FIONREAD / SIOCOUTQ work (pipes, FIFOs, connected sockets, ttys).
+    case stream
+    /// A listening socket: data = pending connections.
+    case listeningSocket
+    /// A kqueue descriptor: data = pending events.
+    case kqueue
+    /// eventfd: data = 8 (one counter).
+    case eventfd
+    /// Write side of a pipe or FIFO: data = capacity - contents.
+    case pipe
+    /// Write side of a socket: data = SO_SNDBUF - SIOCOUTQ.
+    case socket
+    /// Anything else pollable: data = 0.
+    case other
+    /// Not pollable (regular files, directories): always ready, handled in userspace.
+    case alwaysReady
+}
+
+/// Intrusive FIFO of knotes with userspace-decided readiness (BSD's kq_head).
+struct KnoteQueue {
+    private(set) var head: Knote?
+    private unowned(unsafe) var tail: Knote?
+    private(set) var count = 0
+
+    var isEmpty: Bool { count == 0 }
+
+    mutating func append(_ kn: Knote) {
+        if kn.queued { return }
+        kn.queued = true
+        kn.next = nil
+        kn.prev = tail
+        if let t = tail { t.next = kn } else { head = kn }
+        tail = kn
+        count += 1
+    }
+
+    mutating func remove(_ kn: Knote) {
+        guard kn.queued else { return }
+        kn.queued = false
+        let n = kn.next
+        if let p = kn.prev { p.next = n } else { head = n }
+        if let n { n.prev = kn.prev } else { tail = kn.prev }
+        kn.next = nil
+        kn.prev = nil
+        count -= 1
+    }
+
+    mutating func removeAll() {
+        while let h = head { remove(h) }
+    }
+}

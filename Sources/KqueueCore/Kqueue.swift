@@ -1,0 +1,647 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Kqueue.swift: one kqueue: knote tables, change registration and event scan.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+import Synchronization
+
+/// The epoll sets a kqueue owns. EVFILT_READ registrations go in the main set
+/// (the kqueue descriptor itself); EVFILT_WRITE ones in a nested set, so a
+/// read and a write knote on one descriptor keep independent epoll modes
+/// (level / edge / one-shot) — epoll allows one registration per fd per set.
+enum EpollSet: UInt8 {
+    case main
+    case write
+}
+
+/// One kqueue. Its descriptor is a real epoll instance, so it is pollable and
+/// can be nested; everything else it needs (wake-up eventfd, one timerfd per
+/// clock, the nested write set) is created once per kqueue, never per knote.
+///
+/// Locking: one mutex per kqueue, held while changes are applied and events
+/// are collected, never while blocked in epoll_wait. There is no global lock
+/// on the kevent() path.
+public final class Kqueue: @unchecked Sendable {
+    /// The user-visible descriptor: an epoll instance.
+    public let fd: Int32
+    let epoll: Epoll
+    /// Readable while the userspace active queue is non-empty (and when the
+    /// kqueue is closed, to wake its waiters).
+    let wakeup: EventFD
+    let lock = Mutex<Void>(())
+
+    /// Set when the descriptor is found closed or the kqueue reclaimed.
+    let closed = Atomic<Bool>(false)
+    /// Set in a fork child: the descriptors were closed there, deinit must not close them again.
+    var forkedAway = false
+    /// Approximate number of pending events, read lock-free by other kqueues
+    /// watching this one (EVFILT_READ data).
+    let pendingHint = Atomic<Int>(0)
+
+    // MARK: State protected by `lock`
+
+    var knotes: [KnoteKey: Knote] = [:]
+    /// Routing table for epoll events: slot -> knote (generation-checked).
+    var slots: [Knote?] = []
+    var freeSlots: [UInt32] = []
+    var nextGeneration: UInt32 = 1
+    var queue = KnoteQueue()
+    var wakeupSignaled = false
+    var writeSet: Epoll?
+    var monotonicTimers = TimerHeap()
+    var realtimeTimers = TimerHeap()
+    var monotonicTimerFD: TimerFD?
+    var realtimeTimerFD: TimerFD?
+    var monotonicArmed: UInt64?
+    var realtimeArmed: UInt64?
+
+    // Slots reserved for the kqueue's own descriptors in epoll_data.
+    static let wakeupSlot: UInt32 = 0xFFFF_FFFF
+    static let monotonicTimerSlot: UInt32 = 0xFFFF_FFFE
+    static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
+    static let writeSetSlot: UInt32 = 0xFFFF_FFFC
+    static let firstReservedSlot: UInt32 = 0xFFFF_FF00
+
+    /// A blocked wait re-checks every this many nanoseconds that its descriptor
+    /// is still this kqueue: Linux gives no notification when a program close()s
+    /// an epoll descriptor another thread waits on.
+    static let livenessInterval: UInt64 = 250_000_000
+
+    /// Epoll events fetched per epoll_wait (kept on the stack).
+    static let batch = 64
+
+    init(epoll: Epoll, wakeup: EventFD) {
+        self.fd = epoll.fd
+        self.epoll = epoll
+        self.wakeup = wakeup
+    }
+
+    /// kqueue(): a new kqueue registered under its descriptor.
+    public static func create() -> Result<Kqueue, Errno> {
+        let ep: Epoll
+        switch Epoll.create() {
+        case .success(let e): ep = e
+        case .failure(let e): return .failure(e)
+        }
+        let w: EventFD
+        switch EventFD.create() {
+        case .success(let e): w = e
+        case .failure(let e):
+            FileDescriptorOps.close(ep.fd)
+            return .failure(e)
+        }
+        if case .failure(let e) = ep.add(w.fd, events: Epoll.readable, data: tag(wakeupSlot)) {
+            FileDescriptorOps.close(w.fd)
+            FileDescriptorOps.close(ep.fd)
+            return .failure(e)
+        }
+        let kq = Kqueue(epoll: ep, wakeup: w)
+        KqueueRegistry.insert(kq)
+        Debug.trace("kqueue() = \(kq.fd)")
+        return .success(kq)
+    }
+
+    deinit {
+        if forkedAway { return }
+        // The epoll descriptor belongs to the program, which closed it (that is
+        // how we got here); the rest is ours.
+        FileDescriptorOps.close(wakeup.fd)
+        if let w = writeSet { FileDescriptorOps.close(w.fd) }
+        if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
+        if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
+    }
+
+    @inline(__always) static func tag(_ slot: UInt32, _ generation: UInt32 = 0) -> UInt64 {
+        UInt64(slot) << 32 | UInt64(generation)
+    }
+
+    @inline(__always)
+    func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        try lock.withLock { (_: inout Void) throws(E) -> sending R in try body() }
+    }
+
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    // MARK: - Close detection
+
+    /// Marks the kqueue dead (its descriptor was closed) and wakes its waiters,
+    /// which return EBADF. Resources go when the last thread leaves it.
+    func markClosed() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        KqueueRegistry.remove(self)
+        wakeup.signal()
+        locked {
+            // Drop every knote now: their descriptors' epoll entries went with
+            // the epoll instance; timers and queues are ours to free.
+            for kn in knotes.values { kn.ops.detach(kn, from: self) }
+            knotes.removeAll()
+            slots.removeAll()
+            freeSlots.removeAll()
+            queue.removeAll()
+            monotonicTimers.removeAll()
+            realtimeTimers.removeAll()
+        }
+        Debug.trace("kqueue \(fd) reclaimed")
+    }
+
+    /// True if `fd` still refers to this kqueue's epoll instance: only ours
+    /// contains our wake-up eventfd, so EPOLL_CTL_MOD of it succeeds only there.
+    func probeIdentity() -> Bool {
+        if isClosed { return false }
+        switch epoll.modify(wakeup.fd, events: Epoll.readable, data: Self.tag(Self.wakeupSlot)) {
+        case .success: return true
+        case .failure(let e) where e == .noMemory: return true
+        case .failure: return false
+        }
+    }
+
+    // MARK: - Active queue
+
+    /// Queues a knote whose readiness is decided in userspace (BSD KNOTE_ACTIVATE).
+    func activate(_ kn: Knote) {
+        if !kn.disabled { queue.append(kn) }
+    }
+
+    func deactivate(_ kn: Knote) {
+        queue.remove(kn)
+    }
+
+    /// Keeps the wake-up eventfd readable exactly while events are queued, so
+    /// the kqueue descriptor polls readable and blocked waiters wake.
+    func syncWakeup() {
+        let want = !queue.isEmpty
+        if want != wakeupSignaled {
+            if want { wakeup.signal() } else { wakeup.reset() }
+            wakeupSignaled = want
+        }
+        pendingHint.store(queue.count, ordering: .relaxed)
+    }
+
+    // MARK: - Routing slots
+
+    func allocateSlot(_ kn: Knote) {
+        let s: UInt32
+        if let f = freeSlots.popLast() {
+            s = f
+            slots[Int(s)] = kn
+        } else {
+            s = UInt32(slots.count)
+            slots.append(kn)
+        }
+        kn.slot = s
+        kn.generation = nextGeneration
+        nextGeneration &+= 1
+        if nextGeneration == 0 { nextGeneration = 1 }
+    }
+
+    func releaseSlot(_ kn: Knote) {
+        guard kn.slot != .max else { return }
+        slots[Int(kn.slot)] = nil
+        freeSlots.append(kn.slot)
+        kn.slot = .max
+    }
+
+    /// The epoll set a knote's descriptor is registered in (created on first use).
+    func epollSet(_ set: EpollSet) -> Result<Epoll, Errno> {
+        switch set {
+        case .main: return .success(epoll)
+        case .write:
+            if let w = writeSet { return .success(w) }
+            switch Epoll.create() {
+            case .failure(let e): return .failure(e)
+            case .success(let w):
+                if case .failure(let e) = epoll.add(w.fd, events: Epoll.readable, data: Self.tag(Self.writeSetSlot)) {
+                    FileDescriptorOps.close(w.fd)
+                    return .failure(e)
+                }
+                writeSet = w
+                return .success(w)
+            }
+        }
+    }
+
+    // MARK: - kevent()
+
+    /// kevent(): applies `count` changes, then collects up to `capacity` events.
+    /// `timeout` is nil to wait indefinitely, else nanoseconds (0 polls).
+    /// When any change was reported in `events` (error or EV_RECEIPT), returns
+    /// that count without collecting events (BSD kern_kevent).
+    public func kevent(
+        changes: UnsafePointer<kevent>?, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int,
+        timeout: UInt64?
+    ) -> Result<Int, Errno> {
+        if isClosed { return .failure(.badFileDescriptor) }
+        if count > 0, let changes {
+            switch apply(changes: changes, count: count, events: events, capacity: capacity) {
+            case .failure(let e):
+                return .failure(probeIdentity() ? e : .badFileDescriptor)
+            case .success(let written) where written > 0:
+                return probeIdentity() ? .success(written) : .failure(.badFileDescriptor)
+            case .success:
+                break
+            }
+        }
+        guard capacity > 0, let events else {
+            // Nothing to collect: no epoll call will tell us the descriptor is
+            // gone, so ask (kevent on a closed kqueue must fail with EBADF).
+            if probeIdentity() { return .success(0) }
+            markClosed()
+            return .failure(.badFileDescriptor)
+        }
+        return scan(into: events, capacity: capacity, timeout: timeout)
+    }
+
+    // MARK: - Changes (BSD kqueue_register)
+
+    /// Applies the changelist in order. Failed changes (and EV_RECEIPT ones) are
+    /// written to `events` while room remains; with no room the call fails with
+    /// the change's errno. Returns the number of entries written.
+    func apply(
+        changes: UnsafePointer<kevent>, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int
+    ) -> Result<Int, Errno> {
+        locked {
+            var written = 0
+            for i in 0..<count {
+                // Copy first: eventlist may alias changelist (entries before i only are overwritten).
+                var change = changes[i]
+                change.flags &= ~UInt16(EV_SYSFLAGS)
+                var error: Int32
+                var reply = change.flags & UInt16(EV_RECEIPT) != 0
+                if Int32(change.filter) == EVFILT_LIBKQUEUE {
+                    (error, reply) = LibkqueueControl.apply(&change)
+                } else {
+                    error = register(change)
+                }
+                if error != 0 || reply {
+                    if written < capacity, let out = events {
+                        if error != 0 || Int32(change.filter) != EVFILT_LIBKQUEUE {
+                            change.flags |= UInt16(EV_ERROR)
+                            change.data = Int(error)
+                        }
+                        out[written] = change
+                        written += 1
+                    } else if error != 0 {
+                        syncWakeup()
+                        return .failure(Errno(rawValue: error))
+                    }
+                }
+            }
+            syncWakeup()
+            return .success(written)
+        }
+    }
+
+    /// One change; returns 0 or an errno value.
+    func register(_ change: kevent) -> Int32 {
+        guard let ops = FilterTable.ops(for: change.filter) else {
+            return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
+        }
+        let flags = Int32(change.flags)
+        let key = KnoteKey(ident: change.ident, filter: change.filter)
+
+        guard let kn = knotes[key] else {
+            guard flags & EV_ADD != 0 else { return ENOENT }
+            if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
+            if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
+            let kn = Knote(change: change, ops: ops)
+            if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
+            do throws(Errno) {
+                try ops.attach(kn, to: self)
+            } catch {
+                releaseSlot(kn)
+                queue.remove(kn)
+                return error.rawValue
+            }
+            knotes[key] = kn
+            return 0
+        }
+
+        if flags & EV_DELETE != 0 {
+            drop(kn)
+            return 0
+        }
+        // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
+        // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
+        // and vnode subscriptions must survive an EV_ENABLE). EVFILT_USER always
+        // sees its fflags, so EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
+        let modifies = flags & EV_ADD != 0 || flags & (EV_ENABLE | EV_DISABLE) == 0
+        if modifies { kn.udata = change.udata }
+        if modifies || ops is UserFilter {
+            do throws(Errno) {
+                try ops.touch(kn, with: change, in: self)
+            } catch {
+                // touch may find that the descriptor was closed behind our back.
+                if error == .badFileDescriptor { drop(kn) }
+                return error.rawValue
+            }
+        }
+        if flags & EV_DISABLE != 0 && !kn.disabled {
+            kn.disabled = true
+            ops.disable(kn, in: self)
+        }
+        if flags & EV_ENABLE != 0 && kn.disabled {
+            kn.disabled = false
+            ops.enable(kn, in: self)
+        }
+        return 0
+    }
+
+    /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery).
+    func drop(_ kn: Knote) {
+        kn.ops.detach(kn, from: self)
+        queue.remove(kn)
+        releaseSlot(kn)
+        knotes[kn.key] = nil
+    }
+
+    // MARK: - Scan (BSD kqueue_scan)
+
+    /// Collects up to `capacity` events. `timeout` is nil (wait forever) or
+    /// nanoseconds (0 = poll).
+    func scan(
+        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?
+    ) -> Result<Int, Errno> {
+        let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
+        return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
+            let base = buf.baseAddress!
+            var n = 0
+            scanning: while true {
+                if isClosed { return .failure(.badFileDescriptor) }
+                n += locked { collectQueued(into: out + n, room: capacity - n) }
+                let room = capacity - n
+                if room == 0 { break scanning }
+
+                // Decide how long epoll_wait may block.
+                var wait: UInt64? = 0
+                if n == 0 {
+                    if let d = deadline {
+                        let now = d == 0 ? 0 : Clock.monotonicNanoseconds()
+                        wait = d > now ? d - now : 0
+                    } else {
+                        wait = nil
+                    }
+                }
+                var chunked = false
+                if wait != 0 {
+                    // About to block: make sure nothing is queued and the wake-up
+                    // flag is clear, or epoll_wait would return at once forever.
+                    let canBlock = locked { () -> Bool in
+                        if !queue.isEmpty { return false }
+                        if wakeupSignaled {
+                            wakeup.reset()
+                            wakeupSignaled = false
+                        }
+                        return true
+                    }
+                    if !canBlock {
+                        wait = 0
+                    } else if wait == nil || wait! > Self.livenessInterval {
+                        wait = Self.livenessInterval
+                        chunked = true
+                    }
+                }
+
+                let k: Int
+                switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
+                case .success(let r):
+                    k = Int(r)
+                case .failure(let e) where e == .interrupted:
+                    if n > 0 { break scanning }
+                    locked { syncWakeup() }
+                    return .failure(e)
+                case .failure:
+                    // EBADF / EINVAL: the descriptor no longer is our epoll.
+                    markClosed()
+                    return .failure(.badFileDescriptor)
+                }
+                if k > 0 {
+                    n += locked { route(base, k, into: out + n, room: room) }
+                }
+                if n > 0 { break scanning }
+                if isClosed { return .failure(.badFileDescriptor) }
+                if k > 0 { continue scanning }  // only internal or stale events
+                if chunked {
+                    if !probeIdentity() {
+                        markClosed()
+                        return .failure(.badFileDescriptor)
+                    }
+                    continue scanning
+                }
+                if wait == 0 {
+                    // Polled: done if that was the caller's timeout, else go round.
+                    guard let d = deadline else { continue scanning }
+                    if d == 0 || Clock.monotonicNanoseconds() >= d { break scanning }
+                    continue scanning
+                }
+                // A bounded wait ran out.
+                if let d = deadline, Clock.monotonicNanoseconds() >= d { break scanning }
+            }
+            locked { syncWakeup() }
+            return .success(n)
+        }
+    }
+
+    /// Delivers queued knotes (each at most once per call) and due timers.
+    func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int) -> Int {
+        if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
+            fireTimers(realtime: false)
+        }
+        if !realtimeTimers.isEmpty, realtimeTimers.top!.deadline <= Clock.realtimeNanoseconds() {
+            fireTimers(realtime: true)
+        }
+        var produced = 0
+        var remaining = queue.count
+        while remaining > 0 && produced < room, let kn = queue.head {
+            remaining -= 1
+            if kn.disabled {
+                queue.remove(kn)
+                continue
+            }
+            if let ev = kn.ops.process(kn, epollEvents: 0, in: self) {
+                out[produced] = ev
+                produced += 1
+                delivered(kn, fromQueue: true)
+            } else {
+                queue.remove(kn)
+            }
+        }
+        return produced
+    }
+
+    /// Turns epoll events into kevents. Each descriptor event yields at most one
+    /// kevent (one registration per (fd, filter)); the nested write set is read
+    /// last, with whatever room is left.
+    func route(_ events: UnsafeMutablePointer<epoll_event>, _ count: Int,
+               into out: UnsafeMutablePointer<kevent>, room: Int) -> Int {
+        var produced = 0
+        var writeSetReady = false
+        for i in 0..<count {
+            let data = events[i].data.u64
+            let slot = UInt32(truncatingIfNeeded: data >> 32)
+            if slot >= Self.firstReservedSlot {
+                switch slot {
+                case Self.monotonicTimerSlot:
+                    monotonicArmed = nil  // expired: re-arm even for the same deadline
+                    fireTimers(realtime: false)
+                case Self.realtimeTimerSlot:
+                    realtimeArmed = nil
+                    fireTimers(realtime: true)
+                case Self.writeSetSlot:
+                    writeSetReady = true
+                default:
+                    break  // wake-up eventfd: the queue is collected below
+                }
+                continue
+            }
+            produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events, into: out + produced)
+        }
+        if writeSetReady, produced < room, let ws = writeSet {
+            produced += withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb in
+                let nbase = nb.baseAddress!
+                guard case .success(let k) = ws.wait(into: nbase, capacity: Int32(min(room - produced, Self.batch)), timeout: 0)
+                else { return 0 }
+                var p = 0
+                for j in 0..<Int(k) {
+                    let d = nbase[j].data.u64
+                    p += deliverEpollEvent(slot: UInt32(truncatingIfNeeded: d >> 32), data: d,
+                                           events: nbase[j].events, into: out + produced + p)
+                }
+                return p
+            }
+        }
+        if produced < room && !queue.isEmpty {
+            produced += collectQueued(into: out + produced, room: room - produced)
+        }
+        return produced
+    }
+
+    @inline(__always)
+    func deliverEpollEvent(slot: UInt32, data: UInt64, events: UInt32, into out: UnsafeMutablePointer<kevent>) -> Int {
+        guard Int(slot) < slots.count, let kn = slots[Int(slot)],
+              kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
+        if kn.disabled { return 0 }
+        guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
+            // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
+            // registration must be re-armed or it would never fire again.
+            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
+            return 0
+        }
+        out.pointee = ev
+        delivered(kn, fromQueue: false)
+        return 1
+    }
+
+    /// The EV_ONESHOT / EV_CLEAR / EV_DISPATCH state machine after a delivery.
+    func delivered(_ kn: Knote, fromQueue: Bool) {
+        if kn.has(EV_ONESHOT) {
+            drop(kn)
+            return
+        }
+        let clear = kn.has(EV_CLEAR)
+        let dispatch = kn.has(EV_DISPATCH)
+        if clear { kn.ops.clear(kn) }
+        if dispatch {
+            kn.disabled = true
+            queue.remove(kn)
+        } else if clear {
+            queue.remove(kn)
+        } else if fromQueue {
+            // Level-triggered: re-check at the next scan, after the others.
+            queue.remove(kn)
+            queue.append(kn)
+        } else if kn.epollEvents & Epoll.edgeTriggered != 0 {
+            // Level semantics emulated over an edge-triggered registration (NOTE_LOWAT).
+            queue.append(kn)
+        }
+    }
+
+    // MARK: - Timers
+
+    /// Schedules a timer knote on its clock's heap and re-arms that clock's timerfd.
+    func schedule(_ kn: Knote) -> Result<Void, Errno> {
+        if kn.realtime {
+            if realtimeTimerFD == nil {
+                switch makeTimerFD(clock: CLOCK_REALTIME, slot: Self.realtimeTimerSlot) {
+                case .success(let t): realtimeTimerFD = t
+                case .failure(let e): return .failure(e)
+                }
+            }
+            realtimeTimers.insert(kn)
+        } else {
+            if monotonicTimerFD == nil {
+                switch makeTimerFD(clock: CLOCK_MONOTONIC, slot: Self.monotonicTimerSlot) {
+                case .success(let t): monotonicTimerFD = t
+                case .failure(let e): return .failure(e)
+                }
+            }
+            monotonicTimers.insert(kn)
+        }
+        rearmTimers(realtime: kn.realtime)
+        return .success(())
+    }
+
+    func unschedule(_ kn: Knote) {
+        if kn.heapIndex < 0 { return }
+        if kn.realtime { realtimeTimers.remove(kn) } else { monotonicTimers.remove(kn) }
+        // The timerfd may stay armed for this knote's deadline: the spurious
+        // expiry finds nothing due and re-arms for the next one.
+    }
+
+    private func makeTimerFD(clock: clockid_t, slot: UInt32) -> Result<TimerFD, Errno> {
+        switch TimerFD.create(clock: clock) {
+        case .failure(let e): return .failure(e)
+        case .success(let t):
+            if case .failure(let e) = epoll.add(t.fd, events: Epoll.readable, data: Self.tag(slot)) {
+                FileDescriptorOps.close(t.fd)
+                return .failure(e)
+            }
+            return .success(t)
+        }
+    }
+
+    /// Moves every due timer to the active queue, counting missed periods, and
+    /// re-arms the timerfd for the next deadline.
+    func fireTimers(realtime: Bool) {
+        let now = realtime ? Clock.realtimeNanoseconds() : Clock.monotonicNanoseconds()
+        while true {
+            let top: Knote? = realtime ? realtimeTimers.top : monotonicTimers.top
+            guard let kn = top, kn.deadline <= now else { break }
+            if realtime { _ = realtimeTimers.popTop() } else { _ = monotonicTimers.popTop() }
+            if kn.period > 0 {
+                let missed = (now - kn.deadline) / kn.period
+                kn.data &+= 1 &+ Int(truncatingIfNeeded: missed)
+                kn.deadline &+= (missed &+ 1) &* kn.period
+                if realtime { realtimeTimers.insert(kn) } else { monotonicTimers.insert(kn) }
+            } else {
+                kn.data &+= 1
+            }
+            activate(kn)
+        }
+        rearmTimers(realtime: realtime)
+    }
+
+    func rearmTimers(realtime: Bool) {
+        if realtime {
+            let want = realtimeTimers.top?.deadline
+            if want != realtimeArmed, let t = realtimeTimerFD {
+                _ = t.arm(at: want)
+                realtimeArmed = want
+            }
+        } else {
+            let want = monotonicTimers.top?.deadline
+            if want != monotonicArmed, let t = monotonicTimerFD {
+                _ = t.arm(at: want)
+                monotonicArmed = want
+            }
+        }
+    }
+
+    // MARK: - Introspection (tests, benchmarks)
+
+    /// Number of registered knotes.
+    public var knoteCount: Int { locked { knotes.count } }
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KqueueRegistry.swift: descriptor -> kqueue table, close detection and fork.
+
+import BSDSystem
+import CBSDShim
+import Glibc
+import Synchronization
+
+/// Finds the kqueue behind a descriptor. Sharded by descriptor number so that
+/// kevent() on different kqueues never contends, and there is no global lock.
+public enum KqueueRegistry {
+    static let shardCount = 64
+
+    /// One shard: kqueues whose descriptor % shardCount is this shard's index,
+    /// stored at descriptor / shardCount. A pthread mutex rather than Swift's
+    /// Mutex: the fork child must re-initialise it (Swift's records the owner's
+    /// thread id, which does not exist in the child).
+    final class Shard: @unchecked Sendable {
+        let mutex: UnsafeMutablePointer<pthread_mutex_t>
+        var entries: [Kqueue?] = []
+
+        init() {
+            mutex = .allocate(capacity: 1)
+            pthread_mutex_init(mutex, nil)
+        }
+
+        @inline(__always)
+        func withLock<R>(_ body: (inout [Kqueue?]) -> R) -> R {
+            pthread_mutex_lock(mutex)
+            defer { pthread_mutex_unlock(mutex) }
+            return body(&entries)
+        }
+    }
+
+    static let shards: [Shard] = {
+        _ = forkHandlersInstalled
+        return (0..<shardCount).map { _ in Shard() }
+    }()
+
+    /// Round-robin cursor of the background sweep done by kqueue().
+    static let sweepCursor = Atomic<Int>(0)
+
+    /// The kqueue registered under `fd`, if any.
+    @inline(__always)
+    public static func lookup(_ fd: Int32) -> Kqueue? {
+        guard fd >= 0 else { return nil }
+        let i = Int(fd)
+        return shards[i & (shardCount - 1)].withLock { t in
+            let j = i >> 6
+            return j < t.count ? t[j] : nil
+        }
+    }
+
+    /// Registers a new kqueue. A kqueue already registered under the same number
+    /// had its descriptor closed (the kernel handed the number out again): it is
+    /// reclaimed. A couple of other entries are re-checked on the way, so
+    /// kqueues closed without reuse of their number are reclaimed too.
+    static func insert(_ kq: Kqueue) {
+        let i = Int(kq.fd)
+        let old: Kqueue? = shards[i & (shardCount - 1)].withLock { t in
+            let j = i >> 6
+            if j >= t.count { t.append(contentsOf: repeatElement(nil, count: j - t.count + 1)) }
+            let o = t[j]
+            t[j] = kq
+            return o
+        }
+        old?.markClosed()
+        sweep(limit: 2)
+    }
+
+    static func remove(_ kq: Kqueue) {
+        let i = Int(kq.fd)
+        shards[i & (shardCount - 1)].withLock { t in
+            let j = i >> 6
+            if j < t.count, t[j] === kq { t[j] = nil }
+        }
+    }
+
+    /// All registered kqueues (snapshot).
+    static func all() -> [Kqueue] {
+        var out: [Kqueue] = []
+        for s in shards {
+            s.withLock { t in
+                for case let kq? in t { out.append(kq) }
+            }
+        }
+        return out
+    }
+
+    /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
+    /// whose descriptor no longer is theirs.
+    public static func sweep(limit: Int? = nil) {
+        if let limit {
+            let start = sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue
+            var checked = 0
+            var k = 0
+            // Walk shards round-robin from the cursor, checking at most `limit` kqueues.
+            while checked < limit && k < shardCount {
+                let s = shards[(start + k) & (shardCount - 1)]
+                k += 1
+                let candidates: [Kqueue] = s.withLock { t in
+                    var c: [Kqueue] = []
+                    for case let kq? in t where c.count < limit - checked { c.append(kq) }
+                    return c
+                }
+                for kq in candidates {
+                    checked += 1
+                    if !kq.probeIdentity() { kq.markClosed() }
+                }
+            }
+        } else {
+            for kq in all() where !kq.probeIdentity() { kq.markClosed() }
+        }
+    }
+
+    // MARK: - fork
+
+    /// BSD does not pass kqueues to a fork child. In the child every kqueue
+    /// descriptor (and everything behind it) is closed, so kevent() there fails
+    /// with EBADF and nothing of the parent's is shared or leaked.
+    static let forkHandlersInstalled: Bool = {
+        cbsdshim_atfork(
+            { for s in KqueueRegistry.shards { pthread_mutex_lock(s.mutex) } },
+            { for s in KqueueRegistry.shards { pthread_mutex_unlock(s.mutex) } },
+            { KqueueRegistry.forgetAllInChild() }
+        ) == 0
+    }()
+
+    static func forgetAllInChild() {
+        // Single-threaded here; the shard locks were taken in prepare. Other
+        // locks (per-kqueue) may have been held by threads that do not exist in
+        // the child, so only immutable or quiescent fields are touched.
+        for s in shards {
+            pthread_mutex_init(s.mutex, nil)
+            s.withLock { t in
+                for case let kq? in t {
+                    kq.forkedAway = true
+                    kq.closed.store(true, ordering: .relaxed)
+                    FileDescriptorOps.close(kq.fd)
+                    FileDescriptorOps.close(kq.wakeup.fd)
+                    if let w = kq.writeSet { FileDescriptorOps.close(w.fd) }
+                    if let x = kq.monotonicTimerFD { FileDescriptorOps.close(x.fd) }
+                    if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
+                }
+                // The objects are abandoned, not freed: their locks may be held.
+                for case let kq? in t { _ = Unmanaged.passRetained(kq) }
+                t.removeAll()
+            }
+        }
+    }
+}

@@ -1,0 +1,299 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * sys/event.h: BSD kqueue/kevent for Linux, provided by bsdshim.
+ *
+ * Binary-compatible with libkqueue 2.x's installed <sys/event.h> on LP64
+ * Linux: the same 32-byte struct kevent, the same constant values and the
+ * same three exported functions, so a program built against libkqueue runs
+ * on libbsdshim.so unchanged (LD_PRELOAD=libbsdshim.so, or relinking).
+ *
+ * Semantics follow FreeBSD/DragonFly kqueue(2). Where Linux forces a
+ * difference it is written next to the constant concerned.
+ */
+#ifndef _SYS_EVENT_H_
+#define _SYS_EVENT_H_
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/** Defined as by libkqueue: programs test it to know they run on a Linux kqueue. */
+#define LIBKQUEUE 1
+/** Defined by bsdshim only: the major/minor/patch version, as 0xMMmmpp. */
+#define BSDSHIM_VERSION 0x000100
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Filters (struct kevent.filter)                                            */
+/* ------------------------------------------------------------------------- */
+
+/** Descriptor is readable: data = bytes available (listening socket: pending
+ *  connections; regular file: bytes from the offset to EOF). */
+#define EVFILT_READ      (-1)
+/** Descriptor is writable: data = space available in the write buffer. */
+#define EVFILT_WRITE     (-2)
+/** File-system object changed (fflags: NOTE_DELETE, NOTE_WRITE, ...). */
+#define EVFILT_VNODE     (-4)
+/** Process event (fflags: NOTE_EXIT, ...); ident is a pid. */
+#define EVFILT_PROC      (-5)
+/** Signal delivered to the process; ident is the signal number,
+ *  data = deliveries since the last retrieval. */
+#define EVFILT_SIGNAL    (-6)
+/** Timer; ident is any number chosen by the caller, data = period
+ *  (milliseconds unless NOTE_SECONDS/NOTE_USECONDS/NOTE_NSECONDS). On
+ *  delivery data = expirations since the last delivery. */
+#define EVFILT_TIMER     (-7)
+/** User-triggered event; ident is any number chosen by the caller. */
+#define EVFILT_USER      (-11)
+/** libkqueue's control filter (NOTE_VERSION, NOTE_VERSION_STR, ...). */
+#define EVFILT_LIBKQUEUE (-12)
+/** Number of filters, as libkqueue defines it. */
+#define EVFILT_SYSCOUNT  12
+
+/* ------------------------------------------------------------------------- */
+/* Actions and flags (struct kevent.flags)                                   */
+/* ------------------------------------------------------------------------- */
+
+/** Add the event; if it exists already, modify it (new udata, fflags, data). */
+#define EV_ADD       0x0001
+/** Delete the event. */
+#define EV_DELETE    0x0002
+/** Enable the event (deliver it when it triggers). */
+#define EV_ENABLE    0x0004
+/** Disable the event: it is kept but not delivered until EV_ENABLE. */
+#define EV_DISABLE   0x0008
+/** Deliver the event once, then delete it. */
+#define EV_ONESHOT   0x0010
+/** Reset the event's state after it is retrieved (edge-triggered). */
+#define EV_CLEAR     0x0020
+/** Report the change itself in the event list (EV_ERROR set, data 0 on
+ *  success) instead of processing pending events. */
+#define EV_RECEIPT   0x0040
+/** Disable the event after it is delivered (re-enable with EV_ENABLE). */
+#define EV_DISPATCH  0x0080
+/** Filter-specific flag. */
+#define EV_FLAG1     0x2000
+/** Flags reserved for the implementation; ignored on input. */
+#define EV_SYSFLAGS  0xF000
+/** Output: the change failed (data = errno), or EV_RECEIPT acknowledgement. */
+#define EV_ERROR     0x4000
+/** Output: end of file / peer closed; fflags may hold the socket error. */
+#define EV_EOF       0x8000
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_USER fflags                                                        */
+/* ------------------------------------------------------------------------- */
+
+/** Ignore the input fflags. */
+#define NOTE_FFNOP       0x00000000
+/** AND the input fflags into the event's fflags. */
+#define NOTE_FFAND       0x40000000
+/** OR the input fflags into the event's fflags. */
+#define NOTE_FFOR        0x80000000
+/** Copy the input fflags into the event's fflags. */
+#define NOTE_FFCOPY      0xc0000000
+/** Mask of the control bits above. */
+#define NOTE_FFCTRLMASK  0xc0000000
+/** Mask of the user-defined fflags bits. */
+#define NOTE_FFLAGSMASK  0x00ffffff
+/** Trigger the event (wakes any thread waiting in kevent()). */
+#define NOTE_TRIGGER     0x01000000
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_READ / EVFILT_WRITE fflags                                         */
+/* ------------------------------------------------------------------------- */
+
+/** data holds a low-water mark: report only when at least that many bytes
+ *  are readable (or writable); per knote, as on BSD. */
+#define NOTE_LOWAT       0x0001
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_VNODE fflags                                                       */
+/* ------------------------------------------------------------------------- */
+
+/** The file was unlinked. */
+#define NOTE_DELETE      0x0001
+/** The file was written to. */
+#define NOTE_WRITE       0x0002
+/** The file grew. */
+#define NOTE_EXTEND      0x0004
+/** The file's attributes changed. */
+#define NOTE_ATTRIB      0x0008
+/** The file's link count changed. */
+#define NOTE_LINK        0x0010
+/** The file was renamed. */
+#define NOTE_RENAME      0x0020
+/** The file was truncated. */
+#define NOTE_TRUNCATE    0x0080
+/* NOTE_REVOKE (0x0040) is not defined on Linux, as in libkqueue. */
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_PROC fflags                                                        */
+/* ------------------------------------------------------------------------- */
+
+/** The process exited (data = wait status). */
+#define NOTE_EXIT        0x80000000
+/** The process forked. */
+#define NOTE_FORK        0x40000000
+/** The process called exec(). */
+#define NOTE_EXEC        0x20000000
+/** Mask of the control bits. */
+#define NOTE_PCTRLMASK   0xf0000000
+/** Mask of the pid carried in data for NOTE_CHILD. */
+#define NOTE_PDATAMASK   0x000fffff
+/** Follow fork()s (attach to the children). */
+#define NOTE_TRACK       0x00000001
+/** Output: could not attach to a child. */
+#define NOTE_TRACKERR    0x00000002
+/** Output: this event is for a child of a tracked process. */
+#define NOTE_CHILD       0x00000004
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_TIMER fflags                                                       */
+/* ------------------------------------------------------------------------- */
+
+/** data is in seconds. */
+#define NOTE_SECONDS     0x0001
+/** data is in microseconds. */
+#define NOTE_USECONDS    0x0002
+/** data is in nanoseconds. */
+#define NOTE_NSECONDS    0x0004
+/** data is an absolute time (since the Epoch, CLOCK_REALTIME); fires once. */
+#define NOTE_ABSOLUTE    0x0008
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_LIBKQUEUE fflags (libkqueue's control interface)                   */
+/* ------------------------------------------------------------------------- */
+
+/** EV_ADD returns the version (0xMMmmpp) in data. */
+#define NOTE_VERSION             0x0001
+/** EV_ADD returns a pointer to a static version string in udata. */
+#define NOTE_VERSION_STR         0x0002
+/** Accepted; bsdshim is always thread-safe. */
+#define NOTE_THREAD_SAFE         0x0003
+/** Accepted; bsdshim always cleans up after fork(). */
+#define NOTE_FORK_CLEANUP        0x0004
+/** data != 0 enables debug tracing to stderr (also BSDSHIM_DEBUG=1). */
+#define NOTE_DEBUG               0x0005
+/** Accepted and ignored (bsdshim does not poll files). */
+#define NOTE_DEBUG_PREFIX        0x0006
+/** Accepted and ignored. */
+#define NOTE_DEBUG_FUNC          0x0007
+/** Accepted and ignored. */
+#define NOTE_FILE_POLL_INTERVAL  0x0008
+
+/* ------------------------------------------------------------------------- */
+/* EVFILT_NETDEV fflags and EVFILT_FS VQ_* values (defined as in libkqueue)   */
+/* ------------------------------------------------------------------------- */
+
+#define NOTE_LINKUP      0x0001 /**< link is up */
+#define NOTE_LINKDOWN    0x0002 /**< link is down */
+#define NOTE_LINKINV     0x0004 /**< link state is invalid */
+
+#define VQ_NOTRESP       0x0001 /**< server down */
+#define VQ_NEEDAUTH      0x0002 /**< server bad auth */
+#define VQ_LOWDISK       0x0004 /**< we're low on space */
+#define VQ_MOUNT         0x0008 /**< new filesystem arrived */
+#define VQ_UNMOUNT       0x0010 /**< filesystem has left */
+#define VQ_DEAD          0x0020 /**< filesystem is dead, needs force unmount */
+#define VQ_ASSIST        0x0040 /**< filesystem needs assistance from external program */
+#define VQ_NOTRESPLOCK   0x0080 /**< server lockd down */
+
+/* ------------------------------------------------------------------------- */
+/* struct kevent                                                             */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * One change (input) or one event (output). 32 bytes, 8-byte aligned on
+ * LP64, the classic FreeBSD-11 / macOS / libkqueue layout.
+ */
+struct kevent {
+    uintptr_t      ident;   /**< identifier: fd, pid, signal number, or caller's number */
+    short          filter;  /**< EVFILT_* */
+    unsigned short flags;   /**< EV_* actions and flags */
+    unsigned int   fflags;  /**< filter-specific flags (NOTE_*) */
+    intptr_t       data;    /**< filter-specific data */
+    void          *udata;   /**< opaque user data, returned unchanged */
+};
+
+/** Fill in a struct kevent. */
+#define EV_SET(kevp, a, b, c, d, e, f) do {  \
+    struct kevent *__kevp = (kevp);          \
+    __kevp->ident  = (a);                    \
+    __kevp->filter = (b);                    \
+    __kevp->flags  = (c);                    \
+    __kevp->fflags = (d);                    \
+    __kevp->data   = (e);                    \
+    __kevp->udata  = (f);                    \
+} while (0)
+
+/* ------------------------------------------------------------------------- */
+/* Functions                                                                 */
+/* ------------------------------------------------------------------------- */
+
+/**
+ * Create a new kernel event queue.
+ *
+ * The descriptor is a real, close-on-exec file descriptor that is readable
+ * (poll POLLIN, select, epoll EPOLLIN, EVFILT_READ in another kqueue) while
+ * events are pending. It is not inherited usefully across fork(): in the
+ * child, kevent() on it fails with EBADF, as on BSD.
+ *
+ * Returns the descriptor, or -1 with errno set:
+ *  - EMFILE / ENFILE: descriptor limit reached;
+ *  - ENOMEM: out of memory.
+ */
+int kqueue(void);
+
+/**
+ * Register changes and/or retrieve pending events.
+ *
+ * @param kq          descriptor returned by kqueue().
+ * @param changelist  nchanges changes applied in order (may be NULL if
+ *                    nchanges is 0). EV_EOF/EV_ERROR/EV_SYSFLAGS bits in
+ *                    their flags are ignored.
+ * @param nchanges    number of changes (>= 0).
+ * @param eventlist   room for nevents events (may be NULL if nevents is 0;
+ *                    may be the same array as changelist).
+ * @param nevents     size of eventlist (>= 0).
+ * @param timeout     NULL waits indefinitely; {0,0} polls; otherwise the
+ *                    maximum relative wait.
+ *
+ * A change that fails is reported as an EV_ERROR entry in eventlist
+ * (data = errno) while room remains, and counted in the return value;
+ * when no room remains the call fails with that errno. EV_RECEIPT reports
+ * each change with EV_ERROR set and data 0 on success. When any change was
+ * reported this way, no pending events are returned by that call.
+ *
+ * Returns the number of entries placed in eventlist (0 on timeout), or -1
+ * with errno set:
+ *  - EBADF:  kq is not a kqueue descriptor (or a change names a bad fd);
+ *  - EINVAL: nchanges/nevents negative, unknown filter, bad flags, or a
+ *            negative / out-of-range timeout;
+ *  - ENOENT: EV_DELETE/EV_ENABLE/EV_DISABLE/modify of an unknown event;
+ *  - EFAULT: changelist or eventlist NULL with a non-zero count;
+ *  - ESRCH:  EVFILT_PROC on a process that does not exist;
+ *  - ENOMEM: out of memory;
+ *  - EINTR:  a signal arrived before any event or the timeout.
+ */
+int kevent(int kq, const struct kevent *changelist, int nchanges,
+           struct kevent *eventlist, int nevents,
+           const struct timespec *timeout);
+
+/**
+ * Exported for compatibility with libkqueue's test hook of the same name.
+ * Reclaims every kqueue whose descriptor has been closed and returns when
+ * that is done. bsdshim detects closed kqueues itself; programs never need
+ * to call this.
+ */
+void libkqueue_drain_pending_close(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* !_SYS_EVENT_H_ */
