@@ -1,0 +1,124 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * kq_test.h: small helpers shared by the kqueue C tests. Every helper is a
+ * thin wrapper over the public C ABI (kqueue/kevent) so the tests read as a
+ * C user would write them; assertions stay in the tests (CHECK returns from
+ * the calling function).
+ */
+#ifndef BSDSHIM_KQ_TEST_H
+#define BSDSHIM_KQ_TEST_H
+
+#include <sys/event.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* One change, no event list: returns kevent()'s result (-1/errno on error). */
+static inline int kq_change(int kq, uintptr_t ident, short filter, unsigned short flags,
+                            unsigned int fflags, intptr_t data, void *udata) {
+    struct kevent kev;
+    EV_SET(&kev, ident, filter, flags, fflags, data, udata);
+    return kevent(kq, &kev, 1, NULL, 0, NULL);
+}
+
+/* Poll: collect up to n events without waiting. */
+static inline int kq_poll(int kq, struct kevent *out, int n) {
+    struct timespec zero = {0, 0};
+    return kevent(kq, NULL, 0, out, n, &zero);
+}
+
+/* Wait up to ms milliseconds for up to n events. */
+static inline int kq_wait(int kq, struct kevent *out, int n, long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    return kevent(kq, NULL, 0, out, n, &ts);
+}
+
+/* Number of events pending right now (drains nothing that is level-triggered). */
+static inline int kq_pending(int kq) {
+    struct kevent out[64];
+    return kq_poll(kq, out, 64);
+}
+
+static inline void ms_sleep(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+    }
+}
+
+static inline int64_t ms_since(uint64_t start_ns) {
+    return (int64_t)((harness_now_ns() - start_ns) / 1000000u);
+}
+
+/* Makes a descriptor non-blocking; returns 0 or -1. */
+static inline int set_nonblock(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Writes n bytes of 'x'; returns what write() returned. */
+static inline ssize_t put_bytes(int fd, size_t n) {
+    char buf[4096];
+    memset(buf, 'x', sizeof buf);
+    size_t done = 0;
+    while (done < n) {
+        size_t k = n - done < sizeof buf ? n - done : sizeof buf;
+        ssize_t r = write(fd, buf, k);
+        if (r <= 0) return done > 0 ? (ssize_t)done : r;
+        done += (size_t)r;
+    }
+    return (ssize_t)done;
+}
+
+/* Fills a non-blocking descriptor until EAGAIN; returns bytes written. */
+static inline size_t fill_until_full(int fd) {
+    char buf[4096];
+    memset(buf, 'f', sizeof buf);
+    size_t total = 0;
+    for (;;) {
+        ssize_t r = write(fd, buf, sizeof buf);
+        if (r > 0) {
+            total += (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        break;
+    }
+    /* Top up byte by byte: a page-granular pipe may still take a few. */
+    for (;;) {
+        ssize_t r = write(fd, buf, 1);
+        if (r == 1) {
+            total++;
+            continue;
+        }
+        break;
+    }
+    return total;
+}
+
+/* Reads and discards up to n bytes (all available if n == 0) from a non-blocking fd. */
+static inline size_t drain(int fd, size_t n) {
+    char buf[4096];
+    size_t total = 0;
+    for (;;) {
+        size_t want = sizeof buf;
+        if (n && n - total < want) want = n - total;
+        if (want == 0) break;
+        ssize_t r = read(fd, buf, want);
+        if (r <= 0) break;
+        total += (size_t)r;
+    }
+    return total;
+}
+
+#endif
