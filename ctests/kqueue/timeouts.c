@@ -1,0 +1,247 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * timeouts.c: kevent()'s timeout: NULL blocks, {0,0} polls, relative waits,
+ * invalid timespecs, and interruption by signals (EINTR). Wall-clock bounds
+ * are generous: only "did not return before the timeout" and "returned long
+ * before a much larger bound" are asserted.
+ */
+#define _GNU_SOURCE
+#include "kq_test.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <sys/time.h>
+
+static void test_zero_timeout_polls_without_waiting(void) {
+    int kq = kqueue();
+    struct kevent ev;
+    uint64_t t0 = harness_now_ns();
+    for (int i = 0; i < 100; i++) CHECK_EQ(kq_poll(kq, &ev, 1), 0);
+    CHECK(ms_since(t0) < 1000);
+    close(kq);
+}
+
+static void test_relative_timeout_waits_then_returns_zero(void) {
+    int kq = kqueue();
+    struct kevent ev;
+    struct timespec ts = {0, 150 * 1000000L};
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
+    int64_t ms = ms_since(t0);
+    CHECK(ms >= 140);
+    CHECK(ms < 5000);
+    close(kq);
+}
+
+static void test_timeout_with_seconds_field(void) {
+    int kq = kqueue();
+    struct kevent ev;
+    struct timespec ts = {1, 0};
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
+    int64_t ms = ms_since(t0);
+    CHECK(ms >= 990);
+    CHECK(ms < 6000);
+    close(kq);
+}
+
+static void test_sub_millisecond_timeout_returns(void) {
+    int kq = kqueue();
+    struct kevent ev;
+    struct timespec ts = {0, 500000};
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 0);
+    CHECK(harness_now_ns() - t0 >= 500000u);
+    CHECK(ms_since(t0) < 2000);
+    close(kq);
+}
+
+static void test_huge_timeout_accepted(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 0, NULL), 0);
+    struct kevent ev;
+    struct timespec ts = {LONG_MAX, 999999999};
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &ts), 1);
+    CHECK_EQ(ev.ident, 1);
+    close(kq);
+}
+
+static void test_invalid_timespec_einval(void) {
+    int kq = kqueue();
+    struct kevent ev;
+    struct timespec neg_sec = {-1, 0}, neg_nsec = {0, -1}, big_nsec = {0, 1000000000L};
+    CHECK_ERRNO(kevent(kq, NULL, 0, &ev, 1, &neg_sec), EINVAL);
+    CHECK_ERRNO(kevent(kq, NULL, 0, &ev, 1, &neg_nsec), EINVAL);
+    CHECK_ERRNO(kevent(kq, NULL, 0, &ev, 1, &big_nsec), EINVAL);
+    close(kq);
+}
+
+static void test_nevents_zero_does_not_wait(void) {
+    int kq = kqueue();
+    struct timespec ts = {5, 0};
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kevent(kq, NULL, 0, NULL, 0, &ts), 0);
+    CHECK(ms_since(t0) < 2000);
+    close(kq);
+}
+
+struct trigger_arg {
+    int kq;
+    long delay_ms;
+};
+
+static void *trigger_later(void *p) {
+    struct trigger_arg *a = p;
+    ms_sleep(a->delay_ms);
+    kq_change(a->kq, 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    return NULL;
+}
+
+static void test_null_timeout_blocks_until_event(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    struct trigger_arg a = {kq, 100};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, trigger_later, &a), 0);
+    struct kevent ev;
+    uint64_t t0 = harness_now_ns();
+    int n = kevent(kq, NULL, 0, &ev, 1, NULL);
+    int64_t ms = ms_since(t0);
+    pthread_join(t, NULL);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(ev.ident, 1);
+    CHECK(ms >= 50); /* it did block */
+    close(kq);
+}
+
+static void test_long_timeout_returns_early_on_event(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    struct trigger_arg a = {kq, 50};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, trigger_later, &a), 0);
+    struct kevent ev;
+    struct timespec ts = {30, 0};
+    uint64_t t0 = harness_now_ns();
+    int n = kevent(kq, NULL, 0, &ev, 1, &ts);
+    int64_t ms = ms_since(t0);
+    pthread_join(t, NULL);
+    CHECK_EQ(n, 1);
+    CHECK(ms < 10000);
+    close(kq);
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig) {
+    (void)sig;
+    got_signal = 1;
+}
+
+static void install(int sig) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART */
+    sigaction(sig, &sa, NULL);
+}
+
+struct killer_arg {
+    pthread_t target;
+    long delay_ms;
+    int kq;            /* rescue: a user event 99 (EV_CLEAR) registered here */
+    atomic_int done;   /* set by the waiter once kevent() returned */
+};
+
+/* Signals the target, then, if its kevent() has not returned within 3 s,
+ * triggers the rescue event so that a library that swallows the signal makes
+ * the test fail instead of hang. */
+static void *signal_later(void *p) {
+    struct killer_arg *a = p;
+    ms_sleep(a->delay_ms);
+    pthread_kill(a->target, SIGUSR1);
+    for (int i = 0; i < 300 && !atomic_load(&a->done); i++) ms_sleep(10);
+    if (!atomic_load(&a->done)) kq_change(a->kq, 99, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    return NULL;
+}
+
+static void test_signal_from_thread_interrupts_null_timeout_eintr(void) {
+    int kq = kqueue();
+    install(SIGUSR1);
+    got_signal = 0;
+    CHECK_EQ(kq_change(kq, 99, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    struct killer_arg a = {pthread_self(), 100, kq, 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, signal_later, &a), 0);
+    struct kevent ev;
+    errno = 0;
+    int n = kevent(kq, NULL, 0, &ev, 1, NULL);
+    int e = errno;
+    atomic_store(&a.done, 1);
+    pthread_join(t, NULL);
+    CHECK_EQ(got_signal, 1);
+    CHECK_EQ(n, -1);
+    CHECK_EQ(e, EINTR);
+    signal(SIGUSR1, SIG_DFL);
+    close(kq);
+}
+
+static void test_alarm_interrupts_timed_wait_eintr(void) {
+    int kq = kqueue();
+    install(SIGALRM);
+    got_signal = 0;
+    struct itimerval it = {{0, 0}, {0, 100000}};
+    CHECK_EQ(setitimer(ITIMER_REAL, &it, NULL), 0);
+    struct kevent ev;
+    struct timespec ts = {20, 0};
+    uint64_t t0 = harness_now_ns();
+    errno = 0;
+    int n = kevent(kq, NULL, 0, &ev, 1, &ts);
+    int e = errno;
+    int64_t ms = ms_since(t0);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    signal(SIGALRM, SIG_DFL);
+    CHECK_EQ(got_signal, 1);
+    CHECK_EQ(n, -1);
+    CHECK_EQ(e, EINTR);
+    CHECK(ms < 10000);
+    close(kq);
+}
+
+static void test_kqueue_usable_after_eintr(void) {
+    int kq = kqueue();
+    install(SIGUSR1);
+    CHECK_EQ(kq_change(kq, 99, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    struct killer_arg a = {pthread_self(), 50, kq, 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, signal_later, &a), 0);
+    struct kevent ev;
+    int n = kevent(kq, NULL, 0, &ev, 1, NULL);
+    atomic_store(&a.done, 1);
+    pthread_join(t, NULL);
+    CHECK_EQ(n, -1);
+    signal(SIGUSR1, SIG_DFL);
+    CHECK_EQ(kq_change(kq, 3, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 0, NULL), 0);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(ev.ident, 3);
+    close(kq);
+}
+
+int main(void) {
+    RUN(test_zero_timeout_polls_without_waiting);
+    RUN(test_relative_timeout_waits_then_returns_zero);
+    RUN(test_timeout_with_seconds_field);
+    RUN(test_sub_millisecond_timeout_returns);
+    RUN(test_huge_timeout_accepted);
+    RUN(test_invalid_timespec_einval);
+    RUN(test_nevents_zero_does_not_wait);
+    RUN(test_null_timeout_blocks_until_event);
+    RUN(test_long_timeout_returns_early_on_event);
+    RUN(test_signal_from_thread_interrupts_null_timeout_eintr);
+    RUN(test_alarm_interrupts_timed_wait_eintr);
+    RUN(test_kqueue_usable_after_eintr);
+    return harness_finish();
+}
