@@ -9,7 +9,10 @@ struct KnoteKey: Hashable {
     let filter: Int16
 }
 
-/// One registration. Every mutable field is protected by the owning kqueue's lock.
+/// One registration. Every mutable field is protected by the owning kqueue's
+/// lock; that lock is what guarantees exclusive access, so the fields opt out
+/// of Swift's dynamic exclusivity checks (`@exclusivity(unchecked)`), which
+/// cost more than the kevent() work itself.
 ///
 /// Common code (``Kqueue``) owns the life cycle and the EV_ONESHOT / EV_CLEAR /
 /// EV_DISPATCH / EV_DISABLE state machine; the ``Filter`` owns what the event means.
@@ -20,51 +23,51 @@ final class Knote {
 
     /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
     /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
-    var flags: UInt16
+    @exclusivity(unchecked) var flags: UInt16
     /// fflags and data given by the caller (kn_sfflags / kn_sdata).
-    var sfflags: UInt32
-    var sdata: Int
-    var udata: UnsafeMutableRawPointer?
+    @exclusivity(unchecked) var sfflags: UInt32
+    @exclusivity(unchecked) var sdata: Int
+    @exclusivity(unchecked) var udata: UnsafeMutableRawPointer?
 
     /// Output fflags and data accumulated since the last delivery.
-    var fflags: UInt32 = 0
-    var data: Int = 0
+    @exclusivity(unchecked) var fflags: UInt32 = 0
+    @exclusivity(unchecked) var data: Int = 0
     /// Filter-private state (BSD's kn_hookid): e.g. "triggered" for EVFILT_USER.
-    var hookID: Int = 0
+    @exclusivity(unchecked) var hookID: Int = 0
     /// EV_DISABLE'd (or EV_DISPATCH'ed after a delivery).
-    var disabled = false
+    @exclusivity(unchecked) var disabled = false
 
     // MARK: - Routing of epoll events (knotes backed by a descriptor)
 
     /// Slot in the kqueue's routing table and the generation stamped into
     /// epoll_data: an event whose generation does not match is stale and dropped.
-    var slot: UInt32 = .max
-    var generation: UInt32 = 0
+    @exclusivity(unchecked) var slot: UInt32 = .max
+    @exclusivity(unchecked) var generation: UInt32 = 0
     /// Which epoll set the descriptor is registered in (see ``EpollSet``), or nil.
-    var epollSet: EpollSet?
+    @exclusivity(unchecked) var epollSet: EpollSet?
     /// The registered epoll interest (re-armed on EV_ENABLE).
-    var epollEvents: UInt32 = 0
+    @exclusivity(unchecked) var epollEvents: UInt32 = 0
     /// What kind of descriptor this is, learned lazily (see ``DescriptorKind``).
-    var descriptorKind: DescriptorKind = .unknown
+    @exclusivity(unchecked) var descriptorKind: DescriptorKind = .unknown
     /// For descriptors epoll cannot watch (regular files): last reported data.
-    var lastData: Int = -1
+    @exclusivity(unchecked) var lastData: Int = -1
 
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
-    var queued = false
-    var next: Knote?
-    unowned(unsafe) var prev: Knote?
+    @exclusivity(unchecked) var queued = false
+    @exclusivity(unchecked) var next: Knote?
+    @exclusivity(unchecked) unowned(unsafe) var prev: Knote?
 
     // MARK: - Timers
 
     /// Next expiry, in nanoseconds of the timer's clock.
-    var deadline: UInt64 = 0
+    @exclusivity(unchecked) var deadline: UInt64 = 0
     /// Period in nanoseconds; 0 for a timer that fires once.
-    var period: UInt64 = 0
+    @exclusivity(unchecked) var period: UInt64 = 0
     /// Position in the timer heap, -1 when not scheduled.
-    var heapIndex: Int = -1
+    @exclusivity(unchecked) var heapIndex: Int = -1
     /// NOTE_ABSOLUTE timers run on CLOCK_REALTIME.
-    var realtime = false
+    @exclusivity(unchecked) var realtime = false
 
     init(change: kevent, ops: any Filter) {
         ident = change.ident

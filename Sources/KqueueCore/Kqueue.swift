@@ -35,27 +35,33 @@ public final class Kqueue: @unchecked Sendable {
     /// Set when the descriptor is found closed or the kqueue reclaimed.
     let closed = Atomic<Bool>(false)
     /// Set in a fork child: the descriptors were closed there, deinit must not close them again.
-    var forkedAway = false
+    @exclusivity(unchecked) var forkedAway = false
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
 
     // MARK: State protected by `lock`
+    // (the lock guarantees exclusive access: dynamic exclusivity checks are off)
 
-    var knotes: [KnoteKey: Knote] = [:]
+    @exclusivity(unchecked) var knotes = KnoteTable()
     /// Routing table for epoll events: slot -> knote (generation-checked).
-    var slots: [Knote?] = []
-    var freeSlots: [UInt32] = []
-    var nextGeneration: UInt32 = 1
-    var queue = KnoteQueue()
-    var wakeupSignaled = false
-    var writeSet: Epoll?
-    var monotonicTimers = TimerHeap()
-    var realtimeTimers = TimerHeap()
-    var monotonicTimerFD: TimerFD?
-    var realtimeTimerFD: TimerFD?
-    var monotonicArmed: UInt64?
-    var realtimeArmed: UInt64?
+    /// Unmanaged: the knote table owns the knotes; a slot is cleared before its
+    /// knote goes, under the lock, so routing needs no retain/release.
+    @exclusivity(unchecked) var slots: [Unmanaged<Knote>?] = []
+    @exclusivity(unchecked) var freeSlots: [UInt32] = []
+    @exclusivity(unchecked) var nextGeneration: UInt32 = 1
+    @exclusivity(unchecked) var queue = KnoteQueue()
+    @exclusivity(unchecked) var wakeupSignaled = false
+    @exclusivity(unchecked) var writeSet: Epoll?
+    @exclusivity(unchecked) var monotonicTimers = TimerHeap()
+    @exclusivity(unchecked) var realtimeTimers = TimerHeap()
+    @exclusivity(unchecked) var monotonicTimerFD: TimerFD?
+    @exclusivity(unchecked) var realtimeTimerFD: TimerFD?
+    @exclusivity(unchecked) var monotonicArmed: UInt64?
+    @exclusivity(unchecked) var realtimeArmed: UInt64?
+    /// Set when an epoll_ctl on the kqueue's own descriptor succeeded during
+    /// the current change list: that proves the descriptor is still ours.
+    @exclusivity(unchecked) var provenAlive = false
 
     // Slots reserved for the kqueue's own descriptors in epoll_data.
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
@@ -135,7 +141,7 @@ public final class Kqueue: @unchecked Sendable {
         locked {
             // Drop every knote now: their descriptors' epoll entries went with
             // the epoll instance; timers and queues are ours to free.
-            for kn in knotes.values { kn.ops.detach(kn, from: self) }
+            for kn in knotes.all { kn.ops.detach(kn, from: self) }
             knotes.removeAll()
             slots.removeAll()
             freeSlots.removeAll()
@@ -185,10 +191,10 @@ public final class Kqueue: @unchecked Sendable {
         let s: UInt32
         if let f = freeSlots.popLast() {
             s = f
-            slots[Int(s)] = kn
+            slots[Int(s)] = Unmanaged.passUnretained(kn)
         } else {
             s = UInt32(slots.count)
-            slots.append(kn)
+            slots.append(Unmanaged.passUnretained(kn))
         }
         kn.slot = s
         kn.generation = nextGeneration
@@ -235,18 +241,28 @@ public final class Kqueue: @unchecked Sendable {
     ) -> Result<Int, Errno> {
         if isClosed { return .failure(.badFileDescriptor) }
         if count > 0, let changes {
-            switch apply(changes: changes, count: count, events: events, capacity: capacity) {
-            case .failure(let e):
-                return .failure(probeIdentity() ? e : .badFileDescriptor)
-            case .success(let written) where written > 0:
-                return probeIdentity() ? .success(written) : .failure(.badFileDescriptor)
-            case .success:
+            provenAlive = false
+            let r = apply(changes: changes, count: count, events: events, capacity: capacity)
+            switch r {
+            case .failure, .success(1...):
+                // Reported changes end the call (BSD kern_kevent); the wake-up
+                // flag is synced here since no scan follows.
+                locked { syncWakeup() }
+                if !provenAlive && !probeIdentity() {
+                    markClosed()
+                    return .failure(.badFileDescriptor)
+                }
+                return r
+            default:
                 break
             }
         }
         guard capacity > 0, let events else {
-            // Nothing to collect: no epoll call will tell us the descriptor is
-            // gone, so ask (kevent on a closed kqueue must fail with EBADF).
+            locked { syncWakeup() }
+            // Nothing to collect: unless a change already went through our epoll
+            // instance, ask whether the descriptor is still ours (kevent on a
+            // closed kqueue must fail with EBADF).
+            if count > 0 && provenAlive { return .success(0) }
             if probeIdentity() { return .success(0) }
             markClosed()
             return .failure(.badFileDescriptor)
@@ -285,12 +301,10 @@ public final class Kqueue: @unchecked Sendable {
                         out[written] = change
                         written += 1
                     } else if error != 0 {
-                        syncWakeup()
                         return .failure(Errno(rawValue: error))
                     }
                 }
             }
-            syncWakeup()
             return .success(written)
         }
     }
@@ -301,9 +315,7 @@ public final class Kqueue: @unchecked Sendable {
             return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
         }
         let flags = Int32(change.flags)
-        let key = KnoteKey(ident: change.ident, filter: change.filter)
-
-        guard let kn = knotes[key] else {
+        guard let kn = knotes[change.ident, change.filter] else {
             guard flags & EV_ADD != 0 else { return ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
             if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
@@ -316,7 +328,7 @@ public final class Kqueue: @unchecked Sendable {
                 queue.remove(kn)
                 return error.rawValue
             }
-            knotes[key] = kn
+            knotes[change.ident, change.filter] = kn
             return 0
         }
 
@@ -355,13 +367,14 @@ public final class Kqueue: @unchecked Sendable {
         kn.ops.detach(kn, from: self)
         queue.remove(kn)
         releaseSlot(kn)
-        knotes[kn.key] = nil
+        knotes[kn.ident, kn.filter] = nil
     }
 
     // MARK: - Scan (BSD kqueue_scan)
 
     /// Collects up to `capacity` events. `timeout` is nil (wait forever) or
-    /// nanoseconds (0 = poll).
+    /// nanoseconds (0 = poll). Takes the lock twice per round: once to collect
+    /// queued knotes and prepare to wait, once to route what epoll returned.
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?
     ) -> Result<Int, Errno> {
@@ -369,79 +382,78 @@ public final class Kqueue: @unchecked Sendable {
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
             let base = buf.baseAddress!
             var n = 0
-            scanning: while true {
+            while true {
                 if isClosed { return .failure(.badFileDescriptor) }
-                n += locked { collectQueued(into: out + n, room: capacity - n) }
-                let room = capacity - n
-                if room == 0 { break scanning }
+                // 1. Queued knotes; if none, make sure the wake-up flag is clear
+                //    before blocking, or epoll_wait would return at once forever.
+                let (got, mayBlock) = locked { () -> (Int, Bool) in
+                    let got = collectQueued(into: out + n, room: capacity - n)
+                    if n + got == capacity {
+                        syncWakeup()
+                        return (got, false)
+                    }
+                    if n + got > 0 || !queue.isEmpty { return (got, false) }
+                    if wakeupSignaled {
+                        wakeup.reset()
+                        wakeupSignaled = false
+                    }
+                    return (got, true)
+                }
+                n += got
+                if n == capacity { return .success(n) }
 
-                // Decide how long epoll_wait may block.
+                // 2. How long epoll_wait may block.
                 var wait: UInt64? = 0
-                if n == 0 {
+                var chunked = false
+                if mayBlock {
                     if let d = deadline {
                         let now = d == 0 ? 0 : Clock.monotonicNanoseconds()
                         wait = d > now ? d - now : 0
                     } else {
                         wait = nil
                     }
-                }
-                var chunked = false
-                if wait != 0 {
-                    // About to block: make sure nothing is queued and the wake-up
-                    // flag is clear, or epoll_wait would return at once forever.
-                    let canBlock = locked { () -> Bool in
-                        if !queue.isEmpty { return false }
-                        if wakeupSignaled {
-                            wakeup.reset()
-                            wakeupSignaled = false
-                        }
-                        return true
-                    }
-                    if !canBlock {
-                        wait = 0
-                    } else if wait == nil || wait! > Self.livenessInterval {
+                    if wait == nil || wait! > Self.livenessInterval {
                         wait = Self.livenessInterval
                         chunked = true
                     }
                 }
 
+                let room = capacity - n
                 let k: Int
                 switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
                 case .success(let r):
                     k = Int(r)
                 case .failure(let e) where e == .interrupted:
-                    if n > 0 { break scanning }
                     locked { syncWakeup() }
-                    return .failure(e)
+                    return n > 0 ? .success(n) : .failure(e)
                 case .failure:
                     // EBADF / EINVAL: the descriptor no longer is our epoll.
                     markClosed()
                     return .failure(.badFileDescriptor)
                 }
-                if k > 0 {
-                    n += locked { route(base, k, into: out + n, room: room) }
+
+                // 3. Route what epoll returned; finish if anything was collected.
+                let done = locked { () -> Bool in
+                    if k > 0 { n += route(base, k, into: out + n, room: room) }
+                    if n > 0 { syncWakeup() }
+                    return n > 0
                 }
-                if n > 0 { break scanning }
+                if done { return .success(n) }
                 if isClosed { return .failure(.badFileDescriptor) }
-                if k > 0 { continue scanning }  // only internal or stale events
+                if k > 0 { continue }  // only internal or stale events
                 if chunked {
                     if !probeIdentity() {
                         markClosed()
                         return .failure(.badFileDescriptor)
                     }
-                    continue scanning
+                    continue
                 }
-                if wait == 0 {
-                    // Polled: done if that was the caller's timeout, else go round.
-                    guard let d = deadline else { continue scanning }
-                    if d == 0 || Clock.monotonicNanoseconds() >= d { break scanning }
-                    continue scanning
+                // Timed out (or polled): done once the caller's deadline passed.
+                if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
+                    locked { syncWakeup() }
+                    return .success(0)
                 }
-                // A bounded wait ran out.
-                if let d = deadline, Clock.monotonicNanoseconds() >= d { break scanning }
             }
-            locked { syncWakeup() }
-            return .success(n)
         }
     }
 
@@ -521,8 +533,15 @@ public final class Kqueue: @unchecked Sendable {
 
     @inline(__always)
     func deliverEpollEvent(slot: UInt32, data: UInt64, events: UInt32, into out: UnsafeMutablePointer<kevent>) -> Int {
-        guard Int(slot) < slots.count, let kn = slots[Int(slot)],
-              kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
+        guard Int(slot) < slots.count, let ref = slots[Int(slot)] else { return 0 }
+        return ref._withUnsafeGuaranteedRef { kn in
+            guard kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
+            return deliver(kn, events: events, into: out)
+        }
+    }
+
+    @inline(__always)
+    func deliver(_ kn: Knote, events: UInt32, into out: UnsafeMutablePointer<kevent>) -> Int {
         if kn.disabled { return 0 }
         guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll

@@ -17,7 +17,8 @@ public enum KqueueRegistry {
     /// thread id, which does not exist in the child).
     final class Shard: @unchecked Sendable {
         let mutex: UnsafeMutablePointer<pthread_mutex_t>
-        var entries: [Kqueue?] = []
+        /// Guarded by `mutex` (so no dynamic exclusivity checks).
+        @exclusivity(unchecked) var entries: [Kqueue?] = []
 
         init() {
             mutex = .allocate(capacity: 1)
@@ -45,7 +46,7 @@ public enum KqueueRegistry {
     public static func lookup(_ fd: Int32) -> Kqueue? {
         guard fd >= 0 else { return nil }
         let i = Int(fd)
-        return shards[i & (shardCount - 1)].withLock { t in
+        return shards.withUnsafeBufferPointer { $0[i & (shardCount - 1)] }.withLock { t in
             let j = i >> 6
             return j < t.count ? t[j] : nil
         }

@@ -59,6 +59,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         let armed: UInt32 = kn.disabled ? 0 : kn.epollEvents
         switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
+            if set == .main { kq.provenAlive = true }
             return
         case .failure(let e) where e == .notPermitted:
             // Not pollable: a regular file or directory is always ready (BSD).
@@ -83,7 +84,9 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
         if kq.isClosed { return }
-        if case .success(let ep) = kq.epollSet(s) { _ = ep.remove(descriptor(kn)) }
+        if case .success(let ep) = kq.epollSet(s), case .success = ep.remove(descriptor(kn)), s == .main {
+            kq.provenAlive = true
+        }
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KnoteTable.swift: a kqueue's knotes by (ident, filter).
+
+import CBSDShimABI
+
+/// Knotes on descriptors (EVFILT_READ / EVFILT_WRITE) are found by indexing an
+/// array with the descriptor number — no hashing on the kevent() path, as
+/// swift-nio's selector does; other idents (timer and user numbers, which can
+/// be anything) live in a dictionary.
+struct KnoteTable {
+    /// Per descriptor: its read and write knotes.
+    private struct DescriptorEntry {
+        var read: Knote?
+        var write: Knote?
+    }
+
+    private var descriptors: [DescriptorEntry] = []
+    private var others: [KnoteKey: Knote] = [:]
+    private(set) var count = 0
+
+    /// Descriptors above this go to the dictionary (keeps the array bounded).
+    private static let directLimit: UInt = 1 << 22
+
+    @inline(__always)
+    private static func slotFilter(_ filter: Int16) -> Int {
+        switch Int32(filter) {
+        case EVFILT_READ: return 0
+        case EVFILT_WRITE: return 1
+        default: return -1
+        }
+    }
+
+    subscript(ident: UInt, filter: Int16) -> Knote? {
+        get {
+            let f = Self.slotFilter(filter)
+            if f >= 0 && ident < Self.directLimit {
+                let i = Int(ident)
+                guard i < descriptors.count else { return nil }
+                return f == 0 ? descriptors[i].read : descriptors[i].write
+            }
+            return others[KnoteKey(ident: ident, filter: filter)]
+        }
+        set {
+            let old = self[ident, filter]
+            count += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
+            let f = Self.slotFilter(filter)
+            if f >= 0 && ident < Self.directLimit {
+                let i = Int(ident)
+                if i >= descriptors.count {
+                    if newValue == nil { return }
+                    descriptors.append(contentsOf: repeatElement(DescriptorEntry(), count: max(i + 1 - descriptors.count, descriptors.count / 2)))
+                }
+                if f == 0 { descriptors[i].read = newValue } else { descriptors[i].write = newValue }
+                return
+            }
+            others[KnoteKey(ident: ident, filter: filter)] = newValue
+        }
+    }
+
+    /// Every knote (for teardown).
+    var all: [Knote] {
+        var out: [Knote] = []
+        out.reserveCapacity(count)
+        for e in descriptors {
+            if let r = e.read { out.append(r) }
+            if let w = e.write { out.append(w) }
+        }
+        out.append(contentsOf: others.values)
+        return out
+    }
+
+    mutating func removeAll() {
+        descriptors.removeAll()
+        others.removeAll()
+        count = 0
+    }
+}
