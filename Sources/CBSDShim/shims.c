@@ -5,6 +5,8 @@
  */
 #include "CBSDShim.h"
 
+#include <linux/futex.h>
+
 #define HIDDEN __attribute__((visibility("hidden")))
 
 HIDDEN int cbsdshim_cpu_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
@@ -24,4 +26,16 @@ HIDDEN int cbsdshim_cpu_has_vpclmulqdq(void) {
 
 HIDDEN int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void)) {
     return pthread_atfork(prepare, parent, child);
+}
+
+HIDDEN void cbsdshim_lock_wait(uint32_t *word) {
+    uint32_t c = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
+    while (c != 0) {
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+        c = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);
+    }
+}
+
+HIDDEN void cbsdshim_lock_wake(uint32_t *word) {
+    syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }

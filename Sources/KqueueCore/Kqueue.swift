@@ -30,7 +30,8 @@ public final class Kqueue: @unchecked Sendable {
     /// Readable while the userspace active queue is non-empty (and when the
     /// kqueue is closed, to wake its waiters).
     let wakeup: EventFD
-    let lock = Mutex<Void>(())
+    /// Protects every `@exclusivity(unchecked)` field below.
+    let lock = FutexLock()
 
     /// Set when the descriptor is found closed or the kqueue reclaimed.
     let closed = Atomic<Bool>(false)
@@ -110,7 +111,8 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     deinit {
-        if forkedAway { return }
+        if forkedAway { return }  // the child abandons the object (and its lock) as it is
+        lock.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         FileDescriptorOps.close(wakeup.fd)
@@ -125,7 +127,7 @@ public final class Kqueue: @unchecked Sendable {
 
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        try lock.withLock { (_: inout Void) throws(E) -> sending R in try body() }
+        try lock.withLock(body)
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }

@@ -12,30 +12,32 @@ public enum KqueueRegistry {
     static let shardCount = 64
 
     /// One shard: kqueues whose descriptor % shardCount is this shard's index,
-    /// stored at descriptor / shardCount. A pthread mutex rather than Swift's
-    /// Mutex: the fork child must re-initialise it (Swift's records the owner's
-    /// thread id, which does not exist in the child).
-    final class Shard: @unchecked Sendable {
-        let mutex: UnsafeMutablePointer<pthread_mutex_t>
-        /// Guarded by `mutex` (so no dynamic exclusivity checks).
-        @exclusivity(unchecked) var entries: [Kqueue?] = []
+    /// stored at descriptor / shardCount, guarded by the shard's lock. The
+    /// shards live in raw memory (no object to retain per lookup) and their
+    /// locks are ``FutexLock``s on separate cache lines, which a fork child can
+    /// reset (Swift's Mutex records an owner thread that does not exist there).
+    struct Shards: @unchecked Sendable {
+        let locks: [FutexLock]
+        let tables: UnsafeMutablePointer<[Kqueue?]>
 
         init() {
-            mutex = .allocate(capacity: 1)
-            pthread_mutex_init(mutex, nil)
+            locks = (0..<KqueueRegistry.shardCount).map { _ in FutexLock() }
+            tables = .allocate(capacity: KqueueRegistry.shardCount)
+            tables.initialize(repeating: [], count: KqueueRegistry.shardCount)
         }
 
         @inline(__always)
-        func withLock<R>(_ body: (inout [Kqueue?]) -> R) -> R {
-            pthread_mutex_lock(mutex)
-            defer { pthread_mutex_unlock(mutex) }
-            return body(&entries)
+        func withLock<R>(_ shard: Int, _ body: (inout [Kqueue?]) -> R) -> R {
+            let lock = locks.withUnsafeBufferPointer { $0[shard] }
+            lock.lock()
+            defer { lock.unlock() }
+            return body(&tables[shard])
         }
     }
 
-    static let shards: [Shard] = {
+    static let shards: Shards = {
         _ = forkHandlersInstalled
-        return (0..<shardCount).map { _ in Shard() }
+        return Shards()
     }()
 
     /// Round-robin cursor of the background sweep done by kqueue().
@@ -46,7 +48,7 @@ public enum KqueueRegistry {
     public static func lookup(_ fd: Int32) -> Kqueue? {
         guard fd >= 0 else { return nil }
         let i = Int(fd)
-        return shards.withUnsafeBufferPointer { $0[i & (shardCount - 1)] }.withLock { t in
+        return shards.withLock(i & (shardCount - 1)) { t in
             let j = i >> 6
             return j < t.count ? t[j] : nil
         }
@@ -58,7 +60,7 @@ public enum KqueueRegistry {
     /// kqueues closed without reuse of their number are reclaimed too.
     static func insert(_ kq: Kqueue) {
         let i = Int(kq.fd)
-        let old: Kqueue? = shards[i & (shardCount - 1)].withLock { t in
+        let old: Kqueue? = shards.withLock(i & (shardCount - 1)) { t in
             let j = i >> 6
             if j >= t.count { t.append(contentsOf: repeatElement(nil, count: j - t.count + 1)) }
             let o = t[j]
@@ -71,7 +73,7 @@ public enum KqueueRegistry {
 
     static func remove(_ kq: Kqueue) {
         let i = Int(kq.fd)
-        shards[i & (shardCount - 1)].withLock { t in
+        shards.withLock(i & (shardCount - 1)) { t in
             let j = i >> 6
             if j < t.count, t[j] === kq { t[j] = nil }
         }
@@ -80,8 +82,8 @@ public enum KqueueRegistry {
     /// All registered kqueues (snapshot).
     static func all() -> [Kqueue] {
         var out: [Kqueue] = []
-        for s in shards {
-            s.withLock { t in
+        for s in 0..<shardCount {
+            shards.withLock(s) { t in
                 for case let kq? in t { out.append(kq) }
             }
         }
@@ -97,9 +99,9 @@ public enum KqueueRegistry {
             var k = 0
             // Walk shards round-robin from the cursor, checking at most `limit` kqueues.
             while checked < limit && k < shardCount {
-                let s = shards[(start + k) & (shardCount - 1)]
+                let s = (start + k) & (shardCount - 1)
                 k += 1
-                let candidates: [Kqueue] = s.withLock { t in
+                let candidates: [Kqueue] = shards.withLock(s) { t in
                     var c: [Kqueue] = []
                     for case let kq? in t where c.count < limit - checked { c.append(kq) }
                     return c
@@ -121,8 +123,8 @@ public enum KqueueRegistry {
     /// with EBADF and nothing of the parent's is shared or leaked.
     static let forkHandlersInstalled: Bool = {
         cbsdshim_atfork(
-            { for s in KqueueRegistry.shards { pthread_mutex_lock(s.mutex) } },
-            { for s in KqueueRegistry.shards { pthread_mutex_unlock(s.mutex) } },
+            { for l in KqueueRegistry.shards.locks { l.lock() } },
+            { for l in KqueueRegistry.shards.locks { l.unlock() } },
             { KqueueRegistry.forgetAllInChild() }
         ) == 0
     }()
@@ -131,9 +133,9 @@ public enum KqueueRegistry {
         // Single-threaded here; the shard locks were taken in prepare. Other
         // locks (per-kqueue) may have been held by threads that do not exist in
         // the child, so only immutable or quiescent fields are touched.
-        for s in shards {
-            pthread_mutex_init(s.mutex, nil)
-            s.withLock { t in
+        for s in 0..<shardCount {
+            shards.locks[s].reset()
+            shards.withLock(s) { t in
                 for case let kq? in t {
                     kq.forkedAway = true
                     kq.closed.store(true, ordering: .relaxed)

@@ -78,6 +78,23 @@ static const unsigned long cbsdshim_FIONBIO = FIONBIO;
 static const unsigned long cbsdshim_SIOCOUTQ = 0x5411; /* TIOCOUTQ == SIOCOUTQ */
 static const int cbsdshim_F_GETPIPE_SZ = 1032;          /* F_LINUX_SPECIFIC_BASE + 8 */
 
+/*
+ * A futex lock (0 free, 1 held, 2 held with waiters; Drepper's "mutex2").
+ * Unlike Swift's Mutex it records no owner thread, so a fork child can reset
+ * it to 0, and the uncontended path is one CAS to lock and one exchange to
+ * unlock, inlined.
+ */
+void cbsdshim_lock_wait(uint32_t *word);
+void cbsdshim_lock_wake(uint32_t *word);
+static inline void cbsdshim_lock(uint32_t *word) {
+    uint32_t expected = 0;
+    if (!__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        cbsdshim_lock_wait(word);
+}
+static inline void cbsdshim_unlock(uint32_t *word) {
+    if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) cbsdshim_lock_wake(word);
+}
+
 /** CPU feature tests for run-time kernel selection. */
 int cbsdshim_cpu_has_avx2(void);
 int cbsdshim_cpu_has_avx512bw(void);
@@ -87,5 +104,29 @@ int cbsdshim_cpu_has_vpclmulqdq(void);
 
 /** Install fork handlers (prepare, parent, child) once; the callbacks are Swift @convention(c). */
 int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+
+/* --- dmover: atomics on C int fields (dreq_flags) and futex waits --------- */
+#include <linux/futex.h>
+static inline int cbsdshim_atomic_load_int(const int *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static inline int cbsdshim_atomic_fetch_or_int(int *p, int v) { return __atomic_fetch_or(p, v, __ATOMIC_ACQ_REL); }
+static inline int cbsdshim_atomic_fetch_and_int(int *p, int v) { return __atomic_fetch_and(p, v, __ATOMIC_ACQ_REL); }
+static inline int cbsdshim_atomic_fetch_add_int(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+/** Sleep while *p == expected (spurious returns allowed; callers re-check). */
+static inline void cbsdshim_futex_wait(int *p, int expected) {
+    (void)syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0);
+}
+/** Wake every thread sleeping on p. */
+static inline void cbsdshim_futex_wake_all(int *p) {
+    (void)syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, 0x7fffffff, (void *)0, (void *)0, 0);
+}
+/** Names the calling thread (visible in ps/top/gdb; truncated to 15 bytes). */
+#include <sys/prctl.h>
+static inline void cbsdshim_set_thread_name(const char *name) { (void)prctl(PR_SET_NAME, name, 0, 0, 0); }
+/** Number of online CPUs (at least 1). */
+static inline int cbsdshim_ncpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (int)n;
+}
 
 #endif /* CBSDSHIM_H */
