@@ -12,6 +12,7 @@ let package = Package(
         //   swift build -c release --product bsdshim -Xswiftc -static-stdlib -Xlinker -soname=libbsdshim.so.0
         .library(name: "bsdshim", type: .dynamic, targets: ["BSDShim"]),
         .executable(name: "kqueue-bench", targets: ["KqueueBench"]),
+        .executable(name: "dmover-bench", targets: ["DmoverBench"]),
     ],
     targets: [
         // Public C headers (include/), the ABI contract, plus compile-time layout checks.
@@ -30,9 +31,32 @@ let package = Package(
         .target(name: "KqueueCore", dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim"],
                 path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
         // The exported C ABI (@_cdecl only).
-        .target(name: "BSDShim", dependencies: ["KqueueCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
+        .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
         .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShim"],
                           path: "Sources/KqueueBench", exclude: ["CMakeLists.txt"]),
+        // dmover: kernels per ISA (bodies inlined into each module; chosen at run time by DmoverCore).
+        .target(name: "CDmoverIntrin", path: "Sources/CDmoverIntrin", exclude: ["CMakeLists.txt"]),
+        .target(name: "DmoverKernels", dependencies: ["CDmoverIntrin"], path: "Sources/DmoverKernels", exclude: ["CMakeLists.txt"]),
+        .target(name: "DmoverKernelsAVX2", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsAVX2",
+                exclude: ["CMakeLists.txt"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell"])]),
+        .target(name: "DmoverKernelsAVX512", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsAVX512",
+                exclude: ["CMakeLists.txt"], swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512"])]),
+        .target(name: "DmoverKernelsCRC", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsCRC",
+                exclude: ["CMakeLists.txt"], swiftSettings: [.unsafeFlags(["-Xcc", "-msse4.2", "-Xcc", "-mpclmul"])]),
+        .target(name: "DmoverKernelsCRC512", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsCRC512",
+                exclude: ["CMakeLists.txt"],
+                swiftSettings: [.unsafeFlags(["-target-cpu", "skylake-avx512", "-Xcc", "-mvpclmulqdq", "-Xcc", "-mpclmul", "-Xcc", "-msse4.2"])]),
+        // The dmover engine: sessions, requests, backends, the software backend.
+        .target(name: "DmoverCore",
+                dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim", "DmoverKernels", "DmoverKernelsAVX2", "DmoverKernelsAVX512",
+                               "DmoverKernelsCRC", "DmoverKernelsCRC512"],
+                path: "Sources/DmoverCore", exclude: ["CMakeLists.txt"]),
+        .target(name: "CDmoverBench", path: "Sources/CDmoverBench", exclude: ["CMakeLists.txt"],
+                linkerSettings: [.linkedLibrary("isal")]),
+        .executableTarget(name: "DmoverBench", dependencies: ["DmoverCore", "CDmoverBench"],
+                          path: "Sources/DmoverBench", exclude: ["CMakeLists.txt"]),
+        .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "BSDShim"],
+                    path: "Tests/DmoverCoreTests"),
         .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDShim"],
                     path: "Tests/KqueueCoreTests"),
     ],

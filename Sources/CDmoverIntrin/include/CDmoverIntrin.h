@@ -1,0 +1,37 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * CDmoverIntrin.h: the carry-less multiply intrinsics as functions. Clang
+ * defines _mm_clmulepi64_si128/_mm512_clmulepi64_epi128 as macros with an
+ * immediate, which Swift cannot call, and _mm_sfence is a builtin Swift
+ * would call as a missing symbol. Tiny static inline wrappers, each with
+ * the target attribute it needs, used only by the CRC kernel modules after a
+ * CPU check. No logic.
+ */
+#ifndef CDMOVERINTRIN_H
+#define CDMOVERINTRIN_H
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/** Orders non-temporal stores before later stores (Swift imports _mm_sfence as an external symbol). */
+static inline __attribute__((always_inline)) void cdm_sfence(void) { __builtin_ia32_sfence(); }
+
+#define CDM_PCLMUL __attribute__((always_inline, target("pclmul,sse4.2")))
+#define CDM_VPCLMUL __attribute__((always_inline, target("avx512f,avx512bw,vpclmulqdq,pclmul,sse4.2")))
+
+/** Low qword of a times low qword of b (carry-less, 128-bit result). */
+static inline CDM_PCLMUL __m128i cdm_clmul_lo(__m128i a, __m128i b) { return _mm_clmulepi64_si128(a, b, 0x00); }
+/** High qword of a times high qword of b. */
+static inline CDM_PCLMUL __m128i cdm_clmul_hi(__m128i a, __m128i b) { return _mm_clmulepi64_si128(a, b, 0x11); }
+/** Per 128-bit lane: low × low. */
+static inline CDM_VPCLMUL __m512i cdm_clmul512_lo(__m512i a, __m512i b) { return _mm512_clmulepi64_epi128(a, b, 0x00); }
+/** Per 128-bit lane: high × high. */
+static inline CDM_VPCLMUL __m512i cdm_clmul512_hi(__m512i a, __m512i b) { return _mm512_clmulepi64_epi128(a, b, 0x11); }
+/** a ^ b ^ c in one instruction (vpternlogq 0x96). */
+static inline CDM_VPCLMUL __m512i cdm_xor3_512(__m512i a, __m512i b, __m512i c) {
+    return _mm512_ternarylogic_epi64(a, b, c, 0x96);
+}
+#endif
+
+#endif /* CDMOVERINTRIN_H */

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Engine.swift: submission and completion (NetBSD dmover_process.c).
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// The processing engine: `process` hands a request to its session's backend,
+/// `done` completes it for the client.
+public enum Engine {
+    /// [client interface] Submits a request. The corresponding C function is `dmover_process`.
+    public static func process(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        let flags = Request.flags(dreq)
+        let old = cbsdshim_atomic_load_int(flags)
+        if old & RequestFlag.queued != 0 { return }          // already in flight: leave it alone
+        guard let dses = dreq.pointee.dreq_session, let session = SessionState.of(dses) else { return }
+        let wait = old & RequestFlag.wait != 0
+        dreq.pointee.dreq_error = 0
+        dreq.pointee.dreq_assignment = (UnsafeMutableRawPointer(dses) + SessionState.assignmentOffset)
+            .assumingMemoryBound(to: dmover_assignment.self)
+        flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued
+        session.requestStarted()
+
+        if wait && dreq.pointee.dreq_callback != nil {
+            // NetBSD panics (DIAGNOSTIC); here the request fails and the callback reports it.
+            fail(dreq, EINVAL)
+            done(dreq)
+            return
+        }
+        let backend = session.backend
+        if let native = backend.native {
+            native.submit(dreq, wait: wait)
+        } else {
+            backend.queueLock.lock()
+            tailqInsertTail(backend.dmb, dreq)
+            backend.dmb.pointee.dmb_process?(backend.dmb)
+            backend.queueLock.unlock()
+        }
+        if wait { waitDone(flags) }
+    }
+
+    /// Sleeps until DMOVER_REQ_DONE is set.
+    @inline(__always)
+    static func waitDone(_ flags: UnsafeMutablePointer<Int32>) {
+        while true {
+            let f = cbsdshim_atomic_load_int(flags)
+            if f & RequestFlag.done != 0 { return }
+            cbsdshim_futex_wait(flags, f)
+        }
+    }
+
+    /// Marks a request failed with an errno (before `done`).
+    @inline(__always)
+    static func fail(_ dreq: UnsafeMutablePointer<dmover_request>, _ error: Int32) {
+        dreq.pointee.dreq_error = error
+        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.error)
+    }
+
+    /// [backend interface] Takes the oldest pending request of a C backend and
+    /// marks it running. The corresponding C function is `dmover_backend_dequeue`.
+    public static func dequeue(_ dmb: UnsafeMutablePointer<dmover_backend>) -> UnsafeMutablePointer<dmover_request>? {
+        guard let backend = BackendRegistry.state(of: dmb) else { return nil }
+        backend.queueLock.lock()
+        let dreq = tailqRemoveHead(dmb)
+        backend.queueLock.unlock()
+        if let dreq { _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running) }
+        return dreq
+    }
+
+    /// [backend interface] Completes a request. The corresponding C function is `dmover_done`.
+    /// A request that is not in flight is ignored (a backend completing twice).
+    public static func done(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        let flags = Request.flags(dreq)
+        let old = cbsdshim_atomic_fetch_and_int(flags, ~(RequestFlag.running | RequestFlag.queued))
+        if old & RequestFlag.queued == 0 { return }
+        let callback = dreq.pointee.dreq_callback
+        dreq.pointee.dreq_assignment = nil
+        if let dses = dreq.pointee.dreq_session { SessionState.of(dses)?.requestFinished() }
+        if callback != nil {
+            // DONE is set by the completion thread right before the callback, so the
+            // request cannot be freed under us while it sits on the completion queue.
+            CompletionQueue.shared.enqueue(dreq)
+        } else {
+            _ = cbsdshim_atomic_fetch_or_int(flags, RequestFlag.done)
+            // The waiter may free the request as soon as it sees DONE; a futex wake
+            // on that (pooled, never unmapped) memory is harmless.
+            if old & RequestFlag.wait != 0 { cbsdshim_futex_wake_all(flags) }
+        }
+    }
+}
+
+/// The completion thread: runs callbacks one at a time, in completion order,
+/// never on a submitter's stack (NetBSD: a soft interrupt).
+final class CompletionQueue: @unchecked Sendable {
+    static let shared = CompletionQueue()
+    private let lock = MutexCondition()
+    private var head: UnsafeMutablePointer<dmover_request>? = nil
+    private var tail: UnsafeMutablePointer<dmover_request>? = nil
+    private var started = false
+
+    /// Appends through dreq_dmbq.tqe_next (free once the backend is done): no allocation.
+    func enqueue(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        dreq.pointee.dreq_dmbq.tqe_next = nil
+        lock.lock()
+        if let t = tail { t.pointee.dreq_dmbq.tqe_next = dreq } else { head = dreq }
+        tail = dreq
+        if !started {
+            started = true
+            if !startLibraryThread(name: "dmover-done", { [self] in run() }) {
+                started = false
+                // No thread: run the callbacks here rather than lose them.
+                lock.unlock()
+                drainInline()
+                return
+            }
+        }
+        lock.signal()
+        lock.unlock()
+    }
+
+    private func take() -> UnsafeMutablePointer<dmover_request>? {
+        guard let d = head else { return nil }
+        head = d.pointee.dreq_dmbq.tqe_next
+        if head == nil { tail = nil }
+        return d
+    }
+
+    private func deliver(_ d: UnsafeMutablePointer<dmover_request>) {
+        let cb = d.pointee.dreq_callback
+        _ = cbsdshim_atomic_fetch_or_int(Request.flags(d), RequestFlag.done)
+        cb?(d)
+    }
+
+    private func drainInline() {
+        while true {
+            lock.lock()
+            let d = take()
+            lock.unlock()
+            guard let d else { return }
+            deliver(d)
+        }
+    }
+
+    private func run() {
+        lock.lock()
+        while true {
+            guard let d = take() else {
+                lock.wait()
+                continue
+            }
+            lock.unlock()
+            deliver(d)
+            lock.lock()
+        }
+    }
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Request.swift: request allocation from a free list (NetBSD dmover_request.c's pool_cache).
+
+import CBSDShim
+import CBSDShimABI
+import Glibc
+import Synchronization
+import BSDSystem
+
+/// dreq_flags bits, with the C names.
+enum RequestFlag {
+    static let done = Int32(DMOVER_REQ_DONE)
+    static let error = Int32(DMOVER_REQ_ERROR)
+    static let running = Int32(DMOVER_REQ_RUNNING)
+    static let wait = Int32(DMOVER_REQ_WAIT)
+    static let inbufFree = Int32(__DMOVER_REQ_INBUF_FREE)
+    static let queued = Int32(__DMOVER_REQ_QUEUED)
+    static let preserve = wait | inbufFree
+}
+
+/// Requests: a block holds the request and room for 16 input buffers, so the
+/// library's inbuf array never needs a second allocation. Freed blocks are
+/// kept for reuse: the per-request path allocates nothing once warm.
+public enum Request {
+    static let inbufOffset = (MemoryLayout<dmover_request>.stride + 15) & ~15
+    static let blockSize = inbufOffset + dmoverMaxInputs * MemoryLayout<dmover_buffer>.stride
+    static let flagsOffset = MemoryLayout<dmover_request>.offset(of: \dmover_request.dreq_flags)!
+    private static let cacheLimit = 4096
+    /// Free blocks (addresses; raw pointers are not Sendable).
+    private static let cache = Mutex<[UInt]>({
+        var a: [UInt] = []
+        a.reserveCapacity(4096)
+        return a
+    }())
+
+    /// Allocates a zeroed request. The corresponding C function is `dmover_request_alloc`.
+    /// - Parameter inbuf: the caller's input array (never freed by us), or nil for the request's own.
+    /// - Throws: EINVAL (not a live session), ENOMEM.
+    public static func alloc(_ dses: UnsafeMutablePointer<dmover_session>,
+                             inbuf: UnsafeMutablePointer<dmover_buffer>?) throws(Errno)
+        -> UnsafeMutablePointer<dmover_request>
+    {
+        guard SessionState.of(dses) != nil else { throw .invalidArgument }
+        var block = cache.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+        if block == nil {
+            var p: UnsafeMutableRawPointer? = nil
+            guard posix_memalign(&p, 64, blockSize) == 0, let p else { throw .noMemory }
+            block = p
+        }
+        let raw = block!
+        memset(raw, 0, blockSize)
+        let dreq = raw.bindMemory(to: dmover_request.self, capacity: 1)
+        dreq.pointee.dreq_session = dses
+        if dses.pointee.dses_ninputs > 0 {
+            if let inbuf {
+                dreq.pointee.dreq_inbuf = inbuf
+            } else {
+                dreq.pointee.dreq_inbuf = (raw + inbufOffset).bindMemory(to: dmover_buffer.self, capacity: dmoverMaxInputs)
+                dreq.pointee.dreq_flags = RequestFlag.inbufFree
+            }
+        }
+        return dreq
+    }
+
+    /// Frees a request; one still in flight is left alone (freeing it would
+    /// corrupt the backend). The corresponding C function is `dmover_request_free`.
+    public static func free(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        if cbsdshim_atomic_load_int(flags(dreq)) & RequestFlag.queued != 0 {
+            return
+        }
+        let raw = UnsafeMutableRawPointer(dreq)
+        let address = UInt(bitPattern: raw)
+        let kept = cache.withLock { c -> Bool in
+            guard c.count < cacheLimit else { return false }
+            c.append(address)
+            return true
+        }
+        if !kept { Glibc.free(raw) }
+    }
+
+    /// &dreq->dreq_flags, for atomic access.
+    @inline(__always)
+    static func flags(_ dreq: UnsafeMutablePointer<dmover_request>) -> UnsafeMutablePointer<Int32> {
+        (UnsafeMutableRawPointer(dreq) + flagsOffset).assumingMemoryBound(to: Int32.self)
+    }
+}

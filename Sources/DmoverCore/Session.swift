@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Session.swift: sessions (NetBSD dmover_session.c).
+
+import CBSDShim
+import CBSDShimABI
+import Glibc
+import Synchronization
+import BSDSystem
+
+/// Library state of one session: its backend and the requests in flight.
+final class SessionState: @unchecked Sendable {
+    let dses: UnsafeMutablePointer<dmover_session>
+    let backend: BackendState
+    /// Requests in flight, plus `doomed` once the client destroyed the session.
+    private let state = Atomic<Int>(0)
+    private static let doomed = 1 << 62
+
+    init(_ dses: UnsafeMutablePointer<dmover_session>, backend: BackendState) {
+        self.dses = dses
+        self.backend = backend
+    }
+
+    /// The state behind a client's session pointer.
+    @inline(__always)
+    static func of(_ dses: UnsafeMutablePointer<dmover_session>) -> SessionState? {
+        guard let p = dses.pointee.__dses_impl else { return nil }
+        return Unmanaged<SessionState>.fromOpaque(p).takeUnretainedValue()
+    }
+
+    /// A request of this session was submitted.
+    @inline(__always)
+    func requestStarted() {
+        state.wrappingAdd(1, ordering: .relaxed)
+        _ = cbsdshim_atomic_fetch_add_int(npendPointer, 1)
+    }
+
+    /// A request of this session completed; releases a doomed session after its last one.
+    @inline(__always)
+    func requestFinished() {
+        _ = cbsdshim_atomic_fetch_add_int(npendPointer, -1)
+        let now = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
+        if now == Self.doomed { finalize() }
+    }
+
+    /// The client destroyed the session: release now, or after the last request.
+    func destroy() {
+        let old = state.bitwiseOr(Self.doomed, ordering: .acquiringAndReleasing).oldValue
+        if old & Self.doomed != 0 { return }          // destroyed twice: ignore
+        if old == 0 { finalize() }
+    }
+
+    private var npendPointer: UnsafeMutablePointer<Int32> {
+        (UnsafeMutableRawPointer(dses) + Self.npendOffset).assumingMemoryBound(to: Int32.self)
+    }
+    private static let npendOffset = MemoryLayout<dmover_session>.offset(of: \dmover_session.__dses_npendreqs)!
+    static let assignmentOffset = MemoryLayout<dmover_session>.offset(of: \dmover_session.__dses_assignment)!
+
+    private func finalize() {
+        BackendRegistry.release(backend)
+        dses.pointee.__dses_impl = nil
+        free(dses)
+        Unmanaged.passUnretained(self).release()
+    }
+}
+
+/// Sessions: the client's handle on one function.
+public enum Session {
+    /// Creates a session for function `name`. The corresponding C function is `dmover_session_create`.
+    /// - Throws: ESRCH (no backend implements `name`), ENXIO (no backend registered), ENOMEM.
+    public static func create(_ name: UnsafePointer<CChar>) throws(Errno) -> UnsafeMutablePointer<dmover_session> {
+        SoftwareBackend.ensureRegistered()
+        guard let raw = calloc(1, MemoryLayout<dmover_session>.stride) else { throw .noMemory }
+        let dses = raw.bindMemory(to: dmover_session.self, capacity: 1)
+        let assignment: Assignment
+        do {
+            assignment = try BackendRegistry.assign(name)
+        } catch {
+            free(raw)
+            throw error
+        }
+        let backend = assignment.backend, algdesc = assignment.algdesc
+        dses.pointee.dses_ninputs = algdesc.pointee.dad_ninputs
+        dses.pointee.__dses_assignment = dmover_assignment(das_backend: backend.dmb, das_algdesc: algdesc)
+        let state = SessionState(dses, backend: backend)
+        dses.pointee.__dses_impl = Unmanaged.passRetained(state).toOpaque()
+        return dses
+    }
+
+    /// Destroys a session; with requests in flight it is released after the
+    /// last completes. The corresponding C function is `dmover_session_destroy`.
+    public static func destroy(_ dses: UnsafeMutablePointer<dmover_session>) {
+        SessionState.of(dses)?.destroy()
+    }
+}

@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// SoftwareBackend.swift: "swdmover", the SIMD software backend: its algorithm
+// table (the one list of functions), registration, and request execution
+// (inline for waiting/small requests, else on its thread; large ones split).
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import DmoverKernels
+import Glibc
+import Synchronization
+
+/// One function of the software backend.
+struct SoftwareFunction: Sendable {
+    enum Kind: Sendable { case zero, fill8, copy, xor, crc32c, copyCRC32C, compare }
+    let name: String
+    let kind: Kind
+    let inputs: Int
+
+    var hasOutput: Bool { kind != .crc32c && kind != .compare }
+    var producesCRC: Bool { kind == .crc32c || kind == .copyCRC32C }
+
+    /// The table: adding a function means one file plus one row here.
+    static let table: [SoftwareFunction] = [
+        SoftwareFunction(name: "zero", kind: .zero, inputs: 0),
+        SoftwareFunction(name: "fill8", kind: .fill8, inputs: 0),
+        SoftwareFunction(name: "copy", kind: .copy, inputs: 1),
+        SoftwareFunction(name: "iscsi-crc32c", kind: .crc32c, inputs: 1),
+        SoftwareFunction(name: "copy-crc32c", kind: .copyCRC32C, inputs: 1),
+        SoftwareFunction(name: "compare", kind: .compare, inputs: 2),
+    ] + (2...16).map { SoftwareFunction(name: "xor\($0)", kind: .xor, inputs: $0) }
+}
+
+/// Tunables of the software backend (Swift API; environment variables give the defaults).
+public enum SoftwareBackendConfig {
+    static let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
+                                     ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
+    static let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? 4 << 20)
+    static let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? 8 << 20)
+    static let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
+
+    /// Threads one large request is split across (1 = no splitting). Default: one per CPU
+    /// (BSDSHIM_DMOVER_THREADS).
+    public static var workerThreads: Int {
+        get { workers.load(ordering: .relaxed) }
+        set { workers.store(min(max(1, newValue), WorkerPool.maxParts), ordering: .relaxed) }
+    }
+    /// Requests at least this long (bytes) are split (BSDSHIM_DMOVER_SPLIT_MIN, default 4 MiB).
+    public static var splitMinimum: Int {
+        get { splitMin.load(ordering: .relaxed) }
+        set { splitMin.store(max(0, newValue), ordering: .relaxed) }
+    }
+    /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN, default 8 MiB).
+    public static var nonTemporalMinimum: Int {
+        get { ntMin.load(ordering: .relaxed) }
+        set { ntMin.store(max(0, newValue), ordering: .relaxed) }
+    }
+    /// Asynchronous requests moving at most this many bytes (all buffers) run on
+    /// the submitting thread; the callback still runs on the completion thread
+    /// (BSDSHIM_DMOVER_INLINE_MAX, default 64 KiB).
+    public static var inlineMaximum: Int {
+        get { inlineMax.load(ordering: .relaxed) }
+        set { inlineMax.store(max(0, newValue), ordering: .relaxed) }
+    }
+}
+
+/// The software backend (NetBSD swdmover), registered on first use unless
+/// BSDSHIM_DMOVER_SWDMOVER=0.
+final class SoftwareBackend: NativeBackend, @unchecked Sendable {
+    static let shared = SoftwareBackend()
+    let dmb: UnsafeMutablePointer<dmover_backend>
+    private let queue = MutexCondition()
+    private var head: UnsafeMutablePointer<dmover_request>? = nil
+    private var tail: UnsafeMutablePointer<dmover_request>? = nil
+    private var threadStarted = false
+    let pool = WorkerPool()
+
+    private init() {
+        let table = SoftwareFunction.table
+        let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
+        for (i, f) in table.enumerated() {
+            descs[i] = dmover_algdesc(dad_name: UnsafePointer(strdup(f.name)),
+                                      dad_data: UnsafeMutableRawPointer(bitPattern: i + 1),
+                                      dad_ninputs: Int32(f.inputs))
+        }
+        dmb = .allocate(capacity: 1)
+        dmb.initialize(to: dmover_backend())
+        dmb.pointee.dmb_name = UnsafePointer(strdup("swdmover"))
+        dmb.pointee.dmb_speed = 1      // as NetBSD: any other backend that claims a speed wins
+        dmb.pointee.dmb_algdescs = UnsafePointer(descs)
+        dmb.pointee.dmb_nalgdescs = Int32(table.count)
+    }
+
+    private static let registered: Bool = {
+        if let e = getenv("BSDSHIM_DMOVER_SWDMOVER"), String(cString: e) == "0" { return false }
+        do { try BackendRegistry.register(shared.dmb, native: shared) } catch { return false }
+        return true
+    }()
+
+    /// Registers the software backend once.
+    static func ensureRegistered() { _ = registered }
+
+    // MARK: - submission
+
+    func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
+        // A waiting submitter would only sleep: run its request here (no thread hand-off).
+        if wait || bytesMoved(dreq) <= SoftwareBackendConfig.inlineMax.load(ordering: .relaxed) {
+            execute(dreq)
+            Engine.done(dreq)
+            return
+        }
+        dreq.pointee.dreq_dmbq.tqe_next = nil
+        queue.lock()
+        if let t = tail { t.pointee.dreq_dmbq.tqe_next = dreq } else { head = dreq }
+        tail = dreq
+        if !threadStarted {
+            threadStarted = startLibraryThread(name: "swdmover", { [self] in run() })
+            if !threadStarted {
+                // No thread: do the work here rather than lose the request.
+                head = nil
+                tail = nil
+                queue.unlock()
+                execute(dreq)
+                Engine.done(dreq)
+                return
+            }
+        }
+        queue.signal()
+        queue.unlock()
+    }
+
+    /// Bytes a request touches (an estimate for the inline decision; bad shapes count as 0).
+    private func bytesMoved(_ dreq: UnsafeMutablePointer<dmover_request>) -> Int {
+        let r = dreq.pointee
+        var n = 0
+        switch r.dreq_outbuf_type {
+        case DMOVER_BUF_LINEAR: n = Int(clamping: r.dreq_outbuf.dmbuf_linear.l_len)
+        case DMOVER_BUF_UIO: n = Int(clamping: r.dreq_outbuf.dmbuf_uio?.pointee.uio_resid ?? 0)
+        default:
+            if let inb = r.dreq_inbuf {
+                switch r.dreq_inbuf_type {
+                case DMOVER_BUF_LINEAR: n = Int(clamping: inb[0].dmbuf_linear.l_len)
+                case DMOVER_BUF_UIO: n = Int(clamping: inb[0].dmbuf_uio?.pointee.uio_resid ?? 0)
+                default: break
+                }
+            }
+        }
+        let inputs = Int(r.dreq_session?.pointee.dses_ninputs ?? 0)
+        return n.multipliedReportingOverflow(by: inputs + 1).overflow ? Int.max : n * (inputs + 1)
+    }
+
+    private func run() {
+        queue.lock()
+        while true {
+            guard let d = head else {
+                queue.wait()
+                continue
+            }
+            head = d.pointee.dreq_dmbq.tqe_next
+            if head == nil { tail = nil }
+            queue.unlock()
+            execute(d)
+            Engine.done(d)
+            queue.lock()
+        }
+    }
+
+    // MARK: - execution
+
+    /// Validates and runs a request, recording the result or the error in it.
+    func execute(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)
+        guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
+              let tag = a.dad_data, Int(bitPattern: tag) >= 1, Int(bitPattern: tag) <= SoftwareFunction.table.count
+        else {
+            Engine.fail(dreq, EINVAL)
+            return
+        }
+        let function = SoftwareFunction.table[Int(bitPattern: tag) - 1]
+        let op: Operation
+        switch Operation.make(dreq, function, ntThreshold: SoftwareBackendConfig.ntMin.load(ordering: .relaxed)) {
+        case .success(let o): op = o
+        case .failure(let e):
+            Engine.fail(dreq, e.rawValue)
+            return
+        }
+        let k = Kernels.active
+        var result: UInt64
+        let workers = SoftwareBackendConfig.workers.load(ordering: .relaxed)
+        if workers > 1 && op.length >= max(SoftwareBackendConfig.splitMin.load(ordering: .relaxed), 64 << 10),
+           let r = pool.run(op, k, parts: workers) {
+            result = r
+        } else {
+            result = Self.runPart(op, k, from: 0, to: op.length, first: true)
+        }
+        // Write results into the immediate, least-significant byte first.
+        switch function.kind {
+        case .crc32c, .copyCRC32C:
+            let crc = ~UInt32(truncatingIfNeeded: result)
+            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) {
+                $0.storeBytes(of: crc.littleEndian, as: UInt32.self)
+            }
+        case .compare:
+            result = CompareFunction.immediate(result)
+            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) {
+                $0.storeBytes(of: result.littleEndian, as: UInt64.self)
+            }
+        default:
+            break
+        }
+    }
+
+    /// Runs bytes [from, to) of an operation; `first` says whether the part starts the
+    /// buffer (CRC parts after the first start from register 0 and are joined later).
+    static func runPart(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int, first: Bool) -> UInt64 {
+        switch op.function.kind {
+        case .zero: return ZeroFunction.run(op, k, from: from, to: to)
+        case .fill8: return Fill8Function.run(op, k, from: from, to: to)
+        case .copy: return CopyFunction.run(op, k, from: from, to: to)
+        case .xor: return XORFunction.run(op, k, from: from, to: to)
+        case .crc32c:
+            return CRC32CFunction.run(op, k, initial: first ? CRC32CFunction.initial(op) : 0, from: from, to: to)
+        case .copyCRC32C:
+            return CopyCRC32CFunction.run(op, k, initial: first ? CRC32CFunction.initial(op) : 0, from: from, to: to)
+        case .compare: return CompareFunction.run(op, k, from: from, to: to)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Bodies.swift: the kernel loops, always inlined into each per-ISA module so
+// that they are compiled for that module's instruction set (see swift-notes §4).
+// Nothing here is ever emitted as a shared symbol: every entry is @inline(__always).
+
+/// The vector all bitwise work uses (64 bytes; wide UInt8 vectors do not vectorise).
+public typealias Block = SIMD8<UInt64>
+
+/// The store loop every output-producing kernel shares. `block`, `word` and
+/// `byte` compute the output at a byte offset; `stream` is the ISA's
+/// non-temporal 64-byte store (destination 64-byte aligned) and `fence` its sfence.
+/// Stores are never overlapping, so in-place operation (dst == a source) is safe.
+@inlinable @inline(__always)
+public func dmoverStoreLoop(
+    _ dst: UnsafeMutableRawPointer, _ n: Int, nt: Bool,
+    block: (Int) -> Block, word: (Int) -> UInt64, byte: (Int) -> UInt8,
+    stream: (UnsafeMutableRawPointer, Block) -> Void, fence: () -> Void
+) {
+    var i = 0
+    if nt && n >= 512 {
+        // Byte/word head up to the first 64-byte boundary of dst.
+        let head = (64 &- (Int(bitPattern: dst) & 63)) & 63
+        while i &+ 8 <= head { dst.storeBytes(of: word(i), toByteOffset: i, as: UInt64.self); i &+= 8 }
+        while i < head { dst.storeBytes(of: byte(i), toByteOffset: i, as: UInt8.self); i &+= 1 }
+        while i &+ 256 <= n {
+            let a = block(i), b = block(i &+ 64), c = block(i &+ 128), d = block(i &+ 192)
+            stream(dst + i, a); stream(dst + (i &+ 64), b)
+            stream(dst + (i &+ 128), c); stream(dst + (i &+ 192), d)
+            i &+= 256
+        }
+        while i &+ 64 <= n { stream(dst + i, block(i)); i &+= 64 }
+        fence()
+    } else {
+        while i &+ 256 <= n {
+            let a = block(i), b = block(i &+ 64), c = block(i &+ 128), d = block(i &+ 192)
+            dst.storeBytes(of: a, toByteOffset: i, as: Block.self)
+            dst.storeBytes(of: b, toByteOffset: i &+ 64, as: Block.self)
+            dst.storeBytes(of: c, toByteOffset: i &+ 128, as: Block.self)
+            dst.storeBytes(of: d, toByteOffset: i &+ 192, as: Block.self)
+            i &+= 256
+        }
+        while i &+ 64 <= n { dst.storeBytes(of: block(i), toByteOffset: i, as: Block.self); i &+= 64 }
+    }
+    while i &+ 8 <= n { dst.storeBytes(of: word(i), toByteOffset: i, as: UInt64.self); i &+= 8 }
+    while i < n { dst.storeBytes(of: byte(i), toByteOffset: i, as: UInt8.self); i &+= 1 }
+}
+
+/// Fill body: the pattern word repeated.
+@inlinable @inline(__always)
+public func dmoverFillBody(
+    _ dst: UnsafeMutableRawPointer, _ pattern: UInt64, _ n: Int, _ nt: Bool,
+    stream: (UnsafeMutableRawPointer, Block) -> Void, fence: () -> Void
+) {
+    let v = Block(repeating: pattern)
+    let b = UInt8(truncatingIfNeeded: pattern)
+    dmoverStoreLoop(dst, n, nt: nt, block: { _ in v }, word: { _ in pattern }, byte: { _ in b },
+                    stream: stream, fence: fence)
+}
+
+/// Copy body.
+@inlinable @inline(__always)
+public func dmoverCopyBody(
+    _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ n: Int, _ nt: Bool,
+    stream: (UnsafeMutableRawPointer, Block) -> Void, fence: () -> Void
+) {
+    dmoverStoreLoop(dst, n, nt: nt,
+                    block: { src.loadUnaligned(fromByteOffset: $0, as: Block.self) },
+                    word: { src.loadUnaligned(fromByteOffset: $0, as: UInt64.self) },
+                    byte: { src.load(fromByteOffset: $0, as: UInt8.self) },
+                    stream: stream, fence: fence)
+}
+
+/// XOR body for a compile-time number of sources: the source loop unrolls and
+/// the pointers stay in registers (one kernel per count, never a run-time loop).
+@inlinable @inline(__always)
+public func dmoverXorBody<let N: Int>(
+    _ dst: UnsafeMutableRawPointer, _ s: InlineArray<N, UnsafeRawPointer>, _ n: Int, _ nt: Bool,
+    stream: (UnsafeMutableRawPointer, Block) -> Void, fence: () -> Void
+) {
+    dmoverStoreLoop(dst, n, nt: nt,
+                    block: { i in
+                        var a = s[0].loadUnaligned(fromByteOffset: i, as: Block.self)
+                        for j in 1..<N { a ^= s[j].loadUnaligned(fromByteOffset: i, as: Block.self) }
+                        return a
+                    },
+                    word: { i in
+                        var a = s[0].loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                        for j in 1..<N { a ^= s[j].loadUnaligned(fromByteOffset: i, as: UInt64.self) }
+                        return a
+                    },
+                    byte: { i in
+                        var a = s[0].load(fromByteOffset: i, as: UInt8.self)
+                        for j in 1..<N { a ^= s[j].load(fromByteOffset: i, as: UInt8.self) }
+                        return a
+                    },
+                    stream: stream, fence: fence)
+}
+
+/// Compare body: index of the first differing byte, or n.
+@inlinable @inline(__always)
+public func dmoverCompareBody(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
+    var i = 0
+    while i &+ 256 <= n {
+        let d0 = a.loadUnaligned(fromByteOffset: i, as: Block.self) ^ b.loadUnaligned(fromByteOffset: i, as: Block.self)
+        let d1 = a.loadUnaligned(fromByteOffset: i &+ 64, as: Block.self) ^ b.loadUnaligned(fromByteOffset: i &+ 64, as: Block.self)
+        let d2 = a.loadUnaligned(fromByteOffset: i &+ 128, as: Block.self) ^ b.loadUnaligned(fromByteOffset: i &+ 128, as: Block.self)
+        let d3 = a.loadUnaligned(fromByteOffset: i &+ 192, as: Block.self) ^ b.loadUnaligned(fromByteOffset: i &+ 192, as: Block.self)
+        if any(((d0 | d1) | (d2 | d3)) .!= Block.zero) { break }
+        i &+= 256
+    }
+    while i &+ 8 <= n {
+        let d = a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        if d != 0 { return i &+ d.trailingZeroBitCount / 8 }   // little-endian: lowest byte first
+        i &+= 8
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return i }
+        i &+= 1
+    }
+    return n
+}

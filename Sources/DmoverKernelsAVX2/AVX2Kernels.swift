@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// AVX2Kernels.swift: the kernels compiled for AVX2 (-target-cpu haswell).
+// Only non-generic entry points: the bodies are inlined here (nm shows no weak symbols).
+
+import DmoverKernels
+internal import CDmoverIntrin
+import _Builtin_intrinsics.intel
+
+@inline(__always)
+private func stream(_ p: UnsafeMutableRawPointer, _ v: Block) {
+    let m = p.assumingMemoryBound(to: __m256i.self)
+    _mm256_stream_si256(m, unsafeBitCast(v.lowHalf, to: __m256i.self))
+    _mm256_stream_si256(m + 1, unsafeBitCast(v.highHalf, to: __m256i.self))
+}
+
+@inline(__always)
+private func fence() {
+    cdm_sfence()
+}
+
+/// Kernel entry points, AVX2 (-target-cpu haswell). Call only when the CPU has the ISA.
+public enum AVX2Kernels {
+    public static func fill(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
+        dmoverFillBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func copy(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
+        dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func compare(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
+        dmoverCompareBody(a, b, n)
+    }
+
+    public static func xor2(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<2, UnsafeRawPointer> = [s[0], s[1]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor3(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<3, UnsafeRawPointer> = [s[0], s[1], s[2]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor4(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<4, UnsafeRawPointer> = [s[0], s[1], s[2], s[3]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor5(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<5, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor6(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<6, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor7(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<7, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor8(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<8, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor9(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<9, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor10(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<10, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor11(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<11, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor12(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<12, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor13(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<13, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor14(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<14, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor15(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<15, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+
+    public static func xor16(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        let p: InlineArray<16, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]
+        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+    }
+}
