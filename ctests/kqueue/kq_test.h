@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,5 +121,43 @@ static inline size_t drain(int fd, size_t n) {
     }
     return total;
 }
+
+/*
+ * RUN_FORKED(fn, seconds): runs a test in a child process killed by SIGALRM
+ * after `seconds`, so that a kevent() that never returns (or spins) is
+ * reported as that test's failure instead of hanging the whole program.
+ */
+static void (*kq_forked_fn)(void);
+static unsigned kq_forked_limit;
+
+static inline void kq_run_forked(void) {
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        alarm(kq_forked_limit);
+        harness_current_failed = 0;
+        kq_forked_fn();
+        fflush(stdout);
+        fflush(stderr);
+        _exit(harness_current_failed ? 1 : 0);
+    }
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(st))
+        fprintf(stderr, "%s: killed by signal %d%s\n", harness_current, WTERMSIG(st),
+                WTERMSIG(st) == 14 ? " (still running after the time limit: hang or spin)" : "");
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+}
+
+#define RUN_FORKED(fn, seconds)                  \
+    do {                                         \
+        kq_forked_fn = (fn);                     \
+        kq_forked_limit = (seconds);             \
+        harness_run(#fn, kq_run_forked);         \
+    } while (0)
 
 #endif
