@@ -60,9 +60,15 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var realtimeTimerFD: TimerFD?
     @exclusivity(unchecked) var monotonicArmed: UInt64?
     @exclusivity(unchecked) var realtimeArmed: UInt64?
-    /// Set when an epoll_ctl on the kqueue's own descriptor succeeded during
-    /// the current change list: that proves the descriptor is still ours.
+    /// Set when something proved, during the current kevent() call, that the
+    /// descriptor is still this kqueue's epoll instance: a successful epoll_ctl
+    /// on it, or epoll_wait returning one of our own tags. A call that ends
+    /// without such proof asks (``probeIdentity()``): after a close() the
+    /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
+    /// Numbers kevent() calls, so that a level-triggered knote re-queued by
+    /// one call's collection is not collected twice by that call.
+    @exclusivity(unchecked) var scanStamp: UInt64 = 0
 
     // Slots reserved for the kqueue's own descriptors in epoll_data.
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
@@ -75,6 +81,9 @@ public final class Kqueue: @unchecked Sendable {
     /// is still this kqueue: Linux gives no notification when a program close()s
     /// an epoll descriptor another thread waits on.
     static let livenessInterval: UInt64 = 250_000_000
+
+    /// `*Armed` value meaning "the timerfd fired and must be set again".
+    static let timerExpired: UInt64 = .max
 
     /// Epoll events fetched per epoll_wait (kept on the stack).
     static let batch = 64
@@ -243,7 +252,6 @@ public final class Kqueue: @unchecked Sendable {
     ) -> Result<Int, Errno> {
         if isClosed { return .failure(.badFileDescriptor) }
         if count > 0, let changes {
-            provenAlive = false
             let r = apply(changes: changes, count: count, events: events, capacity: capacity)
             switch r {
             case .failure, .success(1...):
@@ -269,7 +277,16 @@ public final class Kqueue: @unchecked Sendable {
             markClosed()
             return .failure(.badFileDescriptor)
         }
-        return scan(into: events, capacity: capacity, timeout: timeout)
+        let r = scan(into: events, capacity: capacity, timeout: timeout, resetProof: count == 0)
+        if case .success(let n) = r, n > 0, !locked({ provenAlive }) {
+            // Everything came from the userspace queue: make sure the queue
+            // still belongs to the descriptor the caller named.
+            if !probeIdentity() {
+                markClosed()
+                return .failure(.badFileDescriptor)
+            }
+        }
+        return r
     }
 
     // MARK: - Changes (BSD kqueue_register)
@@ -282,6 +299,7 @@ public final class Kqueue: @unchecked Sendable {
         events: UnsafeMutablePointer<kevent>?, capacity: Int
     ) -> Result<Int, Errno> {
         locked {
+            provenAlive = false
             var written = 0
             for i in 0..<count {
                 // Copy first: eventlist may alias changelist (entries before i only are overwritten).
@@ -378,17 +396,22 @@ public final class Kqueue: @unchecked Sendable {
     /// nanoseconds (0 = poll). Takes the lock twice per round: once to collect
     /// queued knotes and prepare to wait, once to route what epoll returned.
     func scan(
-        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?
+        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?, resetProof: Bool
     ) -> Result<Int, Errno> {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
             let base = buf.baseAddress!
             var n = 0
+            var first = true
             while true {
                 if isClosed { return .failure(.badFileDescriptor) }
                 // 1. Queued knotes; if none, make sure the wake-up flag is clear
                 //    before blocking, or epoll_wait would return at once forever.
                 let (got, mayBlock) = locked { () -> (Int, Bool) in
+                    if first {
+                        scanStamp &+= 1
+                        if resetProof { provenAlive = false }
+                    }
                     let got = collectQueued(into: out + n, room: capacity - n)
                     if n + got == capacity {
                         syncWakeup()
@@ -402,6 +425,7 @@ public final class Kqueue: @unchecked Sendable {
                     return (got, true)
                 }
                 n += got
+                first = false
                 if n == capacity { return .success(n) }
 
                 // 2. How long epoll_wait may block.
@@ -442,17 +466,24 @@ public final class Kqueue: @unchecked Sendable {
                 }
                 if done { return .success(n) }
                 if isClosed { return .failure(.badFileDescriptor) }
-                if k > 0 { continue }  // only internal or stale events
-                if chunked {
+                // Nothing for the caller. Before waiting again or reporting a
+                // timeout, make sure the descriptor still is this kqueue: after
+                // a close() its number may be another epoll instance, whose
+                // events (or silence) are not ours to report.
+                if k > 0 || chunked || deadline == 0 {
                     if !probeIdentity() {
                         markClosed()
                         return .failure(.badFileDescriptor)
                     }
-                    continue
                 }
+                if k > 0 || chunked { continue }  // internal/stale events, or a liveness slice
                 // Timed out (or polled): done once the caller's deadline passed.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
                     locked { syncWakeup() }
+                    if d != 0 && !probeIdentity() {
+                        markClosed()
+                        return .failure(.badFileDescriptor)
+                    }
                     return .success(0)
                 }
             }
@@ -469,8 +500,11 @@ public final class Kqueue: @unchecked Sendable {
         }
         var produced = 0
         var remaining = queue.count
-        while remaining > 0 && produced < room, let kn = queue.head {
+        var cursor = queue.head
+        while remaining > 0 && produced < room, let kn = cursor {
             remaining -= 1
+            cursor = kn.next
+            if kn.collectedIn == scanStamp { continue }  // level-triggered, already returned by this call
             if kn.disabled {
                 queue.remove(kn)
                 continue
@@ -478,6 +512,7 @@ public final class Kqueue: @unchecked Sendable {
             if let ev = kn.ops.process(kn, epollEvents: 0, in: self) {
                 out[produced] = ev
                 produced += 1
+                kn.collectedIn = scanStamp
                 delivered(kn, fromQueue: true)
             } else {
                 queue.remove(kn)
@@ -497,12 +532,15 @@ public final class Kqueue: @unchecked Sendable {
             let data = events[i].data.u64
             let slot = UInt32(truncatingIfNeeded: data >> 32)
             if slot >= Self.firstReservedSlot {
+                provenAlive = true  // our own descriptors' tags
                 switch slot {
                 case Self.monotonicTimerSlot:
-                    monotonicArmed = nil  // expired: re-arm even for the same deadline
+                    // Expired, so readable until set again: force the re-arm
+                    // (or disarm, which clears it) even for the same deadline.
+                    monotonicArmed = Self.timerExpired
                     fireTimers(realtime: false)
                 case Self.realtimeTimerSlot:
-                    realtimeArmed = nil
+                    realtimeArmed = Self.timerExpired
                     fireTimers(realtime: true)
                 case Self.writeSetSlot:
                     writeSetReady = true
@@ -538,6 +576,7 @@ public final class Kqueue: @unchecked Sendable {
         guard Int(slot) < slots.count, let ref = slots[Int(slot)] else { return 0 }
         return ref._withUnsafeGuaranteedRef { kn in
             guard kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
+            provenAlive = true
             return deliver(kn, events: events, into: out)
         }
     }
@@ -552,6 +591,7 @@ public final class Kqueue: @unchecked Sendable {
             return 0
         }
         out.pointee = ev
+        kn.collectedIn = scanStamp
         delivered(kn, fromQueue: false)
         return 1
     }
