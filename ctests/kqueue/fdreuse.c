@@ -1,0 +1,166 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * fdreuse.c: a knote must never deliver events for a different file that got
+ * the same descriptor number after the watched one was closed without
+ * EV_DELETE; registering the new file works and reports the new udata.
+ */
+#define _GNU_SOURCE
+#include "kq_test.h"
+
+#include <sys/socket.h>
+
+static int old_tag, new_tag;
+
+static void test_closed_fd_reused_by_pipe_gives_no_stale_event(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0);
+    int num = p[0];
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, &old_tag), 0);
+    close(p[0]);
+    close(p[1]);
+    int q[2];
+    CHECK(pipe2(q, O_NONBLOCK) == 0);
+    CHECK_EQ(q[0], num); /* the same number, a different pipe */
+    CHECK_EQ(write(q[1], "new", 3), 3);
+    struct kevent ev[4];
+    int n = kq_wait(kq, ev, 4, 100);
+    for (int i = 0; i < n; i++) CHECK(ev[i].udata != &old_tag);
+    CHECK_EQ(n, 0);
+    /* Registering the new pipe under the same number works. */
+    CHECK_EQ(kq_change(kq, q[0], EVFILT_READ, EV_ADD, 0, 0, &new_tag), 0);
+    CHECK_EQ(kq_wait(kq, ev, 4, 3000), 1);
+    CHECK_EQ(ev[0].ident, num);
+    CHECK(ev[0].udata == &new_tag);
+    CHECK_EQ(ev[0].data, 3);
+    CHECK_EQ(ev[0].flags & EV_EOF, 0);
+    close(q[0]);
+    close(q[1]);
+    close(kq);
+}
+
+static void test_closed_fd_with_pending_data_reused(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0);
+    int num = p[0];
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, &old_tag), 0);
+    CHECK_EQ(write(p[1], "old", 3), 3);
+    ms_sleep(10);
+    close(p[0]);
+    close(p[1]);
+    int q[2];
+    CHECK(pipe2(q, O_NONBLOCK) == 0);
+    CHECK_EQ(q[0], num);
+    CHECK_EQ(write(q[1], "newer", 5), 5);
+    struct kevent ev[4];
+    int n = kq_wait(kq, ev, 4, 100);
+    for (int i = 0; i < n; i++) CHECK(ev[i].udata != &old_tag);
+    CHECK_EQ(kq_change(kq, q[0], EVFILT_READ, EV_ADD, 0, 0, &new_tag), 0);
+    n = kq_wait(kq, ev, 4, 3000);
+    CHECK_EQ(n, 1);
+    CHECK(ev[0].udata == &new_tag);
+    CHECK_EQ(ev[0].data, 5);
+    close(q[0]);
+    close(q[1]);
+    close(kq);
+}
+
+static void test_closed_fd_reused_by_socket_write_filter(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0);
+    /* Write knote on a full pipe: silent. */
+    fill_until_full(p[1]);
+    CHECK_EQ(kq_change(kq, p[1], EVFILT_WRITE, EV_ADD, 0, 0, &old_tag), 0);
+    struct kevent ev[4];
+    CHECK_EQ(kq_wait(kq, ev, 4, 20), 0);
+    int num = p[1];
+    close(p[1]);
+    close(p[0]);
+    /* The numbers come back as a socketpair, which is writable at once. */
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    CHECK(sv[0] == num || sv[1] == num);
+    int n = kq_wait(kq, ev, 4, 100);
+    for (int i = 0; i < n; i++) CHECK(ev[i].udata != &old_tag);
+    CHECK_EQ(n, 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)num, EVFILT_WRITE, EV_ADD, 0, 0, &new_tag), 0);
+    CHECK_EQ(kq_wait(kq, ev, 4, 3000), 1);
+    CHECK(ev[0].udata == &new_tag);
+    CHECK(ev[0].data > 0);
+    close(sv[0]);
+    close(sv[1]);
+    close(kq);
+}
+
+static void test_delete_after_close_is_harmless(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0);
+    int num = p[0];
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, &old_tag), 0);
+    close(p[0]);
+    close(p[1]);
+    int q[2];
+    CHECK(pipe2(q, O_NONBLOCK) == 0);
+    CHECK_EQ(q[0], num);
+    /* EV_DELETE of the old registration (BSD: ENOENT or EBADF-free success)
+     * must not break a registration of the new file made afterwards. */
+    struct kevent ch;
+    EV_SET(&ch, (uintptr_t)num, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+    (void)kevent(kq, &ch, 1, NULL, 0, NULL);
+    CHECK_EQ(kq_change(kq, q[0], EVFILT_READ, EV_ADD, 0, 0, &new_tag), 0);
+    CHECK_EQ(write(q[1], "x", 1), 1);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 3000), 1);
+    CHECK(ev.udata == &new_tag);
+    close(q[0]);
+    close(q[1]);
+    close(kq);
+}
+
+static void test_reuse_many_times(void) {
+    int kq = kqueue();
+    for (int round = 0; round < 200; round++) {
+        int p[2];
+        CHECK(pipe2(p, O_NONBLOCK) == 0);
+        CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)(intptr_t)(round + 1)), 0);
+        CHECK_EQ(write(p[1], "r", 1), 1);
+        struct kevent ev[4];
+        int n = kq_wait(kq, ev, 4, 3000);
+        CHECK_EQ(n, 1);
+        CHECK_EQ((intptr_t)ev[0].udata, round + 1);
+        close(p[0]);
+        close(p[1]);
+    }
+    /* None of the closed registrations reports anything afterwards. */
+    struct kevent ev[4];
+    CHECK_EQ(kq_wait(kq, ev, 4, 50), 0);
+    close(kq);
+}
+
+static void test_kqueue_fd_reuse_in_other_kqueue(void) {
+    /* A watched kqueue descriptor closed and its number reused by a pipe. */
+    int outer = kqueue(), inner = kqueue();
+    CHECK_EQ(kq_change(outer, inner, EVFILT_READ, EV_ADD, 0, 0, &old_tag), 0);
+    int num = inner;
+    close(inner);
+    int p[2];
+    CHECK(pipe2(p, O_NONBLOCK) == 0);
+    CHECK(p[0] == num || p[1] == num);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    struct kevent ev[4];
+    int n = kq_wait(outer, ev, 4, 100);
+    for (int i = 0; i < n; i++) CHECK(ev[i].udata != &old_tag);
+    close(p[0]);
+    close(p[1]);
+    close(outer);
+}
+
+int main(void) {
+    RUN(test_closed_fd_reused_by_pipe_gives_no_stale_event);
+    RUN(test_closed_fd_with_pending_data_reused);
+    RUN(test_closed_fd_reused_by_socket_write_filter);
+    RUN(test_delete_after_close_is_harmless);
+    RUN(test_reuse_many_times);
+    RUN(test_kqueue_fd_reuse_in_other_kqueue);
+    return harness_finish();
+}
