@@ -55,7 +55,7 @@ final class Knote {
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
     @exclusivity(unchecked) var queued = false
-    /// The kevent() call (``Kqueue/scanStamp``) that last returned this knote.
+    /// The stamp of the kevent() call (``Kqueue/lastStamp``) that last returned this knote.
     @exclusivity(unchecked) var collectedIn: UInt64 = 0
     @exclusivity(unchecked) var next: Knote?
     @exclusivity(unchecked) unowned(unsafe) var prev: Knote?

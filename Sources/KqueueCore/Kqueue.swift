@@ -66,9 +66,10 @@ public final class Kqueue: @unchecked Sendable {
     /// without such proof asks (``probeIdentity()``): after a close() the
     /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
-    /// Numbers kevent() calls, so that a level-triggered knote re-queued by
-    /// one call's collection is not collected twice by that call.
-    @exclusivity(unchecked) var scanStamp: UInt64 = 0
+    /// Numbers kevent() calls: each call takes its own stamp, so that a
+    /// level-triggered knote it re-queued is not collected twice by that call
+    /// (and is still collected by every other call).
+    @exclusivity(unchecked) var lastStamp: UInt64 = 0
 
     // Slots reserved for the kqueue's own descriptors in epoll_data.
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
@@ -402,17 +403,18 @@ public final class Kqueue: @unchecked Sendable {
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
             let base = buf.baseAddress!
             var n = 0
-            var first = true
+            var stamp: UInt64 = 0
             while true {
                 if isClosed { return .failure(.badFileDescriptor) }
                 // 1. Queued knotes; if none, make sure the wake-up flag is clear
                 //    before blocking, or epoll_wait would return at once forever.
                 let (got, mayBlock) = locked { () -> (Int, Bool) in
-                    if first {
-                        scanStamp &+= 1
+                    if stamp == 0 {
+                        lastStamp &+= 1
+                        stamp = lastStamp
                         if resetProof { provenAlive = false }
                     }
-                    let got = collectQueued(into: out + n, room: capacity - n)
+                    let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
                     if n + got == capacity {
                         syncWakeup()
                         return (got, false)
@@ -425,7 +427,6 @@ public final class Kqueue: @unchecked Sendable {
                     return (got, true)
                 }
                 n += got
-                first = false
                 if n == capacity { return .success(n) }
 
                 // 2. How long epoll_wait may block.
@@ -460,7 +461,7 @@ public final class Kqueue: @unchecked Sendable {
 
                 // 3. Route what epoll returned; finish if anything was collected.
                 let done = locked { () -> Bool in
-                    if k > 0 { n += route(base, k, into: out + n, room: room) }
+                    if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
                     if n > 0 { syncWakeup() }
                     return n > 0
                 }
@@ -491,7 +492,7 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// Delivers queued knotes (each at most once per call) and due timers.
-    func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int) -> Int {
+    func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
             fireTimers(realtime: false)
         }
@@ -504,7 +505,7 @@ public final class Kqueue: @unchecked Sendable {
         while remaining > 0 && produced < room, let kn = cursor {
             remaining -= 1
             cursor = kn.next
-            if kn.collectedIn == scanStamp { continue }  // level-triggered, already returned by this call
+            if kn.collectedIn == stamp { continue }  // level-triggered, already returned by this call
             if kn.disabled {
                 queue.remove(kn)
                 continue
@@ -512,7 +513,7 @@ public final class Kqueue: @unchecked Sendable {
             if let ev = kn.ops.process(kn, epollEvents: 0, in: self) {
                 out[produced] = ev
                 produced += 1
-                kn.collectedIn = scanStamp
+                kn.collectedIn = stamp
                 delivered(kn, fromQueue: true)
             } else {
                 queue.remove(kn)
@@ -525,7 +526,7 @@ public final class Kqueue: @unchecked Sendable {
     /// kevent (one registration per (fd, filter)); the nested write set is read
     /// last, with whatever room is left.
     func route(_ events: UnsafeMutablePointer<epoll_event>, _ count: Int,
-               into out: UnsafeMutablePointer<kevent>, room: Int) -> Int {
+               into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         var produced = 0
         var writeSetReady = false
         for i in 0..<count {
@@ -549,7 +550,8 @@ public final class Kqueue: @unchecked Sendable {
                 }
                 continue
             }
-            produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events, into: out + produced)
+            produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
+                                          into: out + produced, stamp: stamp)
         }
         if writeSetReady, produced < room, let ws = writeSet {
             produced += withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb in
@@ -560,29 +562,30 @@ public final class Kqueue: @unchecked Sendable {
                 for j in 0..<Int(k) {
                     let d = nbase[j].data.u64
                     p += deliverEpollEvent(slot: UInt32(truncatingIfNeeded: d >> 32), data: d,
-                                           events: nbase[j].events, into: out + produced + p)
+                                           events: nbase[j].events, into: out + produced + p, stamp: stamp)
                 }
                 return p
             }
         }
         if produced < room && !queue.isEmpty {
-            produced += collectQueued(into: out + produced, room: room - produced)
+            produced += collectQueued(into: out + produced, room: room - produced, stamp: stamp)
         }
         return produced
     }
 
     @inline(__always)
-    func deliverEpollEvent(slot: UInt32, data: UInt64, events: UInt32, into out: UnsafeMutablePointer<kevent>) -> Int {
+    func deliverEpollEvent(slot: UInt32, data: UInt64, events: UInt32,
+                           into out: UnsafeMutablePointer<kevent>, stamp: UInt64) -> Int {
         guard Int(slot) < slots.count, let ref = slots[Int(slot)] else { return 0 }
         return ref._withUnsafeGuaranteedRef { kn in
             guard kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
             provenAlive = true
-            return deliver(kn, events: events, into: out)
+            return deliver(kn, events: events, into: out, stamp: stamp)
         }
     }
 
     @inline(__always)
-    func deliver(_ kn: Knote, events: UInt32, into out: UnsafeMutablePointer<kevent>) -> Int {
+    func deliver(_ kn: Knote, events: UInt32, into out: UnsafeMutablePointer<kevent>, stamp: UInt64) -> Int {
         if kn.disabled { return 0 }
         guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
@@ -591,7 +594,7 @@ public final class Kqueue: @unchecked Sendable {
             return 0
         }
         out.pointee = ev
-        kn.collectedIn = scanStamp
+        kn.collectedIn = stamp
         delivered(kn, fromQueue: false)
         return 1
     }
