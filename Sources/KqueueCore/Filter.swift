@@ -34,9 +34,17 @@ protocol Filter: AnyObject, Sendable {
 
     /// Resets the state after an EV_CLEAR delivery.
     func clear(_ kn: Knote)
+
+    /// The file behind the knote's inotify watch changed (`mask`: IN_*).
+    func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue)
 }
 
 extension Filter {
+    /// By default a watch re-queues the knote for the filter to look again.
+    func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
+        kq.activate(kn)
+    }
+
     func clear(_ kn: Knote) {
         kn.data = 0
         kn.fflags = 0

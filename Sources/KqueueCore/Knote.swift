@@ -52,6 +52,10 @@ final class Knote {
     /// For descriptors epoll cannot watch (regular files): last reported data.
     @exclusivity(unchecked) var lastData: Int = -1
 
+    /// inotify watch descriptor in the kqueue's inotify instance, or -1
+    /// (regular files at end of file, pipes waiting for NOTE_LOWAT space).
+    @exclusivity(unchecked) var watchDescriptor: Int32 = -1
+
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
     @exclusivity(unchecked) var queued = false

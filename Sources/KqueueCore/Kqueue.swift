@@ -54,6 +54,9 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var queue = KnoteQueue()
     @exclusivity(unchecked) var wakeupSignaled = false
     @exclusivity(unchecked) var writeSet: Epoll?
+    /// inotify instance (created on first use) and its watches: wd -> knotes.
+    @exclusivity(unchecked) var inotify: Inotify?
+    @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
     @exclusivity(unchecked) var monotonicTimers = TimerHeap()
     @exclusivity(unchecked) var realtimeTimers = TimerHeap()
     @exclusivity(unchecked) var monotonicTimerFD: TimerFD?
@@ -76,6 +79,7 @@ public final class Kqueue: @unchecked Sendable {
     static let monotonicTimerSlot: UInt32 = 0xFFFF_FFFE
     static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
     static let writeSetSlot: UInt32 = 0xFFFF_FFFC
+    static let inotifySlot: UInt32 = 0xFFFF_FFFB
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
@@ -127,6 +131,7 @@ public final class Kqueue: @unchecked Sendable {
         // how we got here); the rest is ours.
         FileDescriptorOps.close(wakeup.fd)
         if let w = writeSet { FileDescriptorOps.close(w.fd) }
+        if let i = inotify { FileDescriptorOps.close(i.fd) }
         if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
         if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
     }
@@ -545,6 +550,8 @@ public final class Kqueue: @unchecked Sendable {
                     fireTimers(realtime: true)
                 case Self.writeSetSlot:
                     writeSetReady = true
+                case Self.inotifySlot:
+                    drainWatches()
                 default:
                     break  // wake-up eventfd: the queue is collected below
                 }
@@ -620,6 +627,58 @@ public final class Kqueue: @unchecked Sendable {
         } else if kn.epollEvents & Epoll.edgeTriggered != 0 {
             // Level semantics emulated over an edge-triggered registration (NOTE_LOWAT).
             queue.append(kn)
+        }
+    }
+
+    // MARK: - inotify watches
+
+    /// Watches the file open as `fd` for `mask` on behalf of `kn` (one watch per
+    /// inode, shared by every knote on it; masks accumulate).
+    @discardableResult
+    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32) -> Bool {
+        if kn.watchDescriptor >= 0 { return true }
+        if inotify == nil {
+            guard case .success(let i) = Inotify.create() else { return false }
+            if case .failure = epoll.add(i.fd, events: Epoll.readable, data: Self.tag(Self.inotifySlot)) {
+                FileDescriptorOps.close(i.fd)
+                return false
+            }
+            inotify = i
+        }
+        guard case .success(let wd) = inotify!.watch(descriptor: fd, mask: mask) else { return false }
+        kn.watchDescriptor = wd
+        watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
+        return true
+    }
+
+    func unwatch(_ kn: Knote) {
+        let wd = kn.watchDescriptor
+        guard wd >= 0 else { return }
+        kn.watchDescriptor = -1
+        guard var list = watchers[wd] else { return }
+        list.removeAll { $0.toOpaque() == Unmanaged.passUnretained(kn).toOpaque() }
+        if list.isEmpty {
+            watchers[wd] = nil
+            inotify?.unwatch(wd)
+        } else {
+            watchers[wd] = list
+        }
+    }
+
+    /// Hands every pending inotify event to the knotes watching that inode.
+    func drainWatches() {
+        guard let i = inotify else { return }
+        i.drain { wd, mask in
+            guard let list = watchers[wd] else { return }
+            if mask & Inotify.ignored != 0 {
+                // The inode is gone (or the watch was removed): forget it.
+                watchers[wd] = nil
+                for ref in list { ref.takeUnretainedValue().watchDescriptor = -1 }
+            }
+            for ref in list {
+                let kn = ref.takeUnretainedValue()
+                kn.ops.watchFired(kn, mask: mask, in: self)
+            }
         }
     }
 

@@ -142,6 +142,7 @@ public enum KqueueRegistry {
                     FileDescriptorOps.close(kq.fd)
                     FileDescriptorOps.close(kq.wakeup.fd)
                     if let w = kq.writeSet { FileDescriptorOps.close(w.fd) }
+                    if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
                     if let x = kq.monotonicTimerFD { FileDescriptorOps.close(x.fd) }
                     if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
                 }

@@ -66,6 +66,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             kq.releaseSlot(kn)
             kn.epollSet = nil
             kn.descriptorKind = .alwaysReady
+            watchAlwaysReady(kn, in: kq)
             kq.activate(kn)
         case .failure(let e) where e == .exists:
             // A registration left behind by a descriptor closed under a previous knote.
@@ -80,6 +81,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
+        kq.unwatch(kn)
         guard let s = kn.epollSet else { return }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
@@ -118,6 +120,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
                 kq.releaseSlot(kn)
                 kn.epollSet = nil
                 kn.descriptorKind = .alwaysReady
+                watchAlwaysReady(kn, in: kq)
                 kq.activate(kn)
             case .failure(let e2):
                 throw e2 == .invalidArgument ? .badFileDescriptor : e2
@@ -126,6 +129,9 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             throw e
         }
     }
+
+    /// Hook for files epoll refuses: the read filter watches them for growth.
+    func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}
 
     func enable(_ kn: Knote, in kq: Kqueue) {
         if kn.descriptorKind == .alwaysReady {

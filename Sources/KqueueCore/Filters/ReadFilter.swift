@@ -19,11 +19,16 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .main }
     override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
 
+    override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {
+        kq.watch(kn, descriptor: descriptor(kn), mask: Inotify.modify)
+    }
+
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
         let fd = descriptor(kn)
         if kn.descriptorKind == .alwaysReady {
             // Ready while there is data past the offset (BSD filt_vnread). At
-            // EOF the knote leaves the queue until re-added or re-enabled.
+            // EOF the knote leaves the queue; an inotify IN_MODIFY on the file
+            // (a write or truncate through any descriptor) queues it again.
             let data = bytesToEndOfFile(fd)
             if data == 0 || (kn.has(EV_CLEAR) && data == kn.lastData) { return nil }
             kn.lastData = data

@@ -23,7 +23,13 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
         let data = spaceWritable(kn, fd)
         if flags == 0 {
-            if let lowat = lowWaterMark(kn), data < lowat { return nil }
+            if let lowat = lowWaterMark(kn), data < lowat {
+                // Linux wakes a pipe's writers only when the pipe was full, so
+                // space freed by a reader is seen through inotify's IN_ACCESS
+                // (every read of the pipe), which queues the knote for a look.
+                if kn.descriptorKind == .pipe { kq.watch(kn, descriptor: fd, mask: Inotify.access) }
+                return nil
+            }
             if ev == 0 && data == 0 { return nil }
         }
         return kn.event(flags: flags, fflags: 0, data: data)
