@@ -14,7 +14,14 @@ public enum Engine {
         let flags = Request.flags(dreq)
         let old = cbsdshim_atomic_load_int(flags)
         if old & RequestFlag.queued != 0 { return }          // already in flight: leave it alone
-        guard let dses = dreq.pointee.dreq_session, let session = SessionState.of(dses) else { return }
+        guard let dses = dreq.pointee.dreq_session else { return }
+        _ = SessionState.with(dses) { submit(dreq, dses, $0, old) }
+    }
+
+    @inline(__always)
+    private static func submit(_ dreq: UnsafeMutablePointer<dmover_request>, _ dses: UnsafeMutablePointer<dmover_session>,
+                               _ session: SessionState, _ old: Int32) {
+        let flags = Request.flags(dreq)
         let wait = old & RequestFlag.wait != 0
         dreq.pointee.dreq_error = 0
         dreq.pointee.dreq_assignment = (UnsafeMutableRawPointer(dses) + SessionState.assignmentOffset)
@@ -70,22 +77,25 @@ public enum Engine {
 
     /// [backend interface] Completes a request. The corresponding C function is `dmover_done`.
     /// A request that is not in flight is ignored (a backend completing twice).
-    public static func done(_ dreq: UnsafeMutablePointer<dmover_request>) {
+    /// - Parameter wake: false when the waiting submitter is the calling thread.
+    public static func done(_ dreq: UnsafeMutablePointer<dmover_request>, wake: Bool = true) {
         let flags = Request.flags(dreq)
-        let old = cbsdshim_atomic_fetch_and_int(flags, ~(RequestFlag.running | RequestFlag.queued))
-        if old & RequestFlag.queued == 0 { return }
         let callback = dreq.pointee.dreq_callback
+        // DONE is set here, or for a callback by the completion thread right before
+        // the callback, so the request cannot be freed while it sits on that queue.
+        let set = callback == nil ? RequestFlag.done : 0
+        var old = cbsdshim_atomic_load_int(flags)
+        if old & RequestFlag.queued == 0 { return }
         dreq.pointee.dreq_assignment = nil
-        if let dses = dreq.pointee.dreq_session { SessionState.of(dses)?.requestFinished() }
+        // The session count drops first: a client that sees DONE may destroy the session.
+        if let dses = dreq.pointee.dreq_session { _ = SessionState.with(dses) { $0.requestFinished() } }
+        while cbsdshim_atomic_cas_int(flags, &old, (old & ~(RequestFlag.running | RequestFlag.queued)) | set) == 0 {}
         if callback != nil {
-            // DONE is set by the completion thread right before the callback, so the
-            // request cannot be freed under us while it sits on the completion queue.
             CompletionQueue.shared.enqueue(dreq)
-        } else {
-            _ = cbsdshim_atomic_fetch_or_int(flags, RequestFlag.done)
+        } else if wake && old & RequestFlag.wait != 0 {
             // The waiter may free the request as soon as it sees DONE; a futex wake
             // on that (pooled, never unmapped) memory is harmless.
-            if old & RequestFlag.wait != 0 { cbsdshim_futex_wake_all(flags) }
+            cbsdshim_futex_wake_all(flags)
         }
     }
 }

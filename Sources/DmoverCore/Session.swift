@@ -27,17 +27,22 @@ final class SessionState: @unchecked Sendable {
         return Unmanaged<SessionState>.fromOpaque(p).takeUnretainedValue()
     }
 
+    /// Runs body with the session's state without retain/release traffic (hot path).
+    @inline(__always)
+    static func with<T>(_ dses: UnsafeMutablePointer<dmover_session>, _ body: (SessionState) -> T) -> T? {
+        guard let p = dses.pointee.__dses_impl else { return nil }
+        return Unmanaged<SessionState>.fromOpaque(p)._withUnsafeGuaranteedRef(body)
+    }
+
     /// A request of this session was submitted.
     @inline(__always)
     func requestStarted() {
         state.wrappingAdd(1, ordering: .relaxed)
-        _ = cbsdshim_atomic_fetch_add_int(npendPointer, 1)
     }
 
     /// A request of this session completed; releases a doomed session after its last one.
     @inline(__always)
     func requestFinished() {
-        _ = cbsdshim_atomic_fetch_add_int(npendPointer, -1)
         let now = state.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue
         if now == Self.doomed { finalize() }
     }
@@ -49,10 +54,6 @@ final class SessionState: @unchecked Sendable {
         if old == 0 { finalize() }
     }
 
-    private var npendPointer: UnsafeMutablePointer<Int32> {
-        (UnsafeMutableRawPointer(dses) + Self.npendOffset).assumingMemoryBound(to: Int32.self)
-    }
-    private static let npendOffset = MemoryLayout<dmover_session>.offset(of: \dmover_session.__dses_npendreqs)!
     static let assignmentOffset = MemoryLayout<dmover_session>.offset(of: \dmover_session.__dses_assignment)!
 
     private func finalize() {

@@ -112,6 +112,10 @@ static inline int cbsdshim_atomic_load_int(const int *p) { return __atomic_load_
 static inline int cbsdshim_atomic_fetch_or_int(int *p, int v) { return __atomic_fetch_or(p, v, __ATOMIC_ACQ_REL); }
 static inline int cbsdshim_atomic_fetch_and_int(int *p, int v) { return __atomic_fetch_and(p, v, __ATOMIC_ACQ_REL); }
 static inline int cbsdshim_atomic_fetch_add_int(int *p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL); }
+/** Compare-and-swap; on failure *expected receives the current value. Returns 1 on success. */
+static inline int cbsdshim_atomic_cas_int(int *p, int *expected, int desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 /** Sleep while *p == expected (spurious returns allowed; callers re-check). */
 static inline void cbsdshim_futex_wait(int *p, int expected) {
     (void)syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0);

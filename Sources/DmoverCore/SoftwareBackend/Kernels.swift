@@ -22,10 +22,15 @@ public enum KernelLevel: Int, Sendable, CaseIterable {
 }
 
 /// One level's kernels. The CRC choice follows the level but also needs its own CPU features.
-struct ActiveKernels: @unchecked Sendable {
+final class ActiveKernels: @unchecked Sendable {
     let set: KernelSet
     let crc: CRCKernel
     let crcName: String
+    init(set: KernelSet, crc: @escaping CRCKernel, crcName: String) {
+        self.set = set
+        self.crc = crc
+        self.crcName = crcName
+    }
 }
 
 /// The kernel tables; built only for levels this CPU supports (an ISA module's

@@ -13,7 +13,7 @@ import Synchronization
 /// One function of the software backend.
 struct SoftwareFunction: Sendable {
     enum Kind: Sendable { case zero, fill8, copy, xor, crc32c, copyCRC32C, compare }
-    let name: String
+    let name: StaticString
     let kind: Kind
     let inputs: Int
 
@@ -28,7 +28,22 @@ struct SoftwareFunction: Sendable {
         SoftwareFunction(name: "iscsi-crc32c", kind: .crc32c, inputs: 1),
         SoftwareFunction(name: "copy-crc32c", kind: .copyCRC32C, inputs: 1),
         SoftwareFunction(name: "compare", kind: .compare, inputs: 2),
-    ] + (2...16).map { SoftwareFunction(name: "xor\($0)", kind: .xor, inputs: $0) }
+        SoftwareFunction(name: "xor2", kind: .xor, inputs: 2),
+        SoftwareFunction(name: "xor3", kind: .xor, inputs: 3),
+        SoftwareFunction(name: "xor4", kind: .xor, inputs: 4),
+        SoftwareFunction(name: "xor5", kind: .xor, inputs: 5),
+        SoftwareFunction(name: "xor6", kind: .xor, inputs: 6),
+        SoftwareFunction(name: "xor7", kind: .xor, inputs: 7),
+        SoftwareFunction(name: "xor8", kind: .xor, inputs: 8),
+        SoftwareFunction(name: "xor9", kind: .xor, inputs: 9),
+        SoftwareFunction(name: "xor10", kind: .xor, inputs: 10),
+        SoftwareFunction(name: "xor11", kind: .xor, inputs: 11),
+        SoftwareFunction(name: "xor12", kind: .xor, inputs: 12),
+        SoftwareFunction(name: "xor13", kind: .xor, inputs: 13),
+        SoftwareFunction(name: "xor14", kind: .xor, inputs: 14),
+        SoftwareFunction(name: "xor15", kind: .xor, inputs: 15),
+        SoftwareFunction(name: "xor16", kind: .xor, inputs: 16),
+    ]
 }
 
 /// Tunables of the software backend (Swift API; environment variables give the defaults).
@@ -79,7 +94,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         let table = SoftwareFunction.table
         let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
         for (i, f) in table.enumerated() {
-            descs[i] = dmover_algdesc(dad_name: UnsafePointer(strdup(f.name)),
+            // StaticString storage is immortal: the name pointer stays valid.
+            descs[i] = dmover_algdesc(dad_name: UnsafeRawPointer(f.name.utf8Start).assumingMemoryBound(to: CChar.self),
                                       dad_data: UnsafeMutableRawPointer(bitPattern: i + 1),
                                       dad_ninputs: Int32(f.inputs))
         }
@@ -106,7 +122,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         // A waiting submitter would only sleep: run its request here (no thread hand-off).
         if wait || bytesMoved(dreq) <= SoftwareBackendConfig.inlineMax.load(ordering: .relaxed) {
             execute(dreq)
-            Engine.done(dreq)
+            Engine.done(dreq, wake: false)      // a waiter is this very thread
             return
         }
         dreq.pointee.dreq_dmbq.tqe_next = nil
@@ -169,7 +185,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
 
     /// Validates and runs a request, recording the result or the error in it.
     func execute(_ dreq: UnsafeMutablePointer<dmover_request>) {
-        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)
+        // Only the executing thread writes the flags of a running request.
+        Request.flags(dreq).pointee |= RequestFlag.running
         guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
               let tag = a.dad_data, Int(bitPattern: tag) >= 1, Int(bitPattern: tag) <= SoftwareFunction.table.count
         else {

@@ -109,7 +109,6 @@ struct dmover_session {
 	int	 dses_ninputs;		/* inputs of the function */
 	/* private */
 	struct dmover_assignment __dses_assignment;
-	int	 __dses_npendreqs;	/* requests in flight (informational) */
 	void	*__dses_impl;		/* library state */
 };
 
