@@ -45,6 +45,10 @@ public struct Epoll: Sendable {
     @inlinable public func wait(
         into buffer: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: UInt64?
     ) -> Result<Int32, Errno> {
+        if timeout == 0 {
+            // A poll: the plain call is the cheapest.
+            return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, 0) }
+        }
         if let ns = timeout {
             var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
             let r = valueOrErrno(retryOnInterrupt: false) {

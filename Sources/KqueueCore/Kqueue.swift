@@ -193,6 +193,7 @@ public final class Kqueue: @unchecked Sendable {
 
     /// Keeps the wake-up eventfd readable exactly while events are queued, so
     /// the kqueue descriptor polls readable and blocked waiters wake.
+    @inline(__always)
     func syncWakeup() {
         let want = !queue.isEmpty
         if want != wakeupSignaled {
@@ -283,8 +284,9 @@ public final class Kqueue: @unchecked Sendable {
             markClosed()
             return .failure(.badFileDescriptor)
         }
-        let r = scan(into: events, capacity: capacity, timeout: timeout, resetProof: count == 0)
-        if case .success(let n) = r, n > 0, !locked({ provenAlive }) {
+        var proven = false
+        let r = scan(into: events, capacity: capacity, timeout: timeout, resetProof: count == 0, proven: &proven)
+        if case .success(let n) = r, n > 0, !proven {
             // Everything came from the userspace queue: make sure the queue
             // still belongs to the descriptor the caller named.
             if !probeIdentity() {
@@ -402,7 +404,8 @@ public final class Kqueue: @unchecked Sendable {
     /// nanoseconds (0 = poll). Takes the lock twice per round: once to collect
     /// queued knotes and prepare to wait, once to route what epoll returned.
     func scan(
-        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?, resetProof: Bool
+        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?, resetProof: Bool,
+        proven: inout Bool
     ) -> Result<Int, Errno> {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
@@ -422,6 +425,7 @@ public final class Kqueue: @unchecked Sendable {
                     let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
                     if n + got == capacity {
                         syncWakeup()
+                        proven = provenAlive
                         return (got, false)
                     }
                     if n + got > 0 || !queue.isEmpty { return (got, false) }
@@ -467,7 +471,10 @@ public final class Kqueue: @unchecked Sendable {
                 // 3. Route what epoll returned; finish if anything was collected.
                 let done = locked { () -> Bool in
                     if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
-                    if n > 0 { syncWakeup() }
+                    if n > 0 {
+                        syncWakeup()
+                        proven = provenAlive
+                    }
                     return n > 0
                 }
                 if done { return .success(n) }
@@ -498,6 +505,7 @@ public final class Kqueue: @unchecked Sendable {
 
     /// Delivers queued knotes (each at most once per call) and due timers.
     func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
+        if queue.isEmpty && monotonicTimers.isEmpty && realtimeTimers.isEmpty { return 0 }
         if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
             fireTimers(realtime: false)
         }

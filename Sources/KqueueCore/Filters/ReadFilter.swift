@@ -58,9 +58,10 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
         switch kn.descriptorKind {
         case .stream, .unknown:
-            if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
+            var n: Int32 = 0
+            if cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == 0 {
                 kn.descriptorKind = .stream
-                return n
+                return Int(n)
             }
             kn.descriptorKind = classify(fd)
             return kn.descriptorKind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
