@@ -32,7 +32,7 @@ let package = Package(
                 path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
         // The exported C ABI (@_cdecl only).
         .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
-        .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShim"],
+        .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShimABI", "CBSDShim"],
                           path: "Sources/KqueueBench", exclude: ["CMakeLists.txt"]),
         // dmover: kernels per ISA (bodies inlined into each module; chosen at run time by DmoverCore).
         .target(name: "CDmoverIntrin", path: "Sources/CDmoverIntrin", exclude: ["CMakeLists.txt"]),
@@ -57,7 +57,7 @@ let package = Package(
                           path: "Sources/DmoverBench", exclude: ["CMakeLists.txt"]),
         .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "BSDShim"],
                     path: "Tests/DmoverCoreTests"),
-        .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDShim"],
+        .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDSystem", "CBSDShimABI"],
                     path: "Tests/KqueueCoreTests"),
     ],
     swiftLanguageModes: [.v6]
