@@ -16,17 +16,21 @@ struct KnoteKey: Hashable {
 ///
 /// Common code (``Kqueue``) owns the life cycle and the EV_ONESHOT / EV_CLEAR /
 /// EV_DISPATCH / EV_DISABLE state machine; the ``Filter`` owns what the event means.
+///
+/// Knotes are recycled through their kqueue's spare list (``Kqueue/makeKnote``),
+/// so `configure(change:ops:)` must reset every stored property; a test
+/// compares a recycled knote with a fresh one field by field.
 final class Knote {
-    let ident: UInt
-    let filter: Int16
-    let ops: any Filter
+    @exclusivity(unchecked) private(set) var ident: UInt = 0
+    @exclusivity(unchecked) private(set) var filter: Int16 = 0
+    @exclusivity(unchecked) private(set) var ops: any Filter = FilterTable.user
 
     /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
     /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
-    @exclusivity(unchecked) var flags: UInt16
+    @exclusivity(unchecked) var flags: UInt16 = 0
     /// fflags and data given by the caller (kn_sfflags / kn_sdata).
-    @exclusivity(unchecked) var sfflags: UInt32
-    @exclusivity(unchecked) var sdata: Int
+    @exclusivity(unchecked) var sfflags: UInt32 = 0
+    @exclusivity(unchecked) var sdata: Int = 0
     @exclusivity(unchecked) var udata: UnsafeMutableRawPointer?
 
     /// Output fflags and data accumulated since the last delivery.
@@ -76,6 +80,12 @@ final class Knote {
     @exclusivity(unchecked) var realtime = false
 
     init(change: kevent, ops: any Filter) {
+        configure(change: change, ops: ops)
+    }
+
+    /// Makes this knote the registration described by `change`, with every
+    /// other field as a new knote has it.
+    func configure(change: kevent, ops: any Filter) {
         ident = change.ident
         filter = change.filter
         self.ops = ops
@@ -83,6 +93,25 @@ final class Knote {
         sfflags = change.fflags
         sdata = change.data
         udata = change.udata
+        fflags = 0
+        data = 0
+        hookID = 0
+        disabled = false
+        slot = .max
+        generation = 0
+        epollSet = nil
+        epollEvents = 0
+        descriptorKind = .unknown
+        lastData = -1
+        watchDescriptor = -1
+        queued = false
+        collectedIn = 0
+        next = nil
+        prev = nil
+        deadline = 0
+        period = 0
+        heapIndex = -1
+        realtime = false
     }
 
     var key: KnoteKey { KnoteKey(ident: ident, filter: filter) }

@@ -52,6 +52,9 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var freeSlots: [UInt32] = []
     @exclusivity(unchecked) var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) var queue = KnoteQueue()
+    /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn does not malloc.
+    @exclusivity(unchecked) var spareKnotes: [Knote] = []
+    static let maxSpareKnotes = 256
     @exclusivity(unchecked) var wakeupSignaled = false
     @exclusivity(unchecked) var writeSet: Epoll?
     /// inotify instance (created on first use) and its watches: wd -> knotes.
@@ -347,13 +350,14 @@ public final class Kqueue: @unchecked Sendable {
             guard flags & EV_ADD != 0 else { return ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
             if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
-            let kn = Knote(change: change, ops: ops)
+            let kn = makeKnote(change, ops)
             if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
             do throws(Errno) {
                 try ops.attach(kn, to: self)
             } catch {
                 releaseSlot(kn)
                 queue.remove(kn)
+                recycle(kn)
                 return error.rawValue
             }
             knotes[change.ident, change.filter] = kn
@@ -395,7 +399,25 @@ public final class Kqueue: @unchecked Sendable {
         kn.ops.detach(kn, from: self)
         queue.remove(kn)
         releaseSlot(kn)
+        // Recycle before the table lets go: callers may hold `kn` at +0
+        // (routing slots are unmanaged), so the table's may be its last reference.
+        recycle(kn)
         knotes[kn.ident, kn.filter] = nil
+    }
+
+    /// A knote for `change`: a recycled one if any.
+    func makeKnote(_ change: kevent, _ ops: any Filter) -> Knote {
+        if let kn = spareKnotes.popLast() {
+            kn.configure(change: change, ops: ops)
+            return kn
+        }
+        return Knote(change: change, ops: ops)
+    }
+
+    /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
+    /// table, routing slot, queue, timer heap and watches have let go.
+    func recycle(_ kn: Knote) {
+        if spareKnotes.count < Self.maxSpareKnotes { spareKnotes.append(kn) }
     }
 
     // MARK: - Scan (BSD kqueue_scan)
