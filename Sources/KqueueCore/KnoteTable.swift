@@ -41,8 +41,6 @@ struct KnoteTable {
             return others[KnoteKey(ident: ident, filter: filter)]
         }
         set {
-            let old = self[ident, filter]
-            count += (newValue == nil ? 0 : 1) - (old == nil ? 0 : 1)
             let f = Self.slotFilter(filter)
             if f >= 0 && ident < Self.directLimit {
                 let i = Int(ident)
@@ -50,10 +48,18 @@ struct KnoteTable {
                     if newValue == nil { return }
                     descriptors.append(contentsOf: repeatElement(DescriptorEntry(), count: max(i + 1 - descriptors.count, descriptors.count / 2)))
                 }
+                // Compare with nil rather than read the old value (no retain/release).
+                let had = f == 0 ? descriptors[i].read != nil : descriptors[i].write != nil
+                count += (newValue == nil ? 0 : 1) - (had ? 1 : 0)
                 if f == 0 { descriptors[i].read = newValue } else { descriptors[i].write = newValue }
                 return
             }
-            others[KnoteKey(ident: ident, filter: filter)] = newValue
+            let key = KnoteKey(ident: ident, filter: filter)
+            if let newValue {
+                if others.updateValue(newValue, forKey: key) == nil { count += 1 }
+            } else if others.removeValue(forKey: key) != nil {
+                count -= 1
+            }
         }
     }
 
