@@ -10,6 +10,7 @@ enum FilterTable {
     static let write = WriteFilter()
     static let timer = TimerFilter()
     static let user = UserFilter()
+    static let proc = ProcFilter()
 
     @inline(__always)
     static func ops(for filter: Int16) -> (any Filter)? {
@@ -18,6 +19,7 @@ enum FilterTable {
         case EVFILT_WRITE: return write
         case EVFILT_TIMER: return timer
         case EVFILT_USER: return user
+        case EVFILT_PROC: return proc
         default: return nil
         }
     }

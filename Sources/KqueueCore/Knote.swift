@@ -56,6 +56,8 @@ final class Knote {
     /// For descriptors epoll cannot watch (regular files): last reported data.
     @exclusivity(unchecked) var lastData: Int = -1
 
+    /// A descriptor the knote owns and closes on detach (EVFILT_PROC's pidfd), or -1.
+    @exclusivity(unchecked) var ownedDescriptor: Int32 = -1
     /// inotify watch descriptor in the kqueue's inotify instance, or -1
     /// (regular files at end of file, pipes waiting for NOTE_LOWAT space).
     @exclusivity(unchecked) var watchDescriptor: Int32 = -1
@@ -103,6 +105,7 @@ final class Knote {
         epollEvents = 0
         descriptorKind = .unknown
         lastData = -1
+        ownedDescriptor = -1
         watchDescriptor = -1
         queued = false
         collectedIn = 0

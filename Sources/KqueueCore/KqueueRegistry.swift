@@ -143,6 +143,9 @@ public enum KqueueRegistry {
                     FileDescriptorOps.close(kq.wakeup.fd)
                     if let w = kq.writeSet { FileDescriptorOps.close(w.fd) }
                     if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
+                    for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
+                        FileDescriptorOps.close(kn.ownedDescriptor)
+                    }
                     if let x = kq.monotonicTimerFD { FileDescriptorOps.close(x.fd) }
                     if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
                 }

@@ -38,7 +38,13 @@ extern "C" {
 #define EVFILT_WRITE     (-2)
 /** File-system object changed (fflags: NOTE_DELETE, NOTE_WRITE, ...). */
 #define EVFILT_VNODE     (-4)
-/** Process event (fflags: NOTE_EXIT, ...); ident is a pid. */
+/** Process event; ident is a pid. NOTE_EXIT: delivered once (EV_ONESHOT,
+ *  EV_CLEAR and EV_EOF set) when the process exits, with data = its wait(2)
+ *  status if it is a child of the caller (the child is not reaped: the
+ *  program's own wait still sees it) and 0 otherwise (Linux tells only the
+ *  parent). A pid that does not exist: ESRCH. NOTE_FORK, NOTE_EXEC and
+ *  NOTE_TRACK are refused with EOPNOTSUPP (Linux offers them only through
+ *  the privileged process-events connector). */
 #define EVFILT_PROC      (-5)
 /** Signal delivered to the process; ident is the signal number,
  *  data = deliveries since the last retrieval. */

@@ -26,6 +26,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/wait.h>
 
 /* The packed 12-byte epoll_event imports fine; these give its constants plain types. */
 static const uint32_t cbsdshim_EPOLLIN = EPOLLIN;
@@ -70,6 +72,25 @@ static inline int cbsdshim_pidfd_open(pid_t pid, unsigned int flags) {
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+/**
+ * The wait(2)-style status of the exited child behind `pidfd`, without reaping
+ * it (waitid P_PIDFD, WNOWAIT). Returns 0 and sets *status, or -1 with errno
+ * (ECHILD: not our child, so the status is not ours to know; EAGAIN: still running).
+ */
+static inline int cbsdshim_pidfd_exit_status(int pidfd, int *status) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
+    if (info.si_pid == 0) { errno = EAGAIN; return -1; }
+    switch (info.si_code) {
+    case CLD_EXITED: *status = (info.si_status & 0xff) << 8; break;
+    case CLD_KILLED: *status = info.si_status & 0x7f; break;
+    case CLD_DUMPED: *status = (info.si_status & 0x7f) | 0x80; break;
+    default: *status = 0; break;
+    }
+    return 0;
 }
 
 /** Request values Swift cannot import as macros with casts. */

@@ -27,9 +27,16 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// The epoll interest for this filter.
     var interest: UInt32 { 0 }
 
+    /// The epoll interest for one knote (EVFILT_PROC arms only for NOTE_EXIT).
+    func interest(for kn: Knote) -> UInt32 { interest }
+
+    /// The descriptor registered in epoll: the ident itself, or one the knote
+    /// owns (EVFILT_PROC's pidfd).
+    func descriptor(_ kn: Knote) -> Int32 { Int32(truncatingIfNeeded: kn.ident) }
+
     /// The epoll events (interest + mode) for a knote.
     final func epollEvents(for kn: Knote) -> UInt32 {
-        var ev = interest
+        var ev = interest(for: kn)
         if kn.has(EV_ONESHOT) || kn.has(EV_DISPATCH) {
             ev |= Epoll.oneShot
         } else if kn.has(EV_CLEAR) || lowWaterMark(kn) != nil {
@@ -43,7 +50,6 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.sfflags & UInt32(NOTE_LOWAT) != 0 && kn.sdata > 1 ? kn.sdata : nil
     }
 
-    @inline(__always) final func descriptor(_ kn: Knote) -> Int32 { Int32(truncatingIfNeeded: kn.ident) }
 
     func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
