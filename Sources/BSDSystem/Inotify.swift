@@ -14,6 +14,10 @@ public struct Inotify: Sendable {
     public static let modify = UInt32(IN_MODIFY)
     public static let attrib = UInt32(IN_ATTRIB)
     public static let ignored = UInt32(IN_IGNORED)
+    public static let moveSelf = UInt32(IN_MOVE_SELF)
+    public static let deleteSelf = UInt32(IN_DELETE_SELF)
+    /// A directory's entries changed.
+    public static let entries = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
 
     public static func create() -> Result<Inotify, Errno> {
         valueOrErrno { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) }.map(Inotify.init(fd:))

@@ -11,6 +11,7 @@ enum FilterTable {
     static let timer = TimerFilter()
     static let user = UserFilter()
     static let proc = ProcFilter()
+    static let vnode = VnodeFilter()
 
     @inline(__always)
     static func ops(for filter: Int16) -> (any Filter)? {
@@ -20,6 +21,7 @@ enum FilterTable {
         case EVFILT_TIMER: return timer
         case EVFILT_USER: return user
         case EVFILT_PROC: return proc
+        case EVFILT_VNODE: return vnode
         default: return nil
         }
     }

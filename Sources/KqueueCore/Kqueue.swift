@@ -663,22 +663,30 @@ public final class Kqueue: @unchecked Sendable {
     // MARK: - inotify watches
 
     /// Watches the file open as `fd` for `mask` on behalf of `kn` (one watch per
-    /// inode, shared by every knote on it; masks accumulate).
+    /// inode, shared by every knote on it; masks accumulate). Returns nil or
+    /// why it could not (e.g. ENOSPC: the user's inotify watch limit).
     @discardableResult
-    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32) -> Bool {
-        if kn.watchDescriptor >= 0 { return true }
+    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32) -> Errno? {
+        if kn.watchDescriptor >= 0 { return nil }
         if inotify == nil {
-            guard case .success(let i) = Inotify.create() else { return false }
-            if case .failure = epoll.add(i.fd, events: Epoll.readable, data: Self.tag(Self.inotifySlot)) {
-                FileDescriptorOps.close(i.fd)
-                return false
+            switch Inotify.create() {
+            case .failure(let e): return e
+            case .success(let i):
+                if case .failure(let e) = epoll.add(i.fd, events: Epoll.readable, data: Self.tag(Self.inotifySlot)) {
+                    FileDescriptorOps.close(i.fd)
+                    return e
+                }
+                inotify = i
             }
-            inotify = i
         }
-        guard case .success(let wd) = inotify!.watch(descriptor: fd, mask: mask) else { return false }
-        kn.watchDescriptor = wd
-        watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-        return true
+        switch inotify!.watch(descriptor: fd, mask: mask) {
+        case .failure(let e):
+            return e
+        case .success(let wd):
+            kn.watchDescriptor = wd
+            watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
+            return nil
+        }
     }
 
     func unwatch(_ kn: Knote) {

@@ -36,7 +36,12 @@ extern "C" {
 #define EVFILT_READ      (-1)
 /** Descriptor is writable: data = space available in the write buffer. */
 #define EVFILT_WRITE     (-2)
-/** File-system object changed (fflags: NOTE_DELETE, NOTE_WRITE, ...). */
+/** A file or directory changed; ident is a descriptor of it (anything else:
+ *  EINVAL). Follows the open file, not its path (a renamed file keeps
+ *  reporting). fflags: the NOTE_* asked for, of NOTE_DELETE, NOTE_WRITE,
+ *  NOTE_EXTEND, NOTE_TRUNCATE, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME; only those
+ *  are reported, accumulated until delivered. Uses one inotify descriptor per
+ *  kqueue (ENOSPC when the user's inotify watch limit is reached). */
 #define EVFILT_VNODE     (-4)
 /** Process event; ident is a pid. NOTE_EXIT: delivered once (EV_ONESHOT,
  *  EV_CLEAR and EV_EOF set) when the process exits, with data = its wait(2)
