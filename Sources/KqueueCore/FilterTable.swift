@@ -12,6 +12,7 @@ enum FilterTable {
     static let user = UserFilter()
     static let proc = ProcFilter()
     static let vnode = VnodeFilter()
+    static let signal = SignalFilter()
 
     @inline(__always)
     static func ops(for filter: Int16) -> (any Filter)? {
@@ -22,6 +23,7 @@ enum FilterTable {
         case EVFILT_USER: return user
         case EVFILT_PROC: return proc
         case EVFILT_VNODE: return vnode
+        case EVFILT_SIGNAL: return signal
         default: return nil
         }
     }

@@ -60,6 +60,11 @@ public final class Kqueue: @unchecked Sendable {
     /// inotify instance (created on first use) and its watches: wd -> knotes.
     @exclusivity(unchecked) var inotify: Inotify?
     @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
+    /// EVFILT_SIGNAL knotes, and whether the shared signal descriptors are in our epoll set.
+    @exclusivity(unchecked) var signalKnotes: [Knote] = []
+    @exclusivity(unchecked) var watchingSignals = false
+    /// Set when the shared signalfd polled readable: read it once the lock is released.
+    @exclusivity(unchecked) var signalFDReady = false
     @exclusivity(unchecked) var monotonicTimers = TimerHeap()
     @exclusivity(unchecked) var realtimeTimers = TimerHeap()
     @exclusivity(unchecked) var monotonicTimerFD: TimerFD?
@@ -83,6 +88,8 @@ public final class Kqueue: @unchecked Sendable {
     static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
     static let writeSetSlot: UInt32 = 0xFFFF_FFFC
     static let inotifySlot: UInt32 = 0xFFFF_FFFB
+    static let signalFDSlot: UInt32 = 0xFFFF_FFFA
+    static let signalHubSlot: UInt32 = 0xFFFF_FFF9
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
@@ -491,13 +498,21 @@ public final class Kqueue: @unchecked Sendable {
                 }
 
                 // 3. Route what epoll returned; finish if anything was collected.
+                var readSignals = false
                 let done = locked { () -> Bool in
                     if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
+                    readSignals = signalFDReady
+                    signalFDReady = false
                     if n > 0 {
                         syncWakeup()
                         proven = provenAlive
                     }
                     return n > 0
+                }
+                if readSignals {
+                    // Outside the lock: the program's handler may run, and may call kevent().
+                    SignalHub.drainSignalFD()
+                    locked { refreshSignals() }
                 }
                 if done { return .success(n) }
                 if isClosed { return .failure(.badFileDescriptor) }
@@ -582,6 +597,10 @@ public final class Kqueue: @unchecked Sendable {
                     writeSetReady = true
                 case Self.inotifySlot:
                     drainWatches()
+                case Self.signalFDSlot:
+                    signalFDReady = true
+                case Self.signalHubSlot:
+                    refreshSignals()
                 default:
                     break  // wake-up eventfd: the queue is collected below
                 }
@@ -658,6 +677,27 @@ public final class Kqueue: @unchecked Sendable {
             // Level semantics emulated over an edge-triggered registration (NOTE_LOWAT).
             queue.append(kn)
         }
+    }
+
+    // MARK: - Signals
+
+    /// Adds the process-wide signalfd (level) and hub eventfd (edge) to our set.
+    func watchSignals() -> Errno? {
+        if watchingSignals { return nil }
+        let (sfd, hub) = SignalHub.descriptors
+        if case .failure(let e) = epoll.add(hub, events: Epoll.readable | Epoll.edgeTriggered,
+                                            data: Self.tag(Self.signalHubSlot)) { return e }
+        if case .failure(let e) = epoll.add(sfd, events: Epoll.readable, data: Self.tag(Self.signalFDSlot)) {
+            _ = epoll.remove(hub)
+            return e
+        }
+        watchingSignals = true
+        return nil
+    }
+
+    /// Brings every signal knote up to the shared counts.
+    func refreshSignals() {
+        for kn in signalKnotes { FilterTable.signal.refresh(kn, in: self) }
     }
 
     // MARK: - inotify watches

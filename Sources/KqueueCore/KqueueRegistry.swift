@@ -130,6 +130,7 @@ public enum KqueueRegistry {
     }()
 
     static func forgetAllInChild() {
+        SignalHub.forgetInChild()
         // Single-threaded here; the shard locks were taken in prepare. Other
         // locks (per-kqueue) may have been held by threads that do not exist in
         // the child, so only immutable or quiescent fields are touched.

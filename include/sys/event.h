@@ -51,8 +51,20 @@ extern "C" {
  *  NOTE_TRACK are refused with EOPNOTSUPP (Linux offers them only through
  *  the privileged process-events connector). */
 #define EVFILT_PROC      (-5)
-/** Signal delivered to the process; ident is the signal number,
- *  data = deliveries since the last retrieval. */
+/** Signal sent to the process or any of its threads (kill, raise,
+ *  pthread_kill); ident is the signal number (SIGKILL, SIGSTOP, 0 or
+ *  >= 65: EINVAL); data = deliveries since the last retrieval; EV_CLEAR is
+ *  implied. As on BSD the program's disposition still applies: its handler
+ *  still runs, an ignored signal stays ignored (and is counted), the
+ *  default action still happens; several kqueues watching one signal all
+ *  see it; EV_DELETE of the last knote puts the disposition and the
+ *  registering thread's signal mask back.
+ *  What Linux forces: the registering thread blocks the signal (so that a
+ *  signal the program ignores is kept for us, not discarded); a signal that
+ *  no thread can take then waits for kevent(), which applies the program's
+ *  disposition in the calling thread; and a classic (non-real-time) signal
+ *  sent again while still pending is merged by the kernel, so it counts
+ *  once. Real-time signals are all counted. */
 #define EVFILT_SIGNAL    (-6)
 /** Timer; ident is any number chosen by the caller, data = period
  *  (milliseconds unless NOTE_SECONDS/NOTE_USECONDS/NOTE_NSECONDS). On

@@ -93,6 +93,20 @@ static inline int cbsdshim_pidfd_exit_status(int pidfd, int *status) {
     return 0;
 }
 
+/* --- EVFILT_SIGNAL (signals.c) -------------------------------------------
+ * A counting handler is installed for each watched signal; it keeps the
+ * program's disposition (saved at install time) and pokes the hub eventfd. */
+/** Installs the counting handler for `sig` (once) and sets the hub eventfd. */
+int cbsdshim_signal_watch(int sig, int hub_fd);
+/** Restores the program's disposition for `sig` if our handler is still there. */
+void cbsdshim_signal_unwatch(int sig);
+/** Deliveries of `sig` counted so far (monotonic). */
+uint64_t cbsdshim_signal_count(int sig);
+/** Counts an instance read from a signalfd and applies the program's disposition to it. */
+void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi);
+/** Forgets the hub eventfd (fork child). */
+void cbsdshim_signal_forget_hub(void);
+
 /** Request values Swift cannot import as macros with casts. */
 static const unsigned long cbsdshim_FIONREAD = FIONREAD;
 static const unsigned long cbsdshim_FIONBIO = FIONBIO;

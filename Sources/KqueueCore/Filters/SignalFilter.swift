@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// SignalFilter.swift: EVFILT_SIGNAL, deliveries counted by the process-wide SignalHub.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// EVFILT_SIGNAL (FreeBSD filt_signal): `data` = deliveries of the signal since
+/// the last retrieval; EV_CLEAR is implied. The counting itself is shared by
+/// the whole process (``SignalHub``); each knote remembers the count it has
+/// reported up to (`lastData`), so several kqueues watching one signal all see
+/// every delivery. A knote counts while disabled and reports on EV_ENABLE.
+final class SignalFilter: QueuedFilter {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+        guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
+              kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
+        let sig = Int32(kn.ident)
+        if let e = SignalHub.attach(sig) { throw e }
+        if let e = kq.watchSignals() {
+            SignalHub.detach(sig)
+            throw e
+        }
+        kn.flags |= UInt16(EV_CLEAR)
+        kn.lastData = Int(truncatingIfNeeded: SignalHub.count(sig))
+        kq.signalKnotes.append(kn)
+    }
+
+    func detach(_ kn: Knote, from kq: Kqueue) {
+        kq.signalKnotes.removeAll { $0 === kn }
+        SignalHub.detach(Int32(kn.ident))
+    }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+        // Re-adding keeps the count: deliveries since the last retrieval still stand.
+        if change.flags & UInt16(EV_ADD) != 0 {
+            kn.sfflags = change.fflags
+            kn.sdata = change.data
+        }
+    }
+
+    /// Takes in the deliveries counted since this knote last looked.
+    func refresh(_ kn: Knote, in kq: Kqueue) {
+        let now = Int(truncatingIfNeeded: SignalHub.count(Int32(kn.ident)))
+        if now != kn.lastData {
+            kn.data &+= now &- kn.lastData
+            kn.lastData = now
+            kq.activate(kn)
+        }
+    }
+
+    func isActive(_ kn: Knote) -> Bool { kn.data > 0 }
+
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+        guard kn.data > 0 else { return nil }
+        return kn.event(fflags: 0, data: kn.data)
+    }
+
+    func clear(_ kn: Knote) {
+        kn.data = 0  // lastData is the shared count seen, kept
+    }
+}

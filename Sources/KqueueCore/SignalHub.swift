@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// SignalHub.swift: process-wide state behind EVFILT_SIGNAL (one per process, like signal dispositions).
+
+import BSDSystem
+import CBSDShim
+import Glibc
+
+/// Signals belong to the process, not to a kqueue, so their bookkeeping is
+/// shared by every kqueue:
+///
+/// - a counting handler (C, `signals.c`) is installed for each watched signal;
+///   it counts the delivery, pokes the hub eventfd and then applies the
+///   program's own disposition (its handler still runs; ignored stays
+///   ignored; the default action still happens);
+/// - the watched signals are blocked in the thread that registers them, so a
+///   signal the program ignores or blocks stays pending instead of being
+///   discarded; a process-wide signalfd sees those, and reading it counts
+///   them and applies the disposition (in the reading thread);
+/// - every kqueue with signal knotes watches the hub eventfd (edge-triggered)
+///   and the signalfd, and compares each knote's count with the shared one.
+///
+/// Every delivery is counted once: either a thread took it (the handler ran)
+/// or it was read from the signalfd. Linux merges instances of a classic
+/// signal that arrive while one is pending; real-time signals are all counted.
+enum SignalHub {
+    static let signalCount = 65
+
+    struct State {
+        var watchers = [Int](repeating: 0, count: SignalHub.signalCount)
+        var wasBlocked = [Bool](repeating: false, count: SignalHub.signalCount)
+        var mask = sigset_t()
+        var signalFD: Int32 = -1
+        var hubFD: Int32 = -1
+    }
+
+    static let lock = FutexLock()
+    nonisolated(unsafe) static var state = State()
+
+    /// Starts watching `sig` for one knote.
+    static func attach(_ sig: Int32) -> Errno? {
+        lock.withLock { () -> Errno? in
+            if state.hubFD < 0 {
+                switch EventFD.create() {
+                case .success(let e): state.hubFD = e.fd
+                case .failure(let e): return e
+                }
+                sigemptyset(&state.mask)
+            }
+            if state.watchers[Int(sig)] == 0 {
+                if cbsdshim_signal_watch(sig, state.hubFD) != 0 { return Errno.current }
+                var set = sigset_t(), old = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, sig)
+                pthread_sigmask(SIG_BLOCK, &set, &old)
+                state.wasBlocked[Int(sig)] = sigismember(&old, sig) == 1
+                sigaddset(&state.mask, sig)
+                let fd = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
+                if fd < 0 {
+                    let e = Errno.current
+                    cbsdshim_signal_unwatch(sig)
+                    sigdelset(&state.mask, sig)
+                    return e
+                }
+                state.signalFD = fd
+            }
+            state.watchers[Int(sig)] += 1
+            return nil
+        }
+    }
+
+    /// Stops watching `sig` for one knote; the last one puts everything back.
+    static func detach(_ sig: Int32) {
+        lock.withLock {
+            guard state.watchers[Int(sig)] > 0 else { return }
+            state.watchers[Int(sig)] -= 1
+            guard state.watchers[Int(sig)] == 0 else { return }
+            cbsdshim_signal_unwatch(sig)
+            sigdelset(&state.mask, sig)
+            if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+            if !state.wasBlocked[Int(sig)] {
+                var set = sigset_t()
+                sigemptyset(&set)
+                sigaddset(&set, sig)
+                pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            }
+        }
+    }
+
+    /// The descriptors a kqueue watches: (signalfd, hub eventfd).
+    static var descriptors: (Int32, Int32) { lock.withLock { (state.signalFD, state.hubFD) } }
+
+    /// Deliveries of `sig` counted so far.
+    @inline(__always) static func count(_ sig: Int32) -> UInt64 { cbsdshim_signal_count(sig) }
+
+    /// Reads every pending watched signal off the signalfd, counting each and
+    /// applying the program's disposition. Call with no kqueue lock held: the
+    /// program's handler may call kevent().
+    static func drainSignalFD() {
+        let fd = lock.withLock { state.signalFD }
+        guard fd >= 0 else { return }
+        var info = signalfd_siginfo()
+        while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+            cbsdshim_signal_consumed(Int32(info.ssi_signo), &info)
+        }
+    }
+
+    /// Fork child: the kqueues are gone; close the shared descriptors.
+    static func forgetInChild() {
+        lock.reset()
+        cbsdshim_signal_forget_hub()
+        if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
+        if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
+        for sig in 1..<signalCount where state.watchers[sig] > 0 { cbsdshim_signal_unwatch(Int32(sig)) }
+        state = State()
+    }
+}
