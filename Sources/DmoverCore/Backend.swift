@@ -4,13 +4,14 @@
 import BSDSystem
 import CBSDShimABI
 import Glibc
-import Synchronization
 
 /// A backend implemented in Swift takes requests directly instead of through
 /// `dmb_pendreqs` + `dmb_process` (no queue lock on its submission path).
 protocol NativeBackend: AnyObject, Sendable {
     /// Runs or queues a submitted request; it must end in `Engine.done`.
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool)
+    /// In a fork child: forget the parent's threads and queued work.
+    func resetInChild()
 }
 
 /// Library state of one registered backend (the C struct belongs to its owner).
@@ -34,7 +35,19 @@ struct Assignment: @unchecked Sendable {
 
 /// Every registered backend, in registration order.
 public enum BackendRegistry {
-    private static let backends = Mutex<[BackendState]>([])
+    /// Guards `list` and every dmb_nsessions; a futex lock so that a fork child can reset it.
+    static let lock = FutexLock()
+    nonisolated(unsafe) private static var list: [BackendState] = []
+
+    @inline(__always)
+    private static func withList<T>(_ body: (inout [BackendState]) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&list)
+    }
+
+    /// Every registered backend (fork child only: no lock, one thread).
+    static var allInChild: [BackendState] { list }
 
     /// Registers a backend. The corresponding C function is `dmover_backend_register`.
     /// - Throws: EINVAL for a malformed descriptor, EEXIST if already registered.
@@ -43,6 +56,7 @@ public enum BackendRegistry {
     }
 
     static func register(_ dmb: UnsafeMutablePointer<dmover_backend>, native: NativeBackend?) throws(Errno) {
+        DmoverFork.install()
         let b = dmb.pointee
         guard b.dmb_name != nil, native != nil || b.dmb_process != nil, b.dmb_nalgdescs >= 0,
               b.dmb_nalgdescs == 0 || b.dmb_algdescs != nil else { throw .invalidArgument }
@@ -52,7 +66,7 @@ public enum BackendRegistry {
                 throw .invalidArgument
             }
         }
-        let result: Errno? = backends.withLock { list in
+        let result: Errno? = withList { list in
             if list.contains(where: { $0.dmb == dmb }) { return .exists }
             let state = BackendState(dmb, native: native)
             dmb.pointee.dmb_nsessions = 0
@@ -68,7 +82,7 @@ public enum BackendRegistry {
     /// Unregisters a backend. The corresponding C function is `dmover_backend_unregister`.
     /// - Throws: EBUSY while sessions are assigned to it, ENOENT if not registered.
     public static func unregister(_ dmb: UnsafeMutablePointer<dmover_backend>) throws(Errno) {
-        let result: Errno? = backends.withLock { list in
+        let result: Errno? = withList { list in
             guard let i = list.firstIndex(where: { $0.dmb == dmb }) else { return .noSuchFile }
             if dmb.pointee.dmb_nsessions > 0 { return .busy }
             list.remove(at: i)
@@ -82,7 +96,7 @@ public enum BackendRegistry {
     /// sessions, then earliest registration; counts the session on it.
     /// - Throws: ENXIO if no backend is registered, ESRCH if none implements `name`.
     static func assign(_ name: UnsafePointer<CChar>) throws(Errno) -> Assignment {
-        let r: Result<Assignment, Errno> = backends.withLock { list in
+        let r: Result<Assignment, Errno> = withList { list in
             if list.isEmpty { return .failure(.noDevice) }
             var best: (BackendState, UnsafePointer<dmover_algdesc>)? = nil
             for b in list {
@@ -106,7 +120,7 @@ public enum BackendRegistry {
 
     /// Drops a session's count on its backend.
     static func release(_ backend: BackendState) {
-        backends.withLock { _ in backend.dmb.pointee.dmb_nsessions -= 1 }
+        withList { _ in backend.dmb.pointee.dmb_nsessions -= 1 }
     }
 
     /// The library state of a registered backend.

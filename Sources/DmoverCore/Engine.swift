@@ -129,6 +129,14 @@ final class CompletionQueue: @unchecked Sendable {
         lock.unlock()
     }
 
+    /// In a fork child: the thread is gone and the parent's callbacks are not ours.
+    func resetInChild() {
+        lock.reset()
+        head = nil
+        tail = nil
+        started = false
+    }
+
     private func take() -> UnsafeMutablePointer<dmover_request>? {
         guard let d = head else { return nil }
         head = d.pointee.dreq_dmbq.tqe_next

@@ -4,7 +4,6 @@
 import CBSDShim
 import CBSDShimABI
 import Glibc
-import Synchronization
 import BSDSystem
 
 /// dreq_flags bits, with the C names.
@@ -25,13 +24,17 @@ public enum Request {
     static let inbufOffset = (MemoryLayout<dmover_request>.stride + 15) & ~15
     static let blockSize = inbufOffset + dmoverMaxInputs * MemoryLayout<dmover_buffer>.stride
     static let flagsOffset = MemoryLayout<dmover_request>.offset(of: \dmover_request.dreq_flags)!
-    private static let cacheLimit = 4096
-    /// Free blocks (addresses; raw pointers are not Sendable).
-    private static let cache = Mutex<[UInt]>({
-        var a: [UInt] = []
-        a.reserveCapacity(4096)
-        return a
-    }())
+    static let cacheLimit = 4096
+    /// Free blocks: a futex lock word, a count and `cacheLimit` addresses in one
+    /// raw allocation (no exclusivity checks, resettable in a fork child).
+    nonisolated(unsafe) static let cache: UnsafeMutablePointer<Int> = {
+        let p = UnsafeMutablePointer<Int>.allocate(capacity: 2 + cacheLimit)
+        p.initialize(repeating: 0, count: 2)
+        return p
+    }()
+    @inline(__always) static var cacheLock: UnsafeMutablePointer<UInt32> {
+        UnsafeMutableRawPointer(cache).assumingMemoryBound(to: UInt32.self)
+    }
 
     /// Allocates a zeroed request. The corresponding C function is `dmover_request_alloc`.
     /// - Parameter inbuf: the caller's input array (never freed by us), or nil for the request's own.
@@ -41,7 +44,14 @@ public enum Request {
         -> UnsafeMutablePointer<dmover_request>
     {
         guard SessionState.of(dses) != nil else { throw .invalidArgument }
-        var block = cache.withLock { $0.popLast() }.flatMap { UnsafeMutableRawPointer(bitPattern: $0) }
+        var block: UnsafeMutableRawPointer? = nil
+        cbsdshim_lock(cacheLock)
+        let count = cache[1]
+        if count > 0 {
+            block = UnsafeMutableRawPointer(bitPattern: cache[1 + count])
+            cache[1] = count &- 1
+        }
+        cbsdshim_unlock(cacheLock)
         if block == nil {
             var p: UnsafeMutableRawPointer? = nil
             guard posix_memalign(&p, 64, blockSize) == 0, let p else { throw .noMemory }
@@ -69,12 +79,14 @@ public enum Request {
             return
         }
         let raw = UnsafeMutableRawPointer(dreq)
-        let address = UInt(bitPattern: raw)
-        let kept = cache.withLock { c -> Bool in
-            guard c.count < cacheLimit else { return false }
-            c.append(address)
-            return true
+        cbsdshim_lock(cacheLock)
+        let count = cache[1]
+        let kept = count < cacheLimit
+        if kept {
+            cache[2 + count] = Int(bitPattern: raw)
+            cache[1] = count &+ 1
         }
+        cbsdshim_unlock(cacheLock)
         if !kept { Glibc.free(raw) }
     }
 

@@ -1,45 +1,90 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Threads.swift: library-owned threads and the pthread mutex/condition pair
-// used where a thread must sleep (Synchronization.Mutex has no condition).
+// Threads.swift: library-owned threads, and the lock with a condition used
+// where a thread must sleep. Both are futex words that record no owner thread
+// (only a recursive lock keeps one, in plain memory), so a fork child can
+// reset them (pthread mutexes and Swift's Mutex cannot be reset there).
 
+import BSDSystem
 import CBSDShim
 import Glibc
+import Synchronization
 
-/// A pthread mutex with a condition variable, heap-allocated once (never moves).
+/// A futex lock with a condition (a sequence word), optionally recursive.
+/// Heap words that never move; `reset()` frees everything in a fork child.
 final class MutexCondition: @unchecked Sendable {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
-    private let c: UnsafeMutablePointer<pthread_cond_t>
+    private let word = FutexLock()
+    /// Condition sequence: bumped by signal/broadcast; sleepers wait for a change.
+    private let seq = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// Threads sleeping in wait() (under the lock): signal skips the syscall when 0.
+    private var waiters = 0
+    private let recursive: Bool
+    private let owner = Atomic<UInt>(0)
+    private var depth = 0
 
     /// - Parameter recursive: allow the owning thread to lock again.
     init(recursive: Bool = false) {
-        m = .allocate(capacity: 1)
-        c = .allocate(capacity: 1)
-        var attr = pthread_mutexattr_t()
-        pthread_mutexattr_init(&attr)
-        if recursive { pthread_mutexattr_settype(&attr, Int32(PTHREAD_MUTEX_RECURSIVE)) }
-        pthread_mutex_init(m, &attr)
-        pthread_mutexattr_destroy(&attr)
-        pthread_cond_init(c, nil)
+        self.recursive = recursive
+        seq.initialize(to: 0)
     }
 
     deinit {
-        pthread_cond_destroy(c)
-        pthread_mutex_destroy(m)
-        m.deallocate()
-        c.deallocate()
+        word.deallocate()
+        seq.deallocate()
     }
 
-    @inline(__always) func lock() { pthread_mutex_lock(m) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(m) }
-    /// Waits on the condition; the mutex must be held.
-    @inline(__always) func wait() { pthread_cond_wait(c, m) }
-    @inline(__always) func signal() { pthread_cond_signal(c) }
-    @inline(__always) func broadcast() { pthread_cond_broadcast(c) }
+    @inline(__always) func lock() {
+        if recursive {
+            let me = UInt(pthread_self())
+            if owner.load(ordering: .relaxed) == me { depth &+= 1; return }
+            word.lock()
+            owner.store(me, ordering: .relaxed)
+            depth = 1
+            return
+        }
+        word.lock()
+    }
+
+    @inline(__always) func unlock() {
+        if recursive {
+            depth &-= 1
+            if depth > 0 { return }
+            owner.store(0, ordering: .relaxed)
+        }
+        word.unlock()
+    }
+
+    /// Waits for a signal; the lock must be held (once). Spurious wake-ups happen: re-check.
+    func wait() {
+        let s = cbsdshim_atomic_load_int(seq)
+        waiters &+= 1
+        unlock()
+        cbsdshim_futex_wait(seq, s)
+        lock()
+        waiters &-= 1
+    }
+
+    /// Wakes the sleepers (the lock must be held); all of them, to keep it simple: callers re-check.
+    @inline(__always) func signal() {
+        if waiters == 0 { return }
+        _ = cbsdshim_atomic_fetch_add_int(seq, 1)
+        cbsdshim_futex_wake_all(seq)
+    }
+
+    @inline(__always) func broadcast() { signal() }
 
     @inline(__always) func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
+    }
+
+    /// Forces the lock free and forgets sleepers. Only in a fork child (one thread).
+    func reset() {
+        word.reset()
+        seq.pointee = 0
+        waiters = 0
+        owner.store(0, ordering: .relaxed)
+        depth = 0
     }
 }
 

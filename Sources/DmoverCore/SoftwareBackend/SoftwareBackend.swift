@@ -145,6 +145,14 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         queue.unlock()
     }
 
+    func resetInChild() {
+        queue.reset()
+        head = nil
+        tail = nil
+        threadStarted = false
+        pool.resetInChild()
+    }
+
     /// Bytes a request touches (an estimate for the inline decision; bad shapes count as 0).
     private func bytesMoved(_ dreq: UnsafeMutablePointer<dmover_request>) -> Int {
         let r = dreq.pointee

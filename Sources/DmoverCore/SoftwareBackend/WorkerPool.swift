@@ -88,6 +88,16 @@ final class WorkerPool: @unchecked Sendable {
         }
     }
 
+    /// In a fork child: no helper thread exists there (they start again on demand).
+    func resetInChild() {
+        lock.reset()
+        helpers = 0
+        generation = 0
+        busy.store(false, ordering: .relaxed)
+        next.store(Int.max / 2, ordering: .relaxed)
+        op = nil
+    }
+
     private func ensureHelpers(_ n: Int) {
         lock.lock()
         defer { lock.unlock() }

@@ -1,0 +1,39 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Fork.swift: dmover keeps working in a fork child. Before fork the locks that
+// guard state the child keeps (backend list, request cache) are taken, so the
+// child sees it consistent; the child resets every library lock and forgets
+// the parent's threads and queued work (threads start again on first use).
+
+import BSDSystem
+import CBSDShim
+import Glibc
+
+enum DmoverFork {
+    private static let installed: Bool = {
+        cbsdshim_atfork(
+            {
+                BackendRegistry.lock.lock()
+                cbsdshim_lock(Request.cacheLock)
+            },
+            {
+                cbsdshim_unlock(Request.cacheLock)
+                BackendRegistry.lock.unlock()
+            },
+            { DmoverFork.child() }
+        ) == 0
+    }()
+
+    /// Installs the fork handlers once (before the first backend registers).
+    static func install() { _ = installed }
+
+    /// Runs in the child, single-threaded, with the prepare-time locks still "held".
+    private static func child() {
+        Request.cacheLock.pointee = 0
+        for b in BackendRegistry.allInChild {
+            b.queueLock.reset()
+            b.native?.resetInChild()
+        }
+        CompletionQueue.shared.resetInChild()
+        BackendRegistry.lock.reset()
+    }
+}
