@@ -13,6 +13,7 @@ enum FilterTable {
     static let proc = ProcFilter()
     static let vnode = VnodeFilter()
     static let signal = SignalFilter()
+    static let except = ExceptFilter()
 
     @inline(__always)
     static func ops(for filter: Int16) -> (any Filter)? {
@@ -24,6 +25,7 @@ enum FilterTable {
         case EVFILT_PROC: return proc
         case EVFILT_VNODE: return vnode
         case EVFILT_SIGNAL: return signal
+        case EVFILT_EXCEPT: return except
         default: return nil
         }
     }

@@ -11,9 +11,15 @@ import Synchronization
 /// (the kqueue descriptor itself); EVFILT_WRITE ones in a nested set, so a
 /// read and a write knote on one descriptor keep independent epoll modes
 /// (level / edge / one-shot) — epoll allows one registration per fd per set.
-enum EpollSet: UInt8 {
+/// EVFILT_EXCEPT has a nested set of its own for the same reason.
+enum EpollSet: Int {
     case main
     case write
+    case except
+
+    /// The sets nested in the main one, each with its tag in the main set.
+    static let nested: [EpollSet] = [.write, .except]
+    var slot: UInt32 { Kqueue.nestedSetSlot0 - UInt32(rawValue) }
 }
 
 /// One kqueue. Its descriptor is a real epoll instance, so it is pollable and
@@ -56,7 +62,8 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var spareKnotes: [Knote] = []
     static let maxSpareKnotes = 256
     @exclusivity(unchecked) var wakeupSignaled = false
-    @exclusivity(unchecked) var writeSet: Epoll?
+    /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
+    @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
     /// inotify instance (created on first use) and its watches: wd -> knotes.
     @exclusivity(unchecked) var inotify: Inotify?
     @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
@@ -86,10 +93,11 @@ public final class Kqueue: @unchecked Sendable {
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
     static let monotonicTimerSlot: UInt32 = 0xFFFF_FFFE
     static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
-    static let writeSetSlot: UInt32 = 0xFFFF_FFFC
-    static let inotifySlot: UInt32 = 0xFFFF_FFFB
-    static let signalFDSlot: UInt32 = 0xFFFF_FFFA
-    static let signalHubSlot: UInt32 = 0xFFFF_FFF9
+    /// Nested set n is tagged nestedSetSlot0 - n (write: ...FB, except: ...FA).
+    static let nestedSetSlot0: UInt32 = 0xFFFF_FFFC
+    static let inotifySlot: UInt32 = 0xFFFF_FFF0
+    static let signalFDSlot: UInt32 = 0xFFFF_FFEF
+    static let signalHubSlot: UInt32 = 0xFFFF_FFEE
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
@@ -140,7 +148,7 @@ public final class Kqueue: @unchecked Sendable {
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         FileDescriptorOps.close(wakeup.fd)
-        if let w = writeSet { FileDescriptorOps.close(w.fd) }
+        for case let n? in nestedSets { FileDescriptorOps.close(n.fd) }
         if let i = inotify { FileDescriptorOps.close(i.fd) }
         if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
         if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
@@ -239,20 +247,17 @@ public final class Kqueue: @unchecked Sendable {
 
     /// The epoll set a knote's descriptor is registered in (created on first use).
     func epollSet(_ set: EpollSet) -> Result<Epoll, Errno> {
-        switch set {
-        case .main: return .success(epoll)
-        case .write:
-            if let w = writeSet { return .success(w) }
-            switch Epoll.create() {
-            case .failure(let e): return .failure(e)
-            case .success(let w):
-                if case .failure(let e) = epoll.add(w.fd, events: Epoll.readable, data: Self.tag(Self.writeSetSlot)) {
-                    FileDescriptorOps.close(w.fd)
-                    return .failure(e)
-                }
-                writeSet = w
-                return .success(w)
+        if set == .main { return .success(epoll) }
+        if let n = nestedSets[set.rawValue] { return .success(n) }
+        switch Epoll.create() {
+        case .failure(let e): return .failure(e)
+        case .success(let n):
+            if case .failure(let e) = epoll.add(n.fd, events: Epoll.readable, data: Self.tag(set.slot)) {
+                FileDescriptorOps.close(n.fd)
+                return .failure(e)
             }
+            nestedSets[set.rawValue] = n
+            return .success(n)
         }
     }
 
@@ -573,12 +578,12 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// Turns epoll events into kevents. Each descriptor event yields at most one
-    /// kevent (one registration per (fd, filter)); the nested write set is read
+    /// kevent (one registration per (fd, filter)); the nested sets are read
     /// last, with whatever room is left.
     func route(_ events: UnsafeMutablePointer<epoll_event>, _ count: Int,
                into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         var produced = 0
-        var writeSetReady = false
+        var nestedReady = 0  // bit per EpollSet raw value
         for i in 0..<count {
             let data = events[i].data.u64
             let slot = UInt32(truncatingIfNeeded: data >> 32)
@@ -593,8 +598,8 @@ public final class Kqueue: @unchecked Sendable {
                 case Self.realtimeTimerSlot:
                     realtimeArmed = Self.timerExpired
                     fireTimers(realtime: true)
-                case Self.writeSetSlot:
-                    writeSetReady = true
+                case EpollSet.write.slot, EpollSet.except.slot:
+                    nestedReady |= 1 << Int(Self.nestedSetSlot0 - slot)
                 case Self.inotifySlot:
                     drainWatches()
                 case Self.signalFDSlot:
@@ -609,10 +614,11 @@ public final class Kqueue: @unchecked Sendable {
             produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
                                           into: out + produced, stamp: stamp)
         }
-        if writeSetReady, produced < room, let ws = writeSet {
+        for set in EpollSet.nested where nestedReady & (1 << set.rawValue) != 0 {
+            guard produced < room, let ns = nestedSets[set.rawValue] else { continue }
             produced += withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb in
                 let nbase = nb.baseAddress!
-                guard case .success(let k) = ws.wait(into: nbase, capacity: Int32(min(room - produced, Self.batch)), timeout: 0)
+                guard case .success(let k) = ns.wait(into: nbase, capacity: Int32(min(room - produced, Self.batch)), timeout: 0)
                 else { return 0 }
                 var p = 0
                 for j in 0..<Int(k) {

@@ -142,7 +142,7 @@ public enum KqueueRegistry {
                     kq.closed.store(true, ordering: .relaxed)
                     FileDescriptorOps.close(kq.fd)
                     FileDescriptorOps.close(kq.wakeup.fd)
-                    if let w = kq.writeSet { FileDescriptorOps.close(w.fd) }
+                    for case let n? in kq.nestedSets { FileDescriptorOps.close(n.fd) }
                     if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
                     for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
                         FileDescriptorOps.close(kn.ownedDescriptor)

@@ -118,6 +118,12 @@ static void test_vq_values_match_libkqueue(void) {
     CHECK_EQ(LIBKQUEUE, 1);
 }
 
+static void test_extensions_use_macos_values(void) {
+    /* What libkqueue lacks, bsdshim defines with the value macOS uses. */
+    CHECK_EQ(EVFILT_EXCEPT, -15);
+    CHECK_EQ(NOTE_OOB, 0x0002);
+}
+
 static void test_ev_set_fills_every_field(void) {
     struct kevent kev;
     memset(&kev, 0xff, sizeof kev);
@@ -142,6 +148,7 @@ int main(void) {
     RUN(test_flag_values_match_libkqueue);
     RUN(test_note_values_match_libkqueue);
     RUN(test_vq_values_match_libkqueue);
+    RUN(test_extensions_use_macos_values);
     RUN(test_ev_set_fills_every_field);
     return harness_finish();
 }

@@ -72,6 +72,11 @@ extern "C" {
 #define EVFILT_TIMER     (-7)
 /** User-triggered event; ident is any number chosen by the caller. */
 #define EVFILT_USER      (-11)
+/** bsdshim (value as on macOS; libkqueue has none): exceptional conditions
+ *  on a descriptor; fflags NOTE_OOB: out-of-band data on a TCP socket
+ *  (data 1 while the urgent byte is unread). Other fflags, or a descriptor
+ *  that is not pollable: EINVAL. */
+#define EVFILT_EXCEPT    (-15)
 /** libkqueue's control filter (NOTE_VERSION, NOTE_VERSION_STR, ...). */
 #define EVFILT_LIBKQUEUE (-12)
 /** Number of filters, as libkqueue defines it. */
@@ -133,6 +138,10 @@ extern "C" {
 /** data holds a low-water mark: report only when at least that many bytes
  *  are readable (or writable); per knote, as on BSD. */
 #define NOTE_LOWAT       0x0001
+
+/* EVFILT_EXCEPT fflags */
+/** Out-of-band data arrived (value as on macOS). */
+#define NOTE_OOB         0x0002
 
 /* ------------------------------------------------------------------------- */
 /* EVFILT_VNODE fflags                                                       */
