@@ -69,7 +69,7 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
     /// EVFILT_SIGNAL knotes, and whether the shared signal descriptors are in our epoll set.
     @exclusivity(unchecked) var signalKnotes: [Knote] = []
-    @exclusivity(unchecked) var watchingSignals = false
+    @exclusivity(unchecked) var watchingSignals = 0  // SignalHub generation registered, 0 for none
     /// Set when the shared signalfd polled readable: read it once the lock is released.
     @exclusivity(unchecked) var signalFDReady = false
     @exclusivity(unchecked) var monotonicTimers = TimerHeap()
@@ -689,15 +689,15 @@ public final class Kqueue: @unchecked Sendable {
 
     /// Adds the process-wide signalfd (level) and hub eventfd (edge) to our set.
     func watchSignals() -> Errno? {
-        if watchingSignals { return nil }
-        let (sfd, hub) = SignalHub.descriptors
+        let (sfd, hub, generation) = SignalHub.descriptors
+        if watchingSignals == generation { return nil }
         if case .failure(let e) = epoll.add(hub, events: Epoll.readable | Epoll.edgeTriggered,
                                             data: Self.tag(Self.signalHubSlot)) { return e }
         if case .failure(let e) = epoll.add(sfd, events: Epoll.readable, data: Self.tag(Self.signalFDSlot)) {
             _ = epoll.remove(hub)
             return e
         }
-        watchingSignals = true
+        watchingSignals = generation
         return nil
     }
 

@@ -31,6 +31,9 @@ enum SignalHub {
         var mask = sigset_t()
         var signalFD: Int32 = -1
         var hubFD: Int32 = -1
+        /// Bumped each time the descriptors are made anew; kqueues re-register then.
+        var generation = 0
+        var total = 0
     }
 
     static let lock = FutexLock()
@@ -45,6 +48,7 @@ enum SignalHub {
                 case .failure(let e): return e
                 }
                 sigemptyset(&state.mask)
+                state.generation += 1
             }
             if state.watchers[Int(sig)] == 0 {
                 if cbsdshim_signal_watch(sig, state.hubFD) != 0 { return Errno.current }
@@ -64,6 +68,7 @@ enum SignalHub {
                 state.signalFD = fd
             }
             state.watchers[Int(sig)] += 1
+            state.total += 1
             return nil
         }
     }
@@ -73,6 +78,8 @@ enum SignalHub {
         lock.withLock {
             guard state.watchers[Int(sig)] > 0 else { return }
             state.watchers[Int(sig)] -= 1
+            state.total -= 1
+            defer { if state.total == 0 { closeDescriptors() } }
             guard state.watchers[Int(sig)] == 0 else { return }
             cbsdshim_signal_unwatch(sig)
             sigdelset(&state.mask, sig)
@@ -86,8 +93,20 @@ enum SignalHub {
         }
     }
 
-    /// The descriptors a kqueue watches: (signalfd, hub eventfd).
-    static var descriptors: (Int32, Int32) { lock.withLock { (state.signalFD, state.hubFD) } }
+    /// No signal is watched any more: give the descriptors back (nothing of a
+    /// closed kqueue may stay behind). The handlers are gone already.
+    private static func closeDescriptors() {
+        cbsdshim_signal_forget_hub()
+        if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
+        if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
+        state.signalFD = -1
+        state.hubFD = -1
+    }
+
+    /// The descriptors a kqueue watches: (signalfd, hub eventfd, generation).
+    static var descriptors: (Int32, Int32, Int) {
+        lock.withLock { (state.signalFD, state.hubFD, state.generation) }
+    }
 
     /// Deliveries of `sig` counted so far.
     @inline(__always) static func count(_ sig: Int32) -> UInt64 { cbsdshim_signal_count(sig) }

@@ -57,6 +57,12 @@ static inline void ms_sleep(long ms) {
     }
 }
 
+/* Waits up to ms milliseconds for *flag to reach want; true if it did. */
+static inline int wait_flag(atomic_int *flag, int want, long ms) {
+    for (long i = 0; i < ms / 5 && atomic_load(flag) < want; i++) ms_sleep(5);
+    return atomic_load(flag) >= want;
+}
+
 static inline int64_t ms_since(uint64_t start_ns) {
     return (int64_t)((harness_now_ns() - start_ns) / 1000000u);
 }

@@ -12,11 +12,6 @@
 
 enum { NTHREADS = 8 };
 
-static int wait_flag(atomic_int *flag, int want, long ms) {
-    for (long i = 0; i < ms / 5 && atomic_load(flag) < want; i++) ms_sleep(5);
-    return atomic_load(flag) >= want;
-}
-
 /* --- EV_ONESHOT: each event to exactly one waiter ------------------------ */
 
 enum { NONESHOT = 4000, STOP_IDENT = 1000000 };

@@ -1,0 +1,152 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * lifecycle.c: what closing a kqueue and forking do. Closing frees
+ * everything the kqueue held (descriptors, memory, timers, signal
+ * watches); a fork child gets no usable kqueue and nothing of the
+ * parent's is disturbed.
+ */
+#define _GNU_SOURCE
+#include "kq_test.h"
+
+#include <signal.h>
+
+static int populated_kqueue(void) {
+    int kq = kqueue();
+    if (kq < 0) return -1;
+    struct kevent ch[4];
+    EV_SET(&ch[0], 1, EVFILT_TIMER, EV_ADD, 0, 1000, NULL);
+    EV_SET(&ch[1], 2, EVFILT_TIMER, EV_ADD | EV_ONESHOT, NOTE_USECONDS, 10, NULL);
+    EV_SET(&ch[2], 3, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
+    EV_SET(&ch[3], SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
+    if (kevent(kq, ch, 4, NULL, 0, NULL) != 0) {
+        close(kq);
+        return -1;
+    }
+    return kq;
+}
+
+static void test_10000_kqueues_opened_and_closed_leak_nothing(void) {
+    signal(SIGUSR1, SIG_IGN);
+    /* Warm up (first-use allocations), then measure. */
+    for (int i = 0; i < 200; i++) close(populated_kqueue());
+    libkqueue_drain_pending_close();
+    int fds = harness_fd_count();
+    long rss = harness_rss_kib();
+    for (int i = 0; i < 10000; i++) {
+        int kq = populated_kqueue();
+        CHECK(kq >= 0);
+        if (i % 100 == 0) {
+            struct kevent ev[4];
+            CHECK(kq_wait(kq, ev, 4, 0) >= 1); /* the user event at least */
+        }
+        close(kq);
+    }
+    libkqueue_drain_pending_close();
+    int fds_after = harness_fd_count();
+    long rss_after = harness_rss_kib();
+    printf("  fds %d -> %d, RSS %ld KiB -> %ld KiB\n", fds, fds_after, rss, rss_after);
+    CHECK_EQ(fds_after, fds);
+    CHECK(rss_after - rss < 4096); /* flat: well under 1 KiB per kqueue */
+    /* Signal watches were dropped with their kqueues: the disposition is back. */
+    struct sigaction sa;
+    CHECK_EQ(sigaction(SIGUSR1, NULL, &sa), 0);
+    CHECK(sa.sa_handler == SIG_IGN);
+}
+
+static void test_kevent_on_closed_kqueue_ebadf_and_reclaimed(void) {
+    libkqueue_drain_pending_close();
+    int before = harness_fd_count();
+    int kq = populated_kqueue();
+    CHECK(kq >= 0);
+    CHECK(harness_fd_count() > before);
+    close(kq);
+    struct kevent ev;
+    CHECK_ERRNO(kevent(kq, NULL, 0, &ev, 1, NULL), EBADF);
+    libkqueue_drain_pending_close();
+    CHECK_EQ(harness_fd_count(), before);
+}
+
+struct waiter {
+    int kq;
+    atomic_int done;
+    int result, err;
+};
+
+static void *wait_forever(void *p) {
+    struct waiter *w = p;
+    struct kevent ev;
+    w->result = kevent(w->kq, NULL, 0, &ev, 1, NULL);
+    w->err = errno;
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void test_close_wakes_waiters_with_ebadf(void) {
+    static struct waiter w[3];
+    pthread_t t[3];
+    int kq = populated_kqueue();
+    CHECK(kq >= 0);
+    struct kevent drain[4];
+    kq_poll(kq, drain, 4); /* the triggered user event is level: delete it */
+    CHECK_EQ(kq_change(kq, 3, EVFILT_USER, EV_DELETE, 0, 0, NULL), 0);
+    for (int i = 0; i < 3; i++) {
+        w[i].kq = kq;
+        atomic_store(&w[i].done, 0);
+        CHECK_EQ(pthread_create(&t[i], NULL, wait_forever, &w[i]), 0);
+    }
+    ms_sleep(50);
+    close(kq);
+    for (int i = 0; i < 3; i++) CHECK(wait_flag(&w[i].done, 1, 5000));
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_EQ(w[i].result, -1);
+        CHECK_EQ(w[i].err, EBADF);
+    }
+}
+
+static void test_fork_child_gets_no_kqueue_parent_unaffected(void) {
+    int kq = kqueue();
+    CHECK(kq >= 0);
+    CHECK_EQ(kq_change(kq, 7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        int status = 0;
+        struct kevent ev;
+        /* The parent's kqueue is not ours: kevent fails, close fails (not inherited). */
+        if (!(kevent(kq, NULL, 0, &ev, 1, NULL) == -1 && errno == EBADF)) status |= 1;
+        if (!(close(kq) == -1 && errno == EBADF)) status |= 2;
+        /* A kqueue of its own works, timers included. */
+        int mine = kqueue();
+        if (mine < 0) status |= 4;
+        EV_SET(&ev, 1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 5, NULL);
+        if (kevent(mine, &ev, 1, &ev, 1, NULL) != 1 || ev.filter != EVFILT_TIMER) status |= 8;
+        /* Triggering here must not reach the parent. */
+        EV_SET(&ev, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+        (void)kevent(kq, &ev, 1, NULL, 0, NULL);
+        close(mine);
+        (void)!write(p[1], "x", 1);
+        _exit(status);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    struct kevent ev;
+    CHECK_EQ(kq_poll(kq, &ev, 1), 0); /* the child's trigger did not arrive */
+    CHECK_EQ(kq_change(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
+    CHECK_EQ(kq_poll(kq, &ev, 1), 1);
+    CHECK_EQ(ev.ident, 7);
+    close(p[0]); close(p[1]); close(kq);
+}
+
+int main(void) {
+    RUN_FORKED(test_10000_kqueues_opened_and_closed_leak_nothing, 120);
+    RUN_FORKED(test_kevent_on_closed_kqueue_ebadf_and_reclaimed, 20);
+    RUN_FORKED(test_close_wakes_waiters_with_ebadf, 20);
+    RUN_FORKED(test_fork_child_gets_no_kqueue_parent_unaffected, 20);
+    return harness_finish();
+}
