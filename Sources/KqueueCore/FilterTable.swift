@@ -14,6 +14,7 @@ enum FilterTable {
     static let vnode = VnodeFilter()
     static let signal = SignalFilter()
     static let except = ExceptFilter()
+    static let fs = FsFilter()
 
     @inline(__always)
     static func ops(for filter: Int16) -> (any Filter)? {
@@ -26,6 +27,7 @@ enum FilterTable {
         case EVFILT_VNODE: return vnode
         case EVFILT_SIGNAL: return signal
         case EVFILT_EXCEPT: return except
+        case EVFILT_FS: return fs
         default: return nil
         }
     }

@@ -70,6 +70,10 @@ public final class Kqueue: @unchecked Sendable {
     /// EVFILT_SIGNAL knotes, and whether the shared signal descriptors are in our epoll set.
     @exclusivity(unchecked) var signalKnotes: [Knote] = []
     @exclusivity(unchecked) var watchingSignals = 0  // SignalHub generation registered, 0 for none
+    /// EVFILT_FS knotes, the mount table they watch (open while any exists) and its size.
+    @exclusivity(unchecked) var fsKnotes: [Knote] = []
+    @exclusivity(unchecked) var mountTableFD: Int32 = -1
+    @exclusivity(unchecked) var mountCount = 0
     /// Set when the shared signalfd polled readable: read it once the lock is released.
     @exclusivity(unchecked) var signalFDReady = false
     @exclusivity(unchecked) var monotonicTimers = TimerHeap()
@@ -98,6 +102,7 @@ public final class Kqueue: @unchecked Sendable {
     static let inotifySlot: UInt32 = 0xFFFF_FFF0
     static let signalFDSlot: UInt32 = 0xFFFF_FFEF
     static let signalHubSlot: UInt32 = 0xFFFF_FFEE
+    static let mountTableSlot: UInt32 = 0xFFFF_FFED
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
@@ -150,6 +155,7 @@ public final class Kqueue: @unchecked Sendable {
         FileDescriptorOps.close(wakeup.fd)
         for case let n? in nestedSets { FileDescriptorOps.close(n.fd) }
         if let i = inotify { FileDescriptorOps.close(i.fd) }
+        if mountTableFD >= 0 { FileDescriptorOps.close(mountTableFD) }
         if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
         if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
     }
@@ -606,6 +612,8 @@ public final class Kqueue: @unchecked Sendable {
                     signalFDReady = true
                 case Self.signalHubSlot:
                     refreshSignals()
+                case Self.mountTableSlot:
+                    mountTableChanged()
                 default:
                     break  // wake-up eventfd: the queue is collected below
                 }
@@ -704,6 +712,36 @@ public final class Kqueue: @unchecked Sendable {
     /// Brings every signal knote up to the shared counts.
     func refreshSignals() {
         for kn in signalKnotes { FilterTable.signal.refresh(kn, in: self) }
+    }
+
+    // MARK: - Mount table
+
+    /// Opens /proc/self/mountinfo into our epoll set (EPOLLPRI: the table changed).
+    func watchMounts() -> Errno? {
+        if mountTableFD >= 0 { return nil }
+        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return Errno.current }
+        if case .failure(let e) = epoll.add(fd, events: Epoll.priority | Epoll.error, data: Self.tag(Self.mountTableSlot)) {
+            FileDescriptorOps.close(fd)
+            return e
+        }
+        mountTableFD = fd
+        mountCount = countMounts(fd)
+        return nil
+    }
+
+    func unwatchMounts() {
+        guard mountTableFD >= 0 else { return }
+        if !isClosed { _ = epoll.remove(mountTableFD) }
+        FileDescriptorOps.close(mountTableFD)
+        mountTableFD = -1
+    }
+
+    func mountTableChanged() {
+        guard mountTableFD >= 0 else { return }
+        let before = mountCount
+        mountCount = countMounts(mountTableFD)
+        for kn in fsKnotes { FilterTable.fs.mountsChanged(kn, before: before, after: mountCount, in: self) }
     }
 
     // MARK: - inotify watches

@@ -144,6 +144,7 @@ public enum KqueueRegistry {
                     FileDescriptorOps.close(kq.wakeup.fd)
                     for case let n? in kq.nestedSets { FileDescriptorOps.close(n.fd) }
                     if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
+                    if kq.mountTableFD >= 0 { FileDescriptorOps.close(kq.mountTableFD) }
                     for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
                         FileDescriptorOps.close(kn.ownedDescriptor)
                     }

@@ -66,6 +66,10 @@ extern "C" {
  *  sent again while still pending is merged by the kernel, so it counts
  *  once. Real-time signals are all counted. */
 #define EVFILT_SIGNAL    (-6)
+/** File systems mounted (VQ_MOUNT) or unmounted (VQ_UNMOUNT) in the caller's
+ *  mount namespace; ident is any number; EV_CLEAR is implied. (libkqueue
+ *  leaves it undefined; the value is DragonFly's and FreeBSD's.) */
+#define EVFILT_FS        (-9)
 /** Timer; ident is any number chosen by the caller, data = period
  *  (milliseconds unless NOTE_SECONDS/NOTE_USECONDS/NOTE_NSECONDS). On
  *  delivery data = expirations since the last delivery. */
