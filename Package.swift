@@ -49,7 +49,7 @@ let package = Package(
         // The dmover engine: sessions, requests, backends, the software backend.
         .target(name: "DmoverCore",
                 dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim", "DmoverKernels", "DmoverKernelsAVX2", "DmoverKernelsAVX512",
-                               "DmoverKernelsCRC", "DmoverKernelsCRC512"],
+                               "DmoverKernelsCRC", "DmoverKernelsCRC512", "CDmoverIntrin"],
                 path: "Sources/DmoverCore", exclude: ["CMakeLists.txt"]),
         .target(name: "CDmoverBench", path: "Sources/CDmoverBench", exclude: ["CMakeLists.txt"],
                 linkerSettings: [.linkedLibrary("isal")]),

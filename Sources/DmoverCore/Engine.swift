@@ -4,6 +4,7 @@
 import BSDSystem
 import CBSDShim
 import CBSDShimABI
+import CDmoverIntrin
 import Glibc
 
 /// The processing engine: `process` hands a request to its session's backend,
@@ -24,8 +25,7 @@ public enum Engine {
         let flags = Request.flags(dreq)
         let wait = old & RequestFlag.wait != 0
         dreq.pointee.dreq_error = 0
-        dreq.pointee.dreq_assignment = (UnsafeMutableRawPointer(dses) + SessionState.assignmentOffset)
-            .assumingMemoryBound(to: dmover_assignment.self)
+        dreq.pointee.dreq_assignment = SessionState.assignment(dses)
         flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued
         session.requestStarted()
 
@@ -35,10 +35,12 @@ public enum Engine {
             done(dreq)
             return
         }
-        let backend = session.backend
-        if let native = backend.native {
+        if let sw = session.software {
+            sw._withUnsafeGuaranteedRef { $0.submit(dreq, wait: wait) }
+        } else if let native = session.backend.native {
             native.submit(dreq, wait: wait)
         } else {
+            let backend = session.backend
             backend.queueLock.lock()
             tailqInsertTail(backend.dmb, dreq)
             backend.dmb.pointee.dmb_process?(backend.dmb)
@@ -89,6 +91,12 @@ public enum Engine {
         dreq.pointee.dreq_assignment = nil
         // The session count drops first: a client that sees DONE may destroy the session.
         if let dses = dreq.pointee.dreq_session { _ = SessionState.with(dses) { $0.requestFinished() } }
+        if !wake && callback == nil {
+            // Run by its submitter, which nobody waits for: no other thread writes
+            // the flags now, so one release store publishes DONE (pollers may read).
+            cdm_atomic_store_int(flags, (old & ~(RequestFlag.running | RequestFlag.queued)) | set)
+            return
+        }
         while cbsdshim_atomic_cas_int(flags, &old, (old & ~(RequestFlag.running | RequestFlag.queued)) | set) == 0 {}
         if callback != nil {
             CompletionQueue.shared.enqueue(dreq)

@@ -23,7 +23,6 @@ enum RequestFlag {
 public enum Request {
     static let inbufOffset = (MemoryLayout<dmover_request>.stride + 15) & ~15
     static let blockSize = inbufOffset + dmoverMaxInputs * MemoryLayout<dmover_buffer>.stride
-    static let flagsOffset = MemoryLayout<dmover_request>.offset(of: \dmover_request.dreq_flags)!
     static let cacheLimit = 4096
     /// Free blocks: a futex lock word, a count and `cacheLimit` addresses in one
     /// raw allocation (no exclusivity checks, resettable in a fork child).
@@ -93,6 +92,7 @@ public enum Request {
     /// &dreq->dreq_flags, for atomic access.
     @inline(__always)
     static func flags(_ dreq: UnsafeMutablePointer<dmover_request>) -> UnsafeMutablePointer<Int32> {
-        (UnsafeMutableRawPointer(dreq) + flagsOffset).assumingMemoryBound(to: Int32.self)
+        // The field's own address (a pointee's stored property is addressable: no copy, no global).
+        withUnsafeMutablePointer(to: &dreq.pointee.dreq_flags) { $0 }
     }
 }

@@ -11,6 +11,9 @@ import BSDSystem
 final class SessionState: @unchecked Sendable {
     let dses: UnsafeMutablePointer<dmover_session>
     let backend: BackendState
+    /// The software backend when it serves this session, held without reference
+    /// counting (it is never freed): the request path calls it directly.
+    let software: Unmanaged<SoftwareBackend>?
     /// Requests in flight, plus `doomed` once the client destroyed the session.
     private let state = Atomic<Int>(0)
     private static let doomed = 1 << 62
@@ -18,6 +21,7 @@ final class SessionState: @unchecked Sendable {
     init(_ dses: UnsafeMutablePointer<dmover_session>, backend: BackendState) {
         self.dses = dses
         self.backend = backend
+        software = (backend.native as? SoftwareBackend).map { Unmanaged.passUnretained($0) }
     }
 
     /// The state behind a client's session pointer.
@@ -54,7 +58,11 @@ final class SessionState: @unchecked Sendable {
         if old == 0 { finalize() }
     }
 
-    static let assignmentOffset = MemoryLayout<dmover_session>.offset(of: \dmover_session.__dses_assignment)!
+    /// &dses->__dses_assignment (the request's dreq_assignment points there).
+    @inline(__always)
+    static func assignment(_ dses: UnsafeMutablePointer<dmover_session>) -> UnsafeMutablePointer<dmover_assignment> {
+        withUnsafeMutablePointer(to: &dses.pointee.__dses_assignment) { $0 }
+    }
 
     private func finalize() {
         BackendRegistry.release(backend)

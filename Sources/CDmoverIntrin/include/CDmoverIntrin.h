@@ -6,10 +6,15 @@
  * immediate, which Swift cannot call, and _mm_sfence is a builtin Swift
  * would call as a missing symbol. Tiny static inline wrappers, each with
  * the target attribute it needs, used only by the CRC kernel modules after a
- * CPU check. No logic.
+ * CPU check; and a release store on a C int. No logic.
  */
 #ifndef CDMOVERINTRIN_H
 #define CDMOVERINTRIN_H
+
+/** Release store (publishes a request's DONE flag after its data). */
+static inline __attribute__((always_inline)) void cdm_atomic_store_int(int *p, int v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
 
 #if defined(__x86_64__)
 #include <immintrin.h>

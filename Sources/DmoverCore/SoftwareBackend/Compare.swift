@@ -10,7 +10,7 @@ enum CompareFunction {
     static func run(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int) -> UInt64 {
         var found = UInt64.max
         op.walk(from: from, to: to) { _, srcs, pos, len in
-            let i = k.set.compare(srcs[0], srcs[1], len)
+            let i = k.compare(srcs[0], srcs[1], len)
             if i < len {
                 found = UInt64(pos &+ i)
                 return false

@@ -6,7 +6,7 @@ import DmoverKernels
 enum CopyFunction {
     static func run(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int) -> UInt64 {
         op.walk(from: from, to: to) { dst, srcs, _, len in
-            k.set.copy(dst, srcs[0], len, op.nt)
+            k.copy(dst, srcs[0], len, op.nt)
             return true
         }
         return 0

@@ -16,7 +16,7 @@ enum CopyCRC32CFunction {
             while i < len {
                 let b = min(blockSize, len &- i)
                 c = k.crc(c, srcs[0] + i, b)
-                k.set.copy(dst + i, srcs[0] + i, b, op.nt)
+                k.copy(dst + i, srcs[0] + i, b, op.nt)
                 i &+= b
             }
             return true

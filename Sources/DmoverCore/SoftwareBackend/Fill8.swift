@@ -7,7 +7,7 @@ enum Fill8Function {
     static func run(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int) -> UInt64 {
         let pattern = (op.immediate & 0xFF) &* 0x0101_0101_0101_0101
         op.walk(from: from, to: to) { dst, _, _, len in
-            k.set.fill(dst, pattern, len, op.nt)
+            k.fill(dst, pattern, len, op.nt)
             return true
         }
         return 0

@@ -21,16 +21,24 @@ public enum KernelLevel: Int, Sendable, CaseIterable {
     case avx512 = 2
 }
 
+/// Kernel entry points as plain C function pointers: no context, no reference
+/// counting, no exclusivity checks when called on the request path.
+typealias FillFn = @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Bool) -> Void
+typealias CopyFn = @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, Int, Bool) -> Void
+typealias XorFn = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeRawPointer>, Int, Bool) -> Void
+typealias CRCFn = @convention(c) (UInt32, UnsafeRawPointer, Int) -> UInt32
+typealias CompareFn = @convention(c) (UnsafeRawPointer, UnsafeRawPointer, Int) -> Int
+
 /// One level's kernels. The CRC choice follows the level but also needs its own CPU features.
-final class ActiveKernels: @unchecked Sendable {
-    let set: KernelSet
-    let crc: CRCKernel
-    let crcName: String
-    init(set: KernelSet, crc: @escaping CRCKernel, crcName: String) {
-        self.set = set
-        self.crc = crc
-        self.crcName = crcName
-    }
+struct ActiveKernels {
+    let fill: FillFn
+    let copy: CopyFn
+    /// xor[k] is the k-input kernel, k in 2...16 (17 entries; 0 and 1 trap).
+    let xor: UnsafePointer<XorFn>
+    let compare: CompareFn
+    let crc: CRCFn
+    let name: StaticString
+    let crcName: StaticString
 }
 
 /// The kernel tables; built only for levels this CPU supports (an ISA module's
@@ -45,13 +53,12 @@ public enum Kernels {
         return .baseline
     }()
 
-    private static let selected = Atomic<Int>(-1)
-
     /// The level in use: `supported`, or lower when BSDSHIM_DMOVER_ISA
     /// (baseline, avx2, avx512) or `use(_:)` asks for it.
-    public static var level: KernelLevel {
-        let v = selected.load(ordering: .relaxed)
-        if v >= 0 { return KernelLevel(rawValue: v)! }
+    public static var level: KernelLevel { KernelLevel(rawValue: SoftwareBackend.shared.level.load(ordering: .relaxed))! }
+
+    /// The level chosen from the CPU and BSDSHIM_DMOVER_ISA, read once.
+    static var initialLevel: KernelLevel {
         var l = supported
         if let e = getenv("BSDSHIM_DMOVER_ISA") {
             switch String(cString: e) {
@@ -60,65 +67,81 @@ public enum Kernels {
             default: break
             }
         }
-        selected.store(l.rawValue, ordering: .relaxed)
         return l
     }
 
     /// Selects a level for tests and benchmarks (clamped to what the CPU supports).
     public static func use(_ l: KernelLevel) {
-        selected.store(min(l, supported).rawValue, ordering: .relaxed)
+        SoftwareBackend.shared.level.store(min(l, supported).rawValue, ordering: .relaxed)
     }
 
     /// Name of the kernels in use, e.g. "avx512 + vpclmulqdq".
-    public static var description: String { "\(active.set.name) + \(active.crcName)" }
+    public static var description: String { "\(active.name) + \(active.crcName)" }
 
+    /// The kernels of the level in use.
     @inline(__always)
-    static var active: ActiveKernels {
-        switch level {
-        case .avx512: return avx512
-        case .avx2: return avx2
-        case .baseline: return baseline
-        }
-    }
+    static var active: ActiveKernels { SoftwareBackend.shared.kernels }
 
     private static let hasCRC = cbsdshim_cpu_has_sse42() != 0 && cbsdshim_cpu_has_pclmul() != 0
     private static let hasCRC512 = hasCRC && cbsdshim_cpu_has_vpclmulqdq() != 0 && cbsdshim_cpu_has_avx512bw() != 0
 
-    private static let baseline = ActiveKernels(
-        set: KernelSet(
-            name: "baseline", fill: BaselineKernels.fill, copy: BaselineKernels.copy,
-            xor: [noXor, noXor, BaselineKernels.xor2, BaselineKernels.xor3, BaselineKernels.xor4,
-                  BaselineKernels.xor5, BaselineKernels.xor6, BaselineKernels.xor7, BaselineKernels.xor8,
-                  BaselineKernels.xor9, BaselineKernels.xor10, BaselineKernels.xor11, BaselineKernels.xor12,
-                  BaselineKernels.xor13, BaselineKernels.xor14, BaselineKernels.xor15, BaselineKernels.xor16],
-            compare: BaselineKernels.compare),
-        crc: crc32cSoftware, crcName: "table")
+    /// The three levels' tables, in raw memory that is never freed (index = rawValue).
+    /// Only addresses are taken here: no ISA module code runs until a CPU check chose it.
+    nonisolated(unsafe) static let tables: UnsafePointer<ActiveKernels> = {
+        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 3)
+        let tableCRC: CRCFn = { c, p, n in crc32cSoftware(c, p, n) }
+        let pclmulCRC: CRCFn = { c, p, n in CRCKernels.crc(c, p, n) }
+        let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
+        t[0] = ActiveKernels(
+            fill: { BaselineKernels.fill($0, $1, $2, $3) }, copy: { BaselineKernels.copy($0, $1, $2, $3) },
+            xor: xorTable([{ BaselineKernels.xor2($0, $1, $2, $3) }, { BaselineKernels.xor3($0, $1, $2, $3) },
+                           { BaselineKernels.xor4($0, $1, $2, $3) }, { BaselineKernels.xor5($0, $1, $2, $3) },
+                           { BaselineKernels.xor6($0, $1, $2, $3) }, { BaselineKernels.xor7($0, $1, $2, $3) },
+                           { BaselineKernels.xor8($0, $1, $2, $3) }, { BaselineKernels.xor9($0, $1, $2, $3) },
+                           { BaselineKernels.xor10($0, $1, $2, $3) }, { BaselineKernels.xor11($0, $1, $2, $3) },
+                           { BaselineKernels.xor12($0, $1, $2, $3) }, { BaselineKernels.xor13($0, $1, $2, $3) },
+                           { BaselineKernels.xor14($0, $1, $2, $3) }, { BaselineKernels.xor15($0, $1, $2, $3) },
+                           { BaselineKernels.xor16($0, $1, $2, $3) }]),
+            compare: { BaselineKernels.compare($0, $1, $2) }, crc: tableCRC, name: "baseline", crcName: "table")
+        t[1] = ActiveKernels(
+            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: { AVX2Kernels.copy($0, $1, $2, $3) },
+            xor: xorTable([{ AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
+                           { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
+                           { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
+                           { AVX2Kernels.xor8($0, $1, $2, $3) }, { AVX2Kernels.xor9($0, $1, $2, $3) },
+                           { AVX2Kernels.xor10($0, $1, $2, $3) }, { AVX2Kernels.xor11($0, $1, $2, $3) },
+                           { AVX2Kernels.xor12($0, $1, $2, $3) }, { AVX2Kernels.xor13($0, $1, $2, $3) },
+                           { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
+                           { AVX2Kernels.xor16($0, $1, $2, $3) }]),
+            compare: { AVX2Kernels.compare($0, $1, $2) }, crc: hasCRC ? pclmulCRC : tableCRC,
+            name: "avx2", crcName: hasCRC ? "pclmul" : "table")
+        t[2] = ActiveKernels(
+            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: { AVX512Kernels.copy($0, $1, $2, $3) },
+            xor: xorTable([{ AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
+                           { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
+                           { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
+                           { AVX512Kernels.xor8($0, $1, $2, $3) }, { AVX512Kernels.xor9($0, $1, $2, $3) },
+                           { AVX512Kernels.xor10($0, $1, $2, $3) }, { AVX512Kernels.xor11($0, $1, $2, $3) },
+                           { AVX512Kernels.xor12($0, $1, $2, $3) }, { AVX512Kernels.xor13($0, $1, $2, $3) },
+                           { AVX512Kernels.xor14($0, $1, $2, $3) }, { AVX512Kernels.xor15($0, $1, $2, $3) },
+                           { AVX512Kernels.xor16($0, $1, $2, $3) }]),
+            compare: { AVX512Kernels.compare($0, $1, $2) },
+            crc: hasCRC512 ? vpclmulCRC : (hasCRC ? pclmulCRC : tableCRC),
+            name: "avx512", crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"))
+        return UnsafePointer(t)
+    }()
 
-    private static let avx2 = ActiveKernels(
-        set: KernelSet(
-            name: "avx2", fill: AVX2Kernels.fill, copy: AVX2Kernels.copy,
-            xor: [noXor, noXor, AVX2Kernels.xor2, AVX2Kernels.xor3, AVX2Kernels.xor4,
-                  AVX2Kernels.xor5, AVX2Kernels.xor6, AVX2Kernels.xor7, AVX2Kernels.xor8,
-                  AVX2Kernels.xor9, AVX2Kernels.xor10, AVX2Kernels.xor11, AVX2Kernels.xor12,
-                  AVX2Kernels.xor13, AVX2Kernels.xor14, AVX2Kernels.xor15, AVX2Kernels.xor16],
-            compare: AVX2Kernels.compare),
-        crc: hasCRC ? CRCKernels.crc : crc32cSoftware, crcName: hasCRC ? "pclmul" : "table")
-
-    private static let avx512 = ActiveKernels(
-        set: KernelSet(
-            name: "avx512", fill: AVX512Kernels.fill, copy: AVX512Kernels.copy,
-            xor: [noXor, noXor, AVX512Kernels.xor2, AVX512Kernels.xor3, AVX512Kernels.xor4,
-                  AVX512Kernels.xor5, AVX512Kernels.xor6, AVX512Kernels.xor7, AVX512Kernels.xor8,
-                  AVX512Kernels.xor9, AVX512Kernels.xor10, AVX512Kernels.xor11, AVX512Kernels.xor12,
-                  AVX512Kernels.xor13, AVX512Kernels.xor14, AVX512Kernels.xor15, AVX512Kernels.xor16],
-            compare: AVX512Kernels.compare),
-        crc: hasCRC512 ? CRC512Kernels.crc : (hasCRC ? CRCKernels.crc : crc32cSoftware),
-        crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"))
+    /// The 17-entry xor table from the kernels for 2...16 inputs.
+    private static func xorTable(_ k: [XorFn]) -> UnsafePointer<XorFn> {
+        let t = UnsafeMutablePointer<XorFn>.allocate(capacity: 17)
+        t[0] = noXor
+        t[1] = noXor
+        for i in 0..<15 { t[i + 2] = k[i] }
+        return UnsafePointer(t)
+    }
 }
 
-private func noXor(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-    fatalError("xor needs 2...16 inputs")
-}
+nonisolated(unsafe) private let noXor: XorFn = { _, _, _, _ in fatalError("xor needs 2...16 inputs") }
 
 extension KernelLevel: Comparable {
     public static func < (a: KernelLevel, b: KernelLevel) -> Bool { a.rawValue < b.rawValue }

@@ -12,12 +12,16 @@ import Synchronization
 
 /// One function of the software backend.
 struct SoftwareFunction: Sendable {
-    enum Kind: Sendable { case zero, fill8, copy, xor, crc32c, copyCRC32C, compare }
+    enum Kind: Int, Sendable { case zero, fill8, copy, xor, crc32c, copyCRC32C, compare }
     let name: StaticString
     let kind: Kind
     let inputs: Int
 
     var hasOutput: Bool { kind != .crc32c && kind != .compare }
+
+    /// dad_data of the function at table index i: (i + 1) | kind << 8 | inputs << 16,
+    /// so the request path decodes it without touching the table.
+    static func tag(_ i: Int, _ f: SoftwareFunction) -> Int { (i + 1) | f.kind.rawValue << 8 | f.inputs << 16 }
     var producesCRC: Bool { kind == .crc32c || kind == .copyCRC32C }
 
     /// The table: adding a function means one file plus one row here.
@@ -46,39 +50,6 @@ struct SoftwareFunction: Sendable {
     ]
 }
 
-/// Tunables of the software backend (Swift API; environment variables give the defaults).
-public enum SoftwareBackendConfig {
-    static let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
-                                     ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
-    static let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? 4 << 20)
-    static let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? 8 << 20)
-    static let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
-
-    /// Threads one large request is split across (1 = no splitting). Default: one per CPU
-    /// (BSDSHIM_DMOVER_THREADS).
-    public static var workerThreads: Int {
-        get { workers.load(ordering: .relaxed) }
-        set { workers.store(min(max(1, newValue), WorkerPool.maxParts), ordering: .relaxed) }
-    }
-    /// Requests at least this long (bytes) are split (BSDSHIM_DMOVER_SPLIT_MIN, default 4 MiB).
-    public static var splitMinimum: Int {
-        get { splitMin.load(ordering: .relaxed) }
-        set { splitMin.store(max(0, newValue), ordering: .relaxed) }
-    }
-    /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN, default 8 MiB).
-    public static var nonTemporalMinimum: Int {
-        get { ntMin.load(ordering: .relaxed) }
-        set { ntMin.store(max(0, newValue), ordering: .relaxed) }
-    }
-    /// Asynchronous requests moving at most this many bytes (all buffers) run on
-    /// the submitting thread; the callback still runs on the completion thread
-    /// (BSDSHIM_DMOVER_INLINE_MAX, default 64 KiB).
-    public static var inlineMaximum: Int {
-        get { inlineMax.load(ordering: .relaxed) }
-        set { inlineMax.store(max(0, newValue), ordering: .relaxed) }
-    }
-}
-
 /// The software backend (NetBSD swdmover), registered on first use unless
 /// BSDSHIM_DMOVER_SWDMOVER=0.
 final class SoftwareBackend: NativeBackend, @unchecked Sendable {
@@ -90,13 +61,27 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     private var threadStarted = false
     let pool = WorkerPool()
 
+    // Tunables and the kernel level, read on every request through `self`
+    // (no global access); SoftwareBackendConfig and Kernels.use set them.
+    let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
+                              ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
+    let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
+    let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? SoftwareBackendConfig.defaultNonTemporalMinimum)
+    let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
+    let level = Atomic<Int>(Kernels.initialLevel.rawValue)
+    let tables = Kernels.tables
+
+    /// The kernels of the level in use.
+    @inline(__always)
+    var kernels: ActiveKernels { tables[level.load(ordering: .relaxed)] }
+
     private init() {
         let table = SoftwareFunction.table
         let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
         for (i, f) in table.enumerated() {
             // StaticString storage is immortal: the name pointer stays valid.
             descs[i] = dmover_algdesc(dad_name: UnsafeRawPointer(f.name.utf8Start).assumingMemoryBound(to: CChar.self),
-                                      dad_data: UnsafeMutableRawPointer(bitPattern: i + 1),
+                                      dad_data: UnsafeMutableRawPointer(bitPattern: SoftwareFunction.tag(i, f)),
                                       dad_ninputs: Int32(f.inputs))
         }
         dmb = .allocate(capacity: 1)
@@ -120,8 +105,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
 
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
         // A waiting submitter would only sleep: run its request here (no thread hand-off).
-        if wait || bytesMoved(dreq) <= SoftwareBackendConfig.inlineMax.load(ordering: .relaxed) {
-            execute(dreq)
+        if wait || bytesMoved(dreq) <= inlineMax.load(ordering: .relaxed) {
+            if !executeLinear(dreq) { execute(dreq) }
             Engine.done(dreq, wake: false)      // a waiter is this very thread
             return
         }
@@ -196,23 +181,24 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         // Only the executing thread writes the flags of a running request.
         Request.flags(dreq).pointee |= RequestFlag.running
         guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
-              let tag = a.dad_data, Int(bitPattern: tag) >= 1, Int(bitPattern: tag) <= SoftwareFunction.table.count
+              let tag = a.dad_data, Int(bitPattern: tag) & 0xFF >= 1,
+              Int(bitPattern: tag) & 0xFF <= SoftwareFunction.table.count
         else {
             Engine.fail(dreq, EINVAL)
             return
         }
-        let function = SoftwareFunction.table[Int(bitPattern: tag) - 1]
+        let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
         let op: Operation
-        switch Operation.make(dreq, function, ntThreshold: SoftwareBackendConfig.ntMin.load(ordering: .relaxed)) {
+        switch Operation.make(dreq, function, ntThreshold: ntMin.load(ordering: .relaxed)) {
         case .success(let o): op = o
         case .failure(let e):
             Engine.fail(dreq, e.rawValue)
             return
         }
-        let k = Kernels.active
+        let k = kernels
         var result: UInt64
-        let workers = SoftwareBackendConfig.workers.load(ordering: .relaxed)
-        if workers > 1 && op.length >= max(SoftwareBackendConfig.splitMin.load(ordering: .relaxed), 64 << 10),
+        let workers = self.workers.load(ordering: .relaxed)
+        if workers > 1 && op.length >= max(splitMin.load(ordering: .relaxed), 64 << 10),
            let r = pool.run(op, k, parts: workers) {
             result = r
         } else {

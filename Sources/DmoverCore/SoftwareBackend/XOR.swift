@@ -6,7 +6,7 @@ import DmoverKernels
 
 enum XORFunction {
     static func run(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int) -> UInt64 {
-        let kernel = k.set.xor[op.ninputs]
+        let kernel = k.xor[op.ninputs]
         op.walk(from: from, to: to) { dst, srcs, _, len in
             kernel(dst, srcs, len, op.nt)
             return true

@@ -6,7 +6,7 @@ import DmoverKernels
 enum ZeroFunction {
     static func run(_ op: Operation, _ k: ActiveKernels, from: Int, to: Int) -> UInt64 {
         op.walk(from: from, to: to) { dst, _, _, len in
-            k.set.fill(dst, 0, len, op.nt)
+            k.fill(dst, 0, len, op.nt)
             return true
         }
         return 0

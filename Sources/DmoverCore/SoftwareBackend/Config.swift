@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Config.swift: the software backend's tunables as a Swift API (the values live
+// in the backend object, read per request without a global access).
+
+/// Tunables of the software backend (Swift API; environment variables give the defaults).
+public enum SoftwareBackendConfig {
+    /// Default split threshold (tuned with dmover-bench on a 2-core VM).
+    static let defaultSplitMinimum = 4 << 20
+    /// Default non-temporal threshold (tuned with dmover-bench on a 2-core VM).
+    static let defaultNonTemporalMinimum = 8 << 20
+    private static var b: SoftwareBackend { SoftwareBackend.shared }
+
+    /// Threads one large request is split across (1 = no splitting). Default: one per CPU
+    /// (BSDSHIM_DMOVER_THREADS).
+    public static var workerThreads: Int {
+        get { b.workers.load(ordering: .relaxed) }
+        set { b.workers.store(min(max(1, newValue), WorkerPool.maxParts), ordering: .relaxed) }
+    }
+    /// Requests at least this long (bytes) are split (BSDSHIM_DMOVER_SPLIT_MIN, default 4 MiB).
+    public static var splitMinimum: Int {
+        get { b.splitMin.load(ordering: .relaxed) }
+        set { b.splitMin.store(max(0, newValue), ordering: .relaxed) }
+    }
+    /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN, default 8 MiB).
+    public static var nonTemporalMinimum: Int {
+        get { b.ntMin.load(ordering: .relaxed) }
+        set { b.ntMin.store(max(0, newValue), ordering: .relaxed) }
+    }
+    /// Asynchronous requests moving at most this many bytes (all buffers) run on
+    /// the submitting thread; the callback still runs on the completion thread
+    /// (BSDSHIM_DMOVER_INLINE_MAX, default 64 KiB).
+    public static var inlineMaximum: Int {
+        get { b.inlineMax.load(ordering: .relaxed) }
+        set { b.inlineMax.store(max(0, newValue), ordering: .relaxed) }
+    }
+}

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// LinearPath.swift: the light request path of the software backend: a request
+// whose buffers are all linear and that is not split goes straight from the
+// request fields into its kernel (no Operation, no cursors, no allocation, no
+// lock, no reference counting). Any other shape, or a bad one, takes the
+// general path, which also reports the errors.
+
+import CBSDShimABI
+
+extension SoftwareBackend {
+    /// Runs `dreq` if it fits the light path; false (request untouched) otherwise.
+    @inline(__always)
+    func executeLinear(_ dreq: UnsafeMutablePointer<dmover_request>) -> Bool {
+        guard let algdesc = dreq.pointee.dreq_assignment?.pointee.das_algdesc,
+              let data = algdesc.pointee.dad_data else { return false }
+        let tag = Int(bitPattern: data)
+        guard let kind = SoftwareFunction.Kind(rawValue: (tag >> 8) & 0xFF) else { return false }
+        let n = tag >> 16
+        let hasOutput = kind != .crc32c && kind != .compare
+        var length = 0
+        var dst = UnsafeMutableRawPointer(bitPattern: 64)!
+        if hasOutput {
+            guard dreq.pointee.dreq_outbuf_type == DMOVER_BUF_LINEAR else { return false }
+            let l = dreq.pointee.dreq_outbuf.dmbuf_linear
+            guard let a = l.l_addr, l.l_len <= Int.max else { return false }
+            dst = a
+            length = Int(l.l_len)
+        } else if dreq.pointee.dreq_outbuf_type != DMOVER_BUF_NONE {
+            return false
+        }
+        return withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: 16) { srcs -> Bool in
+            if n > 0 {
+                guard dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR, n <= 16,
+                      let inbuf = dreq.pointee.dreq_inbuf else { return false }
+                if !hasOutput {
+                    guard inbuf[0].dmbuf_linear.l_len <= Int.max else { return false }
+                    length = Int(inbuf[0].dmbuf_linear.l_len)
+                }
+                for j in 0..<n {
+                    let l = inbuf[j].dmbuf_linear
+                    guard let a = l.l_addr, l.l_len == length else { return false }
+                    srcs[j] = UnsafeRawPointer(a)
+                }
+            }
+            if length >= max(splitMin.load(ordering: .relaxed), 64 << 10) && workers.load(ordering: .relaxed) > 1 {
+                return false
+            }
+            let nt = hasOutput && length >= ntMin.load(ordering: .relaxed)
+            let s = UnsafePointer(srcs.baseAddress!)
+            let k = kernels
+            Request.flags(dreq).pointee |= RequestFlag.running
+            switch kind {
+            case .zero:
+                k.fill(dst, 0, length, nt)
+            case .fill8:
+                k.fill(dst, UInt64(dreq.pointee.dreq_immediate.0) &* 0x0101_0101_0101_0101, length, nt)
+            case .copy:
+                k.copy(dst, s[0], length, nt)
+            case .xor:
+                k.xor[n](dst, s, length, nt)
+            case .crc32c, .copyCRC32C:
+                let raw = withUnsafeBytes(of: dreq.pointee.dreq_immediate) { ~$0.loadUnaligned(as: UInt32.self) }
+                var c = UInt32(littleEndian: raw)
+                if kind == .crc32c {
+                    c = k.crc(c, s[0], length)
+                } else {
+                    var i = 0
+                    while i < length {
+                        let b = min(CopyCRC32CFunction.blockSize, length &- i)
+                        c = k.crc(c, s[0] + i, b)
+                        k.copy(dst + i, s[0] + i, b, nt)
+                        i &+= b
+                    }
+                }
+                withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: (~c).littleEndian, as: UInt32.self) }
+            case .compare:
+                let i = k.compare(s[0], s[1], length)
+                let imm = i < length ? UInt64(i) &+ 1 : 0
+                withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: imm.littleEndian, as: UInt64.self) }
+            }
+            return true
+        }
+    }
+}
