@@ -74,6 +74,9 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var fsKnotes: [Knote] = []
     @exclusivity(unchecked) var mountTableFD: Int32 = -1
     @exclusivity(unchecked) var mountCount = 0
+    /// Process-events connector socket (NOTE_FORK/EXEC/TRACK) and its users.
+    @exclusivity(unchecked) var procConnectorFD: Int32 = -1
+    @exclusivity(unchecked) var procConnectorUsers = 0
     /// Set when the shared signalfd polled readable: read it once the lock is released.
     @exclusivity(unchecked) var signalFDReady = false
     @exclusivity(unchecked) var monotonicTimers = TimerHeap()
@@ -103,6 +106,7 @@ public final class Kqueue: @unchecked Sendable {
     static let signalFDSlot: UInt32 = 0xFFFF_FFEF
     static let signalHubSlot: UInt32 = 0xFFFF_FFEE
     static let mountTableSlot: UInt32 = 0xFFFF_FFED
+    static let procConnectorSlot: UInt32 = 0xFFFF_FFEC
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
@@ -156,6 +160,7 @@ public final class Kqueue: @unchecked Sendable {
         for case let n? in nestedSets { FileDescriptorOps.close(n.fd) }
         if let i = inotify { FileDescriptorOps.close(i.fd) }
         if mountTableFD >= 0 { FileDescriptorOps.close(mountTableFD) }
+        if procConnectorFD >= 0 { FileDescriptorOps.close(procConnectorFD) }
         if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
         if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
     }
@@ -614,6 +619,8 @@ public final class Kqueue: @unchecked Sendable {
                     refreshSignals()
                 case Self.mountTableSlot:
                     mountTableChanged()
+                case Self.procConnectorSlot:
+                    readProcessEvents()
                 default:
                     break  // wake-up eventfd: the queue is collected below
                 }
@@ -712,6 +719,52 @@ public final class Kqueue: @unchecked Sendable {
     /// Brings every signal knote up to the shared counts.
     func refreshSignals() {
         for kn in signalKnotes { FilterTable.signal.refresh(kn, in: self) }
+    }
+
+    // MARK: - Process-events connector
+
+    /// Opens (on first use) the netlink socket that reports forks and execs.
+    func useProcConnector() -> Errno? {
+        if procConnectorUsers == 0 {
+            let fd = cbsdshim_proc_connector_open()
+            if fd < 0 { return Errno.current }
+            if case .failure(let e) = epoll.add(fd, events: Epoll.readable, data: Self.tag(Self.procConnectorSlot)) {
+                FileDescriptorOps.close(fd)
+                return e
+            }
+            procConnectorFD = fd
+        }
+        procConnectorUsers += 1
+        return nil
+    }
+
+    func releaseProcConnector() {
+        procConnectorUsers -= 1
+        guard procConnectorUsers == 0, procConnectorFD >= 0 else { return }
+        if !isClosed { _ = epoll.remove(procConnectorFD) }
+        FileDescriptorOps.close(procConnectorFD)
+        procConnectorFD = -1
+    }
+
+    /// Hands forks and execs of watched processes to their knotes.
+    func readProcessEvents() {
+        guard procConnectorFD >= 0 else { return }
+        withUnsafeTemporaryAllocation(of: cbsdshim_proc_event.self, capacity: 64) { buf in
+            while true {
+                let n = Int(cbsdshim_proc_connector_read(procConnectorFD, buf.baseAddress, 64))
+                if n <= 0 { return }
+                for i in 0..<n {
+                    let ev = buf[i]
+                    if ev.kind == Int32(CBSDSHIM_PROC_FORK) {
+                        // A new thread is not a new process.
+                        guard ev.pid == ev.tgid, let kn = knotes[UInt(ev.parent_tgid), Int16(EVFILT_PROC)] else { continue }
+                        FilterTable.proc.forked(kn, child: ev.tgid, in: self)
+                    } else if let kn = knotes[UInt(ev.tgid), Int16(EVFILT_PROC)] {
+                        FilterTable.proc.execed(kn, in: self)
+                    }
+                }
+            }
+        }
     }
 
     // MARK: - Mount table

@@ -145,6 +145,7 @@ public enum KqueueRegistry {
                     for case let n? in kq.nestedSets { FileDescriptorOps.close(n.fd) }
                     if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
                     if kq.mountTableFD >= 0 { FileDescriptorOps.close(kq.mountTableFD) }
+                    if kq.procConnectorFD >= 0 { FileDescriptorOps.close(kq.procConnectorFD) }
                     for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
                         FileDescriptorOps.close(kn.ownedDescriptor)
                     }

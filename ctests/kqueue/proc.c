@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "kq_test.h"
 
+#include <sched.h>
 #include <signal.h>
 
 /* A child that exits with `code` after `ms` milliseconds (or kills itself with SIGKILL if code < 0). */
@@ -72,16 +73,123 @@ static void test_proc_nonexistent_pid_esrch(void) {
     close(kq);
 }
 
-static void test_proc_fork_exec_track_refused(void) {
+/* A child that waits for a byte on `go`, then runs `what`: 'f' forks a
+ * grandchild that exits at once (and reaps it), 'e' execs /bin/true. */
+static pid_t spawn_waiting(int go, char what) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char b;
+        if (read(go, &b, 1) != 1) _exit(9);
+        if (what == 'f') {
+            pid_t g = fork();
+            if (g == 0) {
+                ms_sleep(50);
+                _exit(0);
+            }
+            waitpid(g, NULL, 0);
+            _exit(0);
+        }
+        execl("/bin/true", "true", (char *)NULL);
+        _exit(8);
+    }
+    return pid;
+}
+
+/* 1 if the kernel lets us subscribe to process events (CAP_NET_ADMIN). */
+static int connector_permitted(void) {
     int kq = kqueue();
-    pid_t pid = spawn(0, 200);
-    CHECK_ERRNO(kq_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_FORK, 0, NULL), EOPNOTSUPP);
-    CHECK_ERRNO(kq_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXEC, 0, NULL), EOPNOTSUPP);
-    CHECK_ERRNO(kq_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_TRACK, 0, NULL), EOPNOTSUPP);
-    /* Nothing half-registered was left behind. */
-    CHECK_ERRNO(kq_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_DELETE, 0, 0, NULL), ENOENT);
-    CHECK_EQ(waitpid(pid, NULL, 0), pid);
+    int r = kq_change(kq, (uintptr_t)getpid(), EVFILT_PROC, EV_ADD, NOTE_FORK, 0, NULL);
+    int e = errno;
     close(kq);
+    return r == 0 ? 1 : (e == EOPNOTSUPP ? 0 : -1);
+}
+
+static void test_proc_note_fork_and_exec(void) {
+    int permitted = connector_permitted();
+    CHECK(permitted >= 0);
+    if (!permitted) {
+        printf("  skipped: no permission for the process-events connector\n");
+        return;
+    }
+    int go[2];
+    CHECK(pipe(go) == 0);
+    int kq = kqueue();
+    pid_t a = spawn_waiting(go[0], 'f'), b = spawn_waiting(go[0], 'e');
+    CHECK_EQ(kq_change(kq, (uintptr_t)a, EVFILT_PROC, EV_ADD, NOTE_FORK | NOTE_EXIT, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)b, EVFILT_PROC, EV_ADD, NOTE_EXEC | NOTE_EXIT, 0, NULL), 0);
+    CHECK_EQ(write(go[1], "ab", 2), 2);
+    unsigned int seen_a = 0, seen_b = 0;
+    for (int i = 0; i < 8 && !((seen_a & NOTE_EXIT) && (seen_b & NOTE_EXIT)); i++) {
+        struct kevent ev;
+        if (kq_wait(kq, &ev, 1, 3000) != 1) break;
+        if (ev.ident == (uintptr_t)a) seen_a |= ev.fflags;
+        if (ev.ident == (uintptr_t)b) seen_b |= ev.fflags;
+    }
+    CHECK_EQ(seen_a, NOTE_FORK | NOTE_EXIT);
+    CHECK_EQ(seen_b, NOTE_EXEC | NOTE_EXIT);
+    CHECK_EQ(waitpid(a, NULL, 0), a);
+    CHECK_EQ(waitpid(b, NULL, 0), b);
+    close(go[0]); close(go[1]); close(kq);
+}
+
+static void test_proc_note_track_follows_children(void) {
+    int permitted = connector_permitted();
+    CHECK(permitted >= 0);
+    if (!permitted) {
+        printf("  skipped: no permission for the process-events connector\n");
+        return;
+    }
+    int go[2];
+    CHECK(pipe(go) == 0);
+    int kq = kqueue();
+    pid_t a = spawn_waiting(go[0], 'f');
+    int tag;
+    CHECK_EQ(kq_change(kq, (uintptr_t)a, EVFILT_PROC, EV_ADD, NOTE_TRACK | NOTE_FORK | NOTE_EXIT, 0, &tag), 0);
+    CHECK_EQ(write(go[1], "a", 1), 1);
+    pid_t grandchild = 0;
+    int child_exit = 0, parent_fork = 0, parent_exit = 0;
+    for (int i = 0; i < 8 && !(parent_exit && child_exit); i++) {
+        struct kevent ev;
+        if (kq_wait(kq, &ev, 1, 3000) != 1) break;
+        CHECK(ev.udata == &tag); /* the child knote copies the parent's udata */
+        if (ev.ident == (uintptr_t)a) {
+            if (ev.fflags & NOTE_FORK) parent_fork = 1;
+            if (ev.fflags & NOTE_EXIT) parent_exit = 1;
+        } else {
+            if (ev.fflags & NOTE_CHILD) {
+                CHECK_EQ(ev.data, a); /* NOTE_CHILD: data is the parent's pid */
+                grandchild = (pid_t)ev.ident;
+            }
+            if (ev.fflags & NOTE_EXIT) child_exit = 1;
+        }
+    }
+    CHECK(grandchild > 0);
+    CHECK(parent_fork);
+    CHECK(child_exit);
+    CHECK(parent_exit);
+    CHECK_EQ(waitpid(a, NULL, 0), a);
+    close(go[0]); close(go[1]); close(kq);
+}
+
+static void test_proc_connector_refused_without_privilege(void) {
+    /* In a new user namespace the kernel gives no process events: refused, not silent. */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        if (unshare(CLONE_NEWUSER) != 0) _exit(77);
+        int kq = kqueue();
+        if (kq_change(kq, (uintptr_t)getppid(), EVFILT_PROC, EV_ADD, NOTE_FORK, 0, NULL) == -1 && errno == EOPNOTSUPP)
+            _exit(0);
+        _exit(1);
+    }
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 77) {
+        printf("  skipped: cannot make a user namespace here\n");
+        return;
+    }
+    CHECK_EQ(WEXITSTATUS(st), 0);
 }
 
 static void test_proc_without_note_exit_arms_nothing_until_readded(void) {
@@ -145,7 +253,9 @@ int main(void) {
     RUN(test_proc_exit_status_of_children);
     RUN(test_proc_already_exited_zombie_fires_at_once);
     RUN(test_proc_nonexistent_pid_esrch);
-    RUN(test_proc_fork_exec_track_refused);
+    RUN(test_proc_note_fork_and_exec);
+    RUN(test_proc_note_track_follows_children);
+    RUN(test_proc_connector_refused_without_privilege);
     RUN(test_proc_without_note_exit_arms_nothing_until_readded);
     RUN(test_proc_disable_then_enable_delivers);
     RUN(test_proc_two_kqueues_both_see_the_exit);

@@ -43,13 +43,17 @@ extern "C" {
  *  are reported, accumulated until delivered. Uses one inotify descriptor per
  *  kqueue (ENOSPC when the user's inotify watch limit is reached). */
 #define EVFILT_VNODE     (-4)
-/** Process event; ident is a pid. NOTE_EXIT: delivered once (EV_ONESHOT,
- *  EV_CLEAR and EV_EOF set) when the process exits, with data = its wait(2)
- *  status if it is a child of the caller (the child is not reaped: the
- *  program's own wait still sees it) and 0 otherwise (Linux tells only the
- *  parent). A pid that does not exist: ESRCH. NOTE_FORK, NOTE_EXEC and
- *  NOTE_TRACK are refused with EOPNOTSUPP (Linux offers them only through
- *  the privileged process-events connector). */
+/** Process event; ident is a pid (one that does not exist: ESRCH).
+ *  NOTE_EXIT: delivered once, with EV_EOF and EV_ONESHOT set, when the process
+ *  exits; data = its wait(2) status if it is a child of the caller (the child
+ *  is not reaped: the program's own wait still sees it), 0 otherwise (Linux
+ *  tells only the parent). NOTE_FORK / NOTE_EXEC: the process forked / called
+ *  exec. NOTE_TRACK: each new child gets a knote of its own (same fflags and
+ *  udata) whose first event has NOTE_CHILD and data = the parent's pid;
+ *  NOTE_TRACKERR on the parent if a child could not be followed.
+ *  NOTE_FORK, NOTE_EXEC and NOTE_TRACK use the kernel's process-events
+ *  connector, which needs CAP_NET_ADMIN in the initial namespaces: without it
+ *  they are refused with EOPNOTSUPP. EV_CLEAR is implied. */
 #define EVFILT_PROC      (-5)
 /** Signal sent to the process or any of its threads (kill, raise,
  *  pthread_kill); ident is the signal number (SIGKILL, SIGSTOP, 0 or

@@ -107,6 +107,20 @@ void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi);
 /** Forgets the hub eventfd (fork child). */
 void cbsdshim_signal_forget_hub(void);
 
+/* --- Process-events connector (proc_connector.c), for NOTE_FORK/EXEC/TRACK -- */
+enum { CBSDSHIM_PROC_FORK = 1, CBSDSHIM_PROC_EXEC = 2 };
+struct cbsdshim_proc_event {
+    int kind;        /* CBSDSHIM_PROC_FORK or CBSDSHIM_PROC_EXEC */
+    int pid;         /* the new thread/process (fork) or the one that exec'd */
+    int tgid;        /* its process id (tgid); pid != tgid means a new thread */
+    int parent_tgid; /* fork: the parent process */
+};
+/** A non-blocking connector socket subscribed to process events, or -1 with
+ *  errno EOPNOTSUPP when the kernel does not permit it (CAP_NET_ADMIN). */
+int cbsdshim_proc_connector_open(void);
+/** Reads up to max pending fork/exec events; returns how many (0: none). */
+int cbsdshim_proc_connector_read(int fd, struct cbsdshim_proc_event *out, int max);
+
 /** Request values Swift cannot import as macros with casts. */
 static const unsigned long cbsdshim_FIONREAD = FIONREAD;
 static const unsigned long cbsdshim_FIONBIO = FIONBIO;
