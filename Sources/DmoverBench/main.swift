@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// dmover-bench: GB/s of the software backend (through sessions/requests with
-// DMOVER_REQ_WAIT) beside glibc and ISA-L on the same buffers in the same run.
+// dmover-bench: GB/s of the software backend, both as the raw SIMD kernel
+// called on the buffers and through dmover_process (DMOVER_REQ_WAIT), beside
+// glibc and ISA-L on the same buffers in the same run, with ratios; then the
+// absolute goals at 256 MiB.
 //
 //   dmover-bench [--quick] [--sizes 4K,64K,1M,32M,256M] [--functions zero,copy,...]
 // GB/s = bytes of the output per second (bytes of input for crc32c/compare).
@@ -120,20 +122,56 @@ func fmt(_ v: Double, _ w: Int = 7) -> String {
 }
 func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: max(0, w - s.count)) }
 
+/// The raw kernel over n bytes of the same buffers.
+@MainActor func kernel(_ name: String, _ n: Int) -> Double {
+    guard let k = Kernels.rawKernel(name) else { return 0 }
+    let srcs = UnsafeMutablePointer<UnsafeRawPointer>.allocate(capacity: maxInputs)
+    defer { srcs.deallocate() }
+    for j in 0..<maxInputs { srcs[j] = UnsafeRawPointer(name == "compare" ? inputs[0] : inputs[j]) }
+    var sink: UInt64 = 0
+    let r = measure(n) { sink &+= k(output, srcs, n) }
+    if sink == 42 { print("") }
+    return r
+}
+
 let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-print("dmover-bench: kernels \(Kernels.description), \(cpus) CPUs; GB/s, best of 3; ratio = bsdshim (1 worker) / reference")
-print("\(pad("function", 13)) \(pad("size", 8)) \(pad("bsdshim", 8)) \(pad("reference", 19)) \(pad("ref", 7)) \(pad("ratio", 6)) 2 workers")
+print("dmover-bench: kernels \(Kernels.description), \(cpus) CPUs, non-temporal from \(fmtSize(SoftwareBackendConfig.nonTemporalMinimum)), "
+      + "split from \(fmtSize(SoftwareBackendConfig.splitMinimum))")
+print("GB/s, best of 3. kernel = the SIMD routine on the buffers; process = dmover_process with DMOVER_REQ_WAIT, 1 worker;")
+print("ratios against the reference; 2 workers = dmover_process split in two (ratio to 1 worker).")
+print("\(pad("function", 13)) \(pad("size", 8)) \(pad(" kernel", 7)) \(pad("process", 7)) \(pad(" reference", 19)) \(pad("    ref", 7)) "
+      + "\(pad("kern/ref", 8)) \(pad("proc/ref", 8)) 2 workers")
+var at256: [String: (one: Double, two: Double)] = [:]
 for name in functions {
     for n in sizes {
         SoftwareBackendConfig.workerThreads = 1
+        let raw = kernel(name, n)
         let ours = bsdshim(name, n)
         let (refName, ref) = reference(name, n)
         var two = ""
+        var twoValue = 0.0
         if n >= 32 << 20 && cpus >= 2 {
             SoftwareBackendConfig.workerThreads = 2
-            let t = bsdshim(name, n)
-            two = fmt(t) + " (\(fmt(t / ours, 0))x)"
+            twoValue = bsdshim(name, n)
+            two = fmt(twoValue) + " (\(fmt(twoValue / ours, 0))x)"
         }
-        print("\(pad(name, 13)) \(pad(fmtSize(n), 8)) \(fmt(ours)) \(pad(" " + refName, 19)) \(fmt(ref)) \(fmt(ours / ref, 5))x \(two)")
+        if n == 256 << 20 { at256[name] = (ours, twoValue) }
+        print("\(pad(name, 13)) \(pad(fmtSize(n), 8)) \(fmt(raw)) \(fmt(ours)) \(pad(" " + refName, 19)) \(fmt(ref)) "
+              + "\(fmt(raw / ref, 7))x \(fmt(ours / ref, 7))x \(two)")
+    }
+}
+
+// MARK: - goals (issue: 256 MiB, one worker; two workers >= 1.8x one)
+
+let goals: [(String, Double)] = [("copy", 15), ("zero", 55), ("fill8", 23), ("xor2", 8), ("xor8", 2.5)]
+if !at256.isEmpty {
+    print("goals at 256 MiB:")
+    for (name, want) in goals {
+        guard let m = at256[name] else { continue }
+        var line = "  \(pad(name, 6)) 1 worker \(fmt(m.one)) GB/s (goal \(fmt(want, 0))): \(m.one >= want ? "met" : "MISSED")"
+        if m.two > 0 {
+            line += "; 2 workers \(fmt(m.two / m.one, 0))x (goal 1.8x): \(m.two / m.one >= 1.8 ? "met" : "MISSED")"
+        }
+        print(line)
     }
 }

@@ -82,6 +82,39 @@ public enum Kernels {
     @inline(__always)
     static var active: ActiveKernels { SoftwareBackend.shared.kernels }
 
+    /// For benchmarks: the raw kernel of the level in use for `function`, called
+    /// straight on linear buffers (dst, inputs, length) with the library's
+    /// non-temporal choice for that length; returns the CRC register or the
+    /// compare index. nil for an unknown function.
+    public static func rawKernel(_ function: String)
+        -> ((UnsafeMutableRawPointer, UnsafePointer<UnsafeRawPointer>, Int) -> UInt64)?
+    {
+        let k = active, b = SoftwareBackend.shared
+        switch function {
+        case "zero": return { d, _, n in k.fill(d, 0, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+        case "fill8": return { d, _, n in k.fill(d, 0xA5A5_A5A5_A5A5_A5A5, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+        case "copy": return { d, s, n in k.copy(d, s[0], n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+        case "iscsi-crc32c": return { _, s, n in UInt64(k.crc(~0, s[0], n)) }
+        case "compare": return { _, s, n in UInt64(k.compare(s[0], s[1], n)) }
+        case "copy-crc32c":
+            return { d, s, n in
+                let nt = n >= b.ntMin.load(ordering: .relaxed)
+                var c: UInt32 = ~0, i = 0
+                while i < n {
+                    let m = min(CopyCRC32CFunction.blockSize, n - i)
+                    c = k.crc(c, s[0] + i, m)
+                    k.copy(d + i, s[0] + i, m, nt)
+                    i += m
+                }
+                return UInt64(c)
+            }
+        default:
+            guard function.hasPrefix("xor"), let m = Int(function.dropFirst(3)), (2...16).contains(m) else { return nil }
+            let x = k.xor[m]
+            return { d, s, n in x(d, s, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+        }
+    }
+
     private static let hasCRC = cbsdshim_cpu_has_sse42() != 0 && cbsdshim_cpu_has_pclmul() != 0
     private static let hasCRC512 = hasCRC && cbsdshim_cpu_has_vpclmulqdq() != 0 && cbsdshim_cpu_has_avx512bw() != 0
 
