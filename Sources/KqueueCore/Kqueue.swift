@@ -629,7 +629,17 @@ public final class Kqueue: @unchecked Sendable {
             produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
                                           into: out + produced, stamp: stamp)
         }
-        for set in EpollSet.nested where nestedReady & (1 << set.rawValue) != 0 {
+        if nestedReady != 0 { produced += routeNested(nestedReady, into: out + produced, room: room - produced, stamp: stamp) }
+        if produced < room && !queue.isEmpty {
+            produced += collectQueued(into: out + produced, room: room - produced, stamp: stamp)
+        }
+        return produced
+    }
+
+    /// Collects from the nested sets whose tag fired (bit per EpollSet raw value).
+    func routeNested(_ ready: Int, into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
+        var produced = 0
+        for set in EpollSet.nested where ready & (1 << set.rawValue) != 0 {
             guard produced < room, let ns = nestedSets[set.rawValue] else { continue }
             produced += withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb in
                 let nbase = nb.baseAddress!
@@ -643,9 +653,6 @@ public final class Kqueue: @unchecked Sendable {
                 }
                 return p
             }
-        }
-        if produced < room && !queue.isEmpty {
-            produced += collectQueued(into: out + produced, room: room - produced, stamp: stamp)
         }
         return produced
     }
