@@ -68,12 +68,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             if set == .main { kq.provenAlive = true }
             return
         case .failure(let e) where e == .notPermitted:
-            // Not pollable: a regular file or directory is always ready (BSD).
-            kq.releaseSlot(kn)
-            kn.epollSet = nil
-            kn.descriptorKind = .alwaysReady
-            watchAlwaysReady(kn, in: kq)
-            kq.activate(kn)
+            becomeAlwaysReady(kn, in: kq)
         case .failure(let e) where e == .exists:
             // A registration left behind by a descriptor closed under a previous knote.
             if case .failure(let e2) = ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
@@ -123,17 +118,23 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
             case .success: return
             case .failure(let e2) where e2 == .notPermitted:
-                kq.releaseSlot(kn)
-                kn.epollSet = nil
-                kn.descriptorKind = .alwaysReady
-                watchAlwaysReady(kn, in: kq)
-                kq.activate(kn)
+                becomeAlwaysReady(kn, in: kq)
             case .failure(let e2):
                 throw e2 == .invalidArgument ? .badFileDescriptor : e2
             }
         case .failure(let e):
             throw e
         }
+    }
+
+    /// epoll refused the descriptor (EPERM): a regular file or directory, which
+    /// BSD says is always ready. Served from the userspace queue instead.
+    private func becomeAlwaysReady(_ kn: Knote, in kq: Kqueue) {
+        kq.releaseSlot(kn)
+        kn.epollSet = nil
+        kn.descriptorKind = .alwaysReady
+        watchAlwaysReady(kn, in: kq)
+        kq.activate(kn)
     }
 
     /// Hook for files epoll refuses: the read filter watches them for growth.
