@@ -315,7 +315,8 @@ func benchTimers() {
     // Periods 1..50 ms, as in the reference measurement.
     func period(_ i: Int) -> Int { 1 + (i * 7919) % 50 }
 
-    // bsdshim: all timers in one kqueue.
+    // bsdshim: all timers in one kqueue (earlier benchmarks' kqueues reclaimed first).
+    libkqueue_drain_pending_close()
     let fdBefore = openFDs()
     let kq = kqueue()
     var changes = (0..<count).map { kev(UInt($0), EVFILT_TIMER, EV_ADD, 0, period($0)) }
