@@ -210,9 +210,18 @@ func benchAdd() {
         fds += sv
     }
     var oursAdd: [Double] = [], refAdd: [Double] = [], oursDel: [Double] = [], refDel: [Double] = []
+    var oursBatch: [Double] = []
+    var batch = fds.map { kev(UInt($0), EVFILT_READ, EV_ADD) }
     for _ in 0..<rounds {
-        let kq = kqueue()
+        // The same 10,000 registrations as one change list (how kqueue programs batch).
+        let bkq = kqueue()
         var t0 = now()
+        _ = batch.withUnsafeMutableBufferPointer { kevent(bkq, $0.baseAddress, Int32($0.count), nil, 0, nil) }
+        oursBatch.append(Double(now() - t0) / Double(count))
+        close(bkq)
+
+        let kq = kqueue()
+        t0 = now()
         for fd in fds {
             var ch = kev(UInt(fd), EVFILT_READ, EV_ADD)
             _ = kevent(kq, &ch, 1, nil, 0, nil)
@@ -244,7 +253,9 @@ func benchAdd() {
         close(ep)
     }
     for fd in fds { close(fd) }
-    record("(c) EV_ADD, 10,000 sockets (per registration)", ours: median(oursAdd), reference: median(refAdd),
+    record("(c) EV_ADD, 10,000 sockets, one per call", ours: median(oursAdd), reference: median(refAdd),
+           unit: "ns", goal: "<= 1.2")
+    record("(c) EV_ADD, 10,000 sockets, one change list", ours: median(oursBatch), reference: median(refAdd),
            unit: "ns", goal: "<= 1.2")
     record("(c) EV_DELETE, 10,000 sockets", ours: median(oursDel), reference: median(refDel),
            unit: "ns", goal: "-")
