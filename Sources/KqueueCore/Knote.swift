@@ -23,7 +23,7 @@ struct KnoteKey: Hashable {
 final class Knote {
     @exclusivity(unchecked) private(set) var ident: UInt = 0
     @exclusivity(unchecked) private(set) var filter: Int16 = 0
-    @exclusivity(unchecked) private(set) var ops: any Filter = FilterTable.user
+    @exclusivity(unchecked) private(set) var ops: any Filter
 
     /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
     /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
@@ -82,6 +82,7 @@ final class Knote {
     @exclusivity(unchecked) var realtime = false
 
     init(change: kevent, ops: any Filter) {
+        self.ops = ops
         configure(change: change, ops: ops)
     }
 

@@ -284,28 +284,30 @@ public final class Kqueue: @unchecked Sendable {
         timeout: UInt64?
     ) -> Result<Int, Errno> {
         if isClosed { return .failure(.badFileDescriptor) }
+        let collects = capacity > 0 && events != nil
         if count > 0, let changes {
-            let r = apply(changes: changes, count: count, events: events, capacity: capacity)
+            var proven = false
+            let r = apply(changes: changes, count: count, events: events, capacity: capacity,
+                          finishing: !collects, proven: &proven)
             switch r {
             case .failure, .success(1...):
-                // Reported changes end the call (BSD kern_kevent); the wake-up
-                // flag is synced here since no scan follows.
-                locked { syncWakeup() }
-                if !provenAlive && !probeIdentity() {
+                // Reported changes end the call (BSD kern_kevent).
+                if !proven && !probeIdentity() {
                     markClosed()
                     return .failure(.badFileDescriptor)
                 }
                 return r
             default:
-                break
+                if !collects {
+                    // Unless a change went through our epoll instance, ask whether
+                    // the descriptor is still ours (a closed kqueue: EBADF).
+                    if proven || probeIdentity() { return .success(0) }
+                    markClosed()
+                    return .failure(.badFileDescriptor)
+                }
             }
         }
-        guard capacity > 0, let events else {
-            locked { syncWakeup() }
-            // Nothing to collect: unless a change already went through our epoll
-            // instance, ask whether the descriptor is still ours (kevent on a
-            // closed kqueue must fail with EBADF).
-            if count > 0 && provenAlive { return .success(0) }
+        guard collects, let events else {
             if probeIdentity() { return .success(0) }
             markClosed()
             return .failure(.badFileDescriptor)
@@ -328,12 +330,19 @@ public final class Kqueue: @unchecked Sendable {
     /// Applies the changelist in order. Failed changes (and EV_RECEIPT ones) are
     /// written to `events` while room remains; with no room the call fails with
     /// the change's errno. Returns the number of entries written.
+    /// `finishing`: no scan follows in this call (nothing to collect, or a
+    /// change reported), so the wake-up flag is synced here, under the same
+    /// lock. `proven` tells whether a change went through our epoll instance.
     func apply(
         changes: UnsafePointer<kevent>, count: Int,
-        events: UnsafeMutablePointer<kevent>?, capacity: Int
+        events: UnsafeMutablePointer<kevent>?, capacity: Int,
+        finishing: Bool, proven: inout Bool
     ) -> Result<Int, Errno> {
         locked {
             provenAlive = false
+            defer {
+                proven = provenAlive
+            }
             var written = 0
             for i in 0..<count {
                 // Copy first: eventlist may alias changelist (entries before i only are overwritten).
@@ -355,10 +364,12 @@ public final class Kqueue: @unchecked Sendable {
                         out[written] = change
                         written += 1
                     } else if error != 0 {
+                        syncWakeup()
                         return .failure(Errno(rawValue: error))
                     }
                 }
             }
+            if finishing || written > 0 { syncWakeup() }
             return .success(written)
         }
     }
