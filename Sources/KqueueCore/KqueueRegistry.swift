@@ -129,6 +129,9 @@ public enum KqueueRegistry {
         ) == 0
     }()
 
+    /// The parent's kqueues, as a fork child abandoned them.
+    nonisolated(unsafe) static var abandonedInChild: [Kqueue] = []
+
     static func forgetAllInChild() {
         SignalHub.forgetInChild()
         // Single-threaded here; the shard locks were taken in prepare. Other
@@ -153,7 +156,8 @@ public enum KqueueRegistry {
                     if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
                 }
                 // The objects are abandoned, not freed: their locks may be held.
-                for case let kq? in t { _ = Unmanaged.passRetained(kq) }
+                // Kept referenced, so leak checkers see them as reachable.
+                for case let kq? in t { abandonedInChild.append(kq) }
                 t.removeAll()
             }
         }
