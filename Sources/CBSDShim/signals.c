@@ -37,6 +37,9 @@ static void install(int sig) {
     ours.sa_sigaction = handler;
     ours.sa_mask = original[sig].sa_mask;
     ours.sa_flags = SA_SIGINFO | (original[sig].sa_flags & (SA_RESTART | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT));
+    /* SIGCHLD ignored means "reap my children for me": keep that with a handler. */
+    if (sig == SIGCHLD && !(original[sig].sa_flags & SA_SIGINFO) && original[sig].sa_handler == SIG_IGN)
+        ours.sa_flags |= SA_NOCLDWAIT;
     sigaction(sig, &ours, NULL);
 }
 

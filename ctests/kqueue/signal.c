@@ -180,8 +180,21 @@ static void test_signal_sigchld_from_child_exit(void) {
     CHECK_EQ(waitpid(pid, NULL, 0), pid); /* not reaped for us (SIGCHLD stays default) */
 }
 
+static void test_signal_sigchld_ignored_still_reaps_children(void) {
+    /* SIGCHLD set to SIG_IGN means the kernel reaps children: still so while watched. */
+    signal(SIGCHLD, SIG_IGN);
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGCHLD, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    CHECK_EQ(signal_data(kq, SIGCHLD, 2000), 1);
+    ms_sleep(50);
+    CHECK_ERRNO(waitpid(pid, NULL, WNOHANG), ECHILD); /* already reaped: no zombie */
+}
+
 int main(void) {
     RUN_FORKED(test_signal_counts_deliveries_with_ev_clear, 10);
+    RUN_FORKED(test_signal_sigchld_ignored_still_reaps_children, 10);
     RUN_FORKED(test_signal_program_handler_still_runs, 10);
     RUN_FORKED(test_signal_ignored_after_registration_still_counted, 10);
     RUN_FORKED(test_signal_pthread_kill_to_another_thread_seen, 10);
