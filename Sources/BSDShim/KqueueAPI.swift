@@ -44,6 +44,12 @@ public func bsdshim_kevent(
     }
 }
 
+/// `void bsdshim_fd_closing(int fd)`: see include/sys/event.h.
+@_cdecl("bsdshim_fd_closing")
+public func bsdshim_fd_closing(_ fd: Int32) {
+    KqueueRegistry.descriptorClosing(fd)
+}
+
 /// `void libkqueue_drain_pending_close(void)`: reclaims kqueues whose descriptor was closed.
 @_cdecl("libkqueue_drain_pending_close")
 public func bsdshim_libkqueue_drain_pending_close() {

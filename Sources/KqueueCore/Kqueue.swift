@@ -428,6 +428,16 @@ public final class Kqueue: @unchecked Sendable {
         return 0
     }
 
+    /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
+    func forgetDescriptor(_ fd: Int32) {
+        locked {
+            for filter in [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE] {
+                if let kn = knotes[UInt(fd), Int16(filter)] { drop(kn) }
+            }
+            syncWakeup()
+        }
+    }
+
     /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery).
     func drop(_ kn: Knote) {
         kn.ops.detach(kn, from: self)

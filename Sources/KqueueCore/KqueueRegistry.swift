@@ -40,6 +40,11 @@ public enum KqueueRegistry {
         return Shards()
     }()
 
+    /// Every registered kqueue in one list, for the paths that visit them all
+    /// (close tracking, sweeps) without locking 64 shards.
+    static let liveLock = FutexLock()
+    nonisolated(unsafe) static var live: [Kqueue] = []
+
     /// Round-robin cursor of the background sweep done by kqueue().
     static let sweepCursor = Atomic<Int>(0)
 
@@ -67,6 +72,7 @@ public enum KqueueRegistry {
             t[j] = kq
             return o
         }
+        liveLock.withLock { live.append(kq) }
         old?.markClosed()
         sweep(limit: 2)
     }
@@ -77,17 +83,14 @@ public enum KqueueRegistry {
             let j = i >> 6
             if j < t.count, t[j] === kq { t[j] = nil }
         }
+        liveLock.withLock {
+            if let k = live.firstIndex(where: { $0 === kq }) { live.swapAt(k, live.count - 1); live.removeLast() }
+        }
     }
 
     /// All registered kqueues (snapshot).
     static func all() -> [Kqueue] {
-        var out: [Kqueue] = []
-        for s in 0..<shardCount {
-            shards.withLock(s) { t in
-                for case let kq? in t { out.append(kq) }
-            }
-        }
-        return out
+        liveLock.withLock { live }
     }
 
     /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
@@ -116,6 +119,23 @@ public enum KqueueRegistry {
         }
     }
 
+    // MARK: - close tracking
+
+    /// A descriptor of the program's is about to be closed (told by an
+    /// interposed close()/dup2()/dup3()/close_range(), before the real call):
+    /// every knote on it goes, as on BSD, and its epoll registration with it —
+    /// which is what makes the dup() case right: epoll would otherwise keep
+    /// reporting a file that another descriptor still holds open.
+    public static func descriptorClosing(_ fd: Int32) {
+        guard fd >= 0 else { return }
+        if let kq = lookup(fd) {
+            // The kqueue itself is being closed: reclaim it now.
+            kq.markClosed()
+        }
+        let kqueues = liveLock.withLock { live }
+        for kq in kqueues where kq.fd != fd { kq.forgetDescriptor(fd) }
+    }
+
     // MARK: - fork
 
     /// BSD does not pass kqueues to a fork child. In the child every kqueue
@@ -134,6 +154,8 @@ public enum KqueueRegistry {
 
     static func forgetAllInChild() {
         SignalHub.forgetInChild()
+        liveLock.reset()
+        live = []
         // Single-threaded here; the shard locks were taken in prepare. Other
         // locks (per-kqueue) may have been held by threads that do not exist in
         // the child, so only immutable or quiescent fields are touched.

@@ -155,7 +155,55 @@ static void test_kqueue_fd_reuse_in_other_kqueue(void) {
     close(outer);
 }
 
+static void test_close_hook_drops_knotes_even_with_a_dup_open(void) {
+    /* What libbsdshim-preload.so's close() does: tell bsdshim first. */
+    int kq = kqueue(), p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    int keep = dup(p[0]); /* the file stays open through this dup */
+    CHECK(keep >= 0);
+    bsdshim_fd_closing(p[0]);
+    close(p[0]);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 100), 0); /* no event for the closed descriptor */
+    CHECK_ERRNO(kq_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
+    /* The same number, reused for a new file, starts clean and works. */
+    int q = dup(keep);
+    CHECK_EQ(q, p[0]);
+    CHECK_EQ(kq_change(kq, q, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 1000), 1);
+    CHECK_EQ(ev.ident, q);
+    close(q); close(keep); close(p[1]); close(kq);
+}
+
+static atomic_int hook_waiter_done;
+static int hook_waiter_err;
+static void *hook_waiter(void *p) {
+    int kq = *(int *)p;
+    struct kevent ev;
+    if (kevent(kq, NULL, 0, &ev, 1, NULL) == -1) hook_waiter_err = errno;
+    atomic_store(&hook_waiter_done, 1);
+    return NULL;
+}
+
+static void test_close_hook_on_a_kqueue_wakes_waiters_at_once(void) {
+    static int kq;
+    kq = kqueue();
+    atomic_store(&hook_waiter_done, 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, hook_waiter, &kq), 0);
+    ms_sleep(30);
+    bsdshim_fd_closing(kq);
+    close(kq);
+    CHECK(wait_flag(&hook_waiter_done, 1, 200)); /* well before the 250 ms liveness check */
+    pthread_join(t, NULL);
+    CHECK_EQ(hook_waiter_err, EBADF);
+}
+
 int main(void) {
+    RUN(test_close_hook_drops_knotes_even_with_a_dup_open);
+    RUN(test_close_hook_on_a_kqueue_wakes_waiters_at_once);
     RUN(test_closed_fd_reused_by_pipe_gives_no_stale_event);
     RUN(test_closed_fd_with_pending_data_reused);
     RUN(test_closed_fd_reused_by_socket_write_filter);

@@ -325,6 +325,19 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
            const struct timespec *timeout);
 
 /**
+ * bsdshim extension: tells bsdshim that the program is about to close `fd`
+ * (or replace it with dup2/dup3). Every knote on `fd` is deleted and its
+ * kernel registration removed, as BSD does on close() — which Linux cannot
+ * see by itself when a dup() of the descriptor stays open elsewhere (epoll
+ * would keep reporting the file). If `fd` is a kqueue, it is reclaimed and
+ * its waiters return EBADF at once. Call it before the real close().
+ * libbsdshim-preload.so's close()/dup2()/dup3()/close_range() call it for
+ * you; a program linked with libbsdshim can call it from its own close
+ * wrapper. Never fails.
+ */
+void bsdshim_fd_closing(int fd);
+
+/**
  * Exported for compatibility with libkqueue's test hook of the same name.
  * Reclaims every kqueue whose descriptor has been closed and returns when
  * that is done. bsdshim detects closed kqueues itself; programs never need
