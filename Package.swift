@@ -11,6 +11,8 @@ let package = Package(
         // libbsdshim.so: the C ABI (kqueue, kevent, dmover_*). Release line:
         //   swift build -c release --product bsdshim -Xswiftc -static-stdlib -Xlinker -soname=libbsdshim.so.0
         .library(name: "bsdshim", type: .dynamic, targets: ["BSDShim"]),
+        // libbsdshim-preload.so: LD_PRELOAD=libbsdshim-preload.so gives unmodified programs /dev/dmover.
+        .library(name: "bsdshim-preload", type: .dynamic, targets: ["CBSDShimPreload"]),
         .executable(name: "kqueue-bench", targets: ["KqueueBench"]),
         .executable(name: "dmover-bench", targets: ["DmoverBench"]),
     ],
@@ -32,6 +34,9 @@ let package = Package(
                 path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
         // The exported C ABI (@_cdecl only).
         .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
+        // The /dev/dmover interposers (open/ioctl/read/write/close), C only; loads libbsdshim on first use.
+        .target(name: "CBSDShimPreload", path: "Sources/CBSDShimPreload", exclude: ["CMakeLists.txt"],
+                linkerSettings: [.linkedLibrary("dl")]),
         .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShimABI", "CBSDShim"],
                           path: "Sources/KqueueBench", exclude: ["CMakeLists.txt"]),
         // dmover: kernels per ISA (bodies inlined into each module; chosen at run time by DmoverCore).

@@ -34,6 +34,7 @@ enum DmoverFork {
             b.native?.resetInChild()
         }
         CompletionQueue.shared.resetInChild()
+        DeviceTable.closeServerEndsInChild()
         BackendRegistry.lock.reset()
     }
 }

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// DmoverIOAPI.swift: the C ABI of include/dev/dmover/dmover_io.h (dmover_open, dmover_ioctl, read/write/close), in header order.
+
+import BSDSystem
+import CBSDShimABI
+import DmoverCore
+import Glibc
+
+/// `int dmover_open(int flags)`: see dmover_io.h.
+@_cdecl("dmover_open")
+public func bsdshim_dmover_open(_ flags: Int32) -> Int32 {
+    do { return try DmoverDevice.open(flags: flags) } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
+/// `int dmover_ioctl(int fd, unsigned long cmd, void *arg)`: see dmover_io.h.
+@_cdecl("dmover_ioctl")
+public func bsdshim_dmover_ioctl(_ fd: Int32, _ cmd: UInt, _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    do { try DmoverDevice.ioctl(fd, cmd, arg) } catch {
+        Errno.current = error
+        return -1
+    }
+    return 0
+}
+
+/// `ssize_t dmover_write(int fd, const void *buf, size_t nbytes)`: see dmover_io.h.
+@_cdecl("dmover_write")
+public func bsdshim_dmover_write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ nbytes: Int) -> Int {
+    do { return try DmoverDevice.write(fd, buf, nbytes) } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
+/// `ssize_t dmover_read(int fd, void *buf, size_t nbytes)`: see dmover_io.h.
+@_cdecl("dmover_read")
+public func bsdshim_dmover_read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ nbytes: Int) -> Int {
+    do { return try DmoverDevice.read(fd, buf, nbytes) } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
+/// `int dmover_writable(int fd)`: see dmover_io.h.
+@_cdecl("dmover_writable")
+public func bsdshim_dmover_writable(_ fd: Int32) -> Int32 {
+    do { return try DmoverDevice.writable(fd) ? 1 : 0 } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
+/// `int dmover_close(int fd)`: see dmover_io.h.
+@_cdecl("dmover_close")
+public func bsdshim_dmover_close(_ fd: Int32) -> Int32 {
+    do { try DmoverDevice.close(fd) } catch {
+        Errno.current = error
+        return -1
+    }
+    return 0
+}

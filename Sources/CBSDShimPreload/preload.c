@@ -1,0 +1,233 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * preload.c: the LD_PRELOAD interposers for /dev/dmover (see CBSDShimPreload.h).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include "CBSDShimPreload.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define TRACKED_MAX 65536
+
+/* Descriptors we returned for /dev/dmover (one bit each). */
+static uint8_t tracked[TRACKED_MAX / 8];
+/* Depth of our interposers on this thread: inner calls pass straight through. */
+static __thread int depth;
+
+static int is_tracked(int fd) {
+	return fd >= 0 && fd < TRACKED_MAX && (__atomic_load_n(&tracked[fd / 8], __ATOMIC_ACQUIRE) >> (fd % 8)) & 1;
+}
+
+static void set_tracked(int fd, int on) {
+	if (fd < 0 || fd >= TRACKED_MAX) return;
+	uint8_t bit = (uint8_t)(1u << (fd % 8));
+	if (on) __atomic_fetch_or(&tracked[fd / 8], bit, __ATOMIC_RELEASE);
+	else __atomic_fetch_and(&tracked[fd / 8], (uint8_t)~bit, __ATOMIC_RELEASE);
+}
+
+static int is_dmover_path(const char *path) {
+	return path != NULL && (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0);
+}
+
+/* --- libbsdshim entry points, resolved once ---------------------------------- */
+
+struct bsdshim_fns {
+	int (*open)(int);
+	int (*ioctl)(int, unsigned long, void *);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	int (*close)(int);
+};
+static struct bsdshim_fns fns;
+static int fns_state; /* 0 unresolved, 1 ready, -1 unavailable */
+
+static void *open_bsdshim(void) {
+	/* Next to this library first (…/libbsdshim-preload.so → …/libbsdshim.so.0), then the search path. */
+	static const char *const names[] = {"libbsdshim.so.0", "libbsdshim.so"};
+	Dl_info info;
+	char path[4096];
+	if (dladdr((void *)open_bsdshim, &info) && info.dli_fname != NULL) {
+		const char *slash = strrchr(info.dli_fname, '/');
+		size_t dir = slash ? (size_t)(slash - info.dli_fname) + 1 : 0;
+		for (size_t i = 0; i < 2; i++) {
+			size_t n = strlen(names[i]);
+			if (dir + n + 1 > sizeof path) continue;
+			memcpy(path, info.dli_fname, dir);
+			memcpy(path + dir, names[i], n + 1);
+			void *h = dlopen(path, RTLD_NOW | RTLD_GLOBAL);
+			if (h) return h;
+		}
+	}
+	for (size_t i = 0; i < 2; i++) {
+		void *h = dlopen(names[i], RTLD_NOW | RTLD_GLOBAL);
+		if (h) return h;
+	}
+	return NULL;
+}
+
+static int resolve(void) {
+	int s = __atomic_load_n(&fns_state, __ATOMIC_ACQUIRE);
+	if (s != 0) return s;
+	void *h = dlsym(RTLD_DEFAULT, "dmover_open") ? RTLD_DEFAULT : open_bsdshim();
+	struct bsdshim_fns f;
+	memset(&f, 0, sizeof f);
+	if (h) {
+		f.open = (int (*)(int))dlsym(h, "dmover_open");
+		f.ioctl = (int (*)(int, unsigned long, void *))dlsym(h, "dmover_ioctl");
+		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
+		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "dmover_write");
+		f.close = (int (*)(int))dlsym(h, "dmover_close");
+	}
+	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;
+	if (s == 1) fns = f;
+	__atomic_store_n(&fns_state, s, __ATOMIC_RELEASE);
+	return s;
+}
+
+static int dmover_device_open(int flags) {
+	if (resolve() != 1) {
+		errno = ENXIO;
+		return -1;
+	}
+	int fd = fns.open(flags);
+	if (fd >= 0) set_tracked(fd, 1);
+	return fd;
+}
+
+/* --- the next definitions ------------------------------------------------------ */
+
+typedef int (*ioctl_fn)(int, unsigned long, ...);
+typedef ssize_t (*read_fn)(int, void *, size_t);
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef int (*close_fn)(int);
+
+/* Resolved on first use (a benign race: every thread stores the same value). */
+#define NEXT(name, type) \
+	static type next_##name; \
+	if (next_##name == NULL) next_##name = (type)dlsym(RTLD_NEXT, #name)
+
+static int mode_needed(int flags) {
+	return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* --- open family ----------------------------------------------------------------- */
+
+static int do_open(const char *name, const char *path, int dirfd, int flags, mode_t mode, int at) {
+	int r;
+	if (depth == 0 && is_dmover_path(path)) {
+		depth++;
+		r = dmover_device_open(flags);
+		depth--;
+		return r;
+	}
+	depth++;
+	if (at) {
+		int (*next)(int, const char *, int, ...) = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, name);
+		r = next ? next(dirfd, path, flags, mode) : (errno = ENOSYS, -1);
+	} else {
+		int (*next)(const char *, int, ...) = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, name);
+		r = next ? next(path, flags, mode) : (errno = ENOSYS, -1);
+	}
+	depth--;
+	return r;
+}
+
+EXPORT int open(const char *path, int flags, ...) {
+	mode_t mode = 0;
+	if (mode_needed(flags)) { va_list ap; va_start(ap, flags); mode = (mode_t)va_arg(ap, int); va_end(ap); }
+	return do_open("open", path, AT_FDCWD, flags, mode, 0);
+}
+
+EXPORT int open64(const char *path, int flags, ...) {
+	mode_t mode = 0;
+	if (mode_needed(flags)) { va_list ap; va_start(ap, flags); mode = (mode_t)va_arg(ap, int); va_end(ap); }
+	return do_open("open64", path, AT_FDCWD, flags, mode, 0);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+	mode_t mode = 0;
+	if (mode_needed(flags)) { va_list ap; va_start(ap, flags); mode = (mode_t)va_arg(ap, int); va_end(ap); }
+	return do_open("openat", path, dirfd, flags, mode, 1);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+	mode_t mode = 0;
+	if (mode_needed(flags)) { va_list ap; va_start(ap, flags); mode = (mode_t)va_arg(ap, int); va_end(ap); }
+	return do_open("openat64", path, dirfd, flags, mode, 1);
+}
+
+/* _FORTIFY_SOURCE entry points (no mode). */
+EXPORT int __open_2(const char *path, int flags) { return do_open("__open_2", path, AT_FDCWD, flags, 0, 0); }
+EXPORT int __open64_2(const char *path, int flags) { return do_open("__open64_2", path, AT_FDCWD, flags, 0, 0); }
+EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+	return do_open("__openat_2", path, dirfd, flags, 0, 1);
+}
+
+/* --- ioctl, read, write, close ------------------------------------------------- */
+
+EXPORT int ioctl(int fd, unsigned long request, ...) {
+	va_list ap;
+	va_start(ap, request);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	int r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		r = fns.ioctl(fd, request, arg);
+	} else {
+		NEXT(ioctl, ioctl_fn);
+		r = next_ioctl ? next_ioctl(fd, request, arg) : (errno = ENOSYS, -1);
+	}
+	depth--;
+	return r;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n) {
+	ssize_t r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		r = fns.read(fd, buf, n);
+	} else {
+		NEXT(read, read_fn);
+		r = next_read(fd, buf, n);
+	}
+	depth--;
+	return r;
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+	ssize_t r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		r = fns.write(fd, buf, n);
+	} else {
+		NEXT(write, write_fn);
+		r = next_write(fd, buf, n);
+	}
+	depth--;
+	return r;
+}
+
+EXPORT int close(int fd) {
+	int r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		set_tracked(fd, 0);
+		r = fns.close(fd);
+	} else {
+		/* A tracked number closed from inside (never ours then) is forgotten too. */
+		set_tracked(fd, 0);
+		NEXT(close, close_fn);
+		r = next_close(fd);
+	}
+	depth--;
+	return r;
+}

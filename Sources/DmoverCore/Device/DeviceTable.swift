@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// DeviceTable.swift: descriptor number -> Device, for the entry points (lock-free lookup).
+
+import BSDSystem
+import CBSDShim
+import Glibc
+
+/// Devices by client descriptor number. Lookups read a slot without a lock and
+/// check the descriptor still is our socket (same inode), so a number that was
+/// closed with plain close() and reused is never taken for ours. Slots change
+/// under a lock (open and close only).
+enum DeviceTable {
+    static let capacity: Int = {
+        var rl = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
+        let hard = rl.rlim_max == rlim_t.max ? UInt(1 << 20) : UInt(rl.rlim_max)
+        return Int(min(max(hard, 1024), 1 << 20))
+    }()
+    /// calloc'ed: untouched pages cost nothing.
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutableRawPointer?> = {
+        calloc(capacity, MemoryLayout<UnsafeMutableRawPointer?>.stride)!.bindMemory(to: UnsafeMutableRawPointer?.self,
+                                                                                    capacity: capacity)
+    }()
+    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<UInt32> = {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// One past the highest slot ever used (changed under the lock).
+    nonisolated(unsafe) private static var highWater = 0
+
+    /// Stores a device (the table keeps a reference); drops a stale one in the slot.
+    static func insert(_ device: Device) -> Bool {
+        let fd = Int(device.clientFD)
+        guard fd >= 0 && fd < capacity else { return false }
+        cbsdshim_lock(lock)
+        let old = slots[fd]
+        slots[fd] = Unmanaged.passRetained(device).toOpaque()
+        highWater = max(highWater, fd + 1)
+        cbsdshim_unlock(lock)
+        if let old { Unmanaged<Device>.fromOpaque(old).release() }
+        return true
+    }
+
+    /// Removes and returns fd's device (the caller owns the reference).
+    static func remove(_ fd: Int32) -> Device? {
+        guard fd >= 0 && Int(fd) < capacity else { return nil }
+        cbsdshim_lock(lock)
+        let old = slots[Int(fd)]
+        slots[Int(fd)] = nil
+        cbsdshim_unlock(lock)
+        guard let old else { return nil }
+        return Unmanaged<Device>.fromOpaque(old).takeRetainedValue()
+    }
+
+    /// Runs body with fd's device if fd still is that device's socket; nil otherwise.
+    @inline(__always)
+    static func with<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
+        guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
+        return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
+            var st = stat()
+            guard fstat(fd, &st) == 0, UInt(st.st_ino) == d.clientInode, st.st_mode & S_IFMT == S_IFSOCK else { return nil }
+            return body(d)
+        }
+    }
+
+    /// In a fork child: the serving threads are gone; close their socket ends.
+    static func closeServerEndsInChild() {
+        guard highWater > 0 else { return }
+        lock.pointee = 0
+        for fd in 0..<highWater {
+            guard let p = slots[fd] else { continue }
+            let d = Unmanaged<Device>.fromOpaque(p).takeUnretainedValue()
+            if !d.serverClosed.load(ordering: .acquiring) { close(d.serverFD) }
+        }
+    }
+}

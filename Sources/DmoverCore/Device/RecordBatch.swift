@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// RecordBatch.swift: checks a batch of request records against the client's memory and runs the valid ones.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+/// Working storage for one batch, allocated once per descriptor and grown only
+/// for unusually many iovecs or pages: the steady state allocates nothing.
+///
+/// Order of checks (NetBSD's dmio_usrreq_init, plus addresses): the input
+/// array must be readable (EFAULT); iovcnt above IOV_MAX, or an input with
+/// none, is EINVAL; the iovec arrays must be readable (EFAULT); totals above
+/// SSIZE_MAX or an input whose length differs from the output's is EINVAL;
+/// every page of every input must be readable and of the output writable
+/// (EFAULT). The core then checks the shape for the function (EINVAL).
+final class RecordBatch {
+    private static let batchMax = Int(DMIO_NREQS_MAX)
+    private static let maxInputs = 16
+    private let pageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
+    /// Input arrays, compact: record r's at inputAt[r].
+    private let inputs = UnsafeMutablePointer<dmio_buffer>.allocate(capacity: batchMax * maxInputs)
+    private var inputAt = [Int](repeating: 0, count: batchMax)
+    /// Copied iovec arrays, compact: buffer b (0 = output, 1 + j = input j) of record r at iovAt[r * 17 + b].
+    private var iovs = Growable<iovec>(4096)
+    private var iovAt = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
+    private var lengths = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
+    /// A transfer list (remote ranges, their owners) and its local bytes.
+    private var remote = Growable<iovec>(2048)
+    private var owners = Growable<Int32>(2048)
+    private var scratch = Growable<UInt8>(4096)
+    private let uios = UnsafeMutablePointer<uio>.allocate(capacity: maxInputs + 1)
+
+    deinit {
+        inputs.deallocate()
+        uios.deallocate()
+        iovs.free()
+        remote.free()
+        owners.free()
+        scratch.free()
+    }
+
+    private var records: UnsafeRawPointer! = nil
+    private var responses: UnsafeMutablePointer<dmio_usrresp>! = nil
+
+    @inline(__always) private func record(_ r: Int) -> dmio_usrreq {
+        (records + r * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
+    }
+    @inline(__always) private func live(_ r: Int) -> Bool { responses[r].resp_error == -1 }
+    @inline(__always) private func fail(_ r: Int, _ e: Int32) { responses[r].resp_error = e }
+
+    /// Runs the records of `recs[0..<count]` whose response error is -1 and sets each response.
+    func run(_ recs: UnsafeRawPointer, count: Int, responses resp: UnsafeMutablePointer<dmio_usrresp>,
+             session: UnsafeMutablePointer<dmover_session>, request dreq: UnsafeMutablePointer<dmover_request>,
+             ninputs: Int, pid: pid_t) {
+        records = recs
+        responses = resp
+        if ninputs > 0 { readInputArrays(count, ninputs, pid) }
+        readIovecArrays(count, ninputs, pid)
+        checkLengths(count, ninputs)
+        probePages(count, ninputs, pid, outputs: true)
+        probePages(count, ninputs, pid, outputs: false)
+        for r in 0..<count where live(r) { execute(r, ninputs, dreq) }
+    }
+
+    /// Copies each live record's req_inbuf[0..<ninputs].
+    private func readInputArrays(_ count: Int, _ ninputs: Int, _ pid: pid_t) {
+        var t = 0
+        for r in 0..<count where live(r) {
+            guard let p = record(r).req_inbuf else { fail(r, EFAULT); continue }
+            inputAt[r] = t * ninputs
+            remote[t] = iovec(iov_base: UnsafeMutableRawPointer(p), iov_len: ninputs * MemoryLayout<dmio_buffer>.stride)
+            owners[t] = Int32(r)
+            t += 1
+        }
+        // Compact: the t arrays land one after another in `inputs`.
+        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(inputs), remote: remote.base,
+                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
+    }
+
+    /// Checks iovcnt and copies every buffer's iovec array.
+    private func readIovecArrays(_ count: Int, _ ninputs: Int, _ pid: pid_t) {
+        let iovMax = UInt32(UserMemory.iovMax)
+        var total = 0
+        for r in 0..<count where live(r) {
+            let out = record(r).req_outbuf
+            var n = Int(out.dmbuf_iovcnt)
+            var bad = out.dmbuf_iovcnt > iovMax
+            for j in 0..<ninputs {
+                let c = inputs[inputAt[r] + j].dmbuf_iovcnt
+                if c == 0 || c > iovMax { bad = true }
+                n += Int(c)
+            }
+            if bad { fail(r, EINVAL); continue }
+            total += n
+        }
+        iovs.reserve(total)
+        remote.reserve(count * (ninputs + 1))
+        owners.reserve(count * (ninputs + 1))
+        var t = 0, at = 0
+        for r in 0..<count where live(r) {
+            for b in 0...ninputs {
+                let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
+                iovAt[r * 17 + b] = at
+                let n = Int(buf.dmbuf_iovcnt)
+                if n == 0 { continue }
+                guard let p = buf.dmbuf_iov else { fail(r, EFAULT); break }
+                remote[t] = iovec(iov_base: UnsafeMutableRawPointer(p), iov_len: n * MemoryLayout<iovec>.stride)
+                owners[t] = Int32(r)
+                t += 1
+                at += n
+            }
+        }
+        // A record failed above (NULL iovec array) may have queued earlier ranges: harmless reads.
+        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(iovs.base), remote: remote.base,
+                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
+    }
+
+    @inline(__always) private func iovcnt(_ r: Int, _ b: Int) -> Int {
+        Int(b == 0 ? record(r).req_outbuf.dmbuf_iovcnt : inputs[inputAt[r] + b - 1].dmbuf_iovcnt)
+    }
+
+    /// Totals: at most SSIZE_MAX; with an output, every input as long as the output.
+    private func checkLengths(_ count: Int, _ ninputs: Int) {
+        for r in 0..<count where live(r) {
+            for b in 0...ninputs {
+                var sum = 0, overflow = false
+                let base = iovAt[r * 17 + b]
+                for k in 0..<iovcnt(r, b) {
+                    // iov_len is size_t (imported as Int): above SSIZE_MAX reads as negative.
+                    let (s, o) = sum.addingReportingOverflow(iovs[base + k].iov_len)
+                    if o || iovs[base + k].iov_len < 0 { overflow = true }
+                    sum = s
+                }
+                if overflow || sum < 0 { fail(r, EINVAL); break }
+                lengths[r * 17 + b] = sum
+                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[r * 17] { fail(r, EINVAL); break }
+            }
+        }
+    }
+
+    /// Touches one byte in every page of the outputs (read, then written back
+    /// unchanged) or of the inputs (read).
+    private func probePages(_ count: Int, _ ninputs: Int, _ pid: pid_t, outputs: Bool) {
+        var t = 0
+        for r in 0..<count where live(r) {
+            for b in (outputs ? 0...0 : 1...max(ninputs, 1)) where b <= ninputs {
+                let base = iovAt[r * 17 + b]
+                for k in 0..<iovcnt(r, b) {
+                    let v = iovs[base + k]
+                    guard v.iov_len > 0 else { continue }
+                    let start = UInt(bitPattern: v.iov_base), last = start &+ UInt(v.iov_len) &- 1
+                    if last < start { fail(r, EFAULT); break }
+                    let mask = ~UInt(pageSize - 1)
+                    var page = start & mask
+                    while true {
+                        let addr = max(page, start)
+                        remote.reserve(t + 1)
+                        owners.reserve(t + 1)
+                        remote[t] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: addr), iov_len: 1)
+                        owners[t] = Int32(r)
+                        t += 1
+                        if page == last & mask { break }
+                        page &+= UInt(pageSize)
+                    }
+                }
+            }
+        }
+        if t == 0 { return }
+        scratch.reserve(t)
+        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(scratch.base), remote: remote.base,
+                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
+        guard outputs else { return }
+        // Write back only the bytes of records still valid (a failed record's bytes were not read).
+        var kept = 0
+        for i in 0..<t where live(Int(owners[i])) {
+            remote[kept] = remote[i]
+            owners[kept] = owners[i]
+            scratch[kept] = scratch[i]
+            kept += 1
+        }
+        UserMemory.transfer(pid: pid, write: true, local: UnsafeMutableRawPointer(scratch.base), remote: remote.base,
+                            owners: owners.base, count: kept) { fail(Int($0), EFAULT) }
+    }
+
+    /// Runs record r through the core with the reused request and sets its response.
+    private func execute(_ r: Int, _ ninputs: Int, _ dreq: UnsafeMutablePointer<dmover_request>) {
+        let rec = record(r)
+        var linear = true
+        for b in 0...ninputs where iovcnt(r, b) > 1 || (b > 0 && iovcnt(r, b) != 1) { linear = false }
+        let hasOut = iovcnt(r, 0) > 0
+        dreq.pointee.dreq_outbuf_type = hasOut ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
+        dreq.pointee.dreq_inbuf_type = ninputs > 0 ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
+        for b in 0...ninputs where b > 0 || hasOut {
+            let base = iovAt[r * 17 + b]
+            var buf = dmover_buffer()
+            if linear {
+                buf.dmbuf_linear = dmover_buf_linear(l_addr: iovs[base].iov_base, l_len: iovs[base].iov_len)
+            } else {
+                uios[b] = uio(uio_iov: iovs.base + base, uio_iovcnt: Int32(iovcnt(r, b)), uio_resid: lengths[r * 17 + b])
+                buf.dmbuf_uio = uios + b
+            }
+            if b == 0 { dreq.pointee.dreq_outbuf = buf } else { dreq.pointee.dreq_inbuf[b - 1] = buf }
+        }
+        dreq.pointee.dreq_immediate = rec.req_immediate
+        dreq.pointee.dreq_callback = nil
+        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.wait)
+        Engine.process(dreq)
+        let flags = cbsdshim_atomic_load_int(Request.flags(dreq))
+        if flags & RequestFlag.error != 0 {
+            responses[r].resp_error = dreq.pointee.dreq_error
+            responses[r].resp_immediate = (0, 0, 0, 0, 0, 0, 0, 0)
+        } else {
+            responses[r].resp_error = 0
+            responses[r].resp_immediate = dreq.pointee.dreq_immediate
+        }
+    }
+}
+
+/// A buffer that grows (doubling) and never shrinks.
+struct Growable<T> {
+    private(set) var base: UnsafeMutablePointer<T>
+    private var capacity: Int
+    init(_ capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+    @inline(__always) mutating func reserve(_ n: Int) {
+        if n > capacity { grow(n) }
+    }
+    private mutating func grow(_ n: Int) {
+        var c = capacity
+        while c < n { c *= 2 }
+        let p = UnsafeMutablePointer<T>.allocate(capacity: c)
+        p.moveInitialize(from: base, count: capacity)
+        base.deallocate()
+        base = p
+        capacity = c
+    }
+    func free() { base.deallocate() }
+    @inline(__always) subscript(i: Int) -> T {
+        get { base[i] }
+        nonmutating set { base[i] = newValue }
+    }
+}

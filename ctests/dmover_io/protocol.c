@@ -1,0 +1,260 @@
+/*
+ * SPDX-License-Identifier: BSD-2-Clause
+ *
+ * protocol.c: the /dev/dmover protocol as an unmodified NetBSD program uses
+ * it (open, ioctl, write, poll, read, close). Built twice: linked (with
+ * linked_compat.h force-included) and plain, run under LD_PRELOAD with
+ * libbsdshim-preload.so. Covers every error, back-pressure at exactly 64,
+ * blocking reads and writes, poll readiness, bad requests answered per
+ * req_id, and close with requests in flight.
+ */
+#include <pthread.h>
+#include <sys/mman.h>
+#include "dmio_test.h"
+
+static void test_errors_before_and_around_setfunc(void) {
+    int fd = open("/dev/dmover", O_RDWR);
+    CHECK(fd >= 0);
+    struct dmio_usrreq req, two[2];
+    struct dmio_usrresp resp;
+    memset(&req, 0, sizeof req);
+    memset(two, 0, sizeof two);
+    CHECK_ERRNO(write(fd, &req, sizeof req), ENXIO);
+    CHECK_ERRNO(read(fd, &resp, sizeof resp), ENXIO);
+    CHECK_ERRNO(ioctl(fd, _IOW('D', 1, int), &fd), ENOTTY);
+    struct dmio_setfunc sf;
+    memset(&sf, 'x', sizeof sf);                       /* no NUL: dsf_name[63] is forced */
+    CHECK_ERRNO(ioctl(fd, DMIO_SETFUNC, &sf), ESRCH);
+    CHECK_ERRNO(ioctl(fd, DMIO_SETFUNC, NULL), EFAULT);
+    CHECK_ERRNO(ioctl(fd, DMIO_SETFUNC, (void *)8), EFAULT);
+    strcpy(sf.dsf_name, "copy");
+    CHECK_EQ(ioctl(fd, DMIO_SETFUNC, &sf), 0);
+    CHECK_ERRNO(ioctl(fd, DMIO_SETFUNC, &sf), EBUSY);
+    CHECK_ERRNO(ioctl(fd, 0x80404400UL, &sf), EBUSY);  /* NetBSD's encoding reaches SETFUNC too */
+    int on = 1, off = 0;
+    CHECK_EQ(ioctl(fd, FIONBIO, &on), 0);
+    CHECK(fcntl(fd, F_GETFL) & O_NONBLOCK);
+    CHECK_ERRNO(read(fd, &resp, sizeof resp), EWOULDBLOCK);
+    CHECK_EQ(ioctl(fd, FIONBIO, &off), 0);
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK));
+    CHECK_EQ(ioctl(fd, FIOASYNC, &off), 0);
+    CHECK_ERRNO(write(fd, &req, sizeof req - 1), EINVAL);
+    CHECK_ERRNO(write(fd, two, sizeof req + 1), EINVAL);
+    CHECK_ERRNO(read(fd, &resp, sizeof resp - 1), EINVAL);
+    CHECK_EQ(write(fd, &req, 0), 0);
+    CHECK_EQ(read(fd, &resp, 0), 0);
+    CHECK_EQ(close(fd), 0);
+    /* A second open gets its own session: the function must be set again. */
+    fd = open("/dev/dmoverio", O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0);
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    CHECK_ERRNO(write(fd, &req, sizeof req), ENXIO);
+    CHECK_EQ(close(fd), 0);
+    fd = open("/dev/dmover", O_RDWR);
+    CHECK(!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    CHECK_EQ(close(fd), 0);
+}
+
+static void test_copy_batch_blocking_read_fills_count(void) {
+    enum { N = 64, LEN = 4096 + 13 };
+    int fd = dmio_open_func("copy", 0);
+    CHECK(fd >= 0);
+    static unsigned char src[N][LEN], dst[N][LEN];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) {
+        for (int k = 0; k < LEN; k++) src[i][k] = (unsigned char)(i * 31 + k * 7);
+        memset(dst[i], 0, LEN);
+        void *in[1] = {src[i]};
+        dmio_req_linear(&req[i], &shape[i], 1000u + (uint32_t)i, dst[i], in, 1, LEN);
+    }
+    CHECK_EQ(write(fd, req, sizeof req), (ssize_t)sizeof req);
+    struct pollfd p = {fd, POLLIN, 0};
+    CHECK_EQ(poll(&p, 1, -1), 1);
+    CHECK(p.revents & POLLIN);
+    struct dmio_usrresp resp[N];
+    CHECK_EQ(read(fd, resp, sizeof resp), (ssize_t)sizeof resp);   /* blocking: the whole count */
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(resp[i].resp_id, 1000 + i);                         /* one at a time: in order */
+        CHECK_EQ(resp[i].resp_error, 0);
+        CHECK(memcmp(src[i], dst[i], LEN) == 0);
+    }
+    p.revents = 0;
+    CHECK_EQ(poll(&p, 1, 0), 0);                                     /* nothing left to read */
+    CHECK_EQ(close(fd), 0);
+}
+
+static void test_nonblocking_backpressure_at_exactly_64(void) {
+    enum { N = 70 };
+    int fd = dmio_open_func("zero", O_NONBLOCK);
+    CHECK(fd >= 0);
+    static unsigned char out[N][64];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], (uint32_t)i, out[i], NULL, 0, 64);
+    CHECK_EQ(write(fd, req, sizeof req), 64 * (ssize_t)sizeof req[0]);     /* short: whole records */
+    CHECK_ERRNO(write(fd, &req[64], sizeof req[0]), EWOULDBLOCK);
+    struct dmio_usrresp resp[N];
+    CHECK_EQ(dmio_read_n(fd, resp, 1), 1);
+    CHECK_EQ(resp[0].resp_id, 0);
+    CHECK_EQ(write(fd, &req[64], 2 * sizeof req[0]), (ssize_t)sizeof req[0]);  /* room for exactly one */
+    CHECK_ERRNO(write(fd, &req[65], sizeof req[0]), EWOULDBLOCK);
+    CHECK_EQ(dmio_read_n(fd, resp + 1, 64), 64);
+    for (int i = 1; i <= 64; i++) {
+        CHECK_EQ(resp[i].resp_id, i);
+        CHECK_EQ(resp[i].resp_error, 0);
+    }
+    CHECK_ERRNO(read(fd, resp, sizeof resp[0]), EWOULDBLOCK);
+    CHECK_EQ(close(fd), 0);
+}
+
+struct writer_arg { int fd; struct dmio_usrreq *req; int n; ssize_t result; };
+
+static void *blocking_writer(void *p) {
+    struct writer_arg *a = p;
+    a->result = write(a->fd, a->req, (size_t)a->n * sizeof *a->req);
+    return NULL;
+}
+
+static void test_blocking_write_waits_for_a_read(void) {
+    enum { N = 66 };
+    int fd = dmio_open_func("fill8", 0);
+    CHECK(fd >= 0);
+    static unsigned char out[N][32];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) {
+        dmio_req_linear(&req[i], &shape[i], (uint32_t)i, out[i], NULL, 0, 32);
+        req[i].req_immediate[0] = (uint8_t)i;
+    }
+    struct writer_arg a = {fd, req, N, 0};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, blocking_writer, &a), 0);
+    /* The writer can only finish after two responses were read. */
+    struct dmio_usrresp resp[N];
+    CHECK_EQ(read(fd, resp, 2 * sizeof resp[0]), 2 * (ssize_t)sizeof resp[0]);
+    CHECK_EQ(read(fd, resp + 2, (N - 2) * sizeof resp[0]), (N - 2) * (ssize_t)sizeof resp[0]);
+    pthread_join(t, NULL);
+    CHECK_EQ(a.result, N * (ssize_t)sizeof req[0]);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(resp[i].resp_id, i);
+        for (int k = 0; k < 32; k++) CHECK_EQ(out[i][k], i);
+    }
+    CHECK_EQ(close(fd), 0);
+}
+
+/* Bad shapes and addresses are answered per req_id; the good ones in the same write still run. */
+static void test_bad_requests_answered_others_proceed(void) {
+    long pg = sysconf(_SC_PAGESIZE);
+    unsigned char *map = mmap(NULL, (size_t)pg * 3, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(map != MAP_FAILED);
+    CHECK_EQ(munmap(map + pg, (size_t)pg), 0);                  /* a hole */
+    unsigned char *ro = map + 2 * pg;
+    CHECK_EQ(mprotect(ro, (size_t)pg, PROT_READ), 0);
+    int fd = dmio_open_func("copy", 0);
+    CHECK(fd >= 0);
+    enum { N = 12 };
+    static unsigned char src[64], dst[N][64];
+    memset(src, 0x5a, sizeof src);
+    memset(dst, 0, sizeof dst);
+    struct dmio_usrreq req[N];
+    dmio_shape shape[N];
+    void *in[1] = {src};
+    for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], 7000u + (uint32_t)i, dst[i], in, 1, 64);
+    int expect[N] = {0};
+    req[1].req_inbuf = NULL;                                     expect[1] = EFAULT;
+    req[2].req_inbuf = (dmio_buffer *)(map + pg);                expect[2] = EFAULT;
+    shape[3].inbuf[0].dmbuf_iovcnt = 0;                          expect[3] = EINVAL;
+    shape[4].inbuf[0].dmbuf_iovcnt = 1025;                       expect[4] = EINVAL;
+    shape[5].in_iov[0].iov_len = 63;                             expect[5] = EINVAL;   /* length mismatch */
+    shape[6].out_iov.iov_base = NULL;                            expect[6] = EFAULT;
+    shape[7].in_iov[0].iov_base = map + pg + 8;                  expect[7] = EFAULT;   /* unmapped input */
+    shape[8].out_iov.iov_base = ro;                              expect[8] = EFAULT;   /* read-only output */
+    shape[9].in_iov[0].iov_base = map + pg - 32;                 expect[9] = EFAULT;   /* runs into the hole */
+    req[10].req_outbuf.dmbuf_iov = (struct iovec *)(map + pg);   expect[10] = EFAULT;
+    req[0].req_immediate[0] = 0xEE;                              /* echoed for copy */
+    CHECK_EQ(write(fd, req, sizeof req), (ssize_t)sizeof req);
+    struct dmio_usrresp resp[N];
+    CHECK_EQ(read(fd, resp, sizeof resp), (ssize_t)sizeof resp);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(resp[i].resp_id, 7000 + i);
+        if (resp[i].resp_error != expect[i]) fprintf(stderr, "request %d: error %d, want %d\n", i, resp[i].resp_error, expect[i]);
+        CHECK_EQ(resp[i].resp_error, expect[i]);
+        if (expect[i]) {
+            for (int k = 0; k < 8; k++) CHECK_EQ(resp[i].resp_immediate[k], 0);
+            if (i != 6 && i != 8 && i != 10) for (int k = 0; k < 64; k++) CHECK_EQ(dst[i][k], 0);
+        } else {
+            CHECK(memcmp(dst[i], src, 64) == 0);
+        }
+    }
+    CHECK_EQ(ro[0], 0);
+    /* Slots were not leaked: 64 more requests fit without blocking. */
+    static struct dmio_usrreq more[64];
+    static dmio_shape ms[64];
+    for (int i = 0; i < 64; i++) dmio_req_linear(&more[i], &ms[i], (uint32_t)i, dst[0], in, 1, 64);
+    int on = 1;
+    CHECK_EQ(ioctl(fd, FIONBIO, &on), 0);
+    CHECK_EQ(write(fd, more, sizeof more), (ssize_t)sizeof more);
+    struct dmio_usrresp r2[64];
+    CHECK_EQ(dmio_read_n(fd, r2, 64), 64);
+    CHECK_EQ(close(fd), 0);
+    munmap(map, (size_t)pg);
+    munmap(ro, (size_t)pg);
+}
+
+static void test_poll_readiness(void) {
+    int fd = dmio_open_func("zero", 0);
+    CHECK(fd >= 0);
+    struct pollfd p = {fd, POLLIN | POLLOUT, 0};
+    CHECK_EQ(poll(&p, 1, 0), 1);
+    CHECK_EQ(p.revents, POLLOUT);                                /* writable, nothing to read */
+    unsigned char out[16];
+    struct dmio_usrreq req;
+    dmio_shape s;
+    dmio_req_linear(&req, &s, 42, out, NULL, 0, sizeof out);
+    CHECK_EQ(write(fd, &req, sizeof req), (ssize_t)sizeof req);
+    p.events = POLLIN;
+    CHECK_EQ(poll(&p, 1, -1), 1);
+    CHECK(p.revents & POLLIN);
+    struct dmio_usrresp resp;
+    CHECK_EQ(read(fd, &resp, sizeof resp), (ssize_t)sizeof resp);
+    CHECK_EQ(resp.resp_id, 42);
+    CHECK_EQ(poll(&p, 1, 0), 0);
+    CHECK_EQ(close(fd), 0);
+}
+
+/* close() with requests in flight frees everything: descriptors come back, buffers are not touched after close. */
+static void test_close_with_requests_in_flight(void) {
+    enum { N = 64, LEN = 65536 };
+    int fds_before = dmio_count_dir("/proc/self/fd");
+    for (int round = 0; round < 40; round++) {
+        int fd = dmio_open_func("copy", 0);
+        CHECK(fd >= 0);
+        unsigned char *src = malloc(LEN), *dst = malloc((size_t)N * LEN);
+        CHECK(src && dst);
+        memset(src, round, LEN);
+        struct dmio_usrreq req[N];
+        dmio_shape shape[N];
+        void *in[1] = {src};
+        for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], (uint32_t)i, dst + (size_t)i * LEN, in, 1, LEN);
+        CHECK_EQ(write(fd, req, sizeof req), (ssize_t)sizeof req);
+        CHECK_EQ(close(fd), 0);
+        /* Reuse the memory at once: nothing may write into it any more. */
+        memset(dst, 0xAB, (size_t)N * LEN);
+        free(src);
+        for (size_t k = 0; k < (size_t)N * LEN; k += 4093) CHECK_EQ(dst[k], 0xAB);
+        free(dst);
+    }
+    CHECK_EQ(dmio_count_dir("/proc/self/fd"), fds_before);
+}
+
+int main(void) {
+    RUN(test_errors_before_and_around_setfunc);
+    RUN(test_copy_batch_blocking_read_fills_count);
+    RUN(test_nonblocking_backpressure_at_exactly_64);
+    RUN(test_blocking_write_waits_for_a_read);
+    RUN(test_bad_requests_answered_others_proceed);
+    RUN(test_poll_readiness);
+    RUN(test_close_with_requests_in_flight);
+    return harness_finish();
+}
