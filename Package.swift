@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "bsdshim-preload", type: .dynamic, targets: ["CBSDShimPreload"]),
         .executable(name: "kqueue-bench", targets: ["KqueueBench"]),
         .executable(name: "dmover-bench", targets: ["DmoverBench"]),
+        .executable(name: "dmover-io-bench", targets: ["DmoverIOBench"]),
     ],
     targets: [
         // Public C headers (include/), the ABI contract, plus compile-time layout checks.
@@ -64,6 +65,8 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("isal")]),
         .executableTarget(name: "DmoverBench", dependencies: ["DmoverCore", "CDmoverBench"],
                           path: "Sources/DmoverBench", exclude: ["CMakeLists.txt"]),
+        .executableTarget(name: "DmoverIOBench", dependencies: ["DmoverCore", "CBSDShimABI"],
+                          path: "Sources/DmoverIOBench", exclude: ["CMakeLists.txt"]),
         .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "BSDShim"],
                     path: "Tests/DmoverCoreTests"),
         .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDSystem", "CBSDShimABI"],

@@ -141,7 +141,7 @@ final class DeviceServer {
         }
         if let session, let dreq = device.request {
             batch.run(buffer, count: count, responses: responses, session: session, request: dreq,
-                      ninputs: device.ninputs, pid: device.opener)
+                      ninputs: device.ninputs)
         }
         if !abandoned {
             if cbsdshim_atomic_fetch_and_int(state, ~Device.busy) & Device.closing != 0 {

@@ -14,11 +14,12 @@ import Glibc
 /// none, is EINVAL; the iovec arrays must be readable (EFAULT); totals above
 /// SSIZE_MAX or an input whose length differs from the output's is EINVAL;
 /// every page of every input must be readable and of the output writable
-/// (EFAULT). The core then checks the shape for the function (EINVAL).
+/// (EFAULT, AddressCheck). The core then checks the shape for the function
+/// (EINVAL). Memory unmapped by another thread after the check is not
+/// covered (as with any system call given a buffer that is freed meanwhile).
 final class RecordBatch {
     private static let batchMax = Int(DMIO_NREQS_MAX)
     private static let maxInputs = 16
-    private let pageSize = max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096)
     /// Input arrays, compact: record r's at inputAt[r].
     private let inputs = UnsafeMutablePointer<dmio_buffer>.allocate(capacity: batchMax * maxInputs)
     private var inputAt = [Int](repeating: 0, count: batchMax)
@@ -26,19 +27,15 @@ final class RecordBatch {
     private var iovs = Growable<iovec>(4096)
     private var iovAt = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
     private var lengths = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
-    /// A transfer list (remote ranges, their owners) and its local bytes.
-    private var remote = Growable<iovec>(2048)
-    private var owners = Growable<Int32>(2048)
-    private var scratch = Growable<UInt8>(4096)
+    /// Client ranges to check.
+    private var ranges = Growable<CheckedRange>(2048)
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: maxInputs + 1)
 
     deinit {
         inputs.deallocate()
         uios.deallocate()
         iovs.free()
-        remote.free()
-        owners.free()
-        scratch.free()
+        ranges.free()
     }
 
     private var records: UnsafeRawPointer! = nil
@@ -53,34 +50,39 @@ final class RecordBatch {
     /// Runs the records of `recs[0..<count]` whose response error is -1 and sets each response.
     func run(_ recs: UnsafeRawPointer, count: Int, responses resp: UnsafeMutablePointer<dmio_usrresp>,
              session: UnsafeMutablePointer<dmover_session>, request dreq: UnsafeMutablePointer<dmover_request>,
-             ninputs: Int, pid: pid_t) {
+             ninputs: Int) {
         records = recs
         responses = resp
-        if ninputs > 0 { readInputArrays(count, ninputs, pid) }
-        readIovecArrays(count, ninputs, pid)
+        ranges.reserve(count * (ninputs + 1))
+        if ninputs > 0 { readInputArrays(count, ninputs) }
+        readIovecArrays(count, ninputs)
         checkLengths(count, ninputs)
-        probePages(count, ninputs, pid, outputs: true)
-        probePages(count, ninputs, pid, outputs: false)
+        checkBuffers(count, ninputs, outputs: true)
+        checkBuffers(count, ninputs, outputs: false)
         for r in 0..<count where live(r) { execute(r, ninputs, dreq) }
     }
 
-    /// Copies each live record's req_inbuf[0..<ninputs].
-    private func readInputArrays(_ count: Int, _ ninputs: Int, _ pid: pid_t) {
+    /// Copies each live record's req_inbuf[0..<ninputs] (after checking it is readable).
+    private func readInputArrays(_ count: Int, _ ninputs: Int) {
+        let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var t = 0
         for r in 0..<count where live(r) {
-            guard let p = record(r).req_inbuf else { fail(r, EFAULT); continue }
-            inputAt[r] = t * ninputs
-            remote[t] = iovec(iov_base: UnsafeMutableRawPointer(p), iov_len: ninputs * MemoryLayout<dmio_buffer>.stride)
-            owners[t] = Int32(r)
+            guard let p = record(r).req_inbuf, let range = AddressCheck.pages(p, bytes, owner: Int32(r)) else {
+                fail(r, EFAULT)
+                continue
+            }
+            ranges[t] = range
             t += 1
         }
-        // Compact: the t arrays land one after another in `inputs`.
-        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(inputs), remote: remote.base,
-                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: false) { fail(Int($0), EFAULT) }
+        for r in 0..<count where live(r) {
+            inputAt[r] = r * ninputs
+            memcpy(inputs + inputAt[r], record(r).req_inbuf, bytes)
+        }
     }
 
     /// Checks iovcnt and copies every buffer's iovec array.
-    private func readIovecArrays(_ count: Int, _ ninputs: Int, _ pid: pid_t) {
+    private func readIovecArrays(_ count: Int, _ ninputs: Int) {
         let iovMax = UInt32(UserMemory.iovMax)
         var total = 0
         for r in 0..<count where live(r) {
@@ -96,25 +98,32 @@ final class RecordBatch {
             total += n
         }
         iovs.reserve(total)
-        remote.reserve(count * (ninputs + 1))
-        owners.reserve(count * (ninputs + 1))
-        var t = 0, at = 0
+        var t = 0
+        for r in 0..<count where live(r) {
+            for b in 0...ninputs {
+                let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
+                let n = Int(buf.dmbuf_iovcnt)
+                if n == 0 { continue }
+                guard let p = buf.dmbuf_iov,
+                      let range = AddressCheck.pages(p, n * MemoryLayout<iovec>.stride, owner: Int32(r)) else {
+                    fail(r, EFAULT)
+                    break
+                }
+                ranges[t] = range
+                t += 1
+            }
+        }
+        AddressCheck.check(ranges.base, count: t, write: false) { fail(Int($0), EFAULT) }
+        var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
                 let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
                 iovAt[r * 17 + b] = at
                 let n = Int(buf.dmbuf_iovcnt)
-                if n == 0 { continue }
-                guard let p = buf.dmbuf_iov else { fail(r, EFAULT); break }
-                remote[t] = iovec(iov_base: UnsafeMutableRawPointer(p), iov_len: n * MemoryLayout<iovec>.stride)
-                owners[t] = Int32(r)
-                t += 1
+                if n > 0 { memcpy(iovs.base + at, buf.dmbuf_iov, n * MemoryLayout<iovec>.stride) }
                 at += n
             }
         }
-        // A record failed above (NULL iovec array) may have queued earlier ranges: harmless reads.
-        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(iovs.base), remote: remote.base,
-                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
     }
 
     @inline(__always) private func iovcnt(_ r: Int, _ b: Int) -> Int {
@@ -140,9 +149,8 @@ final class RecordBatch {
         }
     }
 
-    /// Touches one byte in every page of the outputs (read, then written back
-    /// unchanged) or of the inputs (read).
-    private func probePages(_ count: Int, _ ninputs: Int, _ pid: pid_t, outputs: Bool) {
+    /// Checks that every output page is writable and every input page readable.
+    private func checkBuffers(_ count: Int, _ ninputs: Int, outputs: Bool) {
         var t = 0
         for r in 0..<count where live(r) {
             for b in (outputs ? 0...0 : 1...max(ninputs, 1)) where b <= ninputs {
@@ -150,38 +158,17 @@ final class RecordBatch {
                 for k in 0..<iovcnt(r, b) {
                     let v = iovs[base + k]
                     guard v.iov_len > 0 else { continue }
-                    let start = UInt(bitPattern: v.iov_base), last = start &+ UInt(v.iov_len) &- 1
-                    if last < start { fail(r, EFAULT); break }
-                    let mask = ~UInt(pageSize - 1)
-                    var page = start & mask
-                    while true {
-                        let addr = max(page, start)
-                        remote.reserve(t + 1)
-                        owners.reserve(t + 1)
-                        remote[t] = iovec(iov_base: UnsafeMutableRawPointer(bitPattern: addr), iov_len: 1)
-                        owners[t] = Int32(r)
-                        t += 1
-                        if page == last & mask { break }
-                        page &+= UInt(pageSize)
+                    guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r)) else {
+                        fail(r, EFAULT)
+                        break
                     }
+                    ranges.reserve(t + 1)
+                    ranges[t] = range
+                    t += 1
                 }
             }
         }
-        if t == 0 { return }
-        scratch.reserve(t)
-        UserMemory.transfer(pid: pid, write: false, local: UnsafeMutableRawPointer(scratch.base), remote: remote.base,
-                            owners: owners.base, count: t) { fail(Int($0), EFAULT) }
-        guard outputs else { return }
-        // Write back only the bytes of records still valid (a failed record's bytes were not read).
-        var kept = 0
-        for i in 0..<t where live(Int(owners[i])) {
-            remote[kept] = remote[i]
-            owners[kept] = owners[i]
-            scratch[kept] = scratch[i]
-            kept += 1
-        }
-        UserMemory.transfer(pid: pid, write: true, local: UnsafeMutableRawPointer(scratch.base), remote: remote.base,
-                            owners: owners.base, count: kept) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: outputs) { fail(Int($0), EFAULT) }
     }
 
     /// Runs record r through the core with the reused request and sets its response.

@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// AddressCheck.swift: proves client ranges readable or writable without touching them (MADV_POPULATE_READ/WRITE over merged spans).
+
+import Glibc
+
+/// A range to check: whole pages [lo, hi) on behalf of a record.
+struct CheckedRange {
+    var lo: UInt
+    var hi: UInt
+    var owner: Int32
+}
+
+/// Checks many ranges with few system calls: pages are merged into spans
+/// (requests usually sit in arrays, buffers side by side), each span is
+/// prefaulted with madvise(MADV_POPULATE_READ or _WRITE), which fails for
+/// unmapped, PROT_NONE or (for writing) read-only pages without faulting and
+/// without changing a byte. Only a failed span is checked range by range to
+/// find the records at fault. Kernels before 5.14 lack the advice: there one
+/// byte per page is copied with process_vm_readv (and written back with
+/// process_vm_writev), which is slower.
+enum AddressCheck {
+    private static let populateRead: Int32 = 22, populateWrite: Int32 = 23
+    static let pageSize = UInt(max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096))
+    /// MADV_POPULATE_READ works on a page we know is readable.
+    private static let populateSupported: Bool = {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: Int(pageSize), alignment: Int(pageSize))
+        defer { p.deallocate() }
+        return madvise(p, Int(pageSize), populateRead) == 0
+    }()
+
+    /// The whole pages covering [addr, addr + len); nil if the range wraps around the address space.
+    @inline(__always)
+    static func pages(_ addr: UnsafeRawPointer?, _ len: Int, owner: Int32) -> CheckedRange? {
+        let start = UInt(bitPattern: addr)
+        let end = start &+ UInt(len)
+        if end < start || end > UInt.max - pageSize { return nil }
+        return CheckedRange(lo: start & ~(pageSize - 1), hi: (end &+ pageSize &- 1) & ~(pageSize - 1), owner: owner)
+    }
+
+    /// Calls fault(owner) for each owner with a range that cannot be read
+    /// (or written); the ranges are reordered.
+    static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool, fault: (Int32) -> Void) {
+        if count == 0 { return }
+        var buffer = UnsafeMutableBufferPointer(start: ranges, count: count)
+        if count > 1 { buffer.sort { $0.lo < $1.lo } }
+        var i = 0
+        while i < count {
+            // Merge ranges that overlap or touch into one span.
+            var j = i + 1, hi = ranges[i].hi
+            while j < count && ranges[j].lo <= hi {
+                hi = max(hi, ranges[j].hi)
+                j += 1
+            }
+            if !accessible(ranges[i].lo, hi, write) {
+                for k in i..<j where !accessible(ranges[k].lo, ranges[k].hi, write) { fault(ranges[k].owner) }
+            }
+            i = j
+        }
+    }
+
+    private static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool) -> Bool {
+        if hi <= lo { return true }
+        if lo == 0 { return false }
+        if populateSupported {
+            return madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), write ? populateWrite : populateRead) == 0
+        }
+        var page = lo
+        while page < hi {
+            var byte: UInt8 = 0
+            guard UserMemory.copyIn(&byte, from: UnsafeRawPointer(bitPattern: page), count: 1) else { return false }
+            if write && !UserMemory.copyOut(UnsafeRawPointer(bitPattern: page)!, from: &byte, count: 1) { return false }
+            page += pageSize
+        }
+        return true
+    }
+}
