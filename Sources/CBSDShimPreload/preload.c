@@ -48,6 +48,9 @@ struct bsdshim_fns {
 };
 static struct bsdshim_fns fns;
 static int fns_state; /* 0 unresolved, 1 ready, -1 unavailable */
+/* kqueue's close hook (include/sys/event.h), when libbsdshim is loaded; looked up at the first close. */
+static void (*fd_closing)(int);
+static int fd_closing_state; /* 0 not looked up, 1 looked up */
 
 static void *open_bsdshim(void) {
 	/* Next to this library first (…/libbsdshim-preload.so → …/libbsdshim.so.0), then the search path. */
@@ -87,6 +90,10 @@ static int resolve(void) {
 		f.close = (int (*)(int))dlsym(h, "dmover_close");
 	}
 	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;
+	if (h) {
+		__atomic_store_n(&fd_closing, (void (*)(int))dlsym(h, "bsdshim_fd_closing"), __ATOMIC_RELEASE);
+		__atomic_store_n(&fd_closing_state, 1, __ATOMIC_RELEASE);
+	}
 	if (s == 1) fns = f;
 	__atomic_store_n(&fns_state, s, __ATOMIC_RELEASE);
 	return s;
@@ -219,6 +226,15 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 EXPORT int close(int fd) {
 	int r;
 	depth++;
+	if (depth == 1) {
+		/* kqueue hears of every close (BSD semantics for watched descriptors). */
+		if (!__atomic_load_n(&fd_closing_state, __ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&fd_closing, (void (*)(int))dlsym(RTLD_DEFAULT, "bsdshim_fd_closing"), __ATOMIC_RELEASE);
+			__atomic_store_n(&fd_closing_state, 1, __ATOMIC_RELEASE);
+		}
+		void (*hook)(int) = __atomic_load_n(&fd_closing, __ATOMIC_ACQUIRE);
+		if (hook && fd >= 0) hook(fd);
+	}
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		set_tracked(fd, 0);
 		r = fns.close(fd);

@@ -14,7 +14,9 @@
  * and every call made while one of these functions is already running on
  * the thread (the loader, the Swift runtime), goes to the next definition
  * unchanged. Descriptors made with dup(), dup2() or fcntl(F_DUPFD) are bare
- * descriptors (see dmover_io.h). The library exports nothing else.
+ * descriptors (see dmover_io.h). When libbsdshim is loaded, close() first
+ * calls bsdshim_fd_closing(fd) (sys/event.h), so kqueue sees every close.
+ * The library exports nothing else.
  */
 #ifndef BSDSHIM_CBSDSHIMPRELOAD_H
 #define BSDSHIM_CBSDSHIMPRELOAD_H
