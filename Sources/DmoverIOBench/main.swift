@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // dmover-io-bench: /dev/dmover throughput (4 KiB copies in batches of 1, 8, 64) and round-trip latency, beside in-process dmover_process.
 //
-//   dmover-io-bench [--quick]
+//   dmover-io-bench [--quick] [--only-batch N]   (--only-batch: that throughput figure alone, for profiling)
 // Every figure is measured in this run; ratios are against the in-process
 // dmover_process reference (DMOVER_REQ_WAIT, same 4 KiB copy) measured first.
 
@@ -120,6 +120,11 @@ func fmt(_ v: Double, _ digits: Int = 2) -> String {
     return "\(r)"
 }
 
+if let i = CommandLine.arguments.firstIndex(of: "--only-batch"), i + 1 < CommandLine.arguments.count,
+   let b = Int(CommandLine.arguments[i + 1]), b >= 1, b <= 64 {
+    print("descriptor, batches of \(b): \(fmt(descriptorRate(batch: b) / 1e6)) M req/s")
+    exit(0)
+}
 let reference = inProcessRate()
 print("dmover-io-bench: 4 KiB copies, \(requestsPerRun) requests per figure\(quick ? " (--quick)" : "")")
 print("  in-process dmover_process (WAIT)   \(fmt(reference / 1e6)) M req/s   (reference)")

@@ -41,8 +41,7 @@ enum AddressCheck {
     /// (or written); the ranges are reordered.
     static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool, fault: (Int32) -> Void) {
         if count == 0 { return }
-        var buffer = UnsafeMutableBufferPointer(start: ranges, count: count)
-        if count > 1 { buffer.sort { $0.lo < $1.lo } }
+        sortByStart(ranges, count)
         var i = 0
         while i < count {
             // Merge ranges that overlap or touch into one span.
@@ -55,6 +54,27 @@ enum AddressCheck {
                 for k in i..<j where !accessible(ranges[k].lo, ranges[k].hi, write) { fault(ranges[k].owner) }
             }
             i = j
+        }
+    }
+
+    /// Ranges usually arrive in address order: insertion sort is linear then
+    /// and allocates nothing; large unordered sets use the standard sort.
+    private static func sortByStart(_ r: UnsafeMutablePointer<CheckedRange>, _ count: Int) {
+        if count > 256 {
+            var buffer = UnsafeMutableBufferPointer(start: r, count: count)
+            buffer.sort { $0.lo < $1.lo }
+            return
+        }
+        var i = 1
+        while i < count {
+            let x = r[i]
+            var j = i
+            while j > 0 && r[j - 1].lo > x.lo {
+                r[j] = r[j - 1]
+                j -= 1
+            }
+            r[j] = x
+            i += 1
         }
     }
 

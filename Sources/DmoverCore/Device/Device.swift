@@ -39,6 +39,9 @@ public final class Device: @unchecked Sendable {
     let written: UnsafeMutablePointer<Int32>
     let readCount: UnsafeMutablePointer<Int32>
     let waitingWriters = Atomic<Int>(0)
+    /// Sends completed by dmover_write (requests) and by the server (responses): what Spin watches.
+    let requestSends = Atomic<Int>(0)
+    let responseSends = Atomic<Int>(0)
     /// Set by the serving thread before it closes its end (a fork child must not close a reused number).
     let serverClosed = Atomic<Bool>(false)
     /// busy: the server runs a batch or is exiting, or a closer shuts the socket

@@ -108,7 +108,9 @@ public enum DmoverDevice {
             let k = min(room, records - done)
             guard cbsdshim_atomic_cas_int(d.written, &w, w &+ k) != 0 else { continue }
             switch sendAll(fd, buf! + Int(done) * size, Int(k) * size) {
-            case .success: done += k
+            case .success:
+                done += k
+                d.requestSends.add(1, ordering: .releasing)
             case .failure(let e):
                 _ = cbsdshim_atomic_fetch_add_int(d.written, -k)
                 return done > 0 ? .success(Int(done) * size) : .failure(e)
@@ -150,6 +152,7 @@ public enum DmoverDevice {
         var got = 0
         var failure: Errno? = nil
         while got < count {
+            let sends = d.responseSends.load(ordering: .acquiring)
             let r = recv(fd, buf! + got, count - got, Int32(MSG_DONTWAIT))
             if r > 0 { got += r; continue }
             if r == 0 { break }                                        // the serving end is gone
@@ -161,6 +164,8 @@ public enum DmoverDevice {
                 if got == 0 { failure = .wouldBlock }
                 break
             }
+            // The server may be answering right now: watch it briefly before sleeping.
+            if Spin.untilChanged(d.responseSends, from: sends) { continue }
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             if poll(&pfd, 1, -1) < 0 && errno == EINTR && got % size == 0 {
                 if got == 0 { failure = .interrupted }

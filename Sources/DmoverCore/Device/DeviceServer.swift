@@ -17,8 +17,8 @@ final class DeviceServer {
     private let reqSize = DeviceProtocol.requestSize
     /// Received bytes: a partial record carried over, then new bytes.
     private let buffer: UnsafeMutableRawPointer
-    private var carry = 0
-    private var carryForeign = false
+    @exclusivity(unchecked) private var carry = 0
+    @exclusivity(unchecked) private var carryForeign = false
     private let responses: UnsafeMutablePointer<dmio_usrresp>
     private let control = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 8)
     private let batch = RecordBatch()
@@ -73,12 +73,24 @@ final class DeviceServer {
             let room = (Self.batchMax * reqSize) - carry
             var iov = iovec(iov_base: buffer + carry, iov_len: room)
             var msg = msghdr()
-            let n = withUnsafeMutablePointer(to: &iov) { iovp -> Int in
+            // Not yet blocking: a writer in this process may be about to send.
+            let sends = device.requestSends.load(ordering: .acquiring)
+            var n = withUnsafeMutablePointer(to: &iov) { iovp -> Int in
                 msg.msg_iov = iovp
                 msg.msg_iovlen = 1
                 msg.msg_control = control
                 msg.msg_controllen = 64
-                return recvmsg(device.serverFD, &msg, Int32(MSG_CMSG_CLOEXEC))
+                return recvmsg(device.serverFD, &msg, Int32(MSG_CMSG_CLOEXEC | MSG_DONTWAIT))
+            }
+            if n < 0 && errno == EAGAIN {
+                if Spin.untilChanged(device.requestSends, from: sends) { continue }
+                n = withUnsafeMutablePointer(to: &iov) { iovp -> Int in
+                    msg.msg_iov = iovp
+                    msg.msg_iovlen = 1
+                    msg.msg_control = control
+                    msg.msg_controllen = 64
+                    return recvmsg(device.serverFD, &msg, Int32(MSG_CMSG_CLOEXEC))
+                }
             }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return nil }
@@ -151,7 +163,9 @@ final class DeviceServer {
         // Move the partial record to the front for the next receive.
         if carry > 0 { memmove(buffer, buffer + count * reqSize, carry) }
         if abandoned { return true }
-        return sendAll(UnsafeRawPointer(responses), count * DeviceProtocol.responseSize)
+        let sent = sendAll(UnsafeRawPointer(responses), count * DeviceProtocol.responseSize)
+        device.responseSends.add(1, ordering: .releasing)
+        return sent
     }
 
     private func sendAll(_ p: UnsafeRawPointer, _ n: Int) -> Bool {

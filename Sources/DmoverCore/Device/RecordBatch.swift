@@ -22,24 +22,28 @@ final class RecordBatch {
     private static let maxInputs = 16
     /// Input arrays, compact: record r's at inputAt[r].
     private let inputs = UnsafeMutablePointer<dmio_buffer>.allocate(capacity: batchMax * maxInputs)
-    private var inputAt = [Int](repeating: 0, count: batchMax)
+    private let inputAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax)
     /// Copied iovec arrays, compact: buffer b (0 = output, 1 + j = input j) of record r at iovAt[r * 17 + b].
-    private var iovs = Growable<iovec>(4096)
-    private var iovAt = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
-    private var lengths = [Int](repeating: 0, count: batchMax * (maxInputs + 1))
+    @exclusivity(unchecked) private var iovs = Growable<iovec>(4096)
+    private let iovAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * (maxInputs + 1))
+    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * (maxInputs + 1))
     /// Client ranges to check.
-    private var ranges = Growable<CheckedRange>(2048)
+    @exclusivity(unchecked) private var ranges = Growable<CheckedRange>(2048)
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: maxInputs + 1)
 
     deinit {
         inputs.deallocate()
         uios.deallocate()
+        inputAt.deallocate()
+        iovAt.deallocate()
+        lengths.deallocate()
         iovs.free()
         ranges.free()
     }
 
-    private var records: UnsafeRawPointer! = nil
-    private var responses: UnsafeMutablePointer<dmio_usrresp>! = nil
+    // The batch being served (set by run; unchecked: only the serving thread touches them).
+    @exclusivity(unchecked) private var records: UnsafeRawPointer! = nil
+    @exclusivity(unchecked) private var responses: UnsafeMutablePointer<dmio_usrresp>! = nil
 
     @inline(__always) private func record(_ r: Int) -> dmio_usrreq {
         (records + r * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
