@@ -2,7 +2,7 @@
  * SPDX-License-Identifier: BSD-2-Clause
  *
  * linked_compat.h: force-included (-include) into the linked build of a
- * NetBSD-style test program: open("/dev/dmover"), ioctl, read, write and
+ * NetBSD-style test program: open/openat("/dev/dmover"), ioctl, read, write and
  * close reach bsdshim's dmover_* entry points without LD_PRELOAD; every other
  * path and descriptor goes to libc. The program's source is unchanged.
  */
@@ -34,6 +34,15 @@ static inline int compat_open(const char *path, int flags, ...) {
     return open(path, flags, mode);
 }
 
+static inline int compat_openat(int dirfd, const char *path, int flags, ...) {
+    if (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0) return compat_open(path, flags);
+    va_list ap;
+    va_start(ap, flags);
+    int mode = (flags & O_CREAT) ? va_arg(ap, int) : 0;
+    va_end(ap);
+    return openat(dirfd, path, flags, mode);
+}
+
 static inline int compat_ioctl(int fd, unsigned long cmd, void *arg) {
     return compat_is_dmover(fd) ? dmover_ioctl(fd, cmd, arg) : ioctl(fd, cmd, arg);
 }
@@ -55,6 +64,7 @@ static inline int compat_close(int fd) {
 }
 
 #define open compat_open
+#define openat compat_openat
 #define ioctl compat_ioctl
 #define read compat_read
 #define write compat_write

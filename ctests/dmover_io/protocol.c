@@ -50,8 +50,17 @@ static void test_errors_before_and_around_setfunc(void) {
     CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
     CHECK_ERRNO(write(fd, &req, sizeof req), ENXIO);
     CHECK_EQ(close(fd), 0);
-    fd = open("/dev/dmover", O_RDWR);
+    fd = openat(AT_FDCWD, "/dev/dmover", O_RDWR);
+    CHECK(fd >= 0);
     CHECK(!(fcntl(fd, F_GETFD) & FD_CLOEXEC));
+    CHECK_ERRNO(read(fd, &resp, sizeof resp), ENXIO);           /* a dmover descriptor too */
+    CHECK_EQ(close(fd), 0);
+    /* Other paths pass through untouched. */
+    CHECK_ERRNO(open("/dev/dmover-not-this", O_RDWR), ENOENT);
+    fd = open("/dev/null", O_RDWR);
+    CHECK(fd >= 0);
+    CHECK_EQ(write(fd, &req, sizeof req - 1), (ssize_t)sizeof req - 1);
+    CHECK_ERRNO(ioctl(fd, DMIO_SETFUNC, &sf), ENOTTY);
     CHECK_EQ(close(fd), 0);
 }
 
