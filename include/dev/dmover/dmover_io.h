@@ -25,11 +25,12 @@
  *    "a response is ready".
  *  - write() is a byte stream: a partial record waits for its remaining
  *    bytes; a request written before DMIO_SETFUNC is answered with ENXIO.
- *  - The in-flight limit is applied by the serving thread, which takes at
- *    most DMIO_NREQS_MAX requests until their responses were read; further
- *    requests wait in the socket buffer, so POLLOUT/EVFILT_WRITE mean "the
- *    socket accepts bytes", not "fewer than 64 in flight" (use
- *    dmover_writable() for the exact test).
+ *  - The in-flight limit is not applied to plain writes: back-pressure comes
+ *    from the socket buffers (a writer that never reads eventually blocks or
+ *    gets EWOULDBLOCK, possibly after part of a record). POLLOUT and
+ *    EVFILT_WRITE therefore mean "the socket accepts bytes", not "fewer than
+ *    64 in flight": dmover_writable() is the exact test.
+ *  - Responses come in request order (requests run one after another).
  * Everywhere: a request with a bad shape or address is answered with
  * EINVAL/EFAULT for its req_id (the process never faults); a request written
  * by any process other than the opener (fork without exec, SCM_RIGHTS) is
@@ -85,8 +86,9 @@ struct dmio_setfunc {
 /**
  * dmover_open: open a dmover session descriptor (what open("/dev/dmover")
  * gives on NetBSD). Close it with close() or dmover_close().
- * @param flags  O_RDWR/O_RDONLY/O_WRONLY (ignored), O_NONBLOCK, O_CLOEXEC;
- *               other bits give EINVAL.
+ * @param flags  open(2) flags: O_NONBLOCK and O_CLOEXEC are honoured;
+ *               O_DIRECTORY, O_PATH and O_TMPFILE give EINVAL; the rest
+ *               (access mode, O_NOCTTY, ...) is ignored.
  * @return a descriptor, or -1 with errno EINVAL, EMFILE, ENFILE, ENOMEM or
  *         EAGAIN (no thread could be started).
  */
@@ -128,8 +130,13 @@ ssize_t	dmover_read(int fd, void *buf, size_t nbytes);
 int	dmover_writable(int fd);
 
 /**
- * dmover_close: close the descriptor. Requests in flight finish; the session
- * and every resource are freed once no process holds the descriptor.
+ * dmover_close: close the descriptor and end its session (copies made with
+ * dup() included). A batch being run finishes, requests not yet started are
+ * abandoned, and when this returns the session, the serving thread's socket
+ * and buffers are released and the caller's memory is no longer touched. In
+ * a fork child it closes the child's descriptor only. (A plain close() works
+ * too: the requests already written still run, and everything is released
+ * once no process holds the descriptor.)
  * @return 0, or -1 with errno EBADF.
  */
 int	dmover_close(int fd);
