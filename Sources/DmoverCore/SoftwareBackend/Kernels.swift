@@ -174,7 +174,10 @@ public enum Kernels {
     }
 }
 
-nonisolated(unsafe) private let noXor: XorFn = { _, _, _, _ in fatalError("xor needs 2...16 inputs") }
+/// Fills slots 0 and 1 of the xor table, which are never called: the algorithm
+/// table offers xor2...xor16 only, so a session never has fewer than 2 inputs.
+/// (No trap here: this code runs inside other people's processes.)
+nonisolated(unsafe) private let noXor: XorFn = { _, _, _, _ in }
 
 extension KernelLevel: Comparable {
     public static func < (a: KernelLevel, b: KernelLevel) -> Bool { a.rawValue < b.rawValue }
