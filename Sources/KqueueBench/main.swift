@@ -11,7 +11,7 @@ import Glibc
 
 // MARK: - Helpers
 
-nonisolated(unsafe) let quick = CommandLine.arguments.contains("--quick")
+let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 3 : 7
 
 @inline(__always) func now() -> UInt64 {
