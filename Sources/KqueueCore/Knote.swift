@@ -118,7 +118,6 @@ final class Knote {
         realtime = false
     }
 
-    var key: KnoteKey { KnoteKey(ident: ident, filter: filter) }
     @inline(__always) func has(_ flag: Int32) -> Bool { flags & UInt16(flag) != 0 }
 
     /// The event as returned to the caller: ident, filter, udata, the registered

@@ -209,6 +209,13 @@ public final class Kqueue: @unchecked Sendable {
         }
     }
 
+    /// probeIdentity(), reclaiming the kqueue when its descriptor is no longer ours.
+    func stillOurs() -> Bool {
+        if probeIdentity() { return true }
+        markClosed()
+        return false
+    }
+
     // MARK: - Active queue
 
     /// Queues a knote whose readiness is decided in userspace (BSD KNOTE_ACTIVATE).
@@ -292,35 +299,24 @@ public final class Kqueue: @unchecked Sendable {
             switch r {
             case .failure, .success(1...):
                 // Reported changes end the call (BSD kern_kevent).
-                if !proven && !probeIdentity() {
-                    markClosed()
-                    return .failure(.badFileDescriptor)
-                }
-                return r
+                return proven || stillOurs() ? r : .failure(.badFileDescriptor)
             default:
                 if !collects {
                     // Unless a change went through our epoll instance, ask whether
                     // the descriptor is still ours (a closed kqueue: EBADF).
-                    if proven || probeIdentity() { return .success(0) }
-                    markClosed()
-                    return .failure(.badFileDescriptor)
+                    return proven || stillOurs() ? .success(0) : .failure(.badFileDescriptor)
                 }
             }
         }
         guard collects, let events else {
-            if probeIdentity() { return .success(0) }
-            markClosed()
-            return .failure(.badFileDescriptor)
+            return stillOurs() ? .success(0) : .failure(.badFileDescriptor)
         }
         var proven = false
         let r = scan(into: events, capacity: capacity, timeout: timeout, resetProof: count == 0, proven: &proven)
         if case .success(let n) = r, n > 0, !proven {
             // Everything came from the userspace queue: make sure the queue
             // still belongs to the descriptor the caller named.
-            if !probeIdentity() {
-                markClosed()
-                return .failure(.badFileDescriptor)
-            }
+            if !stillOurs() { return .failure(.badFileDescriptor) }
         }
         return r
     }
@@ -558,19 +554,13 @@ public final class Kqueue: @unchecked Sendable {
                 // a close() its number may be another epoll instance, whose
                 // events (or silence) are not ours to report.
                 if k > 0 || chunked || deadline == 0 {
-                    if !probeIdentity() {
-                        markClosed()
-                        return .failure(.badFileDescriptor)
-                    }
+                    if !stillOurs() { return .failure(.badFileDescriptor) }
                 }
                 if k > 0 || chunked { continue }  // internal/stale events, or a liveness slice
                 // Timed out (or polled): done once the caller's deadline passed.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
                     locked { syncWakeup() }
-                    if d != 0 && !probeIdentity() {
-                        markClosed()
-                        return .failure(.badFileDescriptor)
-                    }
+                    if d != 0 && !stillOurs() { return .failure(.badFileDescriptor) }
                     return .success(0)
                 }
             }

@@ -96,27 +96,13 @@ public enum KqueueRegistry {
     /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
     /// whose descriptor no longer is theirs.
     public static func sweep(limit: Int? = nil) {
-        if let limit {
-            let start = sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue
-            var checked = 0
-            var k = 0
-            // Walk shards round-robin from the cursor, checking at most `limit` kqueues.
-            while checked < limit && k < shardCount {
-                let s = (start + k) & (shardCount - 1)
-                k += 1
-                let candidates: [Kqueue] = shards.withLock(s) { t in
-                    var c: [Kqueue] = []
-                    for case let kq? in t where c.count < limit - checked { c.append(kq) }
-                    return c
-                }
-                for kq in candidates {
-                    checked += 1
-                    if !kq.probeIdentity() { kq.markClosed() }
-                }
-            }
-        } else {
-            for kq in all() where !kq.probeIdentity() { kq.markClosed() }
+        let kqueues: [Kqueue] = liveLock.withLock {
+            guard let limit, limit < live.count else { return live }
+            // A few at a time, round-robin from the cursor.
+            let start = UInt(bitPattern: sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue)
+            return (0..<UInt(limit)).map { live[Int((start &+ $0) % UInt(live.count))] }
         }
+        for kq in kqueues { _ = kq.stillOurs() }
     }
 
     // MARK: - close tracking
