@@ -424,11 +424,14 @@ public final class Kqueue: @unchecked Sendable {
         return 0
     }
 
+    /// The filters whose ident is a descriptor (built once: close() runs this).
+    static let descriptorFilters: [Int16] = [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE].map { Int16($0) }
+
     /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
     func forgetDescriptor(_ fd: Int32) {
         locked {
-            for filter in [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE] {
-                if let kn = knotes[UInt(fd), Int16(filter)] { drop(kn) }
+            for filter in Self.descriptorFilters {
+                if let kn = knotes[UInt(fd), filter] { drop(kn) }
             }
             syncWakeup()
         }
