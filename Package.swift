@@ -10,12 +10,24 @@ let package = Package(
     products: [
         // libbsdshim.so: the C ABI (kqueue, kevent, dmover_*). Release line:
         //   swift build -c release --product bsdshim -Xswiftc -static-stdlib -Xlinker -soname=libbsdshim.so.0
-        .library(name: "bsdshim", type: .dynamic, targets: ["BSDShim"]),
+        .library(name: "bsdshim", type: .dynamic, targets: ["BSDShimExports"]),
+        // The Swift API (`import BSDShim`): no unsafe flags anywhere in its graph, so other
+        // packages can depend on it. Its dmover software backend uses the baseline kernels
+        // unless the program also links BSDShimSIMD and calls `NativeKernels.install()`.
+        .library(name: "BSDShim", targets: ["BSDShim"]),
+        // The AVX2/AVX-512/hardware-CRC kernels (built with ISA flags: usable from a path or
+        // branch dependency, not from a versioned one).
+        .library(name: "BSDShimSIMD", targets: ["DmoverSIMD"]),
+        // The `bsdshim` command-line tool (CMake installs it as `bsdshim`).
+        .executable(name: "bsdshim-tool", targets: ["BSDShimTool"]),
         // libbsdshim-preload.so: LD_PRELOAD=libbsdshim-preload.so gives unmodified programs /dev/dmover.
         .library(name: "bsdshim-preload", type: .dynamic, targets: ["CBSDShimPreload"]),
         .executable(name: "kqueue-bench", targets: ["KqueueBench"]),
         .executable(name: "dmover-bench", targets: ["DmoverBench"]),
         .executable(name: "dmover-io-bench", targets: ["DmoverIOBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Public C headers (include/), the ABI contract, plus compile-time layout checks.
@@ -34,18 +46,27 @@ let package = Package(
         .target(name: "KqueueCore", dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim"],
                 path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
         // The exported C ABI (@_cdecl only).
-        .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "CBSDShimABI"], path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
+        .target(name: "BSDShimExports", dependencies: ["KqueueCore", "DmoverCore", "DmoverSIMD", "CBSDShimABI"],
+                path: "Sources/BSDShimExports", exclude: ["CMakeLists.txt"]),
+        // The Swift API over the same core (not over the C functions).
+        .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "BSDSystem", "CBSDShimABI"],
+                path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
+        // The `bsdshim` command-line tool.
+        .executableTarget(name: "BSDShimTool",
+                          dependencies: ["BSDShim", "DmoverSIMD",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/BSDShimTool", exclude: ["CMakeLists.txt"]),
         // The /dev/dmover interposers (open/ioctl/read/write/close), C only; loads libbsdshim on first use.
         .target(name: "CBSDShimPreload", path: "Sources/CBSDShimPreload", exclude: ["CMakeLists.txt"],
                 linkerSettings: [.linkedLibrary("dl")]),
-        .executableTarget(name: "KqueueBench", dependencies: ["BSDShim", "CBSDShimABI", "CBSDShim"],
+        .executableTarget(name: "KqueueBench", dependencies: ["BSDShimExports", "CBSDShimABI", "CBSDShim"],
                           path: "Sources/KqueueBench", exclude: ["CMakeLists.txt"]),
-        // dmover: kernels per ISA (bodies inlined into each module; chosen at run time by DmoverCore).
-        // The ISA modules are optimised even in debug builds: unoptimised, they would emit weak
-        // copies of generic stdlib code built for their ISA, which the linker may share with baseline code.
+        // dmover: kernels per ISA (bodies inlined into each module; installed by DmoverSIMD and
+        // chosen at run time by DmoverCore). The ISA modules are optimised even in debug builds:
+        // unoptimised, they would emit weak copies of generic stdlib code built for their ISA,
+        // which the linker may share with baseline code. DmoverKernels (baseline) has no flags.
         .target(name: "CDmoverIntrin", path: "Sources/CDmoverIntrin", exclude: ["CMakeLists.txt"]),
-        .target(name: "DmoverKernels", dependencies: ["CDmoverIntrin"], path: "Sources/DmoverKernels", exclude: ["CMakeLists.txt"],
-                swiftSettings: [.unsafeFlags(["-O"])]),
+        .target(name: "DmoverKernels", dependencies: ["CDmoverIntrin"], path: "Sources/DmoverKernels", exclude: ["CMakeLists.txt"]),
         .target(name: "DmoverKernelsAVX2", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsAVX2",
                 exclude: ["CMakeLists.txt"], swiftSettings: [.unsafeFlags(["-target-cpu", "haswell", "-O"])]),
         .target(name: "DmoverKernelsAVX512", dependencies: ["DmoverKernels", "CDmoverIntrin"], path: "Sources/DmoverKernelsAVX512",
@@ -58,16 +79,20 @@ let package = Package(
                                                "-O"])]),
         // The dmover engine: sessions, requests, backends, the software backend.
         .target(name: "DmoverCore",
-                dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim", "DmoverKernels", "DmoverKernelsAVX2", "DmoverKernelsAVX512",
-                               "DmoverKernelsCRC", "DmoverKernelsCRC512", "CDmoverIntrin"],
+                dependencies: ["BSDSystem", "CBSDShimABI", "CBSDShim", "DmoverKernels", "CDmoverIntrin"],
                 path: "Sources/DmoverCore", exclude: ["CMakeLists.txt"]),
+        // Installs the ISA kernels into DmoverCore (the only flagged part of the dmover graph).
+        .target(name: "DmoverSIMD",
+                dependencies: ["DmoverCore", "CBSDShim", "DmoverKernels", "DmoverKernelsAVX2", "DmoverKernelsAVX512",
+                               "DmoverKernelsCRC", "DmoverKernelsCRC512"],
+                path: "Sources/DmoverSIMD", exclude: ["CMakeLists.txt"]),
         .target(name: "CDmoverBench", path: "Sources/CDmoverBench",
                 linkerSettings: [.linkedLibrary("isal")]),
-        .executableTarget(name: "DmoverBench", dependencies: ["DmoverCore", "CDmoverBench"],
+        .executableTarget(name: "DmoverBench", dependencies: ["DmoverCore", "DmoverSIMD", "CDmoverBench"],
                           path: "Sources/DmoverBench", exclude: ["CMakeLists.txt"]),
-        .executableTarget(name: "DmoverIOBench", dependencies: ["DmoverCore", "CBSDShimABI"],
+        .executableTarget(name: "DmoverIOBench", dependencies: ["DmoverCore", "DmoverSIMD", "CBSDShimABI"],
                           path: "Sources/DmoverIOBench", exclude: ["CMakeLists.txt"]),
-        .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "BSDShim"],
+        .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "DmoverSIMD", "BSDShimExports"],
                     path: "Tests/DmoverCoreTests"),
         .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDSystem", "CBSDShimABI"],
                     path: "Tests/KqueueCoreTests"),

@@ -10,11 +10,13 @@
 
 import CDmoverBench
 import DmoverCore
+import DmoverSIMD
 import Glibc
 import CBSDShimABI
 
 // MARK: - options
 
+NativeKernels.install()
 var sizes: [Int] = [4 << 10, 64 << 10, 1 << 20, 32 << 20, 256 << 20]
 var functions = ["zero", "fill8", "copy", "xor2", "xor4", "xor8", "iscsi-crc32c", "copy-crc32c", "compare"]
 var args = CommandLine.arguments.dropFirst()

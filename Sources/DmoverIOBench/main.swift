@@ -8,8 +8,10 @@
 import BSDSystem
 import CBSDShimABI
 import DmoverCore
+import DmoverSIMD
 import Glibc
 
+NativeKernels.install()
 let quick = CommandLine.arguments.contains("--quick")
 let requestsPerRun = quick ? 200_000 : 2_000_000
 let latencySamples = quick ? 20_000 : 200_000

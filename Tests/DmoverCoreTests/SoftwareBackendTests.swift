@@ -5,6 +5,7 @@
 import BSDSystem
 import CBSDShimABI
 import DmoverCore
+import DmoverSIMD
 import DmoverKernels
 import Testing
 
@@ -80,6 +81,8 @@ func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0)
 
     @Test(arguments: KernelLevel.allCases)
     func everyFunctionMatchesReference(level: KernelLevel) throws {
+        NativeKernels.install()
+        #expect(Kernels.supported == Kernels.cpuLevel)
         Kernels.use(level)
         defer { Kernels.use(.avx512) }
         let seed = UInt64.random(in: 0...UInt64.max)

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Kernels.swift: run-time choice of the kernel set (AVX-512, AVX2, baseline)
 // and of the CRC kernel (VPCLMULQDQ, PCLMUL + SSE4.2, table).
+//
+// DmoverCore itself holds only the baseline kernels, so that it builds without
+// any compiler flag (SwiftPM refuses unsafe flags in packages used as
+// dependencies). The ISA kernels live in modules built with -target-cpu and
+// are installed at run time by DmoverSIMD (`NativeKernels.install()`), which
+// libbsdshim.so, the tool, the tests and the benchmarks call first.
 
 import CBSDShim
 import DmoverKernels
-import DmoverKernelsAVX2
-import DmoverKernelsAVX512
-import DmoverKernelsCRC
-import DmoverKernelsCRC512
 import Glibc
 import Synchronization
 
@@ -23,29 +25,47 @@ public enum KernelLevel: Int, Sendable, CaseIterable {
 
 /// Kernel entry points as plain C function pointers: no context, no reference
 /// counting, no exclusivity checks when called on the request path.
-typealias FillFn = @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Bool) -> Void
-typealias CopyFn = @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, Int, Bool) -> Void
-typealias XorFn = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeRawPointer>, Int, Bool) -> Void
-typealias CRCFn = @convention(c) (UInt32, UnsafeRawPointer, Int) -> UInt32
-typealias CompareFn = @convention(c) (UnsafeRawPointer, UnsafeRawPointer, Int) -> Int
+/// fill(dst, pattern, length, nonTemporal)
+public typealias FillFn = @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Bool) -> Void
+/// copy(dst, src, length, nonTemporal)
+public typealias CopyFn = @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, Int, Bool) -> Void
+/// xorN(dst, inputs, length, nonTemporal)
+public typealias XorFn = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeRawPointer>, Int, Bool) -> Void
+/// crc(register, data, length) -> register (no pre/post inversion)
+public typealias CRCFn = @convention(c) (UInt32, UnsafeRawPointer, Int) -> UInt32
+/// compare(a, b, length) -> index of the first difference, or length
+public typealias CompareFn = @convention(c) (UnsafeRawPointer, UnsafeRawPointer, Int) -> Int
 
 /// One level's kernels. The CRC choice follows the level but also needs its own CPU features.
-struct ActiveKernels {
+public struct ActiveKernels: @unchecked Sendable {
     let fill: FillFn
     let copy: CopyFn
-    /// xor[k] is the k-input kernel, k in 2...16 (17 entries; 0 and 1 trap).
+    /// xor[k] is the k-input kernel, k in 2...16 (17 entries; 0 and 1 never called).
     let xor: UnsafePointer<XorFn>
     let compare: CompareFn
     let crc: CRCFn
     let name: StaticString
     let crcName: StaticString
+
+    /// A kernel set; `xor` holds the kernels for 2...16 inputs in order (15 entries).
+    public init(fill: FillFn, copy: CopyFn, xor: [XorFn], compare: CompareFn, crc: CRCFn,
+                name: StaticString, crcName: StaticString) {
+        precondition(xor.count == 15, "xor kernels for 2...16 inputs")
+        self.fill = fill
+        self.copy = copy
+        self.xor = Kernels.xorTable(xor)
+        self.compare = compare
+        self.crc = crc
+        self.name = name
+        self.crcName = crcName
+    }
 }
 
 /// The kernel tables; built only for levels this CPU supports (an ISA module's
 /// code never runs on a CPU without that ISA).
 public enum Kernels {
     /// The best level this CPU supports.
-    public static let supported: KernelLevel = {
+    public static let cpuLevel: KernelLevel = {
         #if arch(x86_64)
         if cbsdshim_cpu_has_avx512bw() != 0 { return .avx512 }
         if cbsdshim_cpu_has_avx2() != 0 { return .avx2 }
@@ -53,13 +73,34 @@ public enum Kernels {
         return .baseline
     }()
 
+    /// The best level with kernels in this process: `cpuLevel` once the ISA
+    /// kernels are installed, else baseline.
+    public static var supported: KernelLevel { installedNative ? cpuLevel : .baseline }
+
+    /// Whether `install(avx2:avx512:)` ran.
+    public static var installedNative: Bool { SoftwareBackend.shared.tableBase.load(ordering: .acquiring) != baselineBase }
+
+    /// Installs the ISA kernel sets (once; later calls are ignored). Each set is
+    /// used only on a CPU with its ISA. Called by DmoverSIMD's `NativeKernels.install()`.
+    public static func install(avx2: ActiveKernels, avx512: ActiveKernels) {
+        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 3)
+        t[0] = baselineTables[0]
+        t[1] = avx2
+        t[2] = avx512
+        let b = SoftwareBackend.shared
+        let (ok, _) = b.tableBase.compareExchange(expected: baselineBase, desired: UInt(bitPattern: t),
+                                                  ordering: .acquiringAndReleasing)
+        if !ok { t.deallocate() }
+        else { b.level.store(initialLevel.rawValue, ordering: .relaxed) }
+    }
+
     /// The level in use: `supported`, or lower when BSDSHIM_DMOVER_ISA
     /// (baseline, avx2, avx512) or `use(_:)` asks for it.
     public static var level: KernelLevel { KernelLevel(rawValue: SoftwareBackend.shared.level.load(ordering: .relaxed))! }
 
     /// The level chosen from the CPU and BSDSHIM_DMOVER_ISA, read once.
     static var initialLevel: KernelLevel {
-        var l = supported
+        var l = cpuLevel
         if let e = getenv("BSDSHIM_DMOVER_ISA") {
             switch String(cString: e) {
             case "baseline": l = .baseline
@@ -70,7 +111,7 @@ public enum Kernels {
         return l
     }
 
-    /// Selects a level for tests and benchmarks (clamped to what the CPU supports).
+    /// Selects a level for tests and benchmarks (clamped to what this process supports).
     public static func use(_ l: KernelLevel) {
         SoftwareBackend.shared.level.store(min(l, supported).rawValue, ordering: .relaxed)
     }
@@ -115,57 +156,30 @@ public enum Kernels {
         }
     }
 
-    private static let hasCRC = cbsdshim_cpu_has_sse42() != 0 && cbsdshim_cpu_has_pclmul() != 0
-    private static let hasCRC512 = hasCRC && cbsdshim_cpu_has_vpclmulqdq() != 0 && cbsdshim_cpu_has_avx512bw() != 0
-
-    /// The three levels' tables, in raw memory that is never freed (index = rawValue).
-    /// Only addresses are taken here: no ISA module code runs until a CPU check chose it.
-    nonisolated(unsafe) static let tables: UnsafePointer<ActiveKernels> = {
+    /// The baseline kernels at every level (index = rawValue), in raw memory
+    /// that is never freed; `install(avx2:avx512:)` publishes a full table.
+    nonisolated(unsafe) static let baselineTables: UnsafePointer<ActiveKernels> = {
         let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 3)
-        let tableCRC: CRCFn = { c, p, n in crc32cSoftware(c, p, n) }
-        let pclmulCRC: CRCFn = { c, p, n in CRCKernels.crc(c, p, n) }
-        let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
-        t[0] = ActiveKernels(
+        let b = ActiveKernels(
             fill: { BaselineKernels.fill($0, $1, $2, $3) }, copy: { BaselineKernels.copy($0, $1, $2, $3) },
-            xor: xorTable([{ BaselineKernels.xor2($0, $1, $2, $3) }, { BaselineKernels.xor3($0, $1, $2, $3) },
-                           { BaselineKernels.xor4($0, $1, $2, $3) }, { BaselineKernels.xor5($0, $1, $2, $3) },
-                           { BaselineKernels.xor6($0, $1, $2, $3) }, { BaselineKernels.xor7($0, $1, $2, $3) },
-                           { BaselineKernels.xor8($0, $1, $2, $3) }, { BaselineKernels.xor9($0, $1, $2, $3) },
-                           { BaselineKernels.xor10($0, $1, $2, $3) }, { BaselineKernels.xor11($0, $1, $2, $3) },
-                           { BaselineKernels.xor12($0, $1, $2, $3) }, { BaselineKernels.xor13($0, $1, $2, $3) },
-                           { BaselineKernels.xor14($0, $1, $2, $3) }, { BaselineKernels.xor15($0, $1, $2, $3) },
-                           { BaselineKernels.xor16($0, $1, $2, $3) }]),
-            compare: { BaselineKernels.compare($0, $1, $2) }, crc: tableCRC, name: "baseline", crcName: "table")
-        t[1] = ActiveKernels(
-            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: { AVX2Kernels.copy($0, $1, $2, $3) },
-            xor: xorTable([{ AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
-                           { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
-                           { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
-                           { AVX2Kernels.xor8($0, $1, $2, $3) }, { AVX2Kernels.xor9($0, $1, $2, $3) },
-                           { AVX2Kernels.xor10($0, $1, $2, $3) }, { AVX2Kernels.xor11($0, $1, $2, $3) },
-                           { AVX2Kernels.xor12($0, $1, $2, $3) }, { AVX2Kernels.xor13($0, $1, $2, $3) },
-                           { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
-                           { AVX2Kernels.xor16($0, $1, $2, $3) }]),
-            compare: { AVX2Kernels.compare($0, $1, $2) }, crc: hasCRC ? pclmulCRC : tableCRC,
-            name: "avx2", crcName: hasCRC ? "pclmul" : "table")
-        t[2] = ActiveKernels(
-            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: { AVX512Kernels.copy($0, $1, $2, $3) },
-            xor: xorTable([{ AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
-                           { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
-                           { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
-                           { AVX512Kernels.xor8($0, $1, $2, $3) }, { AVX512Kernels.xor9($0, $1, $2, $3) },
-                           { AVX512Kernels.xor10($0, $1, $2, $3) }, { AVX512Kernels.xor11($0, $1, $2, $3) },
-                           { AVX512Kernels.xor12($0, $1, $2, $3) }, { AVX512Kernels.xor13($0, $1, $2, $3) },
-                           { AVX512Kernels.xor14($0, $1, $2, $3) }, { AVX512Kernels.xor15($0, $1, $2, $3) },
-                           { AVX512Kernels.xor16($0, $1, $2, $3) }]),
-            compare: { AVX512Kernels.compare($0, $1, $2) },
-            crc: hasCRC512 ? vpclmulCRC : (hasCRC ? pclmulCRC : tableCRC),
-            name: "avx512", crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"))
+            xor: [{ BaselineKernels.xor2($0, $1, $2, $3) }, { BaselineKernels.xor3($0, $1, $2, $3) },
+                  { BaselineKernels.xor4($0, $1, $2, $3) }, { BaselineKernels.xor5($0, $1, $2, $3) },
+                  { BaselineKernels.xor6($0, $1, $2, $3) }, { BaselineKernels.xor7($0, $1, $2, $3) },
+                  { BaselineKernels.xor8($0, $1, $2, $3) }, { BaselineKernels.xor9($0, $1, $2, $3) },
+                  { BaselineKernels.xor10($0, $1, $2, $3) }, { BaselineKernels.xor11($0, $1, $2, $3) },
+                  { BaselineKernels.xor12($0, $1, $2, $3) }, { BaselineKernels.xor13($0, $1, $2, $3) },
+                  { BaselineKernels.xor14($0, $1, $2, $3) }, { BaselineKernels.xor15($0, $1, $2, $3) },
+                  { BaselineKernels.xor16($0, $1, $2, $3) }],
+            compare: { BaselineKernels.compare($0, $1, $2) }, crc: { c, p, n in crc32cSoftware(c, p, n) },
+            name: "baseline", crcName: "table")
+        t.initialize(repeating: b, count: 3)
         return UnsafePointer(t)
     }()
 
+    static var baselineBase: UInt { UInt(bitPattern: baselineTables) }
+
     /// The 17-entry xor table from the kernels for 2...16 inputs.
-    private static func xorTable(_ k: [XorFn]) -> UnsafePointer<XorFn> {
+    fileprivate static func xorTable(_ k: [XorFn]) -> UnsafePointer<XorFn> {
         let t = UnsafeMutablePointer<XorFn>.allocate(capacity: 17)
         t[0] = noXor
         t[1] = noXor

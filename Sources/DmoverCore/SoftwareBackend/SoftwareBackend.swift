@@ -68,12 +68,16 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
     let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? SoftwareBackendConfig.defaultNonTemporalMinimum)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
-    let level = Atomic<Int>(Kernels.initialLevel.rawValue)
-    let tables = Kernels.tables
+    let level = Atomic<Int>(KernelLevel.baseline.rawValue)
+    /// Address of the 3-level kernel table: the baseline one until the ISA
+    /// kernels are installed (tables are immutable once published).
+    let tableBase = Atomic<UInt>(Kernels.baselineBase)
 
     /// The kernels of the level in use.
     @inline(__always)
-    var kernels: ActiveKernels { tables[level.load(ordering: .relaxed)] }
+    var kernels: ActiveKernels {
+        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring)).unsafelyUnwrapped[level.load(ordering: .relaxed)]
+    }
 
     private init() {
         let table = SoftwareFunction.table

@@ -5,6 +5,7 @@
 import BSDSystem
 import CBSDShimABI
 import DmoverCore
+import DmoverSIMD
 import Glibc
 
 // MARK: - backend interface
@@ -57,6 +58,7 @@ public func bsdshim_dmover_session_create(
     _ name: UnsafePointer<CChar>?, _ dsesp: UnsafeMutablePointer<UnsafeMutablePointer<dmover_session>?>?
 ) -> Int32 {
     guard let name, let dsesp else { return EINVAL }
+    NativeKernels.install()
     do { dsesp.pointee = try Session.create(name) } catch { return error.rawValue }
     return 0
 }

@@ -4,11 +4,13 @@
 import BSDSystem
 import CBSDShimABI
 import DmoverCore
+import DmoverSIMD
 import Glibc
 
 /// `int dmover_open(int flags)`: see dmover_io.h.
 @_cdecl("dmover_open")
 public func bsdshim_dmover_open(_ flags: Int32) -> Int32 {
+    NativeKernels.install()
     do { return try DmoverDevice.open(flags: flags) } catch {
         Errno.current = error
         return -1
