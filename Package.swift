@@ -94,6 +94,7 @@ let package = Package(
                           path: "Sources/DmoverIOBench", exclude: ["CMakeLists.txt"]),
         .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "DmoverSIMD", "BSDShimExports"],
                     path: "Tests/DmoverCoreTests"),
+        .testTarget(name: "BSDShimTests", dependencies: ["BSDShim", "DmoverSIMD"], path: "Tests/BSDShimTests"),
         .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDSystem", "CBSDShimABI"],
                     path: "Tests/KqueueCoreTests"),
     ],
