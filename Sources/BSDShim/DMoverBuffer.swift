@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// DMoverBuffer.swift: memory a dmover request reads or writes (one region or a segment list).
+
+import Glibc
+
+/// Memory for a dmover request, used in place (never copied): one contiguous
+/// region, or a list of segments read or written in order (an iovec list).
+///
+/// The buffer only points at memory; the caller keeps that memory alive and
+/// unchanged until the request completes.
+///
+/// ```swift
+/// var out = [UInt8](repeating: 0, count: 8)
+/// let a: [UInt8] = [1, 2, 3, 4], b: [UInt8] = [5, 6, 7, 8]
+/// try out.withUnsafeMutableBytes { o in
+///     try a.withUnsafeBytes { pa in
+///         try b.withUnsafeBytes { pb in
+///             // The output is one region; the input is two segments of 4 bytes.
+///             let copy = try DMoverSession(function: .copy)
+///             _ = try copy.process(output: DMoverBuffer(o), inputs: [DMoverBuffer(segments: [pa, pb])])
+///         }
+///     }
+/// }
+/// ```
+public struct DMoverBuffer: @unchecked Sendable {
+    enum Shape {
+        case linear(UnsafeMutableRawPointer?, Int)
+        case segments([iovec])
+    }
+
+    let shape: Shape
+
+    /// A region the request reads.
+    public init(_ buffer: UnsafeRawBufferPointer) {
+        shape = .linear(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
+    }
+
+    /// A region the request writes (or reads).
+    public init(_ buffer: UnsafeMutableRawBufferPointer) {
+        shape = .linear(buffer.baseAddress, buffer.count)
+    }
+
+    /// Segments the request reads, in order.
+    public init(segments: [UnsafeRawBufferPointer]) {
+        shape = .segments(segments.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) })
+    }
+
+    /// Segments the request writes (or reads), in order.
+    public init(segments: [UnsafeMutableRawBufferPointer]) {
+        shape = .segments(segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) })
+    }
+
+    /// Total bytes.
+    public var count: Int {
+        switch shape {
+        case .linear(_, let n): n
+        case .segments(let v): v.reduce(0) { $0 + $1.iov_len }
+        }
+    }
+
+    var isSegmented: Bool {
+        if case .segments = shape { return true }
+        return false
+    }
+
+    /// Number of iovecs when passed as a segment list (a region is one).
+    var segmentCount: Int {
+        switch shape {
+        case .linear: 1
+        case .segments(let v): v.count
+        }
+    }
+}
+
+/// One request of a batch (see ``DMoverSession/submit(batch:)``).
+///
+/// ```swift
+/// let op = DMoverOperation(output: DMoverBuffer(out), inputs: [DMoverBuffer(a), DMoverBuffer(b)])
+/// ```
+public struct DMoverOperation: Sendable {
+    /// Where the result goes; nil for functions without output (crc32c, compare).
+    public var output: DMoverBuffer?
+    /// The inputs, as many as the function takes.
+    public var inputs: [DMoverBuffer]
+    /// The immediate value in; nil for the function's default (fill8: its byte, else 0).
+    public var immediate: UInt64?
+
+    /// Describes one request.
+    public init(output: DMoverBuffer?, inputs: [DMoverBuffer], immediate: UInt64? = nil) {
+        self.output = output
+        self.inputs = inputs
+        self.immediate = immediate
+    }
+}

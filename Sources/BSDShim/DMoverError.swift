@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// DMoverError.swift: why a dmover session or request failed (an errno, named).
+
+/// A dmover failure: the errno the engine or backend reported, with names for
+/// the ones a program can act on.
+///
+/// ```swift
+/// do {
+///     _ = try DMoverSession(function: .xor(17))
+/// } catch let error where error == .unknownFunction {
+///     print("no such function")
+/// }
+/// ```
+public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The errno value.
+    public let errno: Errno
+
+    /// Wraps an errno value.
+    public init(_ errno: Errno) { self.errno = errno }
+
+    /// No backend implements the function (`ESRCH`).
+    public static let unknownFunction = DMoverError(.noSuchProcess)
+    /// No backend is registered at all (`ENXIO`).
+    public static let noBackend = DMoverError(.noDevice)
+    /// The buffers do not fit the function: wrong input count, unequal lengths,
+    /// an output where none is expected or none where one is (`EINVAL`).
+    public static let invalidShape = DMoverError(.invalidArgument)
+    /// A buffer with a length but no address (`EFAULT`).
+    public static let badAddress = DMoverError(.badAddress)
+    /// Out of memory (`ENOMEM`).
+    public static let noMemory = DMoverError(.noMemory)
+
+    /// The errno's message.
+    public var description: String { "dmover: \(errno)" }
+}

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Kqueue.swift: a kqueue for Swift programs: typed registration and waiting over KqueueCore.
+
+import CBSDShimABI
+import Glibc
+import KqueueCore
+import Synchronization
+
+/// A BSD kqueue: register interest in descriptors, files, processes, signals,
+/// timers and user events, then wait for them, synchronously or as an
+/// `AsyncSequence`.
+///
+/// The kqueue owns its descriptor (a real, pollable one) and closes it in
+/// ``close()`` or when the object goes away. All methods are thread-safe.
+///
+/// ```swift
+/// let kq = try Kqueue()
+/// try kq.register(.read(fd), userData: 1)
+/// try kq.register(.timer(7, interval: .milliseconds(100)))
+/// let buffer = Kqueue.EventBuffer(capacity: 16)
+/// try kq.wait(into: buffer, timeout: .seconds(1))
+/// for event in buffer { print(event.kind) }
+/// ```
+public final class Kqueue: Sendable {
+    /// The kqueue's descriptor (usable with poll/epoll, or the C `kevent()`).
+    public let descriptor: Int32
+    let core: KqueueCore.Kqueue
+    let closed = Atomic<Bool>(false)
+
+    /// Creates a kqueue. The corresponding C function is `kqueue`.
+    ///
+    /// ```swift
+    /// let kq = try Kqueue()
+    /// ```
+    /// - Throws: `EMFILE`/`ENFILE` (no descriptors left), `ENOMEM`.
+    public init() throws(Errno) {
+        switch KqueueCore.Kqueue.create() {
+        case .success(let kq):
+            core = kq
+            descriptor = kq.fd
+        case .failure(let e):
+            throw e
+        }
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { closed.load(ordering: .acquiring) }
+
+    /// Closes the kqueue: every registration goes, waiters and async iterations
+    /// end (waits throw `EBADF`, iterations return nil). Closing twice is harmless.
+    ///
+    /// ```swift
+    /// kq.close()
+    /// ```
+    public func close() {
+        if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        // The core forgets the kqueue and wakes its waiters before the number can be reused.
+        KqueueRegistry.descriptorClosing(descriptor)
+        ReadinessReactor.shared.forget(descriptor)
+        FileDescriptorOps.close(descriptor)
+    }
+
+    // MARK: - Registration
+
+    /// Adds a registration, or modifies the one for the same filter and
+    /// identifier. The corresponding C call is `kevent` with `EV_ADD`.
+    ///
+    /// ```swift
+    /// try kq.register(.write(socket), flags: .oneshot, userData: 42)
+    /// ```
+    /// - Parameters:
+    ///   - filter: what to watch.
+    ///   - flags: one-shot, clear, dispatch or disabled behaviour.
+    ///   - userData: any value, returned in each ``Event/userData``.
+    /// - Throws: `EBADF` (not an open descriptor), `ESRCH` (no such process),
+    ///   `EINVAL` (bad signal, negative interval, a filter that cannot watch that
+    ///   descriptor), `ENOSPC` (inotify watch limit), `EOPNOTSUPP`, `ENOMEM`.
+    public func register(_ filter: Filter, flags: Flags = [], userData: UInt = 0) throws(Errno) {
+        try applyOne(Change.add(filter, flags: flags, userData: userData))
+    }
+
+    /// Changes an existing registration's arguments (low-water mark, vnode
+    /// events, timer interval...) and user data. The corresponding C call is
+    /// `kevent` with no action flag.
+    ///
+    /// ```swift
+    /// try kq.modify(.timer(7, interval: .seconds(2)))
+    /// ```
+    /// - Throws: `ENOENT` (no such registration), and as ``register(_:flags:userData:)``.
+    public func modify(_ filter: Filter, userData: UInt = 0) throws(Errno) {
+        try applyOne(Change.modify(filter, userData: userData))
+    }
+
+    /// Deletes a registration. The corresponding C call is `kevent` with `EV_DELETE`.
+    ///
+    /// ```swift
+    /// try kq.delete(.read(fd))
+    /// ```
+    /// - Throws: `ENOENT` (no such registration), `EBADF` (the kqueue is closed).
+    public func delete(_ filter: Filter) throws(Errno) {
+        try applyOne(Change.delete(filter))
+    }
+
+    /// Enables a disabled registration. The corresponding C call is `kevent` with `EV_ENABLE`.
+    ///
+    /// ```swift
+    /// try kq.enable(.user(1))
+    /// ```
+    /// - Throws: `ENOENT` (no such registration).
+    public func enable(_ filter: Filter) throws(Errno) {
+        try applyOne(Change.enable(filter))
+    }
+
+    /// Disables a registration without deleting it. The corresponding C call is
+    /// `kevent` with `EV_DISABLE`.
+    ///
+    /// ```swift
+    /// try kq.disable(.read(fd))
+    /// ```
+    /// - Throws: `ENOENT` (no such registration).
+    public func disable(_ filter: Filter) throws(Errno) {
+        try applyOne(Change.disable(filter))
+    }
+
+    /// Triggers a ``Filter/user(_:)`` registration, optionally OR-ing `flags`
+    /// (24 bits) into its user flags. The corresponding C call is `kevent` with `NOTE_TRIGGER`.
+    /// As on BSD, the change also sets the registration's user data.
+    ///
+    /// ```swift
+    /// try kq.register(.user(1), flags: .clear, userData: 5)
+    /// try kq.trigger(user: 1, userData: 5)
+    /// ```
+    /// - Throws: `ENOENT` (no such registration).
+    public func trigger(user identifier: UInt, flags: UInt32 = 0, userData: UInt = 0) throws(Errno) {
+        let fflags = UInt32(NOTE_TRIGGER) | UInt32(NOTE_FFOR) | (flags & UInt32(NOTE_FFLAGSMASK))
+        try applyOne(Change(identifier: identifier, filter: Int16(EVFILT_USER), flags: 0,
+                                   filterFlags: fflags, data: 0, userData: userData))
+    }
+
+    /// Applies changes in order, as one `kevent` call. A change that fails does
+    /// not stop the others; the result has one entry per change: nil for
+    /// success, else why it failed.
+    ///
+    /// ```swift
+    /// let results = try kq.apply([.add(.read(a)), .add(.read(b)), .delete(.user(3))])
+    /// if let error = results[2] { print("no user event 3: \(error)") }
+    /// ```
+    /// - Throws: `EBADF` if the kqueue is closed.
+    @discardableResult
+    public func apply(_ changes: [Change]) throws(Errno) -> [Errno?] {
+        if changes.isEmpty { return [] }
+        let raw = changes.map { c -> kevent in
+            var k = c.raw
+            k.flags |= UInt16(EV_RECEIPT)
+            return k
+        }
+        let out = UnsafeMutablePointer<kevent>.allocate(capacity: raw.count)
+        defer { out.deallocate() }
+        let n = try raw.withUnsafeBufferPointer { (b) throws(Errno) -> Int in
+            try keventCall(b.baseAddress, b.count, out, b.count, timeout: 0)
+        }
+        // EV_RECEIPT reports every change, in order.
+        var results = [Errno?](repeating: nil, count: changes.count)
+        for i in 0..<min(n, changes.count) where out[i].data != 0 {
+            results[i] = Errno(rawValue: Int32(truncatingIfNeeded: out[i].data))
+        }
+        return results
+    }
+
+    /// One change with EV_RECEIPT, on the stack.
+    private func applyOne(_ change: Change) throws(Errno) {
+        var k = change.raw
+        k.flags |= UInt16(EV_RECEIPT)
+        var out = kevent()
+        let n = try keventCall(&k, 1, &out, 1, timeout: 0)
+        if n == 1 && out.data != 0 { throw Errno(rawValue: Int32(truncatingIfNeeded: out.data)) }
+    }
+
+    // MARK: - Waiting
+
+    /// Waits for events and stores them in `buffer`, which then holds them.
+    /// The corresponding C call is `kevent` with an event list.
+    ///
+    /// ```swift
+    /// let buffer = Kqueue.EventBuffer(capacity: 32)
+    /// let n = try kq.wait(into: buffer, timeout: .milliseconds(500))
+    /// for event in buffer { print(event) }   // n events
+    /// ```
+    /// - Parameters:
+    ///   - buffer: reused storage; at most its capacity events are returned.
+    ///   - timeout: how long to wait; nil waits until an event, `.zero` only polls.
+    /// - Returns: the number of events (0 when the timeout passed).
+    /// - Throws: `EBADF` (the kqueue is closed), `EINTR` (a signal handler ran).
+    @discardableResult
+    public func wait(into buffer: EventBuffer, timeout: Duration? = nil) throws(Errno) -> Int {
+        buffer.count = 0
+        let n = try keventCall(nil, 0, buffer.storage, buffer.capacity, timeout: timeout.map(Self.nanoseconds))
+        buffer.count = n
+        return n
+    }
+
+    /// Waits for up to `maximum` events and returns them (allocates an array;
+    /// use ``wait(into:timeout:)`` on hot paths).
+    ///
+    /// ```swift
+    /// let events = try kq.wait(maximum: 8, timeout: .seconds(1))
+    /// ```
+    /// - Throws: as ``wait(into:timeout:)``.
+    public func wait(maximum: Int = 16, timeout: Duration? = nil) throws(Errno) -> [Event] {
+        let buffer = EventBuffer(capacity: maximum)
+        try wait(into: buffer, timeout: timeout)
+        return Array(buffer)
+    }
+
+    /// The kqueue's events as an `AsyncSequence`. Waiting does not hold a
+    /// thread: one shared background thread watches every idle kqueue's
+    /// descriptor and resumes the waiting task. The sequence ends (returns nil)
+    /// when the kqueue is closed or the task is cancelled.
+    ///
+    /// ```swift
+    /// for try await event in kq.events {
+    ///     if case .user(1, _) = event.kind { break }
+    /// }
+    /// ```
+    public var events: Events { Events(kqueue: self) }
+
+    // MARK: - Core calls
+
+    /// The core's kevent(); a closed kqueue is EBADF.
+    func keventCall(_ changes: UnsafePointer<kevent>?, _ count: Int,
+                    _ events: UnsafeMutablePointer<kevent>?, _ capacity: Int,
+                    timeout: UInt64?) throws(Errno) -> Int {
+        if isClosed { throw .badFileDescriptor }
+        switch core.kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout) {
+        case .success(let n): return n
+        case .failure(let e): throw e
+        }
+    }
+
+    /// A timeout in nanoseconds (negative: 0; beyond ~292 years: as good as infinite).
+    static func nanoseconds(_ d: Duration) -> UInt64 {
+        let ns = d.nanosecondsClamped
+        return ns <= 0 ? 0 : UInt64(ns)
+    }
+}

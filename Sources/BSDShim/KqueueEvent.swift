@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KqueueEvent.swift: one event a kqueue delivered, with typed accessors.
+
+import CBSDShimABI
+import Glibc
+
+extension Kqueue {
+    /// One delivered event: which registration fired and what it reports.
+    ///
+    /// ```swift
+    /// for event in buffer {
+    ///     switch event.kind {
+    ///     case .readable(let fd, let bytes): print("fd \(fd): \(bytes) bytes, eof \(event.isEOF)")
+    ///     case .timer(let id, let expirations): print("timer \(id) fired \(expirations) times")
+    ///     default: break
+    ///     }
+    /// }
+    /// ```
+    public struct Event: Sendable, Hashable {
+        /// The registration's identifier (`kevent.ident`).
+        public let identifier: UInt
+        /// The C filter number (`EVFILT_*`), as ``Filter/code``.
+        public let filterCode: Int16
+        /// The raw `EV_*` flags of the event.
+        public let rawFlags: UInt16
+        /// The filter-specific flags (`kevent.fflags`).
+        public let filterFlags: UInt32
+        /// The filter-specific data (`kevent.data`).
+        public let data: Int
+        /// The value given as `userData` when registering.
+        public let userData: UInt
+
+        /// Converts a C event.
+        public init(_ kev: kevent) {
+            identifier = kev.ident
+            filterCode = kev.filter
+            rawFlags = kev.flags
+            filterFlags = kev.fflags
+            data = kev.data
+            userData = UInt(bitPattern: kev.udata)
+        }
+
+        /// End of file: the peer closed, the write side of a pipe closed, or a process exited.
+        /// The corresponding C flag is `EV_EOF`.
+        public var isEOF: Bool { rawFlags & UInt16(EV_EOF) != 0 }
+
+        /// The error this event reports (`EV_ERROR` with `data` as errno), if any.
+        public var error: Errno? {
+            rawFlags & UInt16(EV_ERROR) != 0 && data != 0 ? Errno(rawValue: Int32(truncatingIfNeeded: data)) : nil
+        }
+
+        /// What the event reports, typed by filter.
+        public var kind: Kind {
+            let fd = Int32(truncatingIfNeeded: Int(bitPattern: identifier))
+            switch Int32(filterCode) {
+            case EVFILT_READ: return .readable(fd, bytes: data)
+            case EVFILT_WRITE: return .writable(fd, bytes: data)
+            case EVFILT_EXCEPT: return .exceptional(fd, outOfBand: filterFlags & UInt32(NOTE_OOB) != 0)
+            case EVFILT_VNODE: return .vnode(fd, VnodeEvents(rawValue: filterFlags))
+            case EVFILT_PROC: return .proc(pid_t(fd), ProcEvents(rawValue: filterFlags), data: data)
+            case EVFILT_SIGNAL: return .signal(fd, count: data)
+            case EVFILT_TIMER: return .timer(identifier, expirations: data)
+            case EVFILT_USER: return .user(identifier, flags: filterFlags & UInt32(NOTE_FFLAGSMASK))
+            default: return .other(filter: filterCode, identifier: identifier)
+            }
+        }
+
+        /// For a process that exited (``ProcEvents/exit``): its exit code, if it
+        /// exited normally and was the caller's child (Linux tells only the parent).
+        public var exitStatus: Int32? {
+            guard Int32(filterCode) == EVFILT_PROC, filterFlags & UInt32(NOTE_EXIT) != 0 else { return nil }
+            let status = Int32(truncatingIfNeeded: data)
+            return status & 0x7f == 0 ? (status >> 8) & 0xff : nil
+        }
+    }
+
+    /// An event's report, by filter.
+    ///
+    /// ```swift
+    /// if case .vnode(_, let changes) = event.kind, changes.contains(.delete) { print("gone") }
+    /// ```
+    public enum Kind: Sendable, Hashable {
+        /// The descriptor is readable; `bytes` available (listening socket: pending connections).
+        case readable(Int32, bytes: Int)
+        /// The descriptor is writable; `bytes` of room in its buffer.
+        case writable(Int32, bytes: Int)
+        /// An exceptional condition: out-of-band data on a TCP socket.
+        case exceptional(Int32, outOfBand: Bool)
+        /// The file open as the descriptor changed in these ways (accumulated until delivered).
+        case vnode(Int32, VnodeEvents)
+        /// The process exited, forked or called exec; for an exit, `data` is its wait status.
+        case proc(pid_t, ProcEvents, data: Int)
+        /// The signal was sent `count` times since the last delivery.
+        case signal(Int32, count: Int)
+        /// The timer expired `expirations` times since the last delivery.
+        case timer(UInt, expirations: Int)
+        /// The user event was triggered; `flags` are its accumulated user flags.
+        case user(UInt, flags: UInt32)
+        /// A filter this API has no case for.
+        case other(filter: Int16, identifier: UInt)
+    }
+}
