@@ -149,6 +149,9 @@ enum DescriptorKind: UInt8 {
     case other
     /// Not pollable (regular files, directories): always ready, handled in userspace.
     case alwaysReady
+    /// Write side of a /dev/dmover descriptor: epoll watches the readiness
+    /// descriptor the knote owns (see BSDSystem's WriteReadiness); data = room.
+    case libraryReadiness
 }
 
 /// Intrusive FIFO of knotes with userspace-decided readiness (BSD's kq_head).

@@ -39,6 +39,13 @@ public final class Device: @unchecked Sendable {
     let written: UnsafeMutablePointer<Int32>
     let readCount: UnsafeMutablePointer<Int32>
     let waitingWriters = Atomic<Int>(0)
+    /// eventfd readable exactly while fewer than DMIO_NREQS_MAX requests are in
+    /// flight (what kevent's EVFILT_WRITE watches). Made on the first EVFILT_WRITE
+    /// registration, closed when the serving thread exits; -1 otherwise.
+    private let writeReadyFD = Atomic<Int32>(-1)
+    /// What writeReadyFD shows now (1 readable, 0 drained); flipped under writeReadyLock.
+    private let writeReadyShown = Atomic<Int>(0)
+    private let writeReadyLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     /// Sends completed by dmover_write (requests) and by the server (responses): what Spin watches.
     let requestSends = Atomic<Int>(0)
     let responseSends = Atomic<Int>(0)
@@ -67,9 +74,12 @@ public final class Device: @unchecked Sendable {
         readCount.initialize(to: 0)
         state = .allocate(capacity: 1)
         state.initialize(to: 0)
+        writeReadyLock.initialize(to: 0)
     }
 
     deinit {
+        closeWriteReadiness()
+        writeReadyLock.deallocate()
         setFuncLock.deallocate()
         written.deallocate()
         readCount.deallocate()
@@ -117,5 +127,61 @@ public final class Device: @unchecked Sendable {
     @inline(__always) func responsesRead(_ count: Int32) {
         _ = cbsdshim_atomic_fetch_add_int(readCount, count)
         if waitingWriters.load(ordering: .acquiring) != 0 { cbsdshim_futex_wake_all(readCount) }
+        updateWriteReadiness()
+    }
+
+    /// Makes writeReadyFD show whether there is room, after `written` or
+    /// `readCount` moved. Costs two loads unless the answer flips. The flipper
+    /// re-reads the counts after each flip (all sequentially consistent), so a
+    /// concurrent change either sees the new `writeReadyShown` and flips it back
+    /// itself, or is seen by the flipper's re-read: the eventfd never ends wrong.
+    @inline(__always) func updateWriteReadiness() {
+        if writeReadyFD.load(ordering: .sequentiallyConsistent) < 0 { return }
+        let room = inFlight < DeviceProtocol.maxInFlight ? 1 : 0
+        if room == writeReadyShown.load(ordering: .sequentiallyConsistent) { return }
+        cbsdshim_lock(writeReadyLock)
+        syncWriteReadiness()
+        cbsdshim_unlock(writeReadyLock)
+    }
+
+    /// Flips the eventfd until it matches the counts. Under writeReadyLock.
+    private func syncWriteReadiness() {
+        let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
+        if fd < 0 { return }
+        while true {
+            let now = inFlight < DeviceProtocol.maxInFlight ? 1 : 0
+            if now == writeReadyShown.load(ordering: .sequentiallyConsistent) { break }
+            var v: UInt64 = 1
+            if now == 1 {
+                _ = Glibc.write(fd, &v, 8)
+            } else {
+                _ = Glibc.read(fd, &v, 8)
+            }
+            writeReadyShown.store(now, ordering: .sequentiallyConsistent)
+        }
+    }
+
+    /// A new close-on-exec descriptor polling readable while there is room
+    /// (for EVFILT_WRITE), or -1 once the serving thread is gone.
+    func writeReadinessSource() -> Int32 {
+        cbsdshim_lock(writeReadyLock)
+        defer { cbsdshim_unlock(writeReadyLock) }
+        if serverClosed.load(ordering: .acquiring) { return -1 }
+        var fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
+        if fd < 0 {
+            fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))     // drained: shown = 0
+            if fd < 0 { return -1 }
+            writeReadyFD.store(fd, ordering: .sequentiallyConsistent)
+            syncWriteReadiness()
+        }
+        return cbsdshim_fcntl_int(fd, 1030 /* F_DUPFD_CLOEXEC */, 0)
+    }
+
+    /// Called by the serving thread as it exits (knotes keep their own copies).
+    func closeWriteReadiness() {
+        cbsdshim_lock(writeReadyLock)
+        let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
+        if fd >= 0 { Glibc.close(fd) }
+        cbsdshim_unlock(writeReadyLock)
     }
 }

@@ -17,6 +17,7 @@ public enum DmoverDevice {
         // O_PATH and __O_TMPFILE: the Glibc module lacks them (_GNU_SOURCE).
         if flags & (O_DIRECTORY | 0o10000000 | 0o20000000) != 0 { throw .invalidArgument }
         DmoverFork.install()
+        WriteReadiness.register(source: writeReadinessSource, room: writeRoom)
         var sv: [Int32] = [-1, -1]
         // Both ends close-on-exec first: the serving end must never leak into an exec'd program.
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
@@ -107,12 +108,14 @@ public enum DmoverDevice {
             }
             let k = min(room, records - done)
             guard cbsdshim_atomic_cas_int(d.written, &w, w &+ k) != 0 else { continue }
+            d.updateWriteReadiness()
             switch sendAll(fd, buf! + Int(done) * size, Int(k) * size) {
             case .success:
                 done += k
                 d.requestSends.add(1, ordering: .releasing)
             case .failure(let e):
                 _ = cbsdshim_atomic_fetch_add_int(d.written, -k)
+                d.updateWriteReadiness()
                 return done > 0 ? .success(Int(done) * size) : .failure(e)
             }
         }
@@ -180,6 +183,17 @@ public enum DmoverDevice {
 
     @inline(__always) private static func nonBlocking(_ fd: Int32) -> Bool {
         cbsdshim_fcntl(fd, F_GETFL) & O_NONBLOCK != 0
+    }
+
+    /// For kevent's EVFILT_WRITE: a close-on-exec copy of the descriptor's
+    /// readiness eventfd, or -1 if `fd` is not a dmover descriptor.
+    private static let writeReadinessSource: WriteReadiness.SourceFunction = { fd in
+        DeviceTable.with(fd) { d in d.writeReadinessSource() } ?? -1
+    }
+
+    /// For kevent's EVFILT_WRITE: requests that can be written now, or -1.
+    private static let writeRoom: WriteReadiness.RoomFunction = { fd in
+        DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
     }
 
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.

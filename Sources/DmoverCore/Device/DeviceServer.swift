@@ -58,6 +58,7 @@ final class DeviceServer {
         }
         device.releaseSession()
         device.serverClosed.store(true, ordering: .releasing)
+        device.closeWriteReadiness()
         close(device.serverFD)
         _ = cbsdshim_atomic_fetch_or_int(state, Device.exited)
         _ = cbsdshim_atomic_fetch_and_int(state, ~Device.busy)

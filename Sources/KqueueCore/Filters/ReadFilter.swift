@@ -76,7 +76,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
         case .eventfd:
             return 8
-        case .other, .alwaysReady, .pipe, .socket:
+        case .other, .alwaysReady, .pipe, .socket, .libraryReadiness:
             return 0
         }
     }

@@ -9,14 +9,58 @@ import Glibc
 /// EVFILT_WRITE. `data` is the space left in the write buffer: SO_SNDBUF minus
 /// SIOCOUTQ on a socket, the pipe capacity minus its contents on a pipe/FIFO.
 /// EV_EOF is set when the reader went away (EPIPE would follow).
+///
+/// A /dev/dmover descriptor is writable while fewer than 64 requests are in
+/// flight: the knote then registers the readiness descriptor the dmover core
+/// hands out (readable exactly while there is room) and `data` is that room.
 final class WriteFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .write }
     override var interest: UInt32 { Epoll.writable }
+
+    /// The readiness eventfd is *readable* while there is room.
+    override func interest(for kn: Knote) -> UInt32 {
+        kn.descriptorKind == .libraryReadiness ? Epoll.readable : Epoll.writable
+    }
+
+    override func descriptor(_ kn: Knote) -> Int32 {
+        kn.descriptorKind == .libraryReadiness ? kn.ownedDescriptor : Int32(truncatingIfNeeded: kn.ident)
+    }
+
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+        if kn.ident <= UInt(Int32.max) {
+            let source = WriteReadiness.source(for: Int32(kn.ident))
+            if source >= 0 {
+                kn.descriptorKind = .libraryReadiness
+                kn.ownedDescriptor = source
+                do { try super.attach(kn, to: kq) } catch {
+                    FileDescriptorOps.close(source)
+                    kn.ownedDescriptor = -1
+                    kn.descriptorKind = .unknown
+                    throw error
+                }
+                return
+            }
+        }
+        try super.attach(kn, to: kq)
+    }
+
+    override func detach(_ kn: Knote, from kq: Kqueue) {
+        super.detach(kn, from: kq)
+        if kn.descriptorKind == .libraryReadiness && kn.ownedDescriptor >= 0 {
+            FileDescriptorOps.close(kn.ownedDescriptor)
+            kn.ownedDescriptor = -1
+        }
+    }
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
         let fd = descriptor(kn)
         if kn.descriptorKind == .alwaysReady {
             return kn.event(fflags: 0, data: 0)
+        }
+        if kn.descriptorKind == .libraryReadiness {
+            let room = WriteReadiness.room(for: Int32(truncatingIfNeeded: kn.ident))
+            if room < 0 { return kn.event(flags: UInt16(EV_EOF), fflags: 0, data: 0) }
+            return room > 0 ? kn.event(fflags: 0, data: room) : nil
         }
         var flags: UInt16 = 0
         if ev & (Epoll.hangup | Epoll.error) != 0 { kn.hookID |= Self.eofSeen }

@@ -27,9 +27,13 @@
  *    bytes; a request written before DMIO_SETFUNC is answered with ENXIO.
  *  - The in-flight limit is not applied to plain writes: back-pressure comes
  *    from the socket buffers (a writer that never reads eventually blocks or
- *    gets EWOULDBLOCK, possibly after part of a record). POLLOUT and
- *    EVFILT_WRITE therefore mean "the socket accepts bytes", not "fewer than
- *    64 in flight": dmover_writable() is the exact test.
+ *    gets EWOULDBLOCK, possibly after part of a record), and plain writes and
+ *    reads are not counted as in flight. POLLOUT/EPOLLOUT mean "the socket
+ *    accepts bytes"; dmover_writable() is the exact test.
+ * bsdshim's kevent() reports EVFILT_WRITE on the descriptor exactly while
+ * fewer than DMIO_NREQS_MAX requests are in flight (counted through
+ * dmover_write/dmover_read or the preload library), with data = the number
+ * of requests that can be written now; EV_CLEAR fires on each return to room.
  *  - Responses come in request order (requests run one after another).
  * Everywhere: a request with a bad shape or address is answered with
  * EINVAL/EFAULT for its req_id (the process never faults); a request written

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// WriteReadiness.swift: descriptors whose write readiness is the library's, not the kernel's.
+
+import Synchronization
+
+/// A /dev/dmover session descriptor is writable while fewer than 64 requests
+/// are in flight, which no socket state shows. DmoverCore registers a provider
+/// here (this module is the one both cores depend on); KqueueCore's EVFILT_WRITE
+/// asks it before registering a descriptor with epoll.
+public enum WriteReadiness {
+    /// For `fd`: a new close-on-exec descriptor (the caller closes it) that
+    /// polls readable exactly while `fd` is writable, or -1 for any other descriptor.
+    public typealias SourceFunction = @convention(c) (Int32) -> Int32
+    /// For `fd`: the room left (records that can be written now), or -1 if it
+    /// is no longer such a descriptor.
+    public typealias RoomFunction = @convention(c) (Int32) -> Int
+
+    private static let sourceAddress = Atomic<UInt>(0)
+    private static let roomAddress = Atomic<UInt>(0)
+
+    /// Registers the provider (the first registration wins; later ones are ignored).
+    public static func register(source: SourceFunction, room: RoomFunction) {
+        _ = roomAddress.compareExchange(expected: 0, desired: unsafeBitCast(room, to: UInt.self), ordering: .releasing)
+        _ = sourceAddress.compareExchange(expected: 0, desired: unsafeBitCast(source, to: UInt.self), ordering: .releasing)
+    }
+
+    /// The readiness descriptor for `fd`, or -1 (also when no provider is registered).
+    @inline(__always)
+    public static func source(for fd: Int32) -> Int32 {
+        let a = sourceAddress.load(ordering: .acquiring)
+        if a == 0 { return -1 }
+        return unsafeBitCast(a, to: SourceFunction.self)(fd)
+    }
+
+    /// The room left on `fd`, or -1.
+    public static func room(for fd: Int32) -> Int {
+        let a = roomAddress.load(ordering: .acquiring)
+        if a == 0 { return -1 }
+        return unsafeBitCast(a, to: RoomFunction.self)(fd)
+    }
+}
