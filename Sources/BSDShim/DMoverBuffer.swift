@@ -31,26 +31,46 @@ public struct DMoverBuffer: @unchecked Sendable {
     let shape: Shape
 
     /// A region the request reads.
+    ///
+    /// ```swift
+    /// try bytes.withUnsafeBytes { _ = try crc.process(output: nil, inputs: [DMoverBuffer($0)]) }
+    /// ```
     public init(_ buffer: UnsafeRawBufferPointer) {
         shape = .linear(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
     }
 
     /// A region the request writes (or reads).
+    ///
+    /// ```swift
+    /// let out = DMoverBuffer(UnsafeMutableRawBufferPointer(region))
+    /// ```
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
         shape = .linear(buffer.baseAddress, buffer.count)
     }
 
     /// Segments the request reads, in order.
+    ///
+    /// ```swift
+    /// let input = DMoverBuffer(segments: [header, payload])
+    /// ```
     public init(segments: [UnsafeRawBufferPointer]) {
         shape = .segments(segments.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) })
     }
 
     /// Segments the request writes (or reads), in order.
+    ///
+    /// ```swift
+    /// let out = DMoverBuffer(segments: [firstHalf, secondHalf])
+    /// ```
     public init(segments: [UnsafeMutableRawBufferPointer]) {
         shape = .segments(segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) })
     }
 
     /// Total bytes.
+    ///
+    /// ```swift
+    /// DMoverBuffer(segments: [a, b]).count   // a.count + b.count
+    /// ```
     public var count: Int {
         switch shape {
         case .linear(_, let n): n
@@ -86,6 +106,10 @@ public struct DMoverOperation: Sendable {
     public var immediate: UInt64?
 
     /// Describes one request.
+    ///
+    /// ```swift
+    /// let op = DMoverOperation(output: nil, inputs: [DMoverBuffer(chunk)], immediate: UInt64(previousCRC))
+    /// ```
     public init(output: DMoverBuffer?, inputs: [DMoverBuffer], immediate: UInt64? = nil) {
         self.output = output
         self.inputs = inputs

@@ -13,9 +13,17 @@
 /// ```
 public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The errno value.
+    ///
+    /// ```swift
+    /// if error.errno == .invalidArgument { print("bad buffers") }
+    /// ```
     public let errno: Errno
 
     /// Wraps an errno value.
+    ///
+    /// ```swift
+    /// let error = DMoverError(.noMemory)
+    /// ```
     public init(_ errno: Errno) { self.errno = errno }
 
     /// No backend implements the function (`ESRCH`).
@@ -31,5 +39,9 @@ public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
     public static let noMemory = DMoverError(.noMemory)
 
     /// The errno's message.
+    ///
+    /// ```swift
+    /// print(DMoverError.unknownFunction)   // dmover: No such process
+    /// ```
     public var description: String { "dmover: \(errno)" }
 }

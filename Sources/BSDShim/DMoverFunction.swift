@@ -25,6 +25,10 @@ extension DMoverSession {
         case compare
 
         /// The function's name, as in `dmovervar.h` (`DMOVER_FUNC_*`).
+        ///
+        /// ```swift
+        /// DMoverSession.Function.xor(4).name   // "xor4"
+        /// ```
         public var name: String {
             switch self {
             case .zero: "zero"
@@ -38,6 +42,10 @@ extension DMoverSession {
         }
 
         /// How many input buffers each request takes.
+        ///
+        /// ```swift
+        /// DMoverSession.Function.compare.inputCount   // 2
+        /// ```
         public var inputCount: Int {
             switch self {
             case .zero, .fill8: 0
@@ -48,6 +56,10 @@ extension DMoverSession {
         }
 
         /// Whether requests write an output buffer.
+        ///
+        /// ```swift
+        /// DMoverSession.Function.crc32c.hasOutput   // false
+        /// ```
         public var hasOutput: Bool {
             switch self {
             case .crc32c, .compare: false

@@ -22,6 +22,10 @@ import Glibc
 /// ```
 public final class DMoverSession: Sendable {
     /// The session's function.
+    ///
+    /// ```swift
+    /// if session.function == .crc32c { print("checksums") }
+    /// ```
     public let function: Function
     let session: SessionHandle
 
@@ -50,6 +54,10 @@ public final class DMoverSession: Sendable {
     }
 
     /// The name of the backend serving the session (e.g. `"swdmover"`).
+    ///
+    /// ```swift
+    /// print(try DMoverSession(function: .copy).backendName)   // swdmover
+    /// ```
     public var backendName: String {
         guard let dmb = session.dses.pointee.__dses_assignment.das_backend, let name = dmb.pointee.dmb_name else {
             return ""

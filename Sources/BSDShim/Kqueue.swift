@@ -23,6 +23,10 @@ import Synchronization
 /// ```
 public final class Kqueue: Sendable {
     /// The kqueue's descriptor (usable with poll/epoll, or the C `kevent()`).
+    ///
+    /// ```swift
+    /// var pfd = pollfd(fd: kq.descriptor, events: Int16(POLLIN), revents: 0)
+    /// ```
     public let descriptor: Int32
     let core: KqueueCore.Kqueue
     let closed = Atomic<Bool>(false)
@@ -48,6 +52,10 @@ public final class Kqueue: Sendable {
     }
 
     /// Whether ``close()`` was called.
+    ///
+    /// ```swift
+    /// kq.close(); assert(kq.isClosed)
+    /// ```
     public var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     /// Closes the kqueue: every registration goes, waiters and async iterations

@@ -39,26 +39,46 @@ extension Kqueue {
         }
 
         /// Adds (or modifies) a registration. The corresponding C flag is `EV_ADD`.
+        ///
+        /// ```swift
+        /// try kq.apply([.add(.read(fd), flags: .clear, userData: 1)])
+        /// ```
         public static func add(_ filter: Filter, flags: Flags = [], userData: UInt = 0) -> Change {
             Change(filter, action: EV_ADD, flags: flags, userData: userData)
         }
 
         /// Modifies an existing registration's arguments and user data.
+        ///
+        /// ```swift
+        /// try kq.apply([.modify(.read(fd, lowWater: 128))])
+        /// ```
         public static func modify(_ filter: Filter, userData: UInt = 0) -> Change {
             Change(filter, action: 0, userData: userData)
         }
 
         /// Deletes a registration. The corresponding C flag is `EV_DELETE`.
+        ///
+        /// ```swift
+        /// try kq.apply([.delete(.read(fd)), .delete(.write(fd))])
+        /// ```
         public static func delete(_ filter: Filter) -> Change {
             Change(filter, action: EV_DELETE)
         }
 
         /// Enables a registration. The corresponding C flag is `EV_ENABLE`.
+        ///
+        /// ```swift
+        /// try kq.apply([.enable(.user(1))])
+        /// ```
         public static func enable(_ filter: Filter) -> Change {
             Change(filter, action: EV_ENABLE)
         }
 
         /// Disables a registration. The corresponding C flag is `EV_DISABLE`.
+        ///
+        /// ```swift
+        /// try kq.apply([.disable(.user(1))])
+        /// ```
         public static func disable(_ filter: Filter) -> Change {
             Change(filter, action: EV_DISABLE)
         }

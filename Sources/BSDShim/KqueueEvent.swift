@@ -18,19 +18,47 @@ extension Kqueue {
     /// ```
     public struct Event: Sendable, Hashable {
         /// The registration's identifier (`kevent.ident`).
+        ///
+        /// ```swift
+        /// if event.identifier == UInt(fd) { ... }
+        /// ```
         public let identifier: UInt
         /// The C filter number (`EVFILT_*`), as ``Filter/code``.
+        ///
+        /// ```swift
+        /// if event.filterCode == Kqueue.Filter.user(0).code { ... }
+        /// ```
         public let filterCode: Int16
         /// The raw `EV_*` flags of the event.
+        ///
+        /// ```swift
+        /// let oneshot = event.rawFlags & Kqueue.Flags.oneshot.rawValue != 0
+        /// ```
         public let rawFlags: UInt16
         /// The filter-specific flags (`kevent.fflags`).
+        ///
+        /// ```swift
+        /// let changes = Kqueue.VnodeEvents(rawValue: event.filterFlags)
+        /// ```
         public let filterFlags: UInt32
         /// The filter-specific data (`kevent.data`).
+        ///
+        /// ```swift
+        /// print("\(event.data) bytes readable")
+        /// ```
         public let data: Int
         /// The value given as `userData` when registering.
+        ///
+        /// ```swift
+        /// let handler = handlers[Int(event.userData)]
+        /// ```
         public let userData: UInt
 
         /// Converts a C event.
+        ///
+        /// ```swift
+        /// let event = Kqueue.Event(rawEvent)
+        /// ```
         public init(_ kev: kevent) {
             identifier = kev.ident
             filterCode = kev.filter
@@ -42,14 +70,26 @@ extension Kqueue {
 
         /// End of file: the peer closed, the write side of a pipe closed, or a process exited.
         /// The corresponding C flag is `EV_EOF`.
+        ///
+        /// ```swift
+        /// if event.isEOF { close(fd) }
+        /// ```
         public var isEOF: Bool { rawFlags & UInt16(EV_EOF) != 0 }
 
         /// The error this event reports (`EV_ERROR` with `data` as errno), if any.
+        ///
+        /// ```swift
+        /// if let error = event.error { print("failed: \(error)") }
+        /// ```
         public var error: Errno? {
             rawFlags & UInt16(EV_ERROR) != 0 && data != 0 ? Errno(rawValue: Int32(truncatingIfNeeded: data)) : nil
         }
 
         /// What the event reports, typed by filter.
+        ///
+        /// ```swift
+        /// if case .signal(let number, let count) = event.kind { print(number, count) }
+        /// ```
         public var kind: Kind {
             let fd = Int32(truncatingIfNeeded: Int(bitPattern: identifier))
             switch Int32(filterCode) {
@@ -67,6 +107,10 @@ extension Kqueue {
 
         /// For a process that exited (``ProcEvents/exit``): its exit code, if it
         /// exited normally and was the caller's child (Linux tells only the parent).
+        ///
+        /// ```swift
+        /// if let status = event.exitStatus { print("child exited with \(status)") }
+        /// ```
         public var exitStatus: Int32? {
             guard Int32(filterCode) == EVFILT_PROC, filterFlags & UInt32(NOTE_EXIT) != 0 else { return nil }
             let status = Int32(truncatingIfNeeded: data)

@@ -28,11 +28,20 @@ extension Kqueue {
         let kqueue: Kqueue
 
         /// An iterator fetching up to 16 events per poll.
+        ///
+        /// ```swift
+        /// var it = kq.events.makeAsyncIterator()
+        /// ```
         public func makeAsyncIterator() -> AsyncIterator {
             AsyncIterator(kqueue: kqueue)
         }
 
         /// Iterates a kqueue's events; not shared between tasks.
+        ///
+        /// ```swift
+        /// var it = kq.events.makeAsyncIterator()
+        /// while let event = try await it.next() { print(event) }
+        /// ```
         public struct AsyncIterator: AsyncIteratorProtocol {
             let kqueue: Kqueue
             let buffer = EventBuffer(capacity: 16)
@@ -50,6 +59,10 @@ extension Kqueue {
             }
 
             /// The next event, as ``next()``, staying in the caller's isolation.
+            ///
+            /// ```swift
+            /// let event = try await it.next(isolation: #isolation)
+            /// ```
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(Errno) -> Event? {
                 while true {
                     if index < buffer.count {

@@ -45,6 +45,10 @@ extension Kqueue {
         case user(UInt)
 
         /// The C filter number (`EVFILT_*`).
+        ///
+        /// ```swift
+        /// Kqueue.Filter.read(0).code   // EVFILT_READ (-1)
+        /// ```
         public var code: Int16 {
             switch self {
             case .read: Int16(EVFILT_READ)
@@ -59,6 +63,10 @@ extension Kqueue {
         }
 
         /// The identifier (`kevent.ident`): descriptor, pid, signal number or the caller's number.
+        ///
+        /// ```swift
+        /// Kqueue.Filter.signal(SIGHUP).identifier   // 1
+        /// ```
         public var identifier: UInt {
             switch self {
             case .read(let fd, _), .write(let fd, _), .except(let fd), .vnode(let fd, _):
@@ -91,6 +99,7 @@ extension Kqueue {
     /// try kq.register(.user(7), flags: [.clear, .dispatch])
     /// ```
     public struct Flags: OptionSet, Sendable, Hashable {
+        /// The `EV_*` bits.
         public let rawValue: UInt16
         /// Creates flags from `EV_*` bits.
         public init(rawValue: UInt16) { self.rawValue = rawValue }
@@ -112,6 +121,7 @@ extension Kqueue {
     /// try kq.register(.vnode(fd, [.write, .extend, .delete]), flags: .clear)
     /// ```
     public struct VnodeEvents: OptionSet, Sendable, Hashable {
+        /// The `NOTE_*` bits.
         public let rawValue: UInt32
         /// Creates a set from `NOTE_*` bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -141,6 +151,7 @@ extension Kqueue {
     /// try kq.register(.proc(childPID, .exit))
     /// ```
     public struct ProcEvents: OptionSet, Sendable, Hashable {
+        /// The `NOTE_*` bits.
         public let rawValue: UInt32
         /// Creates a set from `NOTE_*` bits.
         public init(rawValue: UInt32) { self.rawValue = rawValue }

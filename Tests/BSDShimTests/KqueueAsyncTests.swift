@@ -104,7 +104,8 @@ func threadCount() -> Int {
         let during = threadCount()
         for kq in kqueues.dropFirst() { try kq.trigger(user: 1) }
         for w in waiters { #expect(try await w.value) }
-        // 39 suspended iterations cost no thread each (the cooperative pool may grow by a couple).
-        #expect(during - before < 4, "threads before \(before), during \(during)")
+        // 39 suspended iterations cost no thread each (a thread per kqueue would add 39).
+        // Other suites run in parallel and may start a few threads of their own meanwhile.
+        #expect(during - before < 20, "threads before \(before), during \(during)")
     }
 }
