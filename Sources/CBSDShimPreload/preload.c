@@ -223,18 +223,21 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 	return r;
 }
 
+/* Tells kqueue that `fd` is about to be closed or replaced (looked up at first use). */
+static void notify_closing(int fd) {
+	if (!__atomic_load_n(&fd_closing_state, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&fd_closing, (void (*)(int))dlsym(RTLD_DEFAULT, "bsdshim_fd_closing"), __ATOMIC_RELEASE);
+		__atomic_store_n(&fd_closing_state, 1, __ATOMIC_RELEASE);
+	}
+	void (*hook)(int) = __atomic_load_n(&fd_closing, __ATOMIC_ACQUIRE);
+	if (hook && fd >= 0) hook(fd);
+}
+
 EXPORT int close(int fd) {
 	int r;
 	depth++;
-	if (depth == 1) {
-		/* kqueue hears of every close (BSD semantics for watched descriptors). */
-		if (!__atomic_load_n(&fd_closing_state, __ATOMIC_ACQUIRE)) {
-			__atomic_store_n(&fd_closing, (void (*)(int))dlsym(RTLD_DEFAULT, "bsdshim_fd_closing"), __ATOMIC_RELEASE);
-			__atomic_store_n(&fd_closing_state, 1, __ATOMIC_RELEASE);
-		}
-		void (*hook)(int) = __atomic_load_n(&fd_closing, __ATOMIC_ACQUIRE);
-		if (hook && fd >= 0) hook(fd);
-	}
+	/* kqueue hears of every close (BSD semantics for watched descriptors). */
+	if (depth == 1) notify_closing(fd);
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		set_tracked(fd, 0);
 		r = fns.close(fd);
@@ -244,6 +247,55 @@ EXPORT int close(int fd) {
 		NEXT(close, close_fn);
 		r = next_close(fd);
 	}
+	depth--;
+	return r;
+}
+
+/* dup2/dup3 close `newfd` first when it is open and differs from a valid `oldfd`. */
+static void replacing(int oldfd, int newfd) {
+	if (oldfd == newfd || fcntl(oldfd, F_GETFD) < 0 || fcntl(newfd, F_GETFD) < 0) return;
+	notify_closing(newfd);
+	/* A /dev/dmover descriptor replaced this way is closed as a bare close(). */
+	set_tracked(newfd, 0);
+}
+
+typedef int (*dup2_fn)(int, int);
+typedef int (*dup3_fn)(int, int, int);
+typedef int (*close_range_fn)(unsigned int, unsigned int, int);
+
+EXPORT int dup2(int oldfd, int newfd) {
+	depth++;
+	if (depth == 1) replacing(oldfd, newfd);
+	NEXT(dup2, dup2_fn);
+	int r = next_dup2(oldfd, newfd);
+	depth--;
+	return r;
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags) {
+	depth++;
+	if (depth == 1) replacing(oldfd, newfd);
+	NEXT(dup3, dup3_fn);
+	int r = next_dup3(oldfd, newfd, flags);
+	depth--;
+	return r;
+}
+
+/* close_range(2): every open descriptor in [first, last] is about to close
+ * (unless only marked close-on-exec); open ones below TRACKED_MAX are found
+ * by probing (no allocation, safe in a child after vfork-style use). */
+EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
+	depth++;
+	if (depth == 1 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) {
+		unsigned int end = last < TRACKED_MAX ? last : TRACKED_MAX - 1;
+		for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
+			if (fcntl((int)fd, F_GETFD) < 0) continue;
+			notify_closing((int)fd);
+			set_tracked((int)fd, 0);
+		}
+	}
+	NEXT(close_range, close_range_fn);
+	int r = next_close_range ? next_close_range(first, last, flags) : (errno = ENOSYS, -1);
 	depth--;
 	return r;
 }

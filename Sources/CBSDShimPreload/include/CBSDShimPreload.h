@@ -5,7 +5,7 @@
  * unmodified program NetBSD's /dev/dmover.
  *
  * It interposes open, open64, openat, openat64, __open_2, __open64_2,
- * __openat_2, ioctl, read, write and close. open of "/dev/dmover" or
+ * __openat_2, ioctl, read, write, close, dup2, dup3 and close_range. open of "/dev/dmover" or
  * "/dev/dmoverio" returns dmover_open(flags) of libbsdshim.so (loaded on
  * first use from the preload library's own directory, then the default
  * search path; ENXIO if it cannot be loaded); on that descriptor ioctl,
@@ -15,7 +15,11 @@
  * the thread (the loader, the Swift runtime), goes to the next definition
  * unchanged. Descriptors made with dup(), dup2() or fcntl(F_DUPFD) are bare
  * descriptors (see dmover_io.h). When libbsdshim is loaded, close() first
- * calls bsdshim_fd_closing(fd) (sys/event.h), so kqueue sees every close.
+ * calls bsdshim_fd_closing(fd) (sys/event.h), so kqueue sees every close;
+ * dup2()/dup3() call it for the descriptor they replace, close_range() for
+ * every open descriptor below 65536 in its range (not with
+ * CLOSE_RANGE_CLOEXEC). A /dev/dmover descriptor replaced by dup2/dup3 or
+ * closed by close_range is closed as a bare descriptor.
  * The library exports nothing else.
  */
 #ifndef BSDSHIM_CBSDSHIMPRELOAD_H
