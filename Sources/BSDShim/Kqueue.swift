@@ -100,7 +100,12 @@ public final class Kqueue: Sendable {
     /// ```
     /// - Throws: `ENOENT` (no such registration), and as ``register(_:flags:userData:)``.
     public func modify(_ filter: Filter, userData: UInt = 0) throws(Errno) {
+        // A change without EV_ADD names an existing registration (ENOENT if none)
+        // and sets its user data; the filters take new arguments (and re-arm)
+        // only on EV_ADD, which follows. A delete in between would let EV_ADD
+        // create the registration anew.
         try applyOne(Change.modify(filter, userData: userData))
+        try applyOne(Change.add(filter, userData: userData))
     }
 
     /// Deletes a registration. The corresponding C call is `kevent` with `EV_DELETE`.

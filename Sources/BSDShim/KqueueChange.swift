@@ -47,7 +47,9 @@ extension Kqueue {
             Change(filter, action: EV_ADD, flags: flags, userData: userData)
         }
 
-        /// Modifies an existing registration's arguments and user data.
+        /// Sets an existing registration's user data (ENOENT if there is none). As in
+        /// libkqueue, new filter arguments take effect only through ``add(_:flags:userData:)``;
+        /// ``Kqueue/modify(_:userData:)`` does both.
         ///
         /// ```swift
         /// try kq.apply([.modify(.read(fd, lowWater: 128))])

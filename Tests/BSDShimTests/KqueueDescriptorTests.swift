@@ -78,6 +78,31 @@ final class Pipe {
         #expect(try kq.wait(timeout: .seconds(5)).first?.kind == .readable(p.read, bytes: 4))
     }
 
+    @Test func registeringAgainChangesTheLowWaterMarkAndUserData() throws {
+        let kq = try Kqueue()
+        let p = try Pipe()
+        try kq.register(.read(p.read, lowWater: 8), userData: 1)
+        p.send([1, 2, 3])
+        #expect(try kq.wait(timeout: .zero).isEmpty)
+        try kq.register(.read(p.read, lowWater: 2), userData: 2)
+        let events = try kq.wait(timeout: .seconds(5))
+        #expect(events.first?.kind == .readable(p.read, bytes: 3))
+        #expect(events.first?.userData == 2)
+    }
+
+    @Test func modifyReschedulesATimerAndSetsItsUserData() throws {
+        let kq = try Kqueue()
+        try kq.register(.timer(3, interval: .seconds(3600)), userData: 1)
+        try kq.modify(.timer(3, interval: .milliseconds(1)), userData: 2)
+        let events = try kq.wait(timeout: .seconds(30))
+        guard case .timer(3, let n)? = events.first?.kind else {
+            Issue.record("expected timer 3, got \(events)")
+            return
+        }
+        #expect(n >= 1)
+        #expect(events.first?.userData == 2)
+    }
+
     @Test func disabledRegistrationDeliversOnlyAfterEnable() throws {
         let kq = try Kqueue()
         let p = try Pipe()
