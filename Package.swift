@@ -47,7 +47,7 @@ let package = Package(
                 path: "Sources/KqueueCore", exclude: ["CMakeLists.txt"]),
         // The exported C ABI (@_cdecl only).
         .target(name: "BSDShimExports", dependencies: ["KqueueCore", "DmoverCore", "DmoverSIMD", "CBSDShimABI"],
-                path: "Sources/BSDShimExports", exclude: ["CMakeLists.txt"]),
+                path: "Sources/BSDShimExports", exclude: ["CMakeLists.txt", "exports.map"]),
         // The Swift API over the same core (not over the C functions).
         .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "BSDSystem", "CBSDShimABI"],
                 path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
