@@ -50,7 +50,7 @@ expect 0 "crc32c of standard input" sh -c "\"$tool\" crc32c - <\"$dir/check\""
 expect 0 "crc32c of an empty file" "$tool" crc32c "$dir/empty"
 [ "$(cat "$dir/out")" = "00000000  $dir/empty" ] && ok || fail "crc32c of empty: $(cat "$dir/out")"
 
-# Larger than one 8 MiB chunk, odd length: the CRC is chained across requests.
+# Many chunks and an odd length: the CRC is chained across requests.
 big_size=$((20 * 1024 * 1024 + 4093))
 "$ref" gen "$seed" "$big_size" "$dir/big"
 want=$("$ref" crc "$dir/big")
