@@ -43,7 +43,8 @@ struct WatchCommand: ParsableCommand {
         var watched: [Int32: String] = [:]
         defer { for fd in watched.keys { close(fd) } }
         for path in paths {
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            // O_NONBLOCK: opening a FIFO to watch it must not wait for a writer.
+            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
             if fd < 0 { throw ToolError.file(path, "cannot watch", errno: errno) }
             watched[fd] = path
             do {

@@ -136,6 +136,18 @@ done
 wait $pid
 grep -q "\"path\":\"$dir/watched\",\"events\":\[\"write\"" "$dir/watch.out" && ok || fail "watch --json printed: $(cat "$dir/watch.out")"
 
+# A directory reports write when an entry is added.
+mkdir "$dir/wdir"
+: >"$dir/watch.out"
+"$tool" watch --count 1 --timeout 30 "$dir/wdir" >"$dir/watch.out" 2>"$dir/watch.err" &
+pid=$!
+i=0
+while [ ! -s "$dir/watch.out" ] && [ $i -lt 150 ]; do
+  : >"$dir/wdir/entry$i"; sleep 0.2; i=$((i + 1))
+done
+wait $pid
+grep -q " write $dir/wdir\$" "$dir/watch.out" && ok || fail "watch of a directory printed: $(cat "$dir/watch.out")"
+
 expect 0 "watch --timeout with no events" "$tool" watch --timeout 0.2 "$dir/check"
 expect 3 "watch of a missing path" "$tool" watch --timeout 1 "$dir/nonexistent"
 
