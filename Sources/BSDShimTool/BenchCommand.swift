@@ -11,10 +11,10 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run the kqueue and dmover benchmarks with their reference columns.",
         discussion: """
-            The programs are looked for beside this executable, then in
-            ../libexec/bsdshim relative to it, then in PATH. dmover-bench is built only
+            The programs are looked for beside this executable, then in \
+            ../libexec/bsdshim relative to it, then in PATH. dmover-bench is built only \
             where ISA-L is installed. Arguments after "--" go to every program run.
-            """)
+            """ + ExitStatus.helpSuffix)
 
     enum Which: String, ExpressibleByArgument, CaseIterable {
         case all, kqueue, dmover

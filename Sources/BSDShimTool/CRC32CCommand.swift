@@ -9,12 +9,12 @@ struct CRC32CCommand: ParsableCommand {
         commandName: "crc32c",
         abstract: "Print the CRC32C (iSCSI) of files, computed by dmover.",
         discussion: """
-            Prints one line per file, "<crc>  <file>" with the CRC as 8 lowercase hex digits
-            (the check value of "123456789" is e3069283). "-" reads standard input.
-            A file that cannot be read is reported on stderr and the others are still
-            summed; the exit status is then that of the first failure.
+            Prints one line per file, "<crc>  <file>" with the CRC as 8 lowercase hex digits \
+            (the check value of "123456789" is e3069283). "-" reads standard input. \
+            A file that cannot be read is reported on stderr and the others are still \
+            summed; the exit status is then that of the first failure. \
             With --json, each line is {"file":...,"crc32c":"e3069283","bytes":N}.
-            """)
+            """ + ExitStatus.helpSuffix)
 
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false

@@ -25,7 +25,7 @@ enum ExitStatus: Int32 {
     /// `bench`: a benchmark program was not found or did not succeed.
     case benchFailed = 8
 
-    /// The table printed by `bsdshim --help`.
+    /// The table printed by `bsdshim --help` and every command's help.
     static let helpText = """
         Exit status:
           0  success
@@ -38,6 +38,9 @@ enum ExitStatus: Int32 {
           7  dmover or kqueue failure
           8  bench: a benchmark program is missing or failed
         """
+
+    /// The table after a command's own discussion.
+    static var helpSuffix: String { "\n\n" + helpText }
 }
 
 /// A failure to report on stderr and exit with.

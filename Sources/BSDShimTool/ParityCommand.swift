@@ -9,10 +9,10 @@ struct ParityCommand: ParsableCommand {
         commandName: "parity",
         abstract: "XOR parity across files (RAID-5 style), computed by dmover.",
         discussion: """
-            The parity file is the byte-wise XOR of the members, so any one lost member is
-            the XOR of the others and the parity. Members must all have the same size (no
-            padding is invented: different sizes are an error, status 5). 2 to 16 members,
-            dmover's xor2..xor16. Output files are written under a temporary name and renamed
+            The parity file is the byte-wise XOR of the members, so any one lost member is \
+            the XOR of the others and the parity. Members must all have the same size (no \
+            padding is invented: different sizes are an error, status 5). 2 to 16 members, \
+            dmover's xor2..xor16. Output files are written under a temporary name and renamed \
             into place when complete.
             """,
         subcommands: [ParityCreate.self, ParityVerify.self, ParityRebuild.self])

@@ -5,7 +5,8 @@ import ArgumentParser
 
 struct ParityCreate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "create", abstract: "Write the parity file: the XOR of the members.")
+        commandName: "create", abstract: "Write the parity file: the XOR of the members.",
+        discussion: ExitStatus.helpText)
 
     @OptionGroup var options: ParityOptions
 

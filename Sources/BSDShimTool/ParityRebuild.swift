@@ -10,10 +10,10 @@ struct ParityRebuild: ParsableCommand {
         commandName: "rebuild",
         abstract: "Restore the missing member from the others and the parity file.",
         discussion: """
-            List every member, the lost one included: the member that does not exist is
-            rebuilt at its path. To replace a member that exists but is damaged, name it
+            List every member, the lost one included: the member that does not exist is \
+            rebuilt at its path. To replace a member that exists but is damaged, name it \
             with --member.
-            """)
+            """ + ExitStatus.helpSuffix)
 
     @OptionGroup var options: ParityOptions
 

@@ -7,7 +7,8 @@ import ArgumentParser
 struct ParityVerify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Check that the parity file is the XOR of the members (status 1 if not).")
+        abstract: "Check that the parity file is the XOR of the members (status 1 if not).",
+        discussion: ExitStatus.helpText)
 
     @OptionGroup var options: ParityOptions
 

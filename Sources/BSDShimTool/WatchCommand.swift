@@ -11,14 +11,14 @@ struct WatchCommand: ParsableCommand {
         commandName: "watch",
         abstract: "Print file-system events (kqueue EVFILT_VNODE) on files and directories as they happen.",
         discussion: """
-            Each event is one line: "<UTC time> <events> <path>", e.g.
-            "2026-01-31T12:00:00.123Z write,extend /tmp/log", where events is a comma-separated
-            list of delete, write, extend, attrib, link, rename, truncate. A directory reports
-            write when entries are added or removed. The watch follows the file, not the name:
-            after rename it goes on reporting under the name given; after delete that path is
-            no longer watched, and the command ends when no path is left.
+            Each event is one line: "<UTC time> <events> <path>", e.g. \
+            "2026-01-31T12:00:00.123Z write,extend /tmp/log", where events is a comma-separated \
+            list of delete, write, extend, attrib, link, rename, truncate. A directory reports \
+            write when entries are added or removed. The watch follows the file, not the name: \
+            after rename it goes on reporting under the name given; after delete that path is \
+            no longer watched, and the command ends when no path is left. \
             With --json each event is {"time":...,"path":...,"events":[...]}.
-            """)
+            """ + ExitStatus.helpSuffix)
 
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
@@ -72,7 +72,7 @@ struct WatchCommand: ParsableCommand {
             }
             for event in buffer {
                 guard case .vnode(let fd, let changes) = event.kind, let path = watched[fd] else { continue }
-                print(changes, path)
+                report(changes, path)
                 printed += 1
                 if changes.contains(.delete) {
                     try? kq.delete(.vnode(fd, []))
@@ -84,7 +84,7 @@ struct WatchCommand: ParsableCommand {
         }
     }
 
-    private func print(_ changes: Kqueue.VnodeEvents, _ path: String) {
+    private func report(_ changes: Kqueue.VnodeEvents, _ path: String) {
         let names = Self.names.filter { changes.contains($0.0) }.map(\.1)
         let time = Self.timestamp()
         if json {
