@@ -8,12 +8,29 @@
 #define _GNU_SOURCE
 #include "CBSDShim.h"
 
+#include <stddef.h>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <poll.h>
 
 #define HIDDEN __attribute__((visibility("hidden")))
+
+/* Copies the proc_event of a message into *ev: the kernel places it 4 bytes
+ * off an 8-byte boundary (after a 16-byte nlmsghdr and a 20-byte cn_msg), so
+ * reading it in place would be a misaligned access. Short events are
+ * zero-filled; one without even the event header gives -1. */
+static int event_of(const struct nlmsghdr *nh, struct proc_event *ev) {
+    memset(ev, 0, sizeof *ev);
+    size_t payload = NLMSG_PAYLOAD(nh, 0);
+    if (payload < sizeof(struct cn_msg)) return -1;
+    const struct cn_msg *cm = NLMSG_DATA(nh);
+    size_t n = payload - sizeof(struct cn_msg);
+    if (n > cm->len) n = cm->len;
+    if (n < offsetof(struct proc_event, event_data)) return -1;
+    memcpy(ev, cm->data, n < sizeof *ev ? n : sizeof *ev);
+    return 0;
+}
 
 static int send_op(int fd, int op) {
     char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(int))];
@@ -47,12 +64,12 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
     for (int tries = 0; tries < 50; tries++) {
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, 250) <= 0) break;
-        char buf[4096];
+        char buf[4096] __attribute__((aligned(8)));
         ssize_t n = recv(fd, buf, sizeof buf, 0);
         if (n <= 0) break;
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
-            struct cn_msg *cm = NLMSG_DATA(nh);
-            struct proc_event *ev = (struct proc_event *)cm->data;
+            struct proc_event e, *ev = &e;
+            if (event_of(nh, ev) != 0) continue;
             if (ev->what == PROC_EVENT_NONE) {
                 if (ev->event_data.ack.err == 0) return fd;
                 close(fd);
@@ -68,14 +85,14 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
 
 HIDDEN int cbsdshim_proc_connector_read(int fd, struct cbsdshim_proc_event *out, int max) {
     int count = 0;
-    char buf[8192];
+    char buf[8192] __attribute__((aligned(8)));
     while (count < max) {
         ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n <= 0) break;
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n) && count < max;
              nh = NLMSG_NEXT(nh, n)) {
-            struct cn_msg *cm = NLMSG_DATA(nh);
-            struct proc_event *ev = (struct proc_event *)cm->data;
+            struct proc_event e, *ev = &e;
+            if (event_of(nh, ev) != 0) continue;
             struct cbsdshim_proc_event *o = &out[count];
             memset(o, 0, sizeof *o);
             if (ev->what == PROC_EVENT_FORK) {
