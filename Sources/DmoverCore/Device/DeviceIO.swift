@@ -90,6 +90,8 @@ public enum DmoverDevice {
         let size = DeviceProtocol.requestSize
         if count % size != 0 { return .failure(.invalidArgument) }
         if d.session == nil { return .failure(.noDevice) }
+        if count == 0 { return .success(0) }
+        guard let buf else { return .failure(.badAddress) }
         let records = Int32(count / size)
         var done: Int32 = 0
         while done < records {
@@ -109,7 +111,7 @@ public enum DmoverDevice {
             let k = min(room, records - done)
             guard cbsdshim_atomic_cas_int(d.written, &w, w &+ k) != 0 else { continue }
             d.updateWriteReadiness()
-            switch sendAll(fd, buf! + Int(done) * size, Int(k) * size) {
+            switch sendAll(fd, buf + Int(done) * size, Int(k) * size) {
             case .success:
                 done += k
                 d.requestSends.add(1, ordering: .releasing)
@@ -152,11 +154,13 @@ public enum DmoverDevice {
         let size = DeviceProtocol.responseSize
         if count % size != 0 { return .failure(.invalidArgument) }
         if d.session == nil { return .failure(.noDevice) }
+        if count == 0 { return .success(0) }
+        guard let buf else { return .failure(.badAddress) }
         var got = 0
         var failure: Errno? = nil
         while got < count {
             let sends = d.responseSends.load(ordering: .acquiring)
-            let r = recv(fd, buf! + got, count - got, Int32(MSG_DONTWAIT))
+            let r = recv(fd, buf + got, count - got, Int32(MSG_DONTWAIT))
             if r > 0 { got += r; continue }
             if r == 0 { break }                                        // the serving end is gone
             let e = errno
