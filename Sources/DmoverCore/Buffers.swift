@@ -21,14 +21,15 @@ struct Segments {
         switch type {
         case DMOVER_BUF_LINEAR:
             let l = buf.dmbuf_linear
-            guard l.l_len <= Int.max else { return .failure(.invalidArgument) }
+            // size_t imports as Int: a length above Int.max reads as negative.
+            guard l.l_len >= 0 else { return .failure(.invalidArgument) }
             if l.l_len > 0 && l.l_addr == nil { return .failure(.badAddress) }
             return .success(Segments(linear: l.l_addr ?? UnsafeMutableRawPointer(bitPattern: 64), iov: nil,
                                      iovcnt: 0, length: Int(l.l_len)))
         case DMOVER_BUF_UIO:
             guard let uio = buf.dmbuf_uio else { return .failure(.invalidArgument) }
             let u = uio.pointee
-            guard u.uio_iovcnt >= 0, u.uio_iovcnt <= 1024 /* IOV_MAX */, u.uio_resid <= Int.max else {
+            guard u.uio_iovcnt >= 0, u.uio_iovcnt <= 1024 /* IOV_MAX */, u.uio_resid >= 0 else {
                 return .failure(.invalidArgument)
             }
             let resid = Int(u.uio_resid)
@@ -36,7 +37,7 @@ struct Segments {
             var have = 0
             for i in 0..<Int(u.uio_iovcnt) where have < resid {
                 let v = u.uio_iov![i]
-                guard v.iov_len <= Int.max else { return .failure(.invalidArgument) }
+                guard v.iov_len >= 0 else { return .failure(.invalidArgument) }
                 if v.iov_len > 0 && v.iov_base == nil { return .failure(.badAddress) }
                 let (s, o) = have.addingReportingOverflow(Int(v.iov_len))
                 have = o ? Int.max : s

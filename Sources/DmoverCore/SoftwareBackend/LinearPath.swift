@@ -22,7 +22,7 @@ extension SoftwareBackend {
         if hasOutput {
             guard dreq.pointee.dreq_outbuf_type == DMOVER_BUF_LINEAR else { return false }
             let l = dreq.pointee.dreq_outbuf.dmbuf_linear
-            guard let a = l.l_addr, l.l_len <= Int.max else { return false }
+            guard let a = l.l_addr, l.l_len >= 0 else { return false }
             dst = a
             length = Int(l.l_len)
         } else if dreq.pointee.dreq_outbuf_type != DMOVER_BUF_NONE {
@@ -33,7 +33,7 @@ extension SoftwareBackend {
                 guard dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR, n <= 16,
                       let inbuf = dreq.pointee.dreq_inbuf else { return false }
                 if !hasOutput {
-                    guard inbuf[0].dmbuf_linear.l_len <= Int.max else { return false }
+                    guard inbuf[0].dmbuf_linear.l_len >= 0 else { return false }
                     length = Int(inbuf[0].dmbuf_linear.l_len)
                 }
                 for j in 0..<n {
