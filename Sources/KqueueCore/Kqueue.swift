@@ -119,6 +119,8 @@ public final class Kqueue: @unchecked Sendable {
 
     /// Epoll events fetched per epoll_wait (kept on the stack).
     static let batch = 64
+    /// Rounds of epoll events that yield nothing after which a poll (zero timeout) returns.
+    static let maxIdlePollRounds = 16
 
     init(epoll: Epoll, wakeup: EventFD) {
         self.fd = epoll.fd
@@ -477,6 +479,7 @@ public final class Kqueue: @unchecked Sendable {
             let base = buf.baseAddress!
             var n = 0
             var stamp: UInt64 = 0
+            var idleRounds = 0
             while true {
                 if isClosed { return .failure(.badFileDescriptor) }
                 // 1. Queued knotes; if none, make sure the wake-up flag is clear
@@ -559,7 +562,16 @@ public final class Kqueue: @unchecked Sendable {
                 if k > 0 || chunked || deadline == 0 {
                     if !stillOurs() { return .failure(.badFileDescriptor) }
                 }
-                if k > 0 || chunked { continue }  // internal/stale events, or a liveness slice
+                // Internal/stale events, or a liveness slice. A poll stops after a
+                // few such rounds: a knote that epoll keeps reporting but that is not
+                // ready (EV_ONESHOT + NOTE_LOWAT above the buffer, re-armed each time)
+                // would otherwise keep a zero-timeout kevent() from ever returning.
+                if k > 0 && deadline == 0 {
+                    idleRounds += 1
+                    if idleRounds < Self.maxIdlePollRounds { continue }
+                } else if k > 0 || chunked {
+                    continue
+                }
                 // Timed out (or polled): done once the caller's deadline passed.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
                     locked { syncWakeup() }
