@@ -35,6 +35,10 @@ public struct Inotify: Sendable {
     }
 
     /// Reads pending events, calling `body(wd, mask)` for each; stops when none is left.
+    /// An event about an entry of a watched directory (it carries the entry's
+    /// name) keeps only its `entries` bits: a file inside a directory being
+    /// written or chmod'ed is not a change of the directory itself (BSD's
+    /// EVFILT_VNODE on a directory reports neither), and is dropped.
     public func drain(_ body: (Int32, UInt32) -> Void) {
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
             while true {
@@ -43,7 +47,8 @@ public struct Inotify: Sendable {
                 var off = 0
                 while off + MemoryLayout<inotify_event>.size <= n {
                     let ev = buf.baseAddress!.advanced(by: off).loadUnaligned(as: inotify_event.self)
-                    body(ev.wd, ev.mask)
+                    let mask = ev.len > 0 ? ev.mask & (Self.entries | UInt32(IN_ISDIR)) : ev.mask
+                    if mask != 0 { body(ev.wd, mask) }
                     off += MemoryLayout<inotify_event>.size + Int(ev.len)
                 }
             }

@@ -125,6 +125,48 @@ static void test_vnode_directory_entries_are_writes(void) {
     close(kq);
 }
 
+static void test_vnode_directory_ignores_changes_inside_its_files(void) {
+    make_dir();
+    char sub[96], file[128];
+    snprintf(sub, sizeof sub, "%s/quiet", dir);
+    CHECK_EQ(mkdir(sub, 0755), 0);
+    snprintf(file, sizeof file, "%s/f", sub);
+    int f = open(file, O_CREAT | O_WRONLY, 0644);
+    CHECK(f >= 0);
+    int d = open(sub, O_RDONLY | O_DIRECTORY), kq = kqueue();
+    CHECK(d >= 0);
+    CHECK_EQ(kq_change(kq, d, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE | NOTE_ATTRIB | NOTE_EXTEND, 0, NULL), 0);
+    /* Writing into and chmod'ing an entry changes the entry, not the directory. */
+    CHECK_EQ(write(f, "abc", 3), 3);
+    CHECK_EQ(fchmod(f, 0600), 0);
+    CHECK_EQ(next_notes(kq, 200), 0u);
+    /* The directory's own attributes still are its own. */
+    CHECK_EQ(chmod(sub, 0700), 0);
+    CHECK_EQ(next_notes(kq, 2000), (unsigned)NOTE_ATTRIB);
+    close(f);
+    CHECK_EQ(unlink(file), 0);
+    CHECK_EQ(next_notes(kq, 2000), (unsigned)NOTE_WRITE);
+    close(d);
+    CHECK_EQ(rmdir(sub), 0);
+    close(kq);
+}
+
+static void test_vnode_on_a_named_fifo(void) {
+    make_dir();
+    char path[96];
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    CHECK_EQ(mkfifo(path, 0644), 0);
+    int fd = open(path, O_RDONLY | O_NONBLOCK), kq = kqueue();
+    CHECK(fd >= 0);
+    CHECK_EQ(kq_change(kq, fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_ATTRIB | NOTE_DELETE, 0, NULL), 0);
+    CHECK_EQ(chmod(path, 0600), 0);
+    CHECK_EQ(next_notes(kq, 2000), (unsigned)NOTE_ATTRIB);
+    CHECK_EQ(unlink(path), 0);
+    CHECK_EQ(next_notes(kq, 2000), (unsigned)NOTE_DELETE);
+    close(fd);
+    close(kq);
+}
+
 static void test_vnode_oneshot_and_notes_accumulate(void) {
     char path[128];
     int fd = make_file("acc", 0, path, sizeof path), kq = kqueue();
@@ -198,6 +240,8 @@ int main(void) {
     RUN(test_vnode_truncate_and_attrib);
     RUN(test_vnode_link_delete_and_rename_follow_the_file);
     RUN(test_vnode_directory_entries_are_writes);
+    RUN(test_vnode_directory_ignores_changes_inside_its_files);
+    RUN(test_vnode_on_a_named_fifo);
     RUN(test_vnode_oneshot_and_notes_accumulate);
     RUN(test_vnode_enable_keeps_subscription);
     RUN(test_vnode_rejects_non_files);

@@ -21,7 +21,9 @@ import Glibc
 /// | directory: entry created/removed/moved | NOTE_WRITE                          |
 ///
 /// Only the notes asked for are reported; they accumulate until delivered.
-/// Other descriptors (pipes, sockets...) are refused with EINVAL.
+/// Any file-system object can be watched (regular files, directories, named
+/// FIFOs, device nodes); descriptors that are no vnode on BSD (anonymous
+/// pipes, sockets, eventfds, epoll...) are refused with EINVAL.
 final class VnodeFilter: QueuedFilter {
     static let notes = UInt32(NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB | NOTE_LINK
                               | NOTE_RENAME | NOTE_TRUNCATE)
@@ -34,7 +36,8 @@ final class VnodeFilter: QueuedFilter {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw Errno.current }
         let type = st.st_mode & S_IFMT
-        guard type == S_IFREG || type == S_IFDIR else { throw .invalidArgument }
+        guard type == S_IFREG || type == S_IFDIR || type == S_IFCHR || type == S_IFBLK
+                || (type == S_IFIFO && Self.isNamed(fd)) else { throw .invalidArgument }
         if let e = kq.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask) {
             throw e
         }
@@ -44,6 +47,14 @@ final class VnodeFilter: QueuedFilter {
 
     func detach(_ kn: Knote, from kq: Kqueue) {
         kq.unwatch(kn)
+    }
+
+    /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
+    private static func isNamed(_ fd: Int32) -> Bool {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8) { buf in
+            let n = readlink("/proc/self/fd/\(fd)", buf.baseAddress!, 8)
+            return n > 0 && buf[0] == 0x2F       // "/"
+        }
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
