@@ -32,7 +32,7 @@ static int event_of(const struct nlmsghdr *nh, struct proc_event *ev) {
     return 0;
 }
 
-static int send_op(int fd, int op) {
+static int send_op(int fd, int op, unsigned seq, unsigned ack) {
     char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(int))];
     memset(buf, 0, sizeof buf);
     struct nlmsghdr *nh = (struct nlmsghdr *)buf;
@@ -42,6 +42,8 @@ static int send_op(int fd, int op) {
     struct cn_msg *cm = NLMSG_DATA(nh);
     cm->id.idx = CN_IDX_PROC;
     cm->id.val = CN_VAL_PROC;
+    cm->seq = seq;
+    cm->ack = ack;
     cm->len = sizeof(int);
     memcpy(cm->data, &op, sizeof op);
     return send(fd, buf, sizeof buf, 0) == (ssize_t)sizeof buf ? 0 : -1;
@@ -54,7 +56,13 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
     memset(&addr, 0, sizeof addr);
     addr.nl_family = AF_NETLINK;
     addr.nl_groups = CN_IDX_PROC;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || send_op(fd, PROC_CN_MCAST_LISTEN) != 0) {
+    /* The kernel multicasts its acknowledgement to every listener of the
+     * group, so another process subscribing at the same moment would be
+     * acknowledged to us too: ours echoes our seq and ack + 1. */
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    unsigned seq = (unsigned)getpid(), ack = (unsigned)now.tv_nsec ^ ((unsigned)fd << 20);
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || send_op(fd, PROC_CN_MCAST_LISTEN, seq, ack) != 0) {
         close(fd);
         errno = EOPNOTSUPP;
         return -1;
@@ -70,7 +78,8 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
         for (struct nlmsghdr *nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
             struct proc_event e, *ev = &e;
             if (event_of(nh, ev) != 0) continue;
-            if (ev->what == PROC_EVENT_NONE) {
+            const struct cn_msg *cm = NLMSG_DATA(nh);
+            if (ev->what == PROC_EVENT_NONE && cm->seq == seq && cm->ack == ack + 1) {
                 if (ev->event_data.ack.err == 0) return fd;
                 close(fd);
                 errno = EOPNOTSUPP;
