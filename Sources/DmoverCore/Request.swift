@@ -92,7 +92,11 @@ public enum Request {
     /// &dreq->dreq_flags, for atomic access.
     @inline(__always)
     static func flags(_ dreq: UnsafeMutablePointer<dmover_request>) -> UnsafeMutablePointer<Int32> {
-        // The field's own address (a pointee's stored property is addressable: no copy, no global).
-        withUnsafeMutablePointer(to: &dreq.pointee.dreq_flags) { $0 }
+        // Address arithmetic, not an inout access: the field is shared between
+        // threads (atomics only), and a formal inout access counts as a write
+        // (ThreadSanitizer reported it as a Swift access race).
+        (UnsafeMutableRawPointer(dreq) + flagsOffset).assumingMemoryBound(to: Int32.self)
     }
+
+    private static let flagsOffset = MemoryLayout<dmover_request>.offset(of: \.dreq_flags)!
 }
