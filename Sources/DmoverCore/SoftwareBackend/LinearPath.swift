@@ -5,6 +5,7 @@
 // lock, no reference counting). Any other shape, or a bad one, takes the
 // general path, which also reports the errors.
 
+import CBSDShim
 import CBSDShimABI
 
 extension SoftwareBackend {
@@ -48,7 +49,7 @@ extension SoftwareBackend {
             let nt = hasOutput && length >= ntMin.load(ordering: .relaxed)
             let s = UnsafePointer(srcs.baseAddress!)
             let k = kernels
-            Request.flags(dreq).pointee |= RequestFlag.running
+            _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)  // clients poll it atomically
             switch kind {
             case .zero:
                 k.fill(dst, 0, length, nt)

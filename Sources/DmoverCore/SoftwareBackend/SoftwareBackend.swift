@@ -183,7 +183,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// Validates and runs a request, recording the result or the error in it.
     func execute(_ dreq: UnsafeMutablePointer<dmover_request>) {
         // Only the executing thread writes the flags of a running request.
-        Request.flags(dreq).pointee |= RequestFlag.running
+        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)  // clients poll it atomically
         guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
               let tag = a.dad_data, Int(bitPattern: tag) & 0xFF >= 1,
               Int(bitPattern: tag) & 0xFF <= SoftwareFunction.table.count
