@@ -150,8 +150,15 @@ static void run_batch(fuzz_input *in, int fd) {
         return;
     }
     FUZZ_ASSERT(w == (ssize_t)(n * sizeof reqs[0]));
-    ssize_t got = dmover_read(fd, resp, (size_t)n * sizeof resp[0]);
-    FUZZ_ASSERT(got == (ssize_t)(n * sizeof resp[0]));
+    /* A blocking read returns early (EINTR or whole records so far) when a
+     * signal arrives: libFuzzer's timeout alarm does, every second. */
+    size_t got = 0;
+    while (got < n * sizeof resp[0]) {
+        ssize_t r = dmover_read(fd, (char *)resp + got, n * sizeof resp[0] - got);
+        if (r < 0 && errno == EINTR) continue;
+        FUZZ_ASSERT(r > 0 && r % (ssize_t)sizeof resp[0] == 0);
+        got += (size_t)r;
+    }
     for (int i = 0; i < n; i++) {
         FUZZ_ASSERT(resp[i].resp_id == reqs[i].req_id);
         int e = resp[i].resp_error;
