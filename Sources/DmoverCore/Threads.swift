@@ -98,11 +98,25 @@ private final class ThreadBody {
     }
 }
 
+/// The bodies of running library threads. Only their threads' stacks would
+/// refer to them otherwise, and a fork child has none of those threads:
+/// memcheck called what they hold (sessions, device buffers) definitely lost.
+/// Addresses as integers: reachability is all that is needed.
+private let runningThreads = Mutex<[UInt]>([])
+
+private func threadEnded(_ box: UnsafeMutableRawPointer) {
+    let address = UInt(bitPattern: box)
+    runningThreads.withLock { list in
+        if let i = list.firstIndex(of: address) { list.swapAt(i, list.count - 1); list.removeLast() }
+    }
+}
+
 /// Starts a detached library thread with all signals blocked (signals belong
 /// to the application's threads). Returns false if the thread could not start.
 @discardableResult
 func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
+    runningThreads.withLock { $0.append(UInt(bitPattern: box)) }
     var all = sigset_t()
     var old = sigset_t()
     sigfillset(&all)
@@ -113,10 +127,12 @@ func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
         let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
         b.name.withCString { cbsdshim_set_thread_name($0) }
         b.body()
+        threadEnded(arg!)
         return nil
     }, box)
     pthread_sigmask(SIG_SETMASK, &old, nil)
     if rc != 0 {
+        threadEnded(box)
         Unmanaged<ThreadBody>.fromOpaque(box).release()
         return false
     }
