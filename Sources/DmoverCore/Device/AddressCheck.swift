@@ -80,7 +80,9 @@ enum AddressCheck {
 
     private static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool) -> Bool {
         if hi <= lo { return true }
-        if lo == 0 { return false }
+        // No mapping spans more than half the address space (and Int(hi - lo)
+        // would trap): a span reaching up to a kernel address is not accessible.
+        if lo == 0 || hi - lo > UInt(Int.max) { return false }
         if populateSupported {
             return madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), write ? populateWrite : populateRead) == 0
         }
