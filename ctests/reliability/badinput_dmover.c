@@ -85,6 +85,30 @@ static void test_bad_record_buffers_efault(void) {
     CHECK_EQ(dmover_close(fd), 0);
 }
 
+/* An iovec of SSIZE_MAX / 2 bytes at a real address: EFAULT for that request,
+ * not a trap in the serving thread (whose signals are blocked, so a trap
+ * there killed the whole process). */
+static void test_half_address_space_iovec_efault(void) {
+    int fd = open_func("copy");
+    CHECK(fd >= 0);
+    static char src[64], dst[64];
+    struct iovec out = {dst, SIZE_MAX / 2}, in = {src, SIZE_MAX / 2};
+    dmio_buffer inbuf = {&in, 1};
+    struct dmio_usrreq req;
+    memset(&req, 0, sizeof req);
+    req.req_outbuf.dmbuf_iov = &out;
+    req.req_outbuf.dmbuf_iovcnt = 1;
+    req.req_inbuf = &inbuf;
+    req.req_id = 11;
+    CHECK_EQ(dmover_write(fd, &req, sizeof req), (ssize_t)sizeof req);
+    struct dmio_usrresp resp;
+    CHECK_EQ(dmover_read(fd, &resp, sizeof resp), (ssize_t)sizeof resp);
+    CHECK_EQ(resp.resp_id, 11);
+    CHECK_EQ(resp.resp_error, EFAULT);
+    CHECK_EQ(round_trip(fd), 0);
+    CHECK_EQ(dmover_close(fd), 0);
+}
+
 /* A response read into memory that cannot take it stays readable. */
 static void test_unwritable_response_buffer_keeps_response(void) {
     int fd = open_func("zero");
@@ -238,6 +262,7 @@ static void test_inprocess_lengths_above_ssize_max(void) {
 int main(void) {
     map_pages();
     RUN(test_bad_record_buffers_efault);
+    RUN(test_half_address_space_iovec_efault);
     RUN(test_unwritable_response_buffer_keeps_response);
     RUN(test_ioctl_bad_arguments_and_commands);
     RUN(test_non_dmover_descriptors_ebadf);
