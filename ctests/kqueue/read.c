@@ -400,6 +400,40 @@ static void test_lowat_socketpair(void) {
     close(kq);
 }
 
+/* CPU time of this thread, in ms. */
+static long thread_cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void test_lowat_oneshot_below_the_mark_sleeps(void) {
+    /* A one-shot knote below its mark must sleep until the mark is reached,
+     * not re-arm and spin (a 400 ms wait costs next to no CPU), then fire once. */
+    int kq = kqueue(), sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+    CHECK_EQ(kq_change(kq, sv[0], EVFILT_READ, EV_ADD | EV_ONESHOT, NOTE_LOWAT, 16, NULL), 0);
+    int wbuf = 0;
+    socklen_t len = sizeof wbuf;
+    CHECK_EQ(getsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &wbuf, &len), 0);
+    CHECK_EQ(kq_change(kq, sv[1], EVFILT_WRITE, EV_ADD | EV_DISPATCH, NOTE_LOWAT, (intptr_t)wbuf * 4, NULL), 0);
+    CHECK_EQ(put_bytes(sv[1], 8), 8);
+    struct kevent ev;
+    long cpu = thread_cpu_ms();
+    CHECK_EQ(kq_wait(kq, &ev, 1, 400), 0);
+    CHECK(thread_cpu_ms() - cpu < 200);
+    CHECK_EQ(kq_poll(kq, &ev, 1), 0);
+    CHECK_EQ(put_bytes(sv[1], 8), 8);
+    CHECK_EQ(wait1(kq, &ev), 1);
+    CHECK_EQ(ev.filter, EVFILT_READ);
+    CHECK_EQ(ev.data, 16);
+    CHECK_EQ(kq_poll(kq, &ev, 1), 0);                              /* one shot: gone */
+    CHECK_ERRNO(kq_change(kq, sv[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
+    close(sv[0]);
+    close(sv[1]);
+    close(kq);
+}
+
 static void test_lowat_pipe_and_eof_overrides(void) {
     int kq = kqueue(), p[2];
     CHECK(pipe2(p, O_NONBLOCK) == 0);
@@ -496,6 +530,7 @@ int main(void) {
     RUN(test_tty_master_and_slave);
     RUN(test_eventfd_readable_when_counter_nonzero);
     RUN(test_lowat_socketpair);
+    RUN(test_lowat_oneshot_below_the_mark_sleeps);
     RUN(test_lowat_pipe_and_eof_overrides);
     RUN(test_lowat_is_per_knote);
     RUN(test_several_kqueues_on_one_fd);

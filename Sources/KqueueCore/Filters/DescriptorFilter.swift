@@ -16,7 +16,7 @@ import Glibc
 /// | EV_CLEAR                   | EPOLLET                                   |
 /// | EV_ONESHOT / EV_DISPATCH   | EPOLLONESHOT (re-armed by EV_ENABLE)      |
 /// | EV_DISABLE                 | interest 0 (re-armed by EV_ENABLE)        |
-/// | NOTE_LOWAT (level)         | EPOLLET + userspace re-check each scan    |
+/// | NOTE_LOWAT (any mode)      | EPOLLET + userspace re-check each scan    |
 ///
 /// EV_ADD costs exactly one epoll_ctl. Descriptors epoll refuses (regular
 /// files, directories: EPERM) are always ready, as BSD's vnode filters say,
@@ -37,9 +37,15 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// The epoll events (interest + mode) for a knote.
     final func epollEvents(for kn: Knote) -> UInt32 {
         var ev = interest(for: kn)
-        if kn.has(EV_ONESHOT) || kn.has(EV_DISPATCH) {
+        if lowWaterMark(kn) != nil {
+            // Edge-triggered even with EV_ONESHOT/EV_DISPATCH (delivery drops or
+            // disables the knote anyway): a one-shot registration found below
+            // the mark would have to be re-armed, and re-arming a level-ready
+            // descriptor fires at once, so a wait would spin instead of sleeping.
+            ev |= Epoll.edgeTriggered
+        } else if kn.has(EV_ONESHOT) || kn.has(EV_DISPATCH) {
             ev |= Epoll.oneShot
-        } else if kn.has(EV_CLEAR) || lowWaterMark(kn) != nil {
+        } else if kn.has(EV_CLEAR) {
             ev |= Epoll.edgeTriggered
         }
         return ev
