@@ -19,7 +19,8 @@
 
 /* --- RNG ------------------------------------------------------------------ */
 
-static uint64_t dmtest_state;
+/* Per thread: the concurrent tests draw from it on several threads at once. */
+static _Thread_local uint64_t dmtest_state;
 
 static inline uint64_t dmtest_rand(void) {
     uint64_t z = (dmtest_state += 0x9E3779B97F4A7C15ull);

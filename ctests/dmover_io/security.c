@@ -59,6 +59,7 @@ static int send_fd(int sock, int fd) {
     char c = 'f';
     struct iovec iov = {&c, 1};
     union { struct cmsghdr h; char buf[CMSG_SPACE(sizeof(int))]; } u;
+    memset(&u, 0, sizeof u);                  /* the padding goes to the kernel too */
     struct msghdr m;
     memset(&m, 0, sizeof m);
     m.msg_iov = &iov;
