@@ -2,6 +2,7 @@
 // ReadinessReactor.swift: one background thread that tells waiting tasks when a
 // kqueue descriptor becomes readable, so idle async iterations hold no thread.
 
+import BSDSystem
 import CBSDShim
 import Glibc
 import Synchronization
@@ -145,11 +146,10 @@ final class ReadinessReactor: Sendable {
         }
     }
 
-    /// Starts the detached thread with every signal blocked (signals are the program's).
+    /// Starts the detached thread with the asynchronous signals blocked (they are the program's).
     private func startThread(epoll ep: Epoll) -> Bool {
         let box = Unmanaged.passRetained(ThreadStart(reactor: self, epoll: ep)).toOpaque()
-        var all = sigset_t(), old = sigset_t()
-        sigfillset(&all)
+        var all = LibraryThreadSignals.mask, old = sigset_t()
         pthread_sigmask(SIG_SETMASK, &all, &old)
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { arg in

@@ -111,16 +111,16 @@ private func threadEnded(_ box: UnsafeMutableRawPointer) {
     }
 }
 
-/// Starts a detached library thread with all signals blocked (signals belong
-/// to the application's threads). Returns false if the thread could not start.
+/// Starts a detached library thread with the asynchronous signals blocked
+/// (they belong to the application's threads; see LibraryThreadSignals).
+/// Returns false if the thread could not start.
 @discardableResult
 func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
     runningThreads.withLock { $0.append(UInt(bitPattern: box)) }
-    var all = sigset_t()
+    var all = LibraryThreadSignals.mask
     var old = sigset_t()
-    sigfillset(&all)
-    // The new thread inherits the creator's mask: block everything around pthread_create.
+    // The new thread inherits the creator's mask: block them around pthread_create.
     pthread_sigmask(SIG_SETMASK, &all, &old)
     var tid = pthread_t()
     let rc = pthread_create(&tid, nil, { arg in
