@@ -12,18 +12,8 @@ struct ParityCreate: ParsableCommand {
 
     func run() throws {
         let stripes = try ParityStripes(options.members)
-        let mover = try DataMover(.xor(options.members.count))
-        let output = try OutputFile(options.parity)
-        let result = ChunkBuffer()
-        let inputs = stripes.buffers.map { UnsafeRawPointer($0.base) }
-        var progress = ProgressBar("parity " + options.parity, total: stripes.size, allowed: !options.noProgress)
-        try stripes.forEachChunk { offset, count throws(ToolError) in
-            try mover.xor(inputs, into: result.base, count: count)
-            try output.write(result.base, count: count)
-            progress.update(offset + Int64(count))
-        }
-        progress.finish()
-        try output.commit()
+        try stripes.writeXOR(to: options.parity, progressLabel: "parity " + options.parity,
+                             showProgress: !options.noProgress)
         options.report("create", ok: true, bytes: stripes.size,
                        text: "\(options.parity): parity of \(options.members.count) members written (\(stripes.size) bytes)")
     }

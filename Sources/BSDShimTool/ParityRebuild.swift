@@ -30,18 +30,7 @@ struct ParityRebuild: ParsableCommand {
         let target = try self.target()
         let survivors = options.members.filter { $0 != target }
         let stripes = try ParityStripes(survivors + [options.parity])
-        let mover = try DataMover(.xor(survivors.count + 1))
-        let output = try OutputFile(target)
-        let result = ChunkBuffer()
-        let inputs = stripes.buffers.map { UnsafeRawPointer($0.base) }
-        var progress = ProgressBar("rebuild " + target, total: stripes.size, allowed: !options.noProgress)
-        try stripes.forEachChunk { offset, count throws(ToolError) in
-            try mover.xor(inputs, into: result.base, count: count)
-            try output.write(result.base, count: count)
-            progress.update(offset + Int64(count))
-        }
-        progress.finish()
-        try output.commit()
+        try stripes.writeXOR(to: target, progressLabel: "rebuild " + target, showProgress: !options.noProgress)
         options.report("rebuild", ok: true, bytes: stripes.size,
                        text: "\(target): rebuilt from \(survivors.count) members and \(options.parity) (\(stripes.size) bytes)",
                        extra: [("rebuilt", .string(target))])

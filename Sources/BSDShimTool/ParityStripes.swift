@@ -40,4 +40,21 @@ final class ParityStripes {
             offset += Int64(want)
         }
     }
+
+    /// Writes the XOR of all the files to `path` (atomically, with progress):
+    /// the parity of the members, or a lost member from the others and the parity.
+    func writeXOR(to path: String, progressLabel: String, showProgress: Bool) throws(ToolError) {
+        let mover = try DataMover(.xor(files.count))
+        let output = try OutputFile(path)
+        let result = ChunkBuffer()
+        let inputs = buffers.map { UnsafeRawPointer($0.base) }
+        var progress = ProgressBar(progressLabel, total: size, allowed: showProgress)
+        try forEachChunk { offset, count throws(ToolError) in
+            try mover.xor(inputs, into: result.base, count: count)
+            try output.write(result.base, count: count)
+            progress.update(offset + Int64(count))
+        }
+        progress.finish()
+        try output.commit()
+    }
 }
