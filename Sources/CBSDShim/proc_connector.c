@@ -58,7 +58,9 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
     addr.nl_groups = CN_IDX_PROC;
     /* The kernel multicasts its acknowledgement to every listener of the
      * group, so another process subscribing at the same moment would be
-     * acknowledged to us too: ours echoes our seq and ack + 1. */
+     * acknowledged to us too: ours carries our ack + 1. (Not our seq: the
+     * kernel's send path overwrites every message's seq with a per-CPU
+     * counter, so matching on it missed every acknowledgement.) */
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     unsigned seq = (unsigned)getpid(), ack = (unsigned)now.tv_nsec ^ ((unsigned)fd << 20);
@@ -79,7 +81,7 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
             struct proc_event e, *ev = &e;
             if (event_of(nh, ev) != 0) continue;
             const struct cn_msg *cm = NLMSG_DATA(nh);
-            if (ev->what == PROC_EVENT_NONE && cm->seq == seq && cm->ack == ack + 1) {
+            if (ev->what == PROC_EVENT_NONE && cm->ack == ack + 1) {
                 if (ev->event_data.ack.err == 0) return fd;
                 close(fd);
                 errno = EOPNOTSUPP;
