@@ -182,6 +182,26 @@ static void test_timer_readd_changes_period(void) {
     close(kq);
 }
 
+/* A change with no action flags modifies the timer (FreeBSD filt_timertouch,
+ * libkqueue kn_modify): new period and udata; EV_ENABLE alone keeps both. */
+static void test_timer_modify_without_add_changes_period(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, 1, EVFILT_TIMER, EV_ADD, 0, 60000, NULL), 0);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 50), 0);
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kq_change(kq, 1, EVFILT_TIMER, 0, 0, 50, &tag), 0);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 5000), 1);
+    CHECK(ms_since(t0) < 4000);
+    CHECK(ev.udata == &tag);
+    CHECK_EQ(kq_change(kq, 1, EVFILT_TIMER, EV_ENABLE, 0, 60000, NULL), 0);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 5000), 1);      /* still the 50 ms period */
+    CHECK(ev.udata == &tag);
+    CHECK_ERRNO(kq_change(kq, 1, EVFILT_TIMER, 0, 0, -5, NULL), EINVAL);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 5000), 1);      /* a refused modify leaves it running */
+    close(kq);
+}
+
 static void test_timer_delete_stops_it(void) {
     int kq = kqueue();
     CHECK_EQ(kq_change(kq, 1, EVFILT_TIMER, EV_ADD, 0, 20, NULL), 0);
@@ -323,6 +343,7 @@ int main(void) {
     RUN_FORKED(test_timer_absolute_seconds_past, 4);
     RUN_FORKED(test_timer_zero_oneshot_fires_immediately, 4);
     RUN_FORKED(test_timer_readd_changes_period, 4);
+    RUN_FORKED(test_timer_modify_without_add_changes_period, 4);
     RUN_FORKED(test_timer_delete_stops_it, 4);
     RUN_FORKED(test_timer_delete_drops_pending_expiry, 4);
     RUN_FORKED(test_timer_negative_data_einval, 4);

@@ -27,10 +27,8 @@ final class FsFilter: QueuedFilter {
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
-        if change.flags & UInt16(EV_ADD) != 0 {
-            kn.sfflags = change.fflags
-            kn.sdata = change.data
-        }
+        kn.sfflags = change.fflags
+        kn.sdata = change.data
     }
 
     /// The mount table changed from `before` to `after` mounts.

@@ -74,8 +74,8 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     }
 
     override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
-        guard change.flags & UInt16(EV_ADD) != 0 else { return }
-        // Re-adding replaces the notes: NOTE_EXIT arms, 0 disarms.
+        // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
+        // the notes: NOTE_EXIT arms, 0 disarms.
         if change.fflags & Self.connectorNotes != 0 {
             try holdConnector(kn, in: kq)
         } else {

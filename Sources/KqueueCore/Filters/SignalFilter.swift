@@ -32,11 +32,9 @@ final class SignalFilter: QueuedFilter {
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
-        // Re-adding keeps the count: deliveries since the last retrieval still stand.
-        if change.flags & UInt16(EV_ADD) != 0 {
-            kn.sfflags = change.fflags
-            kn.sdata = change.data
-        }
+        // A modify keeps the count: deliveries since the last retrieval still stand.
+        kn.sfflags = change.fflags
+        kn.sdata = change.data
     }
 
     /// Takes in the deliveries counted since this knote last looked.

@@ -23,9 +23,10 @@ final class TimerFilter: QueuedFilter {
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
-        // Re-adding modifies the timer: new period, pending expirations dropped
-        // (FreeBSD filt_timertouch). Enable/disable alone leave it running.
-        guard change.flags & UInt16(EV_ADD) != 0 else { return }
+        // A modify (EV_ADD again, or a change with no EV_ENABLE/EV_DISABLE: the
+        // only ones Kqueue.register passes here) re-arms the timer with the new
+        // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
+        // kn_modify). Enable/disable alone leave it running.
         let saved = (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime)
         kq.unschedule(kn)
         do throws(Errno) {

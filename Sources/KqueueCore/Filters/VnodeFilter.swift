@@ -58,8 +58,8 @@ final class VnodeFilter: QueuedFilter {
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
-        guard change.flags & UInt16(EV_ADD) != 0 else { return }
-        // Re-adding replaces the subscription; notes no longer asked for are dropped.
+        // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
+        // the subscription; notes no longer asked for are dropped.
         kn.sfflags = change.fflags
         kn.sdata = change.data
         kn.fflags &= kn.sfflags
