@@ -111,12 +111,13 @@ HIDDEN uint64_t cbsdshim_signal_count(int sig) {
     return atomic_load_explicit(&counts[sig], memory_order_relaxed);
 }
 
-HIDDEN void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi) {
+HIDDEN void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi, int deliver) {
     if (sig <= 0 || sig >= NSIGNALS) return;
     atomic_fetch_add_explicit(&counts[sig], 1, memory_order_relaxed);
     int fd = atomic_load(&hub_fd);
     uint64_t one = 1;
     if (fd >= 0) (void)!write(fd, &one, sizeof one);
+    if (!deliver) return;
     /* It was taken off the pending set, so the program's disposition was not
      * applied: apply it now, in this thread. That is ours (chaining to the one
      * saved) unless the program installed another since (libevent sets

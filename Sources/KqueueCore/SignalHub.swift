@@ -15,7 +15,10 @@ import Glibc
 /// - the watched signals are blocked in the thread that registers them, so a
 ///   signal the program ignores or blocks stays pending instead of being
 ///   discarded; a process-wide signalfd sees those, and reading it counts
-///   them and applies the disposition (in the reading thread);
+///   them and applies the disposition (in the reading thread), except for
+///   a signal the program itself had blocked when it began watching: the
+///   program asked not to have it delivered (the usual way to use
+///   EVFILT_SIGNAL, as in libkqueue), so it is only counted;
 /// - every kqueue with signal knotes watches the hub eventfd (edge-triggered)
 ///   and the signalfd, and compares each knote's count with the shared one.
 ///
@@ -28,6 +31,8 @@ enum SignalHub {
     struct State {
         var watchers = [Int](repeating: 0, count: SignalHub.signalCount)
         var wasBlocked = [Bool](repeating: false, count: SignalHub.signalCount)
+        /// The watched signals the program had blocked itself (wasBlocked as a set).
+        var programBlocked = sigset_t()
         var mask = sigset_t()
         var signalFD: Int32 = -1
         var hubFD: Int32 = -1
@@ -48,6 +53,7 @@ enum SignalHub {
                 case .failure(let e): return e
                 }
                 sigemptyset(&state.mask)
+                sigemptyset(&state.programBlocked)
                 state.generation += 1
             }
             if state.watchers[Int(sig)] == 0 {
@@ -57,6 +63,7 @@ enum SignalHub {
                 sigaddset(&set, sig)
                 pthread_sigmask(SIG_BLOCK, &set, &old)
                 state.wasBlocked[Int(sig)] = sigismember(&old, sig) == 1
+                if state.wasBlocked[Int(sig)] { sigaddset(&state.programBlocked, sig) }
                 sigaddset(&state.mask, sig)
                 let fd = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
                 if fd < 0 {
@@ -83,6 +90,7 @@ enum SignalHub {
             guard state.watchers[Int(sig)] == 0 else { return }
             cbsdshim_signal_unwatch(sig)
             sigdelset(&state.mask, sig)
+            sigdelset(&state.programBlocked, sig)
             if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
             if !state.wasBlocked[Int(sig)] {
                 var set = sigset_t()
@@ -112,14 +120,16 @@ enum SignalHub {
     @inline(__always) static func count(_ sig: Int32) -> UInt64 { cbsdshim_signal_count(sig) }
 
     /// Reads every pending watched signal off the signalfd, counting each and
-    /// applying the program's disposition. Call with no kqueue lock held: the
-    /// program's handler may call kevent().
+    /// applying the program's disposition unless the program blocks it. Call
+    /// with no kqueue lock held: the program's handler may call kevent().
     static func drainSignalFD() {
-        let fd = lock.withLock { state.signalFD }
+        let (fd, programBlocked) = lock.withLock { (state.signalFD, state.programBlocked) }
         guard fd >= 0 else { return }
+        var blocked = programBlocked
         var info = signalfd_siginfo()
         while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
-            cbsdshim_signal_consumed(Int32(info.ssi_signo), &info)
+            let sig = Int32(info.ssi_signo)
+            cbsdshim_signal_consumed(sig, &info, sigismember(&blocked, sig) == 1 ? 0 : 1)
         }
     }
 

@@ -165,6 +165,34 @@ static void test_signal_default_action_still_happens(void) {
     CHECK_EQ(WTERMSIG(st), SIGTERM);
 }
 
+/* The libkqueue idiom: the program blocks the signal and learns of it only
+ * through the kqueue. It is counted and never delivered: with the default
+ * action (terminate) and a real-time signal, the process survives. */
+static void test_signal_blocked_by_program_counted_not_delivered(void) {
+    int rt = SIGRTMIN + 4;
+    signal(SIGUSR2, SIG_DFL);
+    signal(rt, SIG_DFL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigaddset(&set, rt);
+    CHECK_EQ(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGUSR2, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, rt, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    CHECK_EQ(kill(getpid(), SIGUSR2), 0);
+    CHECK_EQ(signal_data(kq, SIGUSR2, 2000), 1);
+    union sigval v = {0};
+    for (int i = 0; i < 3; i++) CHECK_EQ(sigqueue(getpid(), rt, v), 0);
+    CHECK_EQ(signal_data(kq, rt, 2000), 3);
+    /* Still blocked by the program after the knotes go. */
+    CHECK_EQ(kq_change(kq, SIGUSR2, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL), 0);
+    sigset_t now;
+    pthread_sigmask(SIG_SETMASK, NULL, &now);
+    CHECK_EQ(sigismember(&now, SIGUSR2), 1);
+    close(kq);
+}
+
 static void test_signal_invalid_numbers_einval(void) {
     int kq = kqueue();
     CHECK_ERRNO(kq_change(kq, 0, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), EINVAL);
@@ -205,6 +233,7 @@ int main(void) {
     RUN_FORKED(test_signal_counted_while_disabled_reported_on_enable, 10);
     RUN_FORKED(test_signal_delete_restores_disposition_and_mask, 10);
     RUN_FORKED(test_signal_default_action_still_happens, 10);
+    RUN_FORKED(test_signal_blocked_by_program_counted_not_delivered, 10);
     RUN_FORKED(test_signal_invalid_numbers_einval, 10);
     RUN_FORKED(test_signal_sigchld_from_child_exit, 10);
     return harness_finish();

@@ -102,8 +102,9 @@ int cbsdshim_signal_watch(int sig, int hub_fd);
 void cbsdshim_signal_unwatch(int sig);
 /** Deliveries of `sig` counted so far (monotonic). */
 uint64_t cbsdshim_signal_count(int sig);
-/** Counts an instance read from a signalfd and applies the program's disposition to it. */
-void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi);
+/** Counts an instance read from a signalfd and, when `deliver` is non-zero,
+ *  applies the program's disposition to it. */
+void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi, int deliver);
 /** Forgets the hub eventfd (fork child). */
 void cbsdshim_signal_forget_hub(void);
 
