@@ -36,12 +36,19 @@ static uint32_t next_id;
 
 static void setup(void) {
     long pg = sysconf(_SC_PAGESIZE);
-    unsigned char *map = mmap(NULL, ARENA + 2 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* arena | guard | ro | guard: a range starting at any data address ends
+     * at a PROT_NONE page, however long it claims to be. Without the last
+     * guard, `ro` with a length of 2^40 ran on into whatever mapping the
+     * kernel had placed next (thread stacks, the sanitizer's reserved
+     * regions), and the device, like the kernel, reads all of a buffer that
+     * is mapped: minutes of page faults and gigabytes of page tables. */
+    unsigned char *map = mmap(NULL, ARENA + 3 * (size_t)pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     FUZZ_ASSERT(map != MAP_FAILED);
     arena = map;
     guard = map + ARENA;
     ro = guard + pg;
     FUZZ_ASSERT(mprotect(guard, (size_t)pg, PROT_NONE) == 0);
+    FUZZ_ASSERT(mprotect(ro + pg, (size_t)pg, PROT_NONE) == 0);
     /* A read-only page of iovecs pointing into the arena: readable arrays, unwritable data. */
     ro_iov = (struct iovec *)ro;
     for (size_t i = 0; i < (size_t)pg / sizeof *ro_iov; i++) {
