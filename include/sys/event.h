@@ -39,8 +39,10 @@ extern "C" {
 /** A file or directory changed; ident is a descriptor of it (anything else:
  *  EINVAL). Follows the open file, not its path (a renamed file keeps
  *  reporting). fflags: the NOTE_* asked for, of NOTE_DELETE, NOTE_WRITE,
- *  NOTE_EXTEND, NOTE_TRUNCATE, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME; only those
- *  are reported, accumulated until delivered. Uses one inotify descriptor per
+ *  NOTE_EXTEND, NOTE_TRUNCATE, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME. A change
+ *  with none of them is not reported; one with any of them is reported with
+ *  all the notes it implies, as BSD does (an append watched for NOTE_WRITE
+ *  gives NOTE_WRITE|NOTE_EXTEND), accumulated until delivered. Uses one inotify descriptor per
  *  kqueue (ENOSPC when the user's inotify watch limit is reached). */
 #define EVFILT_VNODE     (-4)
 /** Process event; ident is a pid (one that does not exist: ESRCH).

@@ -66,17 +66,20 @@ final class VnodeFilter: QueuedFilter {
         if kn.fflags == 0 { kq.deactivate(kn) }
     }
 
+    /// One inotify event is one BSD "hint": every note it implies is reported
+    /// when any of them is subscribed (BSD's filt_vnode ORs the whole hint, so an
+    /// append watched for NOTE_WRITE returns NOTE_WRITE|NOTE_EXTEND).
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         var notes: UInt32 = 0
         var st = stat()
         let known = fstat(Int32(truncatingIfNeeded: kn.ident), &st) == 0
-        if mask & Inotify.modify != 0 {
-            notes |= UInt32(NOTE_WRITE)
-            if known {
-                if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
-                if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
-            }
+        // A size change is noticed on whichever event comes first: an attribute
+        // change queued before the write's event must not swallow the growth.
+        if known && st.st_mode & S_IFMT != S_IFDIR {
+            if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
+            if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
         }
+        if mask & Inotify.modify != 0 { notes |= UInt32(NOTE_WRITE) }
         if mask & Inotify.attrib != 0 {
             if known && Int(st.st_nlink) != kn.hookID {
                 notes |= st.st_nlink == 0 ? UInt32(NOTE_DELETE) : UInt32(NOTE_LINK)
@@ -95,8 +98,8 @@ final class VnodeFilter: QueuedFilter {
             kn.lastData = Int(st.st_size)
             kn.hookID = Int(st.st_nlink)
         }
-        notes &= kn.sfflags & Self.notes
-        if notes != 0 {
+        notes &= Self.notes
+        if notes & kn.sfflags != 0 {
             kn.fflags |= notes
             kq.activate(kn)
         }
