@@ -410,7 +410,12 @@ public final class Kqueue: @unchecked Sendable {
             do throws(Errno) {
                 try ops.touch(kn, with: change, in: self)
             } catch {
-                // touch may find that the descriptor was closed behind our back.
+                // touch may find that the descriptor was closed behind our back
+                // (linked without the preload library, close() is not seen).
+                if error == DescriptorFilter.descriptorReused {
+                    drop(kn)
+                    return register(change)
+                }
                 if error == .badFileDescriptor { drop(kn) }
                 return error.rawValue
             }

@@ -201,6 +201,45 @@ static void test_close_hook_on_a_kqueue_wakes_waiters_at_once(void) {
     CHECK_EQ(hook_waiter_err, EBADF);
 }
 
+/* A knote whose file was closed at EOF, re-added for whatever now has the
+ * number: a regular file (epoll refuses it) and then a socket; the old
+ * file's EV_EOF and data must not carry over, in either direction. */
+static void test_reused_number_changes_kind_of_file(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe(p) == 0);
+    int num = p[0];
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    close(p[1]);
+    struct kevent ev[4];
+    CHECK_EQ(kq_wait(kq, ev, 4, 2000), 1);
+    CHECK(ev[0].flags & EV_EOF);
+    close(p[0]);
+    char path[] = "/tmp/bsdshim-fdreuse-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK_EQ(fd, num);
+    unlink(path);
+    CHECK_EQ(write(fd, "12345", 5), 5);
+    CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+    CHECK_EQ(kq_change(kq, fd, EVFILT_READ, EV_ADD, 0, 0, &new_tag), 0);
+    CHECK_EQ(kq_wait(kq, ev, 4, 2000), 1);
+    CHECK_EQ(ev[0].data, 5);
+    CHECK(!(ev[0].flags & EV_EOF));
+    CHECK(ev[0].udata == &new_tag);
+    close(fd);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    CHECK(sv[0] == num || sv[1] == num);
+    int s = num, peer = sv[0] == num ? sv[1] : sv[0];
+    CHECK_EQ(kq_change(kq, s, EVFILT_READ, EV_ADD, 0, 0, &old_tag), 0);
+    CHECK_EQ(kq_wait(kq, ev, 4, 100), 0);           /* not "always ready" any more */
+    CHECK_EQ(write(peer, "x", 1), 1);
+    CHECK_EQ(kq_wait(kq, ev, 4, 2000), 1);
+    CHECK_EQ(ev[0].data, 1);
+    CHECK(!(ev[0].flags & EV_EOF));
+    close(sv[0]); close(sv[1]);
+    close(kq);
+}
+
 int main(void) {
     RUN(test_close_hook_drops_knotes_even_with_a_dup_open);
     RUN(test_close_hook_on_a_kqueue_wakes_waiters_at_once);
@@ -209,6 +248,7 @@ int main(void) {
     RUN(test_closed_fd_reused_by_socket_write_filter);
     RUN(test_delete_after_close_is_harmless);
     RUN(test_reuse_many_times);
+    RUN(test_reused_number_changes_kind_of_file);
     RUN(test_kqueue_fd_reuse_in_other_kqueue);
     return harness_finish();
 }

@@ -103,13 +103,20 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.sdata = change.data
         guard change.flags & UInt16(EV_ADD) != 0 else { return }
         if kn.descriptorKind == .alwaysReady {
+            // Still a file epoll refuses? If epoll takes it, the number was
+            // closed and reused by a pollable descriptor: register afresh.
+            if case .success(let ep) = kq.epollSet(set), case .success = ep.add(descriptor(kn), events: 0, data: 0) {
+                _ = ep.remove(descriptor(kn))
+                throw Self.descriptorReused
+            }
             kn.lastData = -1
             kq.activate(kn)
             return
         }
         // Re-adding re-arms the registration (and lets epoll re-evaluate it, as
-        // BSD runs the filter on EV_ADD). ENOENT means the descriptor was closed
-        // and its number reused since: register the new file afresh.
+        // BSD runs the filter on EV_ADD). ENOENT (not in the set any more) or
+        // EPERM (now a file epoll refuses) means the descriptor was closed and
+        // its number reused since: the knote belongs to a file that is gone.
         kn.epollEvents = epollEvents(for: kn)
         guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return }
         let fd = descriptor(kn)
@@ -117,21 +124,17 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
             return
-        case .failure(let e) where e == .noSuchFile:
-            kq.releaseSlot(kn)
-            kq.allocateSlot(kn)
-            kn.descriptorKind = .unknown
-            switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
-            case .success: return
-            case .failure(let e2) where e2 == .notPermitted:
-                becomeAlwaysReady(kn, in: kq)
-            case .failure(let e2):
-                throw e2 == .invalidArgument ? .badFileDescriptor : e2
-            }
+        case .failure(let e) where e == .noSuchFile || e == .notPermitted:
+            throw Self.descriptorReused
         case .failure(let e):
             throw e
         }
     }
+
+    /// Thrown by touch when the knote's descriptor number now names another
+    /// file: the kqueue drops the knote (BSD's close would have) and registers
+    /// the change afresh, so nothing of the old file (EV_EOF, data) survives.
+    static let descriptorReused = Errno(rawValue: ESTALE)
 
     /// epoll refused the descriptor (EPERM): a regular file or directory, which
     /// BSD says is always ready. Served from the userspace queue instead.
