@@ -9,6 +9,8 @@
 #include "kq_test.h"
 
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <signal.h>
 
 /* A child that exits with `code` after `ms` milliseconds (or kills itself with SIGKILL if code < 0). */
@@ -48,6 +50,41 @@ static void test_proc_exit_status_of_children(void) {
         CHECK_EQ(st, want[i]);
         close(kq);
     }
+}
+
+/* 1 if the kernel keeps a reaped process's exit status with its pidfd
+ * (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15). */
+static int kernel_keeps_exit_status(void) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(5);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    waitpid(pid, NULL, 0);
+    struct { uint64_t mask, cgroupid; uint32_t ids[11]; int32_t exit_code; } info;
+    memset(&info, 0, sizeof info);
+    info.mask = 1u << 3;
+    int ok = pfd >= 0 && ioctl(pfd, _IOWR(0xFF, 11, info), &info) == 0 && (info.mask & (1u << 3)) &&
+             info.exit_code == 5 << 8;
+    if (pfd >= 0) close(pfd);
+    return ok;
+}
+
+/* The program reaps the child before it looks at the kqueue (a SIGCHLD
+ * handler, a wait loop): BSD still reports the status, captured at exit. */
+static void test_proc_exit_status_after_the_program_reaped_it(void) {
+    int keeps = kernel_keeps_exit_status();
+    int kq = kqueue();
+    pid_t pid = spawn(9, 30);
+    CHECK(pid > 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL), 0);
+    int st = -1;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK_EQ(st, 9 << 8);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 5000), 1);
+    CHECK_EQ(ev.fflags, NOTE_EXIT);
+    if (keeps) CHECK_EQ(ev.data, 9 << 8);
+    else printf("  (this kernel forgets a reaped status: data %ld)\n", (long)ev.data);
+    close(kq);
 }
 
 static void test_proc_already_exited_zombie_fires_at_once(void) {
@@ -252,6 +289,7 @@ static void test_proc_delete_before_exit_closes_its_descriptor(void) {
 int main(void) {
     RUN(test_proc_exit_status_of_children);
     RUN(test_proc_already_exited_zombie_fires_at_once);
+    RUN(test_proc_exit_status_after_the_program_reaped_it);
     RUN(test_proc_nonexistent_pid_esrch);
     RUN(test_proc_note_fork_and_exec);
     RUN(test_proc_note_track_follows_children);

@@ -48,8 +48,9 @@ extern "C" {
 /** Process event; ident is a pid (one that does not exist: ESRCH).
  *  NOTE_EXIT: delivered once, with EV_EOF and EV_ONESHOT set, when the process
  *  exits; data = its wait(2) status if it is a child of the caller (the child
- *  is not reaped: the program's own wait still sees it), 0 otherwise (Linux
- *  tells only the parent). NOTE_FORK / NOTE_EXEC: the process forked / called
+ *  is not reaped: the program's own wait still sees it), also when the
+ *  program reaped it first or, for another process, once its parent has
+ *  (Linux 6.15 keeps the status with the pidfd; older kernels: 0). NOTE_FORK / NOTE_EXEC: the process forked / called
  *  exec. NOTE_TRACK: each new child gets a knote of its own (same fflags and
  *  udata) whose first event has NOTE_CHILD and data = the parent's pid;
  *  NOTE_TRACKERR on the parent if a child could not be followed.

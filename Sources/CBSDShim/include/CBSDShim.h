@@ -74,15 +74,39 @@ static inline int cbsdshim_pidfd_open(pid_t pid, unsigned int flags) {
 #endif
 }
 
+/* The first published layout of the kernel's struct pidfd_info (64 bytes):
+ * PIDFD_GET_INFO fills what the caller's size covers. */
+struct cbsdshim_pidfd_info {
+    uint64_t mask, cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+#define CBSDSHIM_PIDFD_GET_INFO _IOWR(0xFF, 11, struct cbsdshim_pidfd_info)
+#define CBSDSHIM_PIDFD_INFO_EXIT (1ull << 3)
+
 /**
- * The wait(2)-style status of the exited child behind `pidfd`, without reaping
- * it (waitid P_PIDFD, WNOWAIT). Returns 0 and sets *status, or -1 with errno
- * (ECHILD: not our child, so the status is not ours to know; EAGAIN: still running).
+ * The wait(2)-style status of the exited process behind `pidfd`. A child not
+ * yet reaped: waitid (P_PIDFD, WNOWAIT), so the program's own wait still sees
+ * it. A process already reaped (by the program before it looked, or by its
+ * own parent): the exit status the kernel keeps with the pidfd (Linux 6.15+).
+ * Returns 0 and sets *status, or -1 with errno (ECHILD: not our child and the
+ * status not available; EAGAIN: still running).
  */
 static inline int cbsdshim_pidfd_exit_status(int pidfd, int *status) {
     siginfo_t info;
     memset(&info, 0, sizeof info);
-    if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED | WNOWAIT | WNOHANG) != 0) return -1;
+    if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)pidfd, &info, WEXITED | WNOWAIT | WNOHANG) != 0) {
+        if (errno != ECHILD) return -1;
+        struct cbsdshim_pidfd_info pi;
+        memset(&pi, 0, sizeof pi);
+        pi.mask = CBSDSHIM_PIDFD_INFO_EXIT;
+        if (ioctl(pidfd, CBSDSHIM_PIDFD_GET_INFO, &pi) == 0 && (pi.mask & CBSDSHIM_PIDFD_INFO_EXIT)) {
+            *status = pi.exit_code;
+            return 0;
+        }
+        errno = ECHILD;
+        return -1;
+    }
     if (info.si_pid == 0) { errno = EAGAIN; return -1; }
     switch (info.si_code) {
     case CLD_EXITED: *status = (info.si_status & 0xff) << 8; break;
