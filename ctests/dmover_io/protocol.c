@@ -9,6 +9,7 @@
  * req_id, and close with requests in flight.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include "dmio_test.h"
 
@@ -152,6 +153,85 @@ static void test_blocking_write_waits_for_a_read(void) {
     CHECK_EQ(close(fd), 0);
 }
 
+/* Signals during blocking reads and writes, as NetBSD's interruptible
+ * sleeps: a handler with SA_RESTART lets the call go on; one without ends
+ * it with EINTR, or with the whole records done so far. */
+static volatile sig_atomic_t signalled;
+static void on_usr1(int sig) { (void)sig; signalled++; }
+
+struct kicker { pthread_t target; int fd; struct dmio_usrreq *req; };
+
+static void *kick_then_write(void *p) {
+    struct kicker *k = p;
+    usleep(100000);
+    pthread_kill(k->target, SIGUSR1);
+    usleep(100000);
+    if (k->req) (void)!write(k->fd, k->req, sizeof *k->req);
+    return NULL;
+}
+
+static void *kick(void *p) {
+    struct kicker *k = p;
+    usleep(100000);
+    pthread_kill(k->target, SIGUSR1);
+    return NULL;
+}
+
+static void use_handler(int restart) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sa.sa_flags = restart ? SA_RESTART : 0;
+    sigemptyset(&sa.sa_mask);
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+}
+
+static void test_signals_restart_or_interrupt_blocking_calls(void) {
+    enum { N = 66 };
+    int fd = dmio_open_func("zero", 0);
+    CHECK(fd >= 0);
+    static unsigned char out[N][16];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], (uint32_t)i, out[i], NULL, 0, 16);
+    struct dmio_usrresp resp[N];
+    pthread_t t;
+
+    /* A read with SA_RESTART: the signal is handled, the read goes on. */
+    use_handler(1);
+    signalled = 0;
+    struct kicker k = {pthread_self(), fd, &req[0]};
+    CHECK_EQ(pthread_create(&t, NULL, kick_then_write, &k), 0);
+    CHECK_EQ(read(fd, resp, sizeof resp[0]), (ssize_t)sizeof resp[0]);
+    pthread_join(t, NULL);
+    CHECK_EQ(signalled, 1);
+    CHECK_EQ(resp[0].resp_id, 0);
+
+    /* Without SA_RESTART: EINTR. */
+    use_handler(0);
+    k.req = NULL;
+    CHECK_EQ(pthread_create(&t, NULL, kick, &k), 0);
+    CHECK_ERRNO(read(fd, resp, sizeof resp[0]), EINTR);
+    pthread_join(t, NULL);
+    CHECK_EQ(signalled, 2);
+
+    /* A write waiting at the limit: EINTR with nothing written ... */
+    CHECK_EQ(write(fd, req, 64 * sizeof req[0]), 64 * (ssize_t)sizeof req[0]);
+    CHECK_EQ(pthread_create(&t, NULL, kick, &k), 0);
+    CHECK_ERRNO(write(fd, &req[64], 2 * sizeof req[0]), EINTR);
+    pthread_join(t, NULL);
+    /* ... and a short count after one record went in. */
+    CHECK_EQ(read(fd, resp, sizeof resp[0]), (ssize_t)sizeof resp[0]);
+    CHECK_EQ(pthread_create(&t, NULL, kick, &k), 0);
+    CHECK_EQ(write(fd, &req[64], 2 * sizeof req[0]), (ssize_t)sizeof req[0]);
+    pthread_join(t, NULL);
+    CHECK_EQ(signalled, 4);
+    CHECK_EQ(read(fd, resp + 1, 64 * sizeof resp[0]), 64 * (ssize_t)sizeof resp[0]);
+    for (int i = 0; i <= 64; i++) CHECK_EQ(resp[i].resp_id, i);
+    signal(SIGUSR1, SIG_DFL);
+    CHECK_EQ(close(fd), 0);
+}
+
 /* Bad shapes and addresses are answered per req_id; the good ones in the same write still run. */
 static void test_bad_requests_answered_others_proceed(void) {
     long pg = sysconf(_SC_PAGESIZE);
@@ -262,6 +342,7 @@ int main(void) {
     RUN(test_copy_batch_blocking_read_fills_count);
     RUN(test_nonblocking_backpressure_at_exactly_64);
     RUN(test_blocking_write_waits_for_a_read);
+    RUN(test_signals_restart_or_interrupt_blocking_calls);
     RUN(test_bad_requests_answered_others_proceed);
     RUN(test_poll_readiness);
     RUN(test_close_with_requests_in_flight);

@@ -194,6 +194,11 @@ static inline int cbsdshim_atomic_cas_int(int *p, int *expected, int desired) {
 static inline void cbsdshim_futex_wait(int *p, int expected) {
     (void)syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0);
 }
+/** Sleeps while *p == expected, as a system call that honours SA_RESTART:
+ *  returns 1 if a signal handler without SA_RESTART interrupted it, else 0. */
+static inline int cbsdshim_futex_wait_signalled(int *p, int expected) {
+    return syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0) != 0 && errno == EINTR;
+}
 /** Wake every thread sleeping on p. */
 static inline void cbsdshim_futex_wake_all(int *p) {
     (void)syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, 0x7fffffff, (void *)0, (void *)0, 0);

@@ -79,7 +79,7 @@ public enum DmoverDevice {
     }
 
     /// Writes whole request records; NetBSD's semantics (see dmover_io.h).
-    /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EPIPE.
+    /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EPIPE, EINTR.
     public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
         let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in write(d, fd, buf, count) }
         guard let r else { throw .badFileDescriptor }
@@ -102,10 +102,14 @@ public enum DmoverDevice {
             if room <= 0 {
                 if nonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
+                var signalled = false
                 if cbsdshim_atomic_load_int(d.written) &- cbsdshim_atomic_load_int(d.readCount) >= DeviceProtocol.maxInFlight {
-                    cbsdshim_futex_wait(d.readCount, seen)
+                    // NetBSD sleeps interruptibly: a signal whose handler lacks
+                    // SA_RESTART ends the write (EINTR, or the records so far).
+                    signalled = cbsdshim_futex_wait_signalled(d.readCount, seen) != 0
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
+                if signalled { return done > 0 ? .success(Int(done) * size) : .failure(.interrupted) }
                 continue
             }
             let k = min(room, records - done)
@@ -173,11 +177,19 @@ public enum DmoverDevice {
             }
             // The server may be answering right now: watch it briefly before sleeping.
             if Spin.untilChanged(d.responseSends, from: sends) { continue }
-            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&pfd, 1, -1) < 0 && errno == EINTR && got % size == 0 {
+            // Sleep in a blocking recv, not poll: the kernel restarts it after a
+            // handler with SA_RESTART (as NetBSD restarts dmio_read) and ends it
+            // with EINTR after one without.
+            let b = recv(fd, buf + got, count - got, 0)
+            if b > 0 { got += b; continue }
+            if b == 0 { break }
+            let e2 = errno
+            if e2 == EINTR {
+                if got % size != 0 { continue }                       // finish the record
                 if got == 0 { failure = .interrupted }
                 break
             }
+            if e2 != EAGAIN { failure = Errno(rawValue: e2); break }
         }
         let records = got / size
         if records > 0 { d.responsesRead(Int32(records)) }

@@ -110,16 +110,23 @@ int	dmover_ioctl(int fd, unsigned long cmd, void *arg);
 
 /**
  * dmover_write: write dmio_usrreq records with NetBSD's semantics.
- * @return bytes written (whole records; short only when non-blocking and the
- *         in-flight limit was reached), or -1 with errno EBADF, EINVAL (not
- *         whole records), ENXIO (no DMIO_SETFUNC yet), EFAULT (buf
- *         unreadable), EWOULDBLOCK (non-blocking and 64 in flight), EPIPE.
+ * A blocking write waiting for room at the in-flight limit is interrupted,
+ * as on NetBSD, by a signal whose handler lacks SA_RESTART (with one, it
+ * goes on waiting).
+ * @return bytes written (whole records; short when the in-flight limit was
+ *         reached and the descriptor is non-blocking or a signal interrupted
+ *         the wait), or -1 with errno EBADF, EINVAL (not whole records), ENXIO
+ *         (no DMIO_SETFUNC yet), EFAULT (buf unreadable), EWOULDBLOCK
+ *         (non-blocking and 64 in flight), EINTR (interrupted before any
+ *         record was written), EPIPE.
  */
 ssize_t	dmover_write(int fd, const void *buf, size_t nbytes);
 
 /**
  * dmover_read: read dmio_usrresp records with NetBSD's semantics (a blocking
- * read waits until the whole count is filled).
+ * read waits until the whole count is filled; a signal whose handler lacks
+ * SA_RESTART ends the wait with the whole records read so far, or EINTR if
+ * none; with SA_RESTART the wait goes on).
  * @return bytes read (whole records), or -1 with errno EBADF, EINVAL (not
  *         whole records), ENXIO (no DMIO_SETFUNC yet), EFAULT (buf not
  *         writable), EWOULDBLOCK (non-blocking and none ready), EINTR.
