@@ -11,6 +11,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "CBSDShimPreload.h"
 
@@ -218,6 +221,81 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 	} else {
 		NEXT(write, write_fn);
 		r = next_write(fd, buf, n);
+	}
+	depth--;
+	return r;
+}
+
+/* readv/writev on a dmover descriptor: one read/write of the records,
+ * gathered or scattered through one buffer (a record may straddle iovecs,
+ * as NetBSD's uiomove allows). Without them the records would go to the
+ * socket behind our back and the in-flight count would never drop. */
+typedef ssize_t (*readv_fn)(int, const struct iovec *, int);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+
+/* Sum of the lengths, or -1 (EINVAL) for a bad count or a sum over SSIZE_MAX. */
+static ssize_t iov_total(const struct iovec *iov, int cnt) {
+	if (cnt < 0 || cnt > 1024 || (cnt > 0 && iov == NULL)) { errno = EINVAL; return -1; }
+	size_t total = 0;
+	for (int i = 0; i < cnt; i++) {
+		if (iov[i].iov_len > (size_t)SSIZE_MAX - total) { errno = EINVAL; return -1; }
+		total += iov[i].iov_len;
+	}
+	return (ssize_t)total;
+}
+
+static ssize_t dmover_readv(int fd, const struct iovec *iov, int cnt) {
+	ssize_t total = iov_total(iov, cnt);
+	if (total <= 0) return total;
+	char stackbuf[4096];
+	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
+	if (buf == NULL) { errno = ENOMEM; return -1; }
+	ssize_t r = fns.read(fd, buf, (size_t)total);
+	for (ssize_t off = 0, i = 0; r > 0 && off < r; i++) {
+		size_t k = iov[i].iov_len < (size_t)(r - off) ? iov[i].iov_len : (size_t)(r - off);
+		memcpy(iov[i].iov_base, buf + off, k);
+		off += (ssize_t)k;
+	}
+	if (buf != stackbuf) free(buf);
+	return r;
+}
+
+static ssize_t dmover_writev(int fd, const struct iovec *iov, int cnt) {
+	ssize_t total = iov_total(iov, cnt);
+	if (total <= 0) return total;
+	char stackbuf[4096];
+	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
+	if (buf == NULL) { errno = ENOMEM; return -1; }
+	for (ssize_t off = 0, i = 0; off < total; i++) {
+		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+		off += (ssize_t)iov[i].iov_len;
+	}
+	ssize_t r = fns.write(fd, buf, (size_t)total);
+	if (buf != stackbuf) free(buf);
+	return r;
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
+	ssize_t r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		r = dmover_readv(fd, iov, cnt);
+	} else {
+		NEXT(readv, readv_fn);
+		r = next_readv(fd, iov, cnt);
+	}
+	depth--;
+	return r;
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+	ssize_t r;
+	depth++;
+	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+		r = dmover_writev(fd, iov, cnt);
+	} else {
+		NEXT(writev, writev_fn);
+		r = next_writev(fd, iov, cnt);
 	}
 	depth--;
 	return r;

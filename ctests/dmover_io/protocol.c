@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include "dmio_test.h"
 
 static void test_errors_before_and_around_setfunc(void) {
@@ -232,6 +233,40 @@ static void test_signals_restart_or_interrupt_blocking_calls(void) {
     CHECK_EQ(close(fd), 0);
 }
 
+/* writev and readv move records like write and read, a record straddling
+ * iovecs included (only through the preload library: the linked build has
+ * no readv of its own). */
+static void test_vectored_io_moves_records(void) {
+#ifdef BSDSHIM_CTEST_LINKED_COMPAT_H
+    printf("  skipped: readv/writev are interposed by the preload library only\n");
+    return;
+#endif
+    enum { N = 100 };
+    int fd = dmio_open_func("zero", 0);
+    CHECK(fd >= 0);
+    static unsigned char out[N][8];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], (uint32_t)i, out[i], NULL, 0, 8);
+    struct dmio_usrresp resp[N];
+    /* More than 64 requests over the run: the in-flight count must drop. */
+    for (int round = 0; round < 2; round++) {
+        struct dmio_usrreq *r = req + round * 50;
+        size_t half = 25 * sizeof *r + 7;                          /* split inside a record */
+        struct iovec w[2] = {{r, half}, {(char *)r + half, 50 * sizeof *r - half}};
+        CHECK_EQ(writev(fd, w, 2), 50 * (ssize_t)sizeof *r);
+        struct dmio_usrresp *p = resp + round * 50;
+        size_t cut = 10 * sizeof *p + 3;
+        struct iovec v[3] = {{p, cut}, {(char *)p + cut, sizeof *p}, {(char *)p + cut + sizeof *p, 50 * sizeof *p - cut - sizeof *p}};
+        CHECK_EQ(readv(fd, v, 3), 50 * (ssize_t)sizeof *p);
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(resp[i].resp_id, i);
+        CHECK_EQ(resp[i].resp_error, 0);
+    }
+    CHECK_EQ(close(fd), 0);
+}
+
 /* Bad shapes and addresses are answered per req_id; the good ones in the same write still run. */
 static void test_bad_requests_answered_others_proceed(void) {
     long pg = sysconf(_SC_PAGESIZE);
@@ -343,6 +378,7 @@ int main(void) {
     RUN(test_nonblocking_backpressure_at_exactly_64);
     RUN(test_blocking_write_waits_for_a_read);
     RUN(test_signals_restart_or_interrupt_blocking_calls);
+    RUN(test_vectored_io_moves_records);
     RUN(test_bad_requests_answered_others_proceed);
     RUN(test_poll_readiness);
     RUN(test_close_with_requests_in_flight);
