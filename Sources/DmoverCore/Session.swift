@@ -59,9 +59,14 @@ final class SessionState: @unchecked Sendable {
     }
 
     /// &dses->__dses_assignment (the request's dreq_assignment points there).
+    /// By offset, not `&dses.pointee.__dses_assignment`: that is an inout
+    /// (modifying) access, and concurrent submitters on one session would be
+    /// concurrent modifications (ThreadSanitizer reports them) though nothing
+    /// is written.
     @inline(__always)
     static func assignment(_ dses: UnsafeMutablePointer<dmover_session>) -> UnsafeMutablePointer<dmover_assignment> {
-        withUnsafeMutablePointer(to: &dses.pointee.__dses_assignment) { $0 }
+        (UnsafeMutableRawPointer(dses) + MemoryLayout<dmover_session>.offset(of: \.__dses_assignment)!)
+            .assumingMemoryBound(to: dmover_assignment.self)
     }
 
     private func finalize() {
