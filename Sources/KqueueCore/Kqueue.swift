@@ -91,6 +91,8 @@ public final class Kqueue: @unchecked Sendable {
     /// without such proof asks (``probeIdentity()``): after a close() the
     /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
+    /// Set by a descriptor filter's detach that found its descriptor closed.
+    @exclusivity(unchecked) var detachFoundClosed = false
     /// Numbers kevent() calls: each call takes its own stamp, so that a
     /// level-triggered knote it re-queued is not collected twice by that call
     /// (and is still collected by every other call).
@@ -397,8 +399,11 @@ public final class Kqueue: @unchecked Sendable {
         }
 
         if flags & EV_DELETE != 0 {
+            // Linked without the preload library, close() goes unseen: a knote
+            // whose descriptor was closed is gone on BSD, so deleting it is ENOENT.
+            detachFoundClosed = false
             drop(kn)
-            return 0
+            return detachFoundClosed ? ENOENT : 0
         }
         // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
         // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,

@@ -93,8 +93,14 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
         if kq.isClosed { return }
-        if case .success(let ep) = kq.epollSet(s), case .success = ep.remove(descriptor(kn)), s == .main {
-            kq.provenAlive = true
+        guard case .success(let ep) = kq.epollSet(s) else { return }
+        switch ep.remove(descriptor(kn)) {
+        case .success:
+            if s == .main { kq.provenAlive = true }
+        case .failure(let e):
+            // Not in the set (ENOENT), a file epoll refuses (EPERM) or no file
+            // at all (EBADF): the descriptor was closed behind our back.
+            kq.detachFoundClosed = e == .noSuchFile || e == .notPermitted || e == .badFileDescriptor
         }
     }
 
