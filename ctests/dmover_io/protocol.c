@@ -8,6 +8,7 @@
  * blocking reads and writes, poll readiness, bad requests answered per
  * req_id, and close with requests in flight.
  */
+#define _GNU_SOURCE /* ppoll */
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -347,6 +348,53 @@ static void test_poll_readiness(void) {
     CHECK_EQ(close(fd), 0);
 }
 
+/* POLLOUT as NetBSD's dmio_poll: only while fewer than 64 requests are in
+ * flight (the preload library's poll; the linked build has no poll of its own). */
+struct reader_arg { int fd; int n; };
+
+static __attribute__((unused)) void *read_later(void *p) {
+    struct reader_arg *a = p;
+    usleep(100000);
+    struct dmio_usrresp r[64];
+    (void)!read(a->fd, r, (size_t)a->n * sizeof r[0]);
+    return NULL;
+}
+
+static void test_pollout_means_room_for_requests(void) {
+#ifdef BSDSHIM_CTEST_LINKED_COMPAT_H
+    printf("  skipped: poll is interposed by the preload library only\n");
+#else
+    enum { N = 64 };
+    int fd = dmio_open_func("zero", 0);
+    CHECK(fd >= 0);
+    static unsigned char out[N][16];
+    static struct dmio_usrreq req[N];
+    static dmio_shape shape[N];
+    for (int i = 0; i < N; i++) dmio_req_linear(&req[i], &shape[i], (uint32_t)i, out[i], NULL, 0, 16);
+    CHECK_EQ(write(fd, req, sizeof req), (ssize_t)sizeof req);
+    struct pollfd p = {fd, POLLOUT, 0};
+    CHECK_EQ(poll(&p, 1, 50), 0);                        /* 64 in flight: no room */
+    CHECK_EQ(p.revents, 0);
+    CHECK_EQ(p.events, POLLOUT);                         /* the caller's array is left as it was */
+    p.events = POLLIN | POLLOUT;
+    CHECK_EQ(poll(&p, 1, 2000), 1);                      /* responses ready, still no room */
+    CHECK_EQ(p.revents, POLLIN);
+    struct timespec ts = {0, 50000000};
+    p.events = POLLOUT;
+    CHECK_EQ(ppoll(&p, 1, &ts, NULL), 0);
+    /* Another thread reads one response: a POLLOUT waiter wakes. */
+    struct reader_arg a = {fd, 1};
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, read_later, &a), 0);
+    CHECK_EQ(poll(&p, 1, 5000), 1);
+    CHECK_EQ(p.revents, POLLOUT);
+    pthread_join(t, NULL);
+    struct dmio_usrresp r[N];
+    CHECK_EQ(read(fd, r, (N - 1) * sizeof r[0]), (N - 1) * (ssize_t)sizeof r[0]);
+    CHECK_EQ(close(fd), 0);
+#endif
+}
+
 /* close() with requests in flight frees everything: descriptors come back, buffers are not touched after close. */
 static void test_close_with_requests_in_flight(void) {
     enum { N = 64, LEN = 65536 };
@@ -381,6 +429,7 @@ int main(void) {
     RUN(test_vectored_io_moves_records);
     RUN(test_bad_requests_answered_others_proceed);
     RUN(test_poll_readiness);
+    RUN(test_pollout_means_room_for_requests);
     RUN(test_close_with_requests_in_flight);
     return harness_finish();
 }

@@ -28,6 +28,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <poll.h>
 
 /* The packed 12-byte epoll_event imports fine; these give its constants plain types. */
 static const uint32_t cbsdshim_EPOLLIN = EPOLLIN;
@@ -198,6 +199,13 @@ static inline void cbsdshim_futex_wait(int *p, int expected) {
  *  returns 1 if a signal handler without SA_RESTART interrupted it, else 0. */
 static inline int cbsdshim_futex_wait_signalled(int *p, int expected) {
     return syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0) != 0 && errno == EINTR;
+}
+/** Waits until fd's socket accepts bytes, by the system call itself: the
+ *  preload library's poll() gives POLLOUT on a dmover descriptor a meaning
+ *  of its own (room for requests), which is not what the sender needs. */
+static inline void cbsdshim_wait_socket_writable(int fd) {
+    struct pollfd p = {fd, POLLOUT, 0};
+    (void)syscall(SYS_ppoll, &p, 1, (void *)0, (void *)0, 0);
 }
 /** Wake every thread sleeping on p. */
 static inline void cbsdshim_futex_wake_all(int *p) {

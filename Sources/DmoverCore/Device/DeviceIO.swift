@@ -137,8 +137,7 @@ public enum DmoverDevice {
             let e = errno
             if e == EINTR { continue }
             if e == EAGAIN {                      // only if bare writes filled the socket
-                var pfd = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&pfd, 1, -1)
+                cbsdshim_wait_socket_writable(fd)
                 continue
             }
             return .failure(Errno(rawValue: e))

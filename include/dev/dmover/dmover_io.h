@@ -17,7 +17,10 @@
  * behaviour is NetBSD's: whole records only (else EINVAL), ENXIO before
  * DMIO_SETFUNC, at most DMIO_NREQS_MAX requests written and not yet read
  * (a blocking write waits, a non-blocking one returns EWOULDBLOCK or a short
- * count of whole records), a blocking read fills the whole count.
+ * count of whole records), a blocking read fills the whole count. Under the
+ * preload library poll() and ppoll() also report POLLOUT as NetBSD's
+ * dmio_poll does: only while fewer than DMIO_NREQS_MAX requests are in flight
+ * (select and epoll see the socket: "accepts bytes").
  *
  * On the bare descriptor (plain read/write, e.g. after dup()):
  *  - read() returns at least one whole record when asked for whole records
