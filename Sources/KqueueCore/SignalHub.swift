@@ -30,8 +30,7 @@ enum SignalHub {
 
     struct State {
         var watchers = [Int](repeating: 0, count: SignalHub.signalCount)
-        var wasBlocked = [Bool](repeating: false, count: SignalHub.signalCount)
-        /// The watched signals the program had blocked itself (wasBlocked as a set).
+        /// The watched signals the program had blocked itself when watching began.
         var programBlocked = sigset_t()
         var mask = sigset_t()
         var signalFD: Int32 = -1
@@ -62,8 +61,7 @@ enum SignalHub {
                 sigemptyset(&set)
                 sigaddset(&set, sig)
                 pthread_sigmask(SIG_BLOCK, &set, &old)
-                state.wasBlocked[Int(sig)] = sigismember(&old, sig) == 1
-                if state.wasBlocked[Int(sig)] { sigaddset(&state.programBlocked, sig) }
+                if sigismember(&old, sig) == 1 { sigaddset(&state.programBlocked, sig) }
                 sigaddset(&state.mask, sig)
                 let fd = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
                 if fd < 0 {
@@ -90,9 +88,10 @@ enum SignalHub {
             guard state.watchers[Int(sig)] == 0 else { return }
             cbsdshim_signal_unwatch(sig)
             sigdelset(&state.mask, sig)
+            let programBlockedIt = sigismember(&state.programBlocked, sig) == 1
             sigdelset(&state.programBlocked, sig)
             if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
-            if !state.wasBlocked[Int(sig)] {
+            if !programBlockedIt {
                 var set = sigset_t()
                 sigemptyset(&set)
                 sigaddset(&set, sig)
