@@ -16,7 +16,33 @@ public enum Engine {
         let old = cbsdshim_atomic_load_int(flags)
         if old & RequestFlag.queued != 0 { return }          // already in flight: leave it alone
         guard let dses = dreq.pointee.dreq_session else { return }
-        _ = SessionState.with(dses) { submit(dreq, dses, $0, old) }
+        _ = SessionState.with(dses) { session in
+            if let sw = session.software, dreq.pointee.dreq_callback == nil,
+               sw._withUnsafeGuaranteedRef({ old & RequestFlag.wait != 0 || $0.runsInline(dreq) }) {
+                processSynchronously(dreq, dses, sw, old)
+            } else {
+                submit(dreq, dses, session, old)
+            }
+        }
+    }
+
+    /// The software backend runs the request on this thread and it is done
+    /// before dmover_process returns. It is not counted in the session's
+    /// requests in flight (two locked instructions, a third of the cost of a
+    /// 4 KiB request): the session cannot be released before the caller's own
+    /// call returns. Only this thread writes the flags meanwhile.
+    @inline(__always)
+    private static func processSynchronously(_ dreq: UnsafeMutablePointer<dmover_request>,
+                                             _ dses: UnsafeMutablePointer<dmover_session>,
+                                             _ sw: Unmanaged<SoftwareBackend>, _ old: Int32) {
+        let flags = Request.flags(dreq)
+        dreq.pointee.dreq_error = 0
+        dreq.pointee.dreq_assignment = SessionState.assignment(dses)
+        flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued
+        sw._withUnsafeGuaranteedRef { $0.run(dreq) }
+        dreq.pointee.dreq_assignment = nil
+        let now = cbsdshim_atomic_load_int(flags)
+        cdm_atomic_store_int(flags, (now & ~(RequestFlag.running | RequestFlag.queued)) | RequestFlag.done)
     }
 
     @inline(__always)

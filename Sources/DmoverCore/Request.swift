@@ -3,6 +3,7 @@
 
 import CBSDShim
 import CBSDShimABI
+import CDmoverIntrin
 import Glibc
 import BSDSystem
 
@@ -98,5 +99,17 @@ public enum Request {
         (UnsafeMutableRawPointer(dreq) + flagsOffset).assumingMemoryBound(to: Int32.self)
     }
 
-    private static let flagsOffset = MemoryLayout<dmover_request>.offset(of: \.dreq_flags)!
+    /// Sets DMOVER_REQ_RUNNING. Only the executing thread writes the flags of a
+    /// request in flight, so a load and a release store do it (no locked
+    /// instruction); clients polling the flags read them atomically.
+    @inline(__always)
+    static func markRunning(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        let f = flags(dreq)
+        cdm_atomic_store_int(f, cbsdshim_atomic_load_int(f) | RequestFlag.running)
+    }
+
+    /// Computed, not a stored global: the optimiser folds it to a constant,
+    /// where a global would cost a swift_once call on every request.
+    @inline(__always)
+    private static var flagsOffset: Int { MemoryLayout<dmover_request>.offset(of: \.dreq_flags)! }
 }

@@ -49,7 +49,7 @@ extension SoftwareBackend {
             let nt = hasOutput && length >= ntMin.load(ordering: .relaxed)
             let s = UnsafePointer(srcs.baseAddress!)
             let k = kernels
-            _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)  // clients poll it atomically
+            Request.markRunning(dreq)
             switch kind {
             case .zero:
                 k.fill(dst, 0, length, nt)

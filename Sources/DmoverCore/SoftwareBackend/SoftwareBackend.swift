@@ -107,10 +107,24 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
 
     // MARK: - submission
 
+    /// Whether a request without DMOVER_REQ_WAIT is small enough to run on
+    /// the submitter's thread (a hand-off would cost more than the work).
+    @inline(__always)
+    func runsInline(_ dreq: UnsafeMutablePointer<dmover_request>) -> Bool {
+        bytesMoved(dreq) <= inlineMax.load(ordering: .relaxed)
+    }
+
+    /// Validates and runs a request on this thread (light path first).
+    @inline(__always)
+    func run(_ dreq: UnsafeMutablePointer<dmover_request>) {
+        if !executeLinear(dreq) { execute(dreq) }
+    }
+
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
-        // A waiting submitter would only sleep: run its request here (no thread hand-off).
-        if wait || bytesMoved(dreq) <= inlineMax.load(ordering: .relaxed) {
-            if !executeLinear(dreq) { execute(dreq) }
+        // A waiting submitter would only sleep: run its request here (no thread
+        // hand-off). (Engine.process runs those without a callback itself.)
+        if wait || runsInline(dreq) {
+            run(dreq)
             Engine.done(dreq, wake: false)      // a waiter is this very thread
             return
         }
@@ -183,7 +197,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// Validates and runs a request, recording the result or the error in it.
     func execute(_ dreq: UnsafeMutablePointer<dmover_request>) {
         // Only the executing thread writes the flags of a running request.
-        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running)  // clients poll it atomically
+        Request.markRunning(dreq)
         guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
               let tag = a.dad_data, Int(bitPattern: tag) & 0xFF >= 1,
               Int(bitPattern: tag) & 0xFF <= SoftwareFunction.table.count

@@ -241,7 +241,9 @@ int	dmover_session_create(const char *name, struct dmover_session **dsesp);
 /**
  * dmover_session_destroy: close a session. If requests are still in flight
  * the session is released when the last one completes (NetBSD panics).
- * NULL is ignored.
+ * It must not race with a dmover_process call on one of the session's
+ * requests in another thread (a request run on the caller's thread is in
+ * flight only inside that call). NULL is ignored.
  */
 void	dmover_session_destroy(struct dmover_session *dses);
 
