@@ -7,6 +7,10 @@
 
 #include <linux/futex.h>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #define HIDDEN __attribute__((visibility("hidden")))
 
 HIDDEN int cbsdshim_cpu_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
@@ -19,6 +23,23 @@ HIDDEN int cbsdshim_cpu_has_pclmul(void) { return __builtin_cpu_supports("pclmul
 HIDDEN int cbsdshim_cpu_has_vpclmulqdq(void) {
 #if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 11)
     return __builtin_cpu_supports("vpclmulqdq");
+#else
+    return 0;
+#endif
+}
+
+/* Intel CPUs with fast short rep movsb (FSRM, Ice Lake and later) copy
+ * faster with rep movsb than with vector loops once the data outgrows L2: the
+ * microcode writes whole lines without reading them first. (glibc makes the
+ * same choice; on AMD it keeps rep movsb below the L2 size, where vectors are
+ * as fast, so only Intel is reported here.) */
+HIDDEN int cbsdshim_cpu_prefers_rep_movsb(void) {
+#if defined(__x86_64__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7) return 0;
+    if (b != 0x756e6547u || d != 0x49656e69u || c != 0x6c65746eu) return 0;   /* "GenuineIntel" */
+    __cpuid_count(7, 0, a, b, c, d);
+    return (d >> 4) & 1;                                                       /* FSRM */
 #else
     return 0;
 #endif

@@ -28,6 +28,15 @@ public enum AVX2Kernels {
         dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
     }
 
+    /// copy for CPUs that prefer rep movsb (see dmoverRepCopyMinimum).
+    public static func copyRepString(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
+        if !nt && n >= dmoverRepCopyMinimum {
+            cdm_rep_movsb(d, s, UInt(n))
+        } else {
+            dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
+        }
+    }
+
     public static func compare(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
         dmoverCompareBody(a, b, n)
     }

@@ -26,8 +26,12 @@ public enum NativeKernels {
         let tableCRC: CRCFn = { c, p, n in crc32cSoftware(c, p, n) }
         let pclmulCRC: CRCFn = { c, p, n in CRCKernels.crc(c, p, n) }
         let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
+        let rep = cbsdshim_cpu_prefers_rep_movsb() != 0
+        let avx2Copy: CopyFn = rep ? { AVX2Kernels.copyRepString($0, $1, $2, $3) } : { AVX2Kernels.copy($0, $1, $2, $3) }
+        let avx512Copy: CopyFn = rep ? { AVX512Kernels.copyRepString($0, $1, $2, $3) }
+                                     : { AVX512Kernels.copy($0, $1, $2, $3) }
         let avx2 = ActiveKernels(
-            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: { AVX2Kernels.copy($0, $1, $2, $3) },
+            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: avx2Copy,
             xor: [{ AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
                   { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
                   { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
@@ -39,7 +43,7 @@ public enum NativeKernels {
             compare: { AVX2Kernels.compare($0, $1, $2) }, crc: hasCRC ? pclmulCRC : tableCRC,
             name: "avx2", crcName: hasCRC ? "pclmul" : "table")
         let avx512 = ActiveKernels(
-            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: { AVX512Kernels.copy($0, $1, $2, $3) },
+            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: avx512Copy,
             xor: [{ AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
                   { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
                   { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
