@@ -138,8 +138,9 @@ func pad(_ s: String, _ w: Int) -> String { s + String(repeating: " ", count: ma
 }
 
 let cpus = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-print("dmover-bench: kernels \(Kernels.description), \(cpus) CPUs, non-temporal from \(fmtSize(SoftwareBackendConfig.nonTemporalMinimum)), "
-      + "split from \(fmtSize(SoftwareBackendConfig.splitMinimum))")
+let fillNT = Kernels.usesRepStrings ? " (zero, fill8: \(fmtSize(SoftwareBackendConfig.fillNonTemporalMinimum)))" : ""
+print("dmover-bench: kernels \(Kernels.description), \(cpus) CPUs, non-temporal from \(fmtSize(SoftwareBackendConfig.nonTemporalMinimum))"
+      + "\(fillNT), split from \(fmtSize(SoftwareBackendConfig.splitMinimum))")
 print("GB/s, best of 3. kernel = the SIMD routine on the buffers; process = dmover_process with DMOVER_REQ_WAIT, 1 worker;")
 print("ratios against the reference; 2 workers = dmover_process split in two (ratio to 1 worker).")
 print("\(pad("function", 13)) \(pad("size", 8)) \(pad(" kernel", 7)) \(pad("process", 7)) \(pad(" reference", 19)) \(pad("    ref", 7)) "

@@ -28,6 +28,16 @@ public enum AVX2Kernels {
         dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
     }
 
+    /// fill for CPUs that prefer rep movsb, which have fast rep stosb too
+    /// (the pattern is one byte repeated).
+    public static func fillRepString(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
+        if !nt && n >= dmoverRepCopyMinimum {
+            cdm_rep_stosb(d, UInt8(truncatingIfNeeded: p), UInt(n))
+        } else {
+            dmoverFillBody(d, p, n, nt, stream: stream, fence: fence)
+        }
+    }
+
     /// copy for CPUs that prefer rep movsb (see dmoverRepCopyMinimum).
     public static func copyRepString(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
         if !nt && n >= dmoverRepCopyMinimum {

@@ -28,10 +28,13 @@ public enum NativeKernels {
         let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
         let rep = cbsdshim_cpu_prefers_rep_movsb() != 0
         let avx2Copy: CopyFn = rep ? { AVX2Kernels.copyRepString($0, $1, $2, $3) } : { AVX2Kernels.copy($0, $1, $2, $3) }
+        let avx2Fill: FillFn = rep ? { AVX2Kernels.fillRepString($0, $1, $2, $3) } : { AVX2Kernels.fill($0, $1, $2, $3) }
+        let avx512Fill: FillFn = rep ? { AVX512Kernels.fillRepString($0, $1, $2, $3) }
+                                     : { AVX512Kernels.fill($0, $1, $2, $3) }
         let avx512Copy: CopyFn = rep ? { AVX512Kernels.copyRepString($0, $1, $2, $3) }
                                      : { AVX512Kernels.copy($0, $1, $2, $3) }
         let avx2 = ActiveKernels(
-            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: avx2Copy,
+            fill: avx2Fill, copy: avx2Copy,
             xor: [{ AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
                   { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
                   { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
@@ -41,9 +44,9 @@ public enum NativeKernels {
                   { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
                   { AVX2Kernels.xor16($0, $1, $2, $3) }],
             compare: { AVX2Kernels.compare($0, $1, $2) }, crc: hasCRC ? pclmulCRC : tableCRC,
-            name: "avx2", crcName: hasCRC ? "pclmul" : "table")
+            name: "avx2", crcName: hasCRC ? "pclmul" : "table", repStrings: rep)
         let avx512 = ActiveKernels(
-            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: avx512Copy,
+            fill: avx512Fill, copy: avx512Copy,
             xor: [{ AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
                   { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
                   { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
@@ -54,7 +57,7 @@ public enum NativeKernels {
                   { AVX512Kernels.xor16($0, $1, $2, $3) }],
             compare: { AVX512Kernels.compare($0, $1, $2) },
             crc: hasCRC512 ? vpclmulCRC : (hasCRC ? pclmulCRC : tableCRC),
-            name: "avx512", crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"))
+            name: "avx512", crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"), repStrings: rep)
         Kernels.install(avx2: avx2, avx512: avx512)
     }()
 }

@@ -6,7 +6,7 @@
  * immediate, which Swift cannot call, and _mm_sfence is a builtin Swift
  * would call as a missing symbol. Tiny static inline wrappers, each with
  * the target attribute it needs, used only by the CRC kernel modules after a
- * CPU check; rep movsb; and a release store on a C int. No logic.
+ * CPU check; rep movsb/stosb; and a release store on a C int. No logic.
  */
 #ifndef CDMOVERINTRIN_H
 #define CDMOVERINTRIN_H
@@ -22,6 +22,11 @@ static inline __attribute__((always_inline)) void cdm_atomic_store_int(int *p, i
 /** rep movsb: the string copy instruction (Swift has no inline assembly). */
 static inline __attribute__((always_inline)) void cdm_rep_movsb(void *dst, const void *src, unsigned long n) {
     __asm__ volatile("rep movsb" : "+D"(dst), "+S"(src), "+c"(n) : : "memory");
+}
+
+/** rep stosb: the string fill instruction. */
+static inline __attribute__((always_inline)) void cdm_rep_stosb(void *dst, unsigned char byte, unsigned long n) {
+    __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(byte) : "memory");
 }
 
 /** Orders non-temporal stores before later stores (Swift imports _mm_sfence as an external symbol). */

@@ -46,10 +46,12 @@ public struct ActiveKernels: @unchecked Sendable {
     let crc: CRCFn
     let name: StaticString
     let crcName: StaticString
+    /// fill uses rep stosb below the non-temporal size (see `fillNonTemporalMinimum`).
+    let repStrings: Bool
 
     /// A kernel set; `xor` holds the kernels for 2...16 inputs in order (15 entries).
     public init(fill: FillFn, copy: CopyFn, xor: [XorFn], compare: CompareFn, crc: CRCFn,
-                name: StaticString, crcName: StaticString) {
+                name: StaticString, crcName: StaticString, repStrings: Bool = false) {
         precondition(xor.count == 15, "xor kernels for 2...16 inputs")
         self.fill = fill
         self.copy = copy
@@ -58,6 +60,7 @@ public struct ActiveKernels: @unchecked Sendable {
         self.crc = crc
         self.name = name
         self.crcName = crcName
+        self.repStrings = repStrings
     }
 }
 
@@ -117,7 +120,11 @@ public enum Kernels {
     }
 
     /// Name of the kernels in use, e.g. "avx512 + vpclmulqdq".
-    public static var description: String { "\(active.name) + \(active.crcName)" }
+    public static var description: String {
+        "\(active.name)\(active.repStrings ? " with rep movsb/stosb" : "") + \(active.crcName)"
+    }
+    /// Whether the kernels in use copy and fill with the string instructions.
+    public static var usesRepStrings: Bool { active.repStrings }
 
     /// The kernels of the level in use.
     @inline(__always)
@@ -132,8 +139,8 @@ public enum Kernels {
     {
         let k = active, b = SoftwareBackend.shared
         switch function {
-        case "zero": return { d, _, n in k.fill(d, 0, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
-        case "fill8": return { d, _, n in k.fill(d, 0xA5A5_A5A5_A5A5_A5A5, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+        case "zero": return { d, _, n in k.fill(d, 0, n, n >= b.fillNTThreshold(k)); return 0 }
+        case "fill8": return { d, _, n in k.fill(d, 0xA5A5_A5A5_A5A5_A5A5, n, n >= b.fillNTThreshold(k)); return 0 }
         case "copy": return { d, s, n in k.copy(d, s[0], n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
         case "iscsi-crc32c": return { _, s, n in UInt64(k.crc(~0, s[0], n)) }
         case "compare": return { _, s, n in UInt64(k.compare(s[0], s[1], n)) }

@@ -46,9 +46,9 @@ extension SoftwareBackend {
             if length >= max(splitMin.load(ordering: .relaxed), 64 << 10) && workers.load(ordering: .relaxed) > 1 {
                 return false
             }
-            let nt = hasOutput && length >= ntMin.load(ordering: .relaxed)
-            let s = UnsafePointer(srcs.baseAddress!)
             let k = kernels
+            let nt = hasOutput && length >= ntThreshold(kind, k)
+            let s = UnsafePointer(srcs.baseAddress!)
             Request.markRunning(dreq)
             switch kind {
             case .zero:

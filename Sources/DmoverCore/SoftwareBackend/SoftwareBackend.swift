@@ -67,11 +67,25 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
                               ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
     let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? SoftwareBackendConfig.defaultNonTemporalMinimum)
+    let fillNTMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_FILL_NT_MIN") ?? SoftwareBackendConfig.defaultFillNonTemporalMinimum)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
     let level = Atomic<Int>(KernelLevel.baseline.rawValue)
     /// Address of the 3-level kernel table: the baseline one until the ISA
     /// kernels are installed (tables are immutable once published).
     let tableBase = Atomic<UInt>(Kernels.baselineBase)
+
+    /// The non-temporal size for zero and fill8 with kernels `k`: kernels that
+    /// fill with rep stosb keep it up to `fillNTMin`, like glibc's memset.
+    @inline(__always)
+    func fillNTThreshold(_ k: ActiveKernels) -> Int {
+        k.repStrings ? fillNTMin.load(ordering: .relaxed) : ntMin.load(ordering: .relaxed)
+    }
+
+    /// The non-temporal size for a function with kernels `k`.
+    @inline(__always)
+    func ntThreshold(_ kind: SoftwareFunction.Kind, _ k: ActiveKernels) -> Int {
+        kind == .zero || kind == .fill8 ? fillNTThreshold(k) : ntMin.load(ordering: .relaxed)
+    }
 
     /// The kernels of the level in use.
     @inline(__always)
@@ -206,14 +220,14 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
             return
         }
         let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
+        let k = kernels
         let op: Operation
-        switch Operation.make(dreq, function, ntThreshold: ntMin.load(ordering: .relaxed)) {
+        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, k)) {
         case .success(let o): op = o
         case .failure(let e):
             Engine.fail(dreq, e.rawValue)
             return
         }
-        let k = kernels
         var result: UInt64
         let workers = self.workers.load(ordering: .relaxed)
         if workers > 1 && op.length >= max(splitMin.load(ordering: .relaxed), 64 << 10),
