@@ -548,6 +548,7 @@ public final class Kqueue: @unchecked Sendable {
 
                 // 3. Route what epoll returned; finish if anything was collected.
                 var readSignals = false
+                let before = n
                 let done = locked { () -> Bool in
                     if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
                     readSignals = signalFDReady
@@ -563,7 +564,14 @@ public final class Kqueue: @unchecked Sendable {
                     SignalHub.drainSignalFD()
                     locked { refreshSignals() }
                 }
-                if done { return .success(n) }
+                if done {
+                    // epoll filled the buffer: more may be ready. BSD fills the
+                    // whole event list, so poll again (n > 0 makes the wait zero)
+                    // until a round brings nothing new (level-triggered
+                    // descriptors come back; deliver() skips them).
+                    if k == Self.batch && n < capacity && n > before { continue }
+                    return .success(n)
+                }
                 if isClosed { return .failure(.badFileDescriptor) }
                 // Nothing for the caller. Before waiting again or reporting a
                 // timeout, make sure the descriptor still is this kqueue: after
@@ -676,18 +684,26 @@ public final class Kqueue: @unchecked Sendable {
     func routeNested(_ ready: Int, into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         var produced = 0
         for set in EpollSet.nested where ready & (1 << set.rawValue) != 0 {
-            guard produced < room, let ns = nestedSets[set.rawValue] else { continue }
-            produced += withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb in
-                let nbase = nb.baseAddress!
-                guard case .success(let k) = ns.wait(into: nbase, capacity: Int32(min(room - produced, Self.batch)), timeout: 0)
-                else { return 0 }
-                var p = 0
-                for j in 0..<Int(k) {
-                    let d = nbase[j].data.u64
-                    p += deliverEpollEvent(slot: UInt32(truncatingIfNeeded: d >> 32), data: d,
-                                           events: nbase[j].events, into: out + produced + p, stamp: stamp)
+            guard let ns = nestedSets[set.rawValue] else { continue }
+            // Batches until the set has no more (a full batch may mean more
+            // are ready) or the caller's list is full; a round that brings
+            // nothing new (level-triggered ones reported again) ends it.
+            while produced < room {
+                let want = min(room - produced, Self.batch)
+                let (k, p) = withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb -> (Int, Int) in
+                    let nbase = nb.baseAddress!
+                    guard case .success(let k) = ns.wait(into: nbase, capacity: Int32(want), timeout: 0)
+                    else { return (0, 0) }
+                    var p = 0
+                    for j in 0..<Int(k) {
+                        let d = nbase[j].data.u64
+                        p += deliverEpollEvent(slot: UInt32(truncatingIfNeeded: d >> 32), data: d,
+                                               events: nbase[j].events, into: out + produced + p, stamp: stamp)
+                    }
+                    return (Int(k), p)
                 }
-                return p
+                produced += p
+                if k < want || p == 0 { break }
             }
         }
         return produced
@@ -707,6 +723,15 @@ public final class Kqueue: @unchecked Sendable {
     @inline(__always)
     func deliver(_ kn: Knote, events: UInt32, into out: UnsafeMutablePointer<kevent>, stamp: UInt64) -> Int {
         if kn.disabled { return 0 }
+        if kn.collectedIn == stamp {
+            // Already returned by this call (a later epoll_wait of the same
+            // scan reports level-triggered descriptors again). A one-shot
+            // registration that epoll just disarmed is armed again; an edge is
+            // kept for the next call by a userspace re-check.
+            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
+            else if kn.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
+            return 0
+        }
         guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
             // registration must be re-armed or it would never fire again.

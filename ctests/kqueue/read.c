@@ -241,7 +241,9 @@ static void test_tcp_connected_data_and_close_eof(void) {
     close(kq);
 }
 
-static void test_tcp_reset_reports_error_in_fflags(void) {
+/* A reset: EV_EOF, and the error stays for the program (Linux can read it
+ * only by clearing it, so it is not copied into fflags as BSD does). */
+static void test_tcp_reset_eof_leaves_error_to_the_program(void) {
     int c[2];
     CHECK_EQ(tcp_pair(c), 0);
     int kq = kqueue();
@@ -252,8 +254,47 @@ static void test_tcp_reset_reports_error_in_fflags(void) {
     struct kevent ev;
     CHECK_EQ(wait1(kq, &ev), 1);
     CHECK(ev.flags & EV_EOF);
-    CHECK_EQ(ev.fflags, ECONNRESET);
+    CHECK_EQ(ev.fflags, 0);
+    CHECK_EQ(wait1(kq, &ev), 1);     /* still there (level-triggered) */
+    char b;
+    errno = 0;
+    CHECK_EQ(recv(c[1], &b, 1, 0), -1);
+    CHECK_EQ(errno, ECONNRESET);
     close(c[1]);
+    close(kq);
+}
+
+/* A refused non-blocking connect watched for reading and writing (libevent's
+ * bufferevents): both events come, and getsockopt(SO_ERROR) afterwards still
+ * says ECONNREFUSED. */
+static void test_refused_connect_error_kept_for_getsockopt(void) {
+    uint16_t port;
+    int l = tcp_listener(&port);
+    CHECK(l >= 0);
+    close(l);                        /* nothing listens on the port now */
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    CHECK(s >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    a.sin_port = htons(port);
+    int r = connect(s, (struct sockaddr *)&a, sizeof a);
+    CHECK(r == 0 || errno == EINPROGRESS || errno == ECONNREFUSED);
+    int kq = kqueue();
+    struct kevent ch[2], ev[4];
+    EV_SET(&ch[0], s, EVFILT_READ, EV_ADD, 0, 0, NULL);
+    EV_SET(&ch[1], s, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, ch, 2, NULL, 0, NULL), 0);
+    struct timespec ts = {5, 0};
+    int n = kevent(kq, NULL, 0, ev, 4, &ts);
+    CHECK(n >= 1);
+    for (int i = 0; i < n; i++) CHECK(ev[i].flags & EV_EOF);
+    int err = -1;
+    socklen_t len = sizeof err;
+    CHECK_EQ(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+    CHECK_EQ(err, ECONNREFUSED);
+    close(s);
     close(kq);
 }
 
@@ -523,7 +564,8 @@ int main(void) {
     RUN(test_socketpair_datagram);
     RUN(test_tcp_listener_data_is_pending_connections);
     RUN(test_tcp_connected_data_and_close_eof);
-    RUN(test_tcp_reset_reports_error_in_fflags);
+    RUN(test_tcp_reset_eof_leaves_error_to_the_program);
+    RUN(test_refused_connect_error_kept_for_getsockopt);
     RUN(test_regular_file_data_is_bytes_to_eof);
     RUN(test_regular_file_no_event_at_eof);
     RUN(test_regular_file_event_after_append);

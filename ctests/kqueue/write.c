@@ -189,6 +189,44 @@ static void test_lowat_pipe(void) {
     close(kq);
 }
 
+/* BSD's kevent fills the whole event list: 200 ready descriptors come back
+ * in one call (each once), whether the list has room for all or for fewer;
+ * level-triggered, they come back again; one-shot, once only. */
+static void test_many_ready_descriptors_in_one_call(void) {
+    enum { N = 200 };
+    static int fds[N];
+    static struct kevent ch[N], ev[256];
+    int kq = kqueue();
+    CHECK(kq >= 0);
+    for (int i = 0; i < N; i++) {
+        fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        CHECK(fds[i] >= 0);
+        EV_SET(&ch[i], fds[i], EVFILT_WRITE, EV_ADD, 0, 0, (void *)(intptr_t)i);
+    }
+    CHECK_EQ(kevent(kq, ch, N, NULL, 0, NULL), 0);
+    struct timespec zero = {0, 0}, one = {1, 0};
+    for (int round = 0; round < 2; round++) {
+        CHECK_EQ(kevent(kq, NULL, 0, ev, 256, round ? &one : &zero), N);
+        static char seen[N];
+        memset(seen, 0, sizeof seen);
+        for (int i = 0; i < N; i++) {
+            intptr_t k = (intptr_t)ev[i].udata;
+            CHECK(k >= 0 && k < N && !seen[k]);
+            seen[k] = 1;
+        }
+    }
+    CHECK_EQ(kevent(kq, NULL, 0, ev, 150, &zero), 150);
+    /* One-shot (new knotes): every descriptor once, then nothing. */
+    for (int i = 0; i < N; i++) EV_SET(&ch[i], fds[i], EVFILT_WRITE, EV_DELETE, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, ch, N, NULL, 0, NULL), 0);
+    for (int i = 0; i < N; i++) EV_SET(&ch[i], fds[i], EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, ch, N, NULL, 0, NULL), 0);
+    CHECK_EQ(kevent(kq, NULL, 0, ev, 256, &zero), N);
+    CHECK_EQ(kevent(kq, NULL, 0, ev, 256, &zero), 0);
+    for (int i = 0; i < N; i++) close(fds[i]);
+    close(kq);
+}
+
 static void test_write_oneshot_and_dispatch(void) {
     int kq = kqueue(), p[2];
     CHECK(pipe2(p, O_NONBLOCK) == 0);
@@ -298,6 +336,7 @@ int main(void) {
     RUN(test_tty_writable);
     RUN(test_eventfd_writable);
     RUN(test_lowat_pipe);
+    RUN(test_many_ready_descriptors_in_one_call);
     RUN(test_write_oneshot_and_dispatch);
     RUN(test_read_and_write_knotes_coexist_with_different_modes);
     RUN(test_read_oneshot_write_level_same_fd);

@@ -120,7 +120,7 @@ extern "C" {
 #define EV_SYSFLAGS  0xF000
 /** Output: the change failed (data = errno), or EV_RECEIPT acknowledgement. */
 #define EV_ERROR     0x4000
-/** Output: end of file / peer closed; fflags may hold the socket error. */
+/** Output: end of file / peer closed (fflags 0: a socket error stays for getsockopt(SO_ERROR)). */
 #define EV_EOF       0x8000
 
 /* ------------------------------------------------------------------------- */

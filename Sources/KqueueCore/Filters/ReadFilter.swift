@@ -9,12 +9,14 @@ import Glibc
 /// EVFILT_READ. `data` is what BSD reports: bytes readable (FIONREAD), pending
 /// connections for a listening socket, pending events for a kqueue, bytes to
 /// end of file for a regular file. EV_EOF is set when the writer or peer went
-/// away; on a socket error, `fflags` holds it.
+/// away.
 ///
-/// Linux trade-off: the socket error is read with SO_ERROR, which clears it, so
-/// a later getsockopt(SO_ERROR) by the program returns 0 (BSD keeps it). The
-/// write filter therefore leaves SO_ERROR alone (connect() failures are read by
-/// programs that way after EVFILT_WRITE).
+/// Linux trade-off: BSD also puts a socket's pending error in `fflags`, but
+/// Linux can read it only with SO_ERROR, which clears it. Programs learn a
+/// failed connect() from getsockopt(SO_ERROR) or recv() after the event
+/// (libevent's bufferevents do; with the error gone they took a refused
+/// connection for a connected one), so both filters leave it to them and
+/// report EV_EOF with `fflags` 0.
 final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .main }
     override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
@@ -35,23 +37,18 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             return kn.event(fflags: 0, data: data)
         }
         var flags: UInt16 = 0
-        var fflags: UInt32 = 0
         if ev & (Epoll.hangup | Epoll.readHangup | Epoll.error) != 0 {
             kn.hookID |= Self.eofSeen
         }
         if kn.hookID & Self.eofSeen != 0 {
             flags |= UInt16(EV_EOF)
-            if ev & Epoll.error != 0,
-               case .success(let err) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ERROR), err != 0 {
-                fflags = UInt32(bitPattern: err)
-            }
         }
         let data = bytesReadable(kn, fd, in: kq)
         if flags == 0 {
             if let lowat = lowWaterMark(kn), data < lowat { return nil }
             if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained
         }
-        return kn.event(flags: flags, fflags: fflags, data: data)
+        return kn.event(flags: flags, fflags: 0, data: data)
     }
 
     /// Bytes readable, by descriptor kind (learned on the first event).
