@@ -117,12 +117,6 @@ public enum Engine {
         dreq.pointee.dreq_assignment = nil
         // The session count drops first: a client that sees DONE may destroy the session.
         if let dses = dreq.pointee.dreq_session { _ = SessionState.with(dses) { $0.requestFinished() } }
-        if !wake && callback == nil {
-            // Run by its submitter, which nobody waits for: no other thread writes
-            // the flags now, so one release store publishes DONE (pollers may read).
-            cdm_atomic_store_int(flags, (old & ~(RequestFlag.running | RequestFlag.queued)) | set)
-            return
-        }
         while cbsdshim_atomic_cas_int(flags, &old, (old & ~(RequestFlag.running | RequestFlag.queued)) | set) == 0 {}
         if callback != nil {
             CompletionQueue.shared.enqueue(dreq)

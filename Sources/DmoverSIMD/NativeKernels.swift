@@ -12,6 +12,7 @@ import DmoverKernelsAVX2
 import DmoverKernelsAVX512
 import DmoverKernelsCRC
 import DmoverKernelsCRC512
+import Glibc
 
 /// The ISA kernel sets, handed to `Kernels.install(avx2:avx512:)`.
 public enum NativeKernels {
@@ -26,7 +27,8 @@ public enum NativeKernels {
         let tableCRC: CRCFn = { c, p, n in crc32cSoftware(c, p, n) }
         let pclmulCRC: CRCFn = { c, p, n in CRCKernels.crc(c, p, n) }
         let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
-        let rep = cbsdshim_cpu_prefers_rep_movsb() != 0
+        // BSDSHIM_DMOVER_REP=0 keeps the vector loops (tests cover both paths).
+        let rep = cbsdshim_cpu_prefers_rep_movsb() != 0 && getenv("BSDSHIM_DMOVER_REP").map({ String(cString: $0) }) != "0"
         let avx2Copy: CopyFn = rep ? { AVX2Kernels.copyRepString($0, $1, $2, $3) } : { AVX2Kernels.copy($0, $1, $2, $3) }
         let avx2Fill: FillFn = rep ? { AVX2Kernels.fillRepString($0, $1, $2, $3) } : { AVX2Kernels.fill($0, $1, $2, $3) }
         let avx512Fill: FillFn = rep ? { AVX512Kernels.fillRepString($0, $1, $2, $3) }

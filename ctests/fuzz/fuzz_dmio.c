@@ -112,7 +112,7 @@ static void fill_buffer(fuzz_input *in, dmio_buffer *b, size_t total) {
     size_t left = total;
     for (unsigned int i = 0; i < n; i++) {
         /* Long vectors repeat a few fuzzed segments, so inputs stay short.
-         * Repeats of a data-sized segment are cut to 256 bytes (1,024 of them
+         * Repeats of a data-sized segment are cut to at most 256 bytes (1,024 of them
          * already pass the split size); the huge lengths that test the sum's
          * overflow check repeat whole. */
         if (i >= 4) {

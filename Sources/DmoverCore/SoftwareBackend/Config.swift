@@ -13,8 +13,8 @@ public enum SoftwareBackendConfig {
     /// at 1 MiB they lose 2x; from 32 MiB they win for every function).
     static let defaultNonTemporalMinimum = 4 << 20
     /// Default non-temporal threshold of zero and fill8 on CPUs whose kernels
-    /// fill with rep stosb (Intel with FSRM): half the L3 cache, at least the
-    /// general threshold. Below it rep stosb leaves the data in L3 and writes
+    /// fill with rep stosb (Intel with FSRM): half the L3 cache (the general
+    /// threshold applies when it is larger). Below it rep stosb leaves the data in L3 and writes
     /// faster there than non-temporal stores (32 MiB with a 105 MiB L3:
     /// 0.8x -> 1.0x glibc memset, which makes the same choice).
     static var defaultFillNonTemporalMinimum: Int {
@@ -38,9 +38,10 @@ public enum SoftwareBackendConfig {
         get { b.ntMin.load(ordering: .relaxed) }
         set { b.ntMin.store(max(0, newValue), ordering: .relaxed) }
     }
-    /// zero and fill8 outputs at least this long use non-temporal stores when the
-    /// kernels fill with rep stosb (BSDSHIM_DMOVER_FILL_NT_MIN, default half the
-    /// L3 cache); other kernels use `nonTemporalMinimum` for them too.
+    /// When the kernels fill with rep stosb, zero and fill8 use non-temporal
+    /// stores only from the larger of this and `nonTemporalMinimum`
+    /// (BSDSHIM_DMOVER_FILL_NT_MIN, default half the L3 cache); other kernels
+    /// use `nonTemporalMinimum` for them too.
     public static var fillNonTemporalMinimum: Int {
         get { b.fillNTMin.load(ordering: .relaxed) }
         set { b.fillNTMin.store(max(0, newValue), ordering: .relaxed) }

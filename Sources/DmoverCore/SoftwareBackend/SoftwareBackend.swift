@@ -75,10 +75,12 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let tableBase = Atomic<UInt>(Kernels.baselineBase)
 
     /// The non-temporal size for zero and fill8 with kernels `k`: kernels that
-    /// fill with rep stosb keep it up to `fillNTMin`, like glibc's memset.
+    /// fill with rep stosb keep it up to `fillNTMin` too (the data stays in
+    /// L3, as with glibc's memset).
     @inline(__always)
     func fillNTThreshold(_ k: ActiveKernels) -> Int {
-        k.repStrings ? fillNTMin.load(ordering: .relaxed) : ntMin.load(ordering: .relaxed)
+        let general = ntMin.load(ordering: .relaxed)
+        return k.repStrings ? max(general, fillNTMin.load(ordering: .relaxed)) : general
     }
 
     /// The non-temporal size for a function with kernels `k`.
@@ -135,8 +137,9 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     }
 
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
-        // A waiting submitter would only sleep: run its request here (no thread
-        // hand-off). (Engine.process runs those without a callback itself.)
+        // Engine.process runs synchronous requests without a callback itself;
+        // what comes here has a callback or is large. A small one runs here
+        // (no thread hand-off; its callback still goes to the completion thread).
         if wait || runsInline(dreq) {
             run(dreq)
             Engine.done(dreq, wake: false)      // a waiter is this very thread
