@@ -145,7 +145,7 @@ print("GB/s, best of 3. kernel = the SIMD routine on the buffers; process = dmov
 print("ratios against the reference; 2 workers = dmover_process split in two (ratio to 1 worker).")
 print("\(pad("function", 13)) \(pad("size", 8)) \(pad(" kernel", 7)) \(pad("process", 7)) \(pad(" reference", 19)) \(pad("    ref", 7)) "
       + "\(pad("kern/ref", 8)) \(pad("proc/ref", 8)) 2 workers")
-var at256: [String: (one: Double, two: Double)] = [:]
+var at256: [String: (one: Double, two: Double, ref: Double)] = [:]
 for name in functions {
     for n in sizes {
         SoftwareBackendConfig.workerThreads = 1
@@ -159,7 +159,7 @@ for name in functions {
             twoValue = bsdshim(name, n)
             two = fmt(twoValue) + " (\(fmt(twoValue / ours, 0))x)"
         }
-        if n == 256 << 20 { at256[name] = (ours, twoValue) }
+        if n == 256 << 20 { at256[name] = (ours, twoValue, ref) }
         print("\(pad(name, 13)) \(pad(fmtSize(n), 8)) \(fmt(raw)) \(fmt(ours)) \(pad(" " + refName, 19)) \(fmt(ref)) "
               + "\(fmt(raw / ref, 7))x \(fmt(ours / ref, 7))x \(two)")
     }
@@ -167,12 +167,20 @@ for name in functions {
 
 // MARK: - goals (issue: 256 MiB, one worker; two workers >= 1.8x one)
 
-let goals: [(String, Double)] = [("copy", 15), ("zero", 55), ("fill8", 23), ("xor2", 8), ("xor8", 2.5)]
+// The absolute goals were set on a day when this kind of machine's memory gave
+// the reference (glibc or ISA-L) `refThen` GB/s; memory speed varies several
+// fold between days on a shared VM, so each goal is also checked as the same
+// ratio to the reference measured in this run.
+let goals: [(name: String, want: Double, refThen: Double)] = [
+    ("copy", 15, 9.5), ("zero", 55, 63.2), ("fill8", 23, 24.3), ("xor2", 8, 4.9), ("xor8", 2.5, 1.8)]
 if !at256.isEmpty {
-    print("goals at 256 MiB:")
-    for (name, want) in goals {
+    print("goals at 256 MiB (absolute; then as a ratio to the reference, which did `then` GB/s when the goal was set):")
+    for (name, want, refThen) in goals {
         guard let m = at256[name] else { continue }
+        let ratio = m.one / m.ref, wantRatio = want / refThen
         var line = "  \(pad(name, 6)) 1 worker \(fmt(m.one)) GB/s (goal \(fmt(want, 0))): \(m.one >= want ? "met" : "MISSED")"
+        line += "; \(fmt(ratio, 0))x the reference (goal \(fmt(wantRatio, 0))x, then \(fmt(refThen, 0)) GB/s, now \(fmt(m.ref, 0))): "
+            + (ratio >= wantRatio * 0.995 ? "met" : "MISSED")
         if m.two > 0 {
             line += "; 2 workers \(fmt(m.two / m.one, 0))x (goal 1.8x): \(m.two / m.one >= 1.8 ? "met" : "MISSED")"
         }
