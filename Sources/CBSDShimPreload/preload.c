@@ -86,10 +86,13 @@ static void *open_bsdshim(void) {
 static int resolve(void) {
 	int s = __atomic_load_n(&fns_state, __ATOMIC_ACQUIRE);
 	if (s != 0) return s;
-	void *h = dlsym(RTLD_DEFAULT, "dmover_open") ? RTLD_DEFAULT : open_bsdshim();
+	/* RTLD_DEFAULT is a null handle: whether one was found is kept apart. */
+	int loaded = dlsym(RTLD_DEFAULT, "dmover_open") != NULL;
+	void *h = loaded ? RTLD_DEFAULT : open_bsdshim();
+	int have = loaded || h != NULL;
 	struct bsdshim_fns f;
 	memset(&f, 0, sizeof f);
-	if (h) {
+	if (have) {
 		f.open = (int (*)(int))dlsym(h, "dmover_open");
 		f.ioctl = (int (*)(int, unsigned long, void *))dlsym(h, "dmover_ioctl");
 		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
@@ -98,7 +101,7 @@ static int resolve(void) {
 		f.writable = (int (*)(int))dlsym(h, "dmover_writable");
 	}
 	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;
-	if (h) {
+	if (have) {
 		__atomic_store_n(&fd_closing, (void (*)(int))dlsym(h, "bsdshim_fd_closing"), __ATOMIC_RELEASE);
 		__atomic_store_n(&fd_closing_state, 1, __ATOMIC_RELEASE);
 	}
