@@ -91,8 +91,9 @@ public final class Kqueue: @unchecked Sendable {
     /// without such proof asks (``probeIdentity()``): after a close() the
     /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
-    /// Set by a descriptor filter's detach that found its descriptor closed.
-    @exclusivity(unchecked) var detachFoundClosed = false
+    /// Set by a descriptor filter's detach that found its descriptor closed:
+    /// EBADF (no such descriptor) or ENOENT (the number names another file).
+    @exclusivity(unchecked) var detachFoundClosed: Int32 = 0
     /// Numbers kevent() calls: each call takes its own stamp, so that a
     /// level-triggered knote it re-queued is not collected twice by that call
     /// (and is still collected by every other call).
@@ -381,7 +382,7 @@ public final class Kqueue: @unchecked Sendable {
         }
         let flags = Int32(change.flags)
         guard let kn = knotes[change.ident, change.filter] else {
-            guard flags & EV_ADD != 0 else { return ENOENT }
+            guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
             if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
             let kn = makeKnote(change, ops)
@@ -400,10 +401,11 @@ public final class Kqueue: @unchecked Sendable {
 
         if flags & EV_DELETE != 0 {
             // Linked without the preload library, close() goes unseen: a knote
-            // whose descriptor was closed is gone on BSD, so deleting it is ENOENT.
-            detachFoundClosed = false
+            // whose descriptor was closed is gone on BSD, so deleting it is
+            // EBADF, or ENOENT if the number now names another file.
+            detachFoundClosed = 0
             drop(kn)
-            return detachFoundClosed ? ENOENT : 0
+            return detachFoundClosed
         }
         // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
         // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
@@ -434,6 +436,19 @@ public final class Kqueue: @unchecked Sendable {
             ops.enable(kn, in: self)
         }
         return 0
+    }
+
+    /// True if `change` is for a descriptor filter and names no open
+    /// descriptor: BSD checks the descriptor before looking for the knote, so
+    /// EV_DELETE / EV_ENABLE / EV_DISABLE on it fail with EBADF, not ENOENT.
+    /// Only asked when no knote was found (the error path).
+    static func namesClosedDescriptor(_ change: kevent) -> Bool {
+        guard descriptorFilters.contains(change.filter) else { return false }
+        guard change.ident <= UInt(Int32.max) else { return true }
+        if case .failure(let e) = FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD) {
+            return e == .badFileDescriptor
+        }
+        return false
     }
 
     /// The filters whose ident is a descriptor (built once: close() runs this).
@@ -588,7 +603,8 @@ public final class Kqueue: @unchecked Sendable {
                     idleRounds += 1
                     if idleRounds < Self.maxIdlePollRounds { continue }
                 } else if k > 0 || chunked {
-                    continue
+                    // Never past the caller's deadline, whatever epoll keeps reporting.
+                    if let d = deadline, Clock.monotonicNanoseconds() >= d {} else { continue }
                 }
                 // Timed out (or polled): done once the caller's deadline passed.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {

@@ -96,7 +96,7 @@ static void test_bad_descriptor_ebadf(void) {
     CHECK_EQ(out.data, EBADF);
     CHECK(out.udata == &tag);
     /* Nothing was left registered. */
-    CHECK_ERRNO(kq_change(kq, 999999, EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
+    CHECK_ERRNO(kq_change(kq, 999999, EVFILT_READ, EV_DELETE, 0, 0, NULL), EBADF);
     close(kq);
 }
 
@@ -279,6 +279,34 @@ static void test_failed_change_leaves_existing_knote_intact(void) {
     close(kq);
 }
 
+/* BSD checks a descriptor filter's ident before looking for the knote: a
+ * change to a descriptor that is not open is EBADF, whatever the action, and
+ * also for a knote whose descriptor was closed behind the library's back. */
+static void test_changes_on_closed_descriptor_ebadf(void) {
+    int kq = kqueue(), p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(kq_change(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL), 0);
+    int r = p[0], w = p[1];
+    close(p[0]);
+    close(p[1]);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)r, EVFILT_READ, EV_DELETE, 0, 0, NULL), EBADF);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)w, EVFILT_WRITE, EV_DELETE, 0, 0, NULL), EBADF);
+    static const unsigned short actions[] = {EV_DELETE, EV_ENABLE, EV_DISABLE, 0};
+    static const short filters[] = {EVFILT_READ, EVFILT_WRITE, EVFILT_VNODE, EVFILT_EXCEPT};
+    for (size_t f = 0; f < sizeof filters / sizeof filters[0]; f++) {
+        for (size_t a = 0; a < sizeof actions / sizeof actions[0]; a++) {
+            CHECK_ERRNO(kq_change(kq, (uintptr_t)r, filters[f], actions[a], 0, 0, NULL), EBADF);
+            CHECK_ERRNO(kq_change(kq, (uintptr_t)-1, filters[f], actions[a], 0, 0, NULL), EBADF);
+        }
+    }
+    /* An open descriptor with no knote stays ENOENT; other filters too. */
+    CHECK_ERRNO(kq_change(kq, 0, EVFILT_READ, EV_DELETE, 0, 0, NULL), ENOENT);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)r, EVFILT_TIMER, EV_DELETE, 0, 0, NULL), ENOENT);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)r, EVFILT_USER, EV_DELETE, 0, 0, NULL), ENOENT);
+    close(kq);
+}
+
 int main(void) {
     RUN(test_unknown_filter_einval);
     RUN(test_unknown_filter_error_entry);
@@ -299,5 +327,6 @@ int main(void) {
     RUN(test_null_lists_with_counts_efault);
     RUN(test_timer_negative_data_einval);
     RUN(test_failed_change_leaves_existing_knote_intact);
+    RUN(test_changes_on_closed_descriptor_ebadf);
     return harness_finish();
 }

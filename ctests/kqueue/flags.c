@@ -250,6 +250,62 @@ static void test_eof_with_oneshot_reports_eof(void) {
     close(kq);
 }
 
+/* A disabled knote whose descriptor is hung up (or whose process exited).
+ * epoll reports EPOLLHUP/EPOLLERR whatever the interest: the knote must still
+ * stay quiet, a timed wait must time out without spinning, and an untimed one
+ * must sleep until something else fires. EV_ENABLE then delivers it. */
+static void check_disabled_hung_up(int kq, uintptr_t ident, short filter, int add_disabled,
+                                   unsigned int fflags, pid_t reap) {
+    unsigned short add = EV_ADD | (add_disabled ? EV_DISABLE : 0);
+    CHECK_EQ(kq_change(kq, ident, filter, add, fflags, 0, NULL), 0);
+    if (!add_disabled) CHECK_EQ(kq_change(kq, ident, filter, EV_DISABLE, 0, 0, NULL), 0);
+    if (reap > 0) CHECK_EQ(waitpid(reap, NULL, 0), reap); /* a reaped process hangs its pidfd up */
+    struct kevent ev;
+    long cpu = thread_cpu_ms();
+    uint64_t t0 = harness_now_ns();
+    CHECK_EQ(kq_wait(kq, &ev, 1, 200), 0);
+    CHECK(ms_since(t0) < 5000);
+    CHECK(thread_cpu_ms() - cpu < 100); /* slept, did not spin */
+    /* An untimed wait sleeps until a timer fires. */
+    CHECK_EQ(kq_change(kq, 99, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 200, NULL), 0);
+    cpu = thread_cpu_ms();
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, NULL), 1);
+    CHECK_EQ(ev.filter, EVFILT_TIMER);
+    CHECK(thread_cpu_ms() - cpu < 100);
+    CHECK_EQ(kq_change(kq, ident, filter, EV_ENABLE, 0, 0, NULL), 0);
+    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(ev.ident, ident);
+    CHECK_EQ(ev.filter, filter);
+    CHECK(ev.flags & EV_EOF);
+    if (filter == EVFILT_PROC) {
+        /* The exit event is EV_ONESHOT, as on BSD: gone once delivered. */
+        CHECK(ev.flags & EV_ONESHOT);
+        CHECK_ERRNO(kq_change(kq, ident, filter, EV_DELETE, 0, 0, NULL), ENOENT);
+    } else {
+        CHECK_EQ(kq_change(kq, ident, filter, EV_DELETE, 0, 0, NULL), 0);
+    }
+}
+
+static void test_disabled_knote_on_hung_up_descriptor_stays_quiet(void) {
+    for (int add_disabled = 0; add_disabled < 2; add_disabled++) {
+        int p[2], kq = setup(p);
+        close(p[1]); /* the read end hangs up */
+        check_disabled_hung_up(kq, (uintptr_t)p[0], EVFILT_READ, add_disabled, 0, 0);
+        close(p[0]);
+        CHECK(pipe2(p, O_NONBLOCK) == 0);
+        close(p[0]); /* the write end gets EPOLLERR */
+        check_disabled_hung_up(kq, (uintptr_t)p[1], EVFILT_WRITE, add_disabled, 0, 0);
+        close(p[1]);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) _exit(0);
+        siginfo_t si;
+        CHECK_EQ(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0); /* exited, not reaped */
+        check_disabled_hung_up(kq, (uintptr_t)pid, EVFILT_PROC, add_disabled, NOTE_EXIT, pid);
+        close(kq);
+    }
+}
+
 int main(void) {
     RUN(test_level_triggered_repeats_until_drained);
     RUN(test_oneshot_fires_once_then_is_deleted);
@@ -268,5 +324,6 @@ int main(void) {
     RUN(test_readd_keeps_flags_of_first_add);
     RUN(test_sysflags_on_input_ignored);
     RUN(test_eof_with_oneshot_reports_eof);
+    RUN_FORKED(test_disabled_knote_on_hung_up_descriptor_stays_quiet, 60);
     return harness_finish();
 }

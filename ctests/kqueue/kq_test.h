@@ -67,6 +67,13 @@ static inline int64_t ms_since(uint64_t start_ns) {
     return (int64_t)((harness_now_ns() - start_ns) / 1000000u);
 }
 
+/* CPU time of this thread, in ms (a wait that spins shows up here). */
+static inline long thread_cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* Makes a descriptor non-blocking; returns 0 or -1. */
 static inline int set_nonblock(int fd) {
     int fl = fcntl(fd, F_GETFL);

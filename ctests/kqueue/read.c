@@ -441,13 +441,6 @@ static void test_lowat_socketpair(void) {
     close(kq);
 }
 
-/* CPU time of this thread, in ms. */
-static long thread_cpu_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-    return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void test_lowat_oneshot_below_the_mark_sleeps(void) {
     /* A one-shot knote below its mark must sleep until the mark is reached,
      * not re-arm and spin (a 400 ms wait costs next to no CPU), then fire once. */

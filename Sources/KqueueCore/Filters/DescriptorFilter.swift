@@ -51,6 +51,18 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         return ev
     }
 
+    /// The registration of a disabled knote. Not 0: epoll always reports
+    /// EPOLLERR and EPOLLHUP, whatever the interest, so a disabled knote on a
+    /// hung-up descriptor would wake every wait (and a timed wait would never
+    /// time out). One-shot with no interest reports such a condition at most
+    /// once (the disabled knote ignores it), then stays silent until re-armed.
+    static let disarmed = Epoll.oneShot
+
+    /// What the knote's registration should be now: its events, or disarmed.
+    final func armedEvents(for kn: Knote) -> UInt32 {
+        kn.disabled ? Self.disarmed : kn.epollEvents
+    }
+
     /// NOTE_LOWAT's threshold, if set.
     final func lowWaterMark(_ kn: Knote) -> Int? {
         kn.sfflags & UInt32(NOTE_LOWAT) != 0 && kn.sdata > 1 ? kn.sdata : nil
@@ -68,7 +80,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.epollSet = set
         kn.epollEvents = epollEvents(for: kn)
         let fd = descriptor(kn)
-        let armed: UInt32 = kn.disabled ? 0 : kn.epollEvents
+        let armed = armedEvents(for: kn)
         switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
             if set == .main { kq.provenAlive = true }
@@ -100,7 +112,11 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         case .failure(let e):
             // Not in the set (ENOENT), a file epoll refuses (EPERM) or no file
             // at all (EBADF): the descriptor was closed behind our back.
-            kq.detachFoundClosed = e == .noSuchFile || e == .notPermitted || e == .badFileDescriptor
+            if e == .badFileDescriptor {
+                kq.detachFoundClosed = EBADF
+            } else if e == .noSuchFile || e == .notPermitted {
+                kq.detachFoundClosed = ENOENT  // the number names another file now
+            }
         }
     }
 
@@ -126,7 +142,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.epollEvents = epollEvents(for: kn)
         guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return }
         let fd = descriptor(kn)
-        let armed: UInt32 = kn.disabled ? 0 : kn.epollEvents
+        let armed = armedEvents(for: kn)
         switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
             return
@@ -166,7 +182,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     func disable(_ kn: Knote, in kq: Kqueue) {
         kq.deactivate(kn)
         if kn.descriptorKind == .alwaysReady { return }
-        rearm(kn, events: 0, in: kq)
+        rearm(kn, events: Self.disarmed, in: kq)
     }
 
     private func rearm(_ kn: Knote, events: UInt32, in kq: Kqueue) {

@@ -91,7 +91,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func enable(_ kn: Knote, in kq: Kqueue) {
         if kn.fflags != 0 { kq.activate(kn) }  // fork/exec notes that came meanwhile
         guard case .success(let ep) = kq.epollSet(set) else { return }
-        _ = ep.modify(kn.ownedDescriptor, events: kn.disabled ? 0 : kn.epollEvents,
+        _ = ep.modify(kn.ownedDescriptor, events: armedEvents(for: kn),
                       data: Kqueue.tag(kn.slot, kn.generation))
     }
 
