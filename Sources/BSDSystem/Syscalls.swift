@@ -11,6 +11,13 @@ public enum FileDescriptorOps {
         _ = Glibc.close(fd)
     }
 
+    /// close(2) as a raw system call, unseen by an interposed close(). For a
+    /// fork child's handler: the preload library's close() would tell kqueue,
+    /// whose locks the handler holds (or that were held at fork).
+    @inlinable public static func closeUnseen(_ fd: Int32) {
+        _ = cbsdshim_close_syscall(fd)
+    }
+
     /// ioctl(fd, FIONREAD): bytes readable.
     @inlinable public static func bytesReadable(_ fd: Int32) -> Result<Int, Errno> {
         var n: Int32 = 0

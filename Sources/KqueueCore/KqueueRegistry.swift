@@ -149,19 +149,26 @@ public enum KqueueRegistry {
             shards.locks[s].reset()
             shards.withLock(s) { t in
                 for case let kq? in t {
+                    // Linked without the preload library, the program's close()
+                    // of a kqueue goes unseen and its number may now be another
+                    // file of the program: close nothing unless the number still
+                    // is this kqueue (its descriptors then leak into the child,
+                    // close-on-exec).
+                    let ours = kq.probeIdentity()
                     kq.forkedAway = true
                     kq.closed.store(true, ordering: .relaxed)
-                    FileDescriptorOps.close(kq.fd)
-                    FileDescriptorOps.close(kq.wakeup.fd)
-                    for case let n? in kq.nestedSets { FileDescriptorOps.close(n.fd) }
-                    if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
-                    if kq.mountTableFD >= 0 { FileDescriptorOps.close(kq.mountTableFD) }
-                    if kq.procConnectorFD >= 0 { FileDescriptorOps.close(kq.procConnectorFD) }
+                    guard ours else { continue }
+                    FileDescriptorOps.closeUnseen(kq.fd)
+                    FileDescriptorOps.closeUnseen(kq.wakeup.fd)
+                    for case let n? in kq.nestedSets { FileDescriptorOps.closeUnseen(n.fd) }
+                    if let i = kq.inotify { FileDescriptorOps.closeUnseen(i.fd) }
+                    if kq.mountTableFD >= 0 { FileDescriptorOps.closeUnseen(kq.mountTableFD) }
+                    if kq.procConnectorFD >= 0 { FileDescriptorOps.closeUnseen(kq.procConnectorFD) }
                     for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
-                        FileDescriptorOps.close(kn.ownedDescriptor)
+                        FileDescriptorOps.closeUnseen(kn.ownedDescriptor)
                     }
-                    if let x = kq.monotonicTimerFD { FileDescriptorOps.close(x.fd) }
-                    if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
+                    if let x = kq.monotonicTimerFD { FileDescriptorOps.closeUnseen(x.fd) }
+                    if let x = kq.realtimeTimerFD { FileDescriptorOps.closeUnseen(x.fd) }
                 }
                 // The objects are abandoned, not freed: their locks may be held.
                 // Kept referenced, so leak checkers see them as reachable.

@@ -143,10 +143,39 @@ static void test_fork_child_gets_no_kqueue_parent_unaffected(void) {
     close(p[0]); close(p[1]); close(kq);
 }
 
+/* Linked without the preload library, the library does not see a kqueue's
+ * close(): a fork must not close the number, which the program may have
+ * given to another file since (BSD only leaves kqueues out of the child). */
+static void test_fork_child_keeps_the_reused_number_of_a_closed_kqueue(void) {
+    int keep = kqueue(), gone = kqueue();
+    CHECK(keep >= 0 && gone >= 0);
+    close(gone);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(dup2(p[0], gone), gone); /* the number is now the pipe's read end */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        _exit(read(gone, &c, 1) == 1 && c == 'x' ? 0 : 1);
+    }
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    int st = 0;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    /* In the parent the number is the pipe, not a kqueue. */
+    struct kevent ev;
+    CHECK_ERRNO(kq_poll(gone, &ev, 1), EBADF);
+    close(gone); close(p[0]); close(p[1]); close(keep);
+}
+
 int main(void) {
     RUN_FORKED(test_10000_kqueues_opened_and_closed_leak_nothing, 120);
     RUN_FORKED(test_kevent_on_closed_kqueue_ebadf_and_reclaimed, 20);
     RUN_FORKED(test_close_wakes_waiters_with_ebadf, 20);
     RUN_FORKED(test_fork_child_gets_no_kqueue_parent_unaffected, 20);
+    RUN_FORKED(test_fork_child_keeps_the_reused_number_of_a_closed_kqueue, 20);
     return harness_finish();
 }

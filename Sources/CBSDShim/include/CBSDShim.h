@@ -66,6 +66,9 @@ static inline int cbsdshim_fcntl(int fd, int cmd) { return fcntl(fd, cmd); }
 
 static inline pid_t cbsdshim_gettid(void) { return (pid_t)syscall(SYS_gettid); }
 
+/* close(2) as a system call, past any interposed close() (the preload library's). */
+static inline int cbsdshim_close_syscall(int fd) { return (int)syscall(SYS_close, fd); }
+
 static inline int cbsdshim_pidfd_open(pid_t pid, unsigned int flags) {
 #ifdef SYS_pidfd_open
     return (int)syscall(SYS_pidfd_open, pid, flags);

@@ -72,7 +72,9 @@ enum DeviceTable {
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }
             let d = Unmanaged<Device>.fromOpaque(p).takeUnretainedValue()
-            if !d.serverClosed.load(ordering: .acquiring) { close(d.serverFD) }
+            // Unseen by the preload library's close(): it would tell kqueue,
+            // whose locks may still be held from fork's prepare handlers.
+            if !d.serverClosed.load(ordering: .acquiring) { FileDescriptorOps.closeUnseen(d.serverFD) }
         }
     }
 }
