@@ -226,7 +226,7 @@ extern "C" {
 #define NOTE_DEBUG_PREFIX        0x0006
 /** Accepted and ignored. */
 #define NOTE_DEBUG_FUNC          0x0007
-/** Accepted and ignored. */
+/** Fails with ENOSYS: files are watched with inotify, never polled (as libkqueue on Linux). */
 #define NOTE_FILE_POLL_INTERVAL  0x0008
 
 /* ------------------------------------------------------------------------- */
