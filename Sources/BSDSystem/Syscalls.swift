@@ -6,15 +6,13 @@ import Glibc
 
 /// Thin wrappers over file-descriptor system calls (swift-system style).
 public enum FileDescriptorOps {
-    /// close(2). EINTR counts as closed (Linux always releases the descriptor).
+    /// close(2) of a descriptor the library owns, as a raw system call.
+    /// EINTR counts as closed (Linux always releases the descriptor). Raw, so
+    /// that an interposed close() (the preload library's) never sees it: that
+    /// one tells kqueue, whose locks the caller may hold (a knote's detach,
+    /// a fork child's handler), and the library's own descriptors are never
+    /// anything kqueue must hear about.
     @inlinable public static func close(_ fd: Int32) {
-        _ = Glibc.close(fd)
-    }
-
-    /// close(2) as a raw system call, unseen by an interposed close(). For a
-    /// fork child's handler: the preload library's close() would tell kqueue,
-    /// whose locks the handler holds (or that were held at fork).
-    @inlinable public static func closeUnseen(_ fd: Int32) {
         _ = cbsdshim_close_syscall(fd)
     }
 

@@ -65,7 +65,7 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
     clock_gettime(CLOCK_MONOTONIC, &now);
     unsigned seq = (unsigned)getpid(), ack = (unsigned)now.tv_nsec ^ ((unsigned)fd << 20);
     if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || send_op(fd, PROC_CN_MCAST_LISTEN, seq, ack) != 0) {
-        close(fd);
+        cbsdshim_close_syscall(fd);
         errno = EOPNOTSUPP;
         return -1;
     }
@@ -83,13 +83,13 @@ HIDDEN int cbsdshim_proc_connector_open(void) {
             const struct cn_msg *cm = NLMSG_DATA(nh);
             if (ev->what == PROC_EVENT_NONE && cm->ack == ack + 1) {
                 if (ev->event_data.ack.err == 0) return fd;
-                close(fd);
+                cbsdshim_close_syscall(fd);
                 errno = EOPNOTSUPP;
                 return -1;
             }
         }
     }
-    close(fd);
+    cbsdshim_close_syscall(fd);
     errno = EOPNOTSUPP;
     return -1;
 }

@@ -74,7 +74,7 @@ enum DeviceTable {
             let d = Unmanaged<Device>.fromOpaque(p).takeUnretainedValue()
             // Unseen by the preload library's close(): it would tell kqueue,
             // whose locks may still be held from fork's prepare handlers.
-            if !d.serverClosed.load(ordering: .acquiring) { FileDescriptorOps.closeUnseen(d.serverFD) }
+            if !d.serverClosed.load(ordering: .acquiring) { FileDescriptorOps.close(d.serverFD) }
         }
     }
 }
