@@ -602,11 +602,9 @@ public final class Kqueue: @unchecked Sendable {
                 if k > 0 && deadline == 0 {
                     idleRounds += 1
                     if idleRounds < Self.maxIdlePollRounds { continue }
-                } else if k > 0 || chunked {
-                    // Never past the caller's deadline, whatever epoll keeps reporting.
-                    if let d = deadline, Clock.monotonicNanoseconds() >= d {} else { continue }
                 }
-                // Timed out (or polled): done once the caller's deadline passed.
+                // Timed out (or polled): done once the caller's deadline passed,
+                // whatever epoll keeps reporting; otherwise wait again.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
                     locked { syncWakeup() }
                     if d != 0 && !stillOurs() { return .failure(.badFileDescriptor) }

@@ -136,7 +136,6 @@ enum SignalHub {
     static func forgetInChild() {
         lock.reset()
         cbsdshim_signal_forget_hub()
-        // Unseen by the preload library's close(), which would take kqueue locks.
         if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
         if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
         for sig in 1..<signalCount where state.watchers[sig] > 0 { cbsdshim_signal_unwatch(Int32(sig)) }

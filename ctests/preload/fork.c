@@ -6,26 +6,18 @@
  * descriptor. The library's fork-child handlers close its descriptors; under
  * the preload library close() is interposed and tells kqueue, whose locks
  * those handlers hold, so they must close past it. Each case runs in a fresh
- * process, so the handlers are installed in the order the case says.
+ * process (RUN_FORKED), so the handlers are installed in the order it says.
  */
 #define _GNU_SOURCE
-#include <sys/event.h>
-#include <sys/wait.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <stdlib.h>
-#include <time.h>
-#include <unistd.h>
-#include "harness.h"
+#include "../kqueue/kq_test.h"
 
 /* The child's exit status, or -1 if it did not exit within 10 s (killed). */
 static int reap_within_10s(pid_t pid) {
     int st = 0;
     for (int i = 0; i < 1000; i++) {
         if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-        struct timespec ts = {0, 10 * 1000000L};
-        nanosleep(&ts, NULL);
+        ms_sleep(10);
     }
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
@@ -95,27 +87,9 @@ static void test_fork_with_dmover_opened_after_the_kqueue(void) {
     close(p[0]); close(p[1]); close(kq); close(dm);
 }
 
-/* Runs fn in a fresh child process (so no fork handler is installed yet). */
-static void (*isolated_fn)(void);
-static void run_isolated(void) {
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        alarm(30);
-        harness_current_failed = 0;
-        isolated_fn();
-        _exit(harness_current_failed ? 1 : 0);
-    }
-    int st = 0;
-    CHECK_EQ(waitpid(pid, &st, 0), pid);
-    CHECK(WIFEXITED(st));
-    CHECK_EQ(WEXITSTATUS(st), 0);
-}
-#define RUN_ISOLATED(fn) do { isolated_fn = (fn); harness_run(#fn, run_isolated); } while (0)
-
 int main(void) {
-    RUN_ISOLATED(test_fork_with_a_busy_kqueue);
-    RUN_ISOLATED(test_fork_with_dmover_opened_before_the_kqueue);
-    RUN_ISOLATED(test_fork_with_dmover_opened_after_the_kqueue);
+    RUN_FORKED(test_fork_with_a_busy_kqueue, 30);
+    RUN_FORKED(test_fork_with_dmover_opened_before_the_kqueue, 30);
+    RUN_FORKED(test_fork_with_dmover_opened_after_the_kqueue, 30);
     return harness_finish();
 }
