@@ -181,7 +181,7 @@ public final class Device: @unchecked Sendable {
     func closeWriteReadiness() {
         cbsdshim_lock(writeReadyLock)
         let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 { FileDescriptorOps.close(fd) }
         cbsdshim_unlock(writeReadyLock)
     }
 }

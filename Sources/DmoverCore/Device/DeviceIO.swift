@@ -34,14 +34,14 @@ public enum DmoverDevice {
         if ok && !DeviceTable.insert(device) { ok = false; errno = EMFILE }
         if !ok {
             let e = Errno.current
-            Glibc.close(client)
-            Glibc.close(server)
+            FileDescriptorOps.close(client)
+            FileDescriptorOps.close(server)
             throw e
         }
         guard DeviceServer.start(device) else {
             _ = DeviceTable.remove(client)
-            Glibc.close(client)
-            Glibc.close(server)
+            FileDescriptorOps.close(client)
+            FileDescriptorOps.close(server)
             throw .wouldBlock
         }
         return client
@@ -228,6 +228,8 @@ public enum DmoverDevice {
         guard let d = DeviceTable.with(fd, { $0 }) else { throw .badFileDescriptor }
         _ = DeviceTable.remove(fd)
         if getpid() == d.opener { shutDown(d) }
+        // The program's descriptor (not FileDescriptorOps.close, which is for
+        // the library's own): an interposed close() may need to see it.
         if Glibc.close(fd) != 0 && errno != EINTR { throw Errno.current }
     }
 

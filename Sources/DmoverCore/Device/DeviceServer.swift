@@ -59,7 +59,7 @@ final class DeviceServer {
         device.releaseSession()
         device.serverClosed.store(true, ordering: .releasing)
         device.closeWriteReadiness()
-        close(device.serverFD)
+        FileDescriptorOps.close(device.serverFD)
         _ = cbsdshim_atomic_fetch_or_int(state, Device.exited)
         _ = cbsdshim_atomic_fetch_and_int(state, ~Device.busy)
         cbsdshim_futex_wake_all(state)
@@ -126,7 +126,7 @@ final class DeviceServer {
                 pid = control.load(fromByteOffset: offset + 16, as: pid_t.self)
             } else if level == SOL_SOCKET && type == 1 /* SCM_RIGHTS */ {
                 // Descriptors sent to the device are not ours to keep.
-                for k in 0..<((len - 16) / 4) { close(control.load(fromByteOffset: offset + 16 + 4 * k, as: Int32.self)) }
+                for k in 0..<((len - 16) / 4) { FileDescriptorOps.close(control.load(fromByteOffset: offset + 16 + 4 * k, as: Int32.self)) }
             }
             offset += (len + 7) & ~7
         }

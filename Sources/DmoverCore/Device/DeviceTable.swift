@@ -72,8 +72,6 @@ enum DeviceTable {
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }
             let d = Unmanaged<Device>.fromOpaque(p).takeUnretainedValue()
-            // Unseen by the preload library's close(): it would tell kqueue,
-            // whose locks may still be held from fork's prepare handlers.
             if !d.serverClosed.load(ordering: .acquiring) { FileDescriptorOps.close(d.serverFD) }
         }
     }
