@@ -61,6 +61,9 @@ final class Knote {
     /// inotify watch descriptor in the kqueue's inotify instance, or -1
     /// (regular files at end of file, pipes waiting for NOTE_LOWAT space).
     @exclusivity(unchecked) var watchDescriptor: Int32 = -1
+    /// EVFILT_VNODE on a directory: the watch descriptor of its parent
+    /// directory (where its own rmdir shows), or -1.
+    @exclusivity(unchecked) var parentWatchDescriptor: Int32 = -1
 
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
@@ -108,6 +111,7 @@ final class Knote {
         lastData = -1
         ownedDescriptor = -1
         watchDescriptor = -1
+        parentWatchDescriptor = -1
         queued = false
         collectedIn = 0
         next = nil

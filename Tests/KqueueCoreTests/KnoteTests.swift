@@ -23,12 +23,13 @@ import Testing
         used.fflags = 1; used.data = 2; used.hookID = 3; used.disabled = true
         used.slot = 4; used.generation = 5; used.epollSet = .write; used.epollEvents = 6
         used.descriptorKind = .pipe; used.lastData = 7; used.watchDescriptor = 8; used.ownedDescriptor = 13
+        used.parentWatchDescriptor = 14
         used.queued = true; used.collectedIn = 9; used.next = other; used.prev = other
         used.deadline = 10; used.period = 11; used.heapIndex = 12; used.realtime = true
         used.configure(change: change(3, EVFILT_READ, EV_ADD), ops: FilterTable.read)
         // Every stored property must be listed in configure(change:ops:):
         // adding one means updating configure and this count.
-        #expect(fields(fresh).count == 27)
+        #expect(fields(fresh).count == 28)
         #expect(fields(used) == fields(fresh))
         #expect(used.ops === fresh.ops)
     }

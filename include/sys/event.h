@@ -42,7 +42,11 @@ extern "C" {
  *  NOTE_EXTEND, NOTE_TRUNCATE, NOTE_ATTRIB, NOTE_LINK, NOTE_RENAME. A change
  *  with none of them is not reported; one with any of them is reported with
  *  all the notes it implies, as BSD does (an append watched for NOTE_WRITE
- *  gives NOTE_WRITE|NOTE_EXTEND), accumulated until delivered. Uses one inotify descriptor per
+ *  gives NOTE_WRITE|NOTE_EXTEND), accumulated until delivered. On a
+ *  directory: NOTE_WRITE when an entry is added, removed or renamed, with
+ *  NOTE_LINK when the entry is a subdirectory made, removed, or moved in or
+ *  out, and NOTE_EXTEND when it moved in from or out to another directory
+ *  (as FreeBSD); NOTE_DELETE on rmdir. Uses one inotify descriptor per
  *  kqueue (ENOSPC when the user's inotify watch limit is reached). */
 #define EVFILT_VNODE     (-4)
 /** Process event; ident is a pid (one that does not exist: ESRCH).
@@ -158,7 +162,8 @@ extern "C" {
 /* EVFILT_VNODE fflags                                                       */
 /* ------------------------------------------------------------------------- */
 
-/** The file was unlinked. */
+/** The file's last name was removed (unlink, rmdir, or another file renamed
+ *  over it); reported once. */
 #define NOTE_DELETE      0x0001
 /** The file was written to. */
 #define NOTE_WRITE       0x0002
@@ -166,13 +171,16 @@ extern "C" {
 #define NOTE_EXTEND      0x0004
 /** The file's attributes changed. */
 #define NOTE_ATTRIB      0x0008
-/** The file's link count changed. */
+/** The file's link count changed (link(), unlink() of one of its names; a
+ *  directory: a subdirectory made, removed, moved in or out). */
 #define NOTE_LINK        0x0010
 /** The file was renamed. */
 #define NOTE_RENAME      0x0020
 /** The file was truncated. */
 #define NOTE_TRUNCATE    0x0080
-/* NOTE_REVOKE (0x0040) is not defined on Linux, as in libkqueue. */
+/* NOTE_REVOKE (0x0040) is not defined on Linux, as in libkqueue: Linux has no
+ * revoke(), and inotify reports an unmount (IN_UNMOUNT) only once no
+ * descriptor holds the file system, which the watched descriptor does. */
 
 /* ------------------------------------------------------------------------- */
 /* EVFILT_PROC fflags                                                        */

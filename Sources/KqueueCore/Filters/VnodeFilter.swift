@@ -7,20 +7,35 @@ import Glibc
 
 /// EVFILT_VNODE (FreeBSD filt_vnode) on regular files and directories. The
 /// kqueue's inotify instance watches the inode behind the descriptor (through
-/// /proc/self/fd/N), so a renamed or moved file keeps reporting. inotify's
-/// events are turned into BSD notes, comparing the file's size and link count
-/// with what they were at the previous event:
+/// /proc/self/fd/N), so a renamed or moved file keeps reporting. Each inotify
+/// event is one BSD "hint", the notes BSD's file systems post for that change:
 ///
-/// | inotify                          | note                                      |
-/// |----------------------------------|-------------------------------------------|
-/// | IN_MODIFY                        | NOTE_WRITE, + NOTE_EXTEND / NOTE_TRUNCATE by size |
-/// | IN_ATTRIB, link count up or down | NOTE_LINK (NOTE_DELETE when it reaches 0) |
-/// | IN_ATTRIB, link count unchanged  | NOTE_ATTRIB                               |
-/// | IN_MOVE_SELF                     | NOTE_RENAME                               |
-/// | IN_DELETE_SELF                   | NOTE_DELETE                               |
-/// | directory: entry created/removed/moved | NOTE_WRITE                          |
+/// | change                         | inotify                       | hint                            |
+/// |--------------------------------|-------------------------------|---------------------------------|
+/// | write                          | IN_MODIFY                     | NOTE_WRITE, + NOTE_EXTEND / NOTE_TRUNCATE by size |
+/// | truncate                       | IN_MODIFY                     | NOTE_WRITE + NOTE_TRUNCATE / NOTE_EXTEND |
+/// | chmod, chown, utimes, xattr    | IN_ATTRIB, link count same    | NOTE_ATTRIB                     |
+/// | link(), unlink() of one name   | IN_ATTRIB, link count changed | NOTE_LINK                       |
+/// | unlink() of the last name, renamed over | IN_ATTRIB, link count 0 | NOTE_DELETE                   |
+/// | rename                         | IN_MOVE_SELF                  | NOTE_RENAME                     |
+/// | rmdir                          | the parent's IN_DELETE, link count 0 | NOTE_DELETE              |
+/// | directory: entry added, removed or renamed | IN_CREATE, IN_DELETE, IN_MOVED_* | NOTE_WRITE      |
+/// | directory: subdirectory made, removed, moved in or out | the same with IN_ISDIR | + NOTE_LINK     |
+/// | directory: entry moved in from or out to another directory | unpaired IN_MOVED_* | + NOTE_EXTEND (FreeBSD) |
 ///
-/// Only the notes asked for are reported; they accumulate until delivered.
+/// A hint is reported whole when any of its notes is subscribed (BSD ORs the
+/// whole hint: an append watched for NOTE_WRITE returns NOTE_WRITE|NOTE_EXTEND);
+/// notes accumulate until delivered, and delivery consumes them.
+///
+/// Linux tells a directory of its own rmdir (IN_DELETE_SELF) only when its
+/// last descriptor is closed, so a directory knote also watches the parent
+/// directory for subdirectory removals and checks its own link count; it
+/// moves that watch along when the directory is moved. NOTE_DELETE is
+/// reported once: `hookID` keeps the link count last accounted for, 0 once
+/// the deletion was reported. NOTE_REVOKE has no Linux counterpart: inotify's
+/// IN_UNMOUNT comes only once no descriptor holds the file system, which the
+/// knote's own descriptor does.
+///
 /// Any file-system object can be watched (regular files, directories, named
 /// FIFOs, device nodes); descriptors that are no vnode on BSD (anonymous
 /// pipes, sockets, eventfds, epoll...) are refused with EINVAL.
@@ -29,6 +44,13 @@ final class VnodeFilter: QueuedFilter {
                               | NOTE_RENAME | NOTE_TRUNCATE)
     static let fileMask = Inotify.modify | Inotify.attrib | Inotify.moveSelf | Inotify.deleteSelf
     static let directoryMask = fileMask | Inotify.entries
+    /// What a directory's knote watches in its parent: entries removed.
+    static let parentMask = UInt32(IN_DELETE)
+    /// Set by the kqueue's inotify drain on a move whose other half is not
+    /// in the same directory (no inotify bit has this value).
+    static let movedAcross: UInt32 = 0x0010_0000
+    private static let isDirectory = UInt32(IN_ISDIR)
+    private static let madeOrRemoved = UInt32(IN_CREATE | IN_DELETE)
 
     func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
@@ -41,12 +63,14 @@ final class VnodeFilter: QueuedFilter {
         if let e = kq.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask) {
             throw e
         }
+        if type == S_IFDIR { kq.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
         kn.lastData = Int(st.st_size)
         kn.hookID = Int(st.st_nlink)
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
         kq.unwatch(kn)
+        kq.unwatchParent(kn)
     }
 
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
@@ -66,39 +90,86 @@ final class VnodeFilter: QueuedFilter {
         if kn.fflags == 0 { kq.deactivate(kn) }
     }
 
-    /// One inotify event is one BSD "hint": every note it implies is reported
-    /// when any of them is subscribed (BSD's filt_vnode ORs the whole hint, so an
-    /// append watched for NOTE_WRITE returns NOTE_WRITE|NOTE_EXTEND).
+    /// One inotify event on the file itself (or, for a directory, on one of its entries).
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
-        var notes: UInt32 = 0
-        var st = stat()
-        let known = fstat(Int32(truncatingIfNeeded: kn.ident), &st) == 0
-        // A size change is noticed on whichever event comes first: an attribute
-        // change queued before the write's event must not swallow the growth.
-        if known && st.st_mode & S_IFMT != S_IFDIR {
-            if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
-            if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
+        guard mask & (Self.fileMask | Inotify.entries) != 0 else { return }  // IN_IGNORED, IN_UNMOUNT
+        let fd = Int32(truncatingIfNeeded: kn.ident)
+        if mask & Inotify.moveSelf != 0 && kn.parentWatchDescriptor >= 0 {
+            // Maybe moved to another directory: that one's removals are its rmdir now.
+            kq.watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }
-        if mask & Inotify.modify != 0 { notes |= UInt32(NOTE_WRITE) }
-        if mask & Inotify.attrib != 0 {
-            if known && Int(st.st_nlink) != kn.hookID {
-                notes |= st.st_nlink == 0 ? UInt32(NOTE_DELETE) : UInt32(NOTE_LINK)
-            } else {
-                notes |= UInt32(NOTE_ATTRIB)
+        var st = stat()
+        let known = fstat(fd, &st) == 0
+        let links = known ? Int(st.st_nlink) : kn.hookID
+        var notes: UInt32 = 0
+        if known && st.st_mode & S_IFMT == S_IFDIR {
+            if mask & Inotify.attrib != 0 { notes |= UInt32(NOTE_ATTRIB) }
+            if mask & Inotify.entries != 0 {
+                notes |= UInt32(NOTE_WRITE)
+                let across = mask & Self.movedAcross != 0
+                if mask & Self.isDirectory != 0 && (mask & Self.madeOrRemoved != 0 || across) {
+                    notes |= UInt32(NOTE_LINK)
+                }
+                if across { notes |= UInt32(NOTE_EXTEND) }
+            }
+            // Its link count counts its subdirectories (on most file systems):
+            // a change not explained above is one too (a directory renamed over
+            // another inside it). A count of 0 is its own removal.
+            if links != kn.hookID && links != 0 { notes |= UInt32(NOTE_LINK) }
+            if links == 0 {
+                // Removed, or another directory renamed over it (IN_ATTRIB): that
+                // event's hint is the deletion alone.
+                if kn.hookID != 0 { notes = UInt32(NOTE_DELETE) }
+            } else if mask & Inotify.deleteSelf != 0 && kn.hookID != 0 {
+                notes |= UInt32(NOTE_DELETE)
+            }
+            kn.hookID = mask & Inotify.deleteSelf != 0 ? 0 : links
+        } else {
+            // A size change is noticed on whichever event comes first: an attribute
+            // change queued before the write's event must not swallow the growth.
+            if known {
+                if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
+                if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
+                kn.lastData = Int(st.st_size)
+            }
+            if mask & Inotify.modify != 0 { notes |= UInt32(NOTE_WRITE) }
+            // The link count is only looked at with the IN_ATTRIB that link(),
+            // unlink() and rename-over send, so that a write queued before it
+            // does not take its change as its own.
+            if mask & Inotify.attrib != 0 {
+                if links == kn.hookID {
+                    notes |= UInt32(NOTE_ATTRIB)
+                } else if links != 0 {
+                    notes |= UInt32(NOTE_LINK)
+                } else {
+                    // inotify merges the IN_ATTRIBs of unlinks in a row: from 2
+                    // or more names to none is a link change and the deletion.
+                    notes |= UInt32(NOTE_DELETE) | (kn.hookID > 1 ? UInt32(NOTE_LINK) : 0)
+                }
+                kn.hookID = links
+            }
+            if mask & Inotify.deleteSelf != 0 {
+                if kn.hookID != 0 { notes |= UInt32(NOTE_DELETE) }
+                kn.hookID = 0
             }
         }
-        if mask & Inotify.entries != 0 {
-            notes |= UInt32(NOTE_WRITE)
-            // A subdirectory made or removed changes the directory's link count.
-            if known && Int(st.st_nlink) != kn.hookID { notes |= UInt32(NOTE_LINK) }
-        }
         if mask & Inotify.moveSelf != 0 { notes |= UInt32(NOTE_RENAME) }
-        if mask & Inotify.deleteSelf != 0 { notes |= UInt32(NOTE_DELETE) }
-        if known {
-            kn.lastData = Int(st.st_size)
-            kn.hookID = Int(st.st_nlink)
-        }
-        notes &= Self.notes
+        post(notes, to: kn, in: kq)
+    }
+
+    /// An event of a directory knote's parent directory: a subdirectory
+    /// removed may have been this one (its link count is then 0).
+    func parentChanged(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
+        guard mask & UInt32(IN_DELETE) != 0, mask & Self.isDirectory != 0, kn.hookID != 0 else { return }
+        var st = stat()
+        guard fstat(Int32(truncatingIfNeeded: kn.ident), &st) == 0, st.st_nlink == 0,
+              st.st_mode & S_IFMT == S_IFDIR else { return }
+        kn.hookID = 0
+        post(UInt32(NOTE_DELETE), to: kn, in: kq)
+    }
+
+    private func post(_ hint: UInt32, to kn: Knote, in kq: Kqueue) {
+        let notes = hint & Self.notes
         if notes & kn.sfflags != 0 {
             kn.fflags |= notes
             kq.activate(kn)
