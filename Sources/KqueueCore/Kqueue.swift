@@ -413,8 +413,9 @@ public final class Kqueue: @unchecked Sendable {
         // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
         // and vnode subscriptions must survive an EV_ENABLE). EVFILT_USER always
         // sees its fflags, so EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
+        // EV_KEEPUDATA (FreeBSD) keeps the udata of a modified knote too.
         let modifies = flags & EV_ADD != 0 || flags & (EV_ENABLE | EV_DISABLE) == 0
-        if modifies { kn.udata = change.udata }
+        if modifies && flags & EV_KEEPUDATA == 0 { kn.udata = change.udata }
         if modifies || ops is UserFilter {
             do throws(Errno) {
                 try ops.touch(kn, with: change, in: self)

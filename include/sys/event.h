@@ -82,8 +82,10 @@ extern "C" {
  *  leaves it undefined; the value is DragonFly's and FreeBSD's.) */
 #define EVFILT_FS        (-9)
 /** Timer; ident is any number chosen by the caller, data = period
- *  (milliseconds unless NOTE_SECONDS/NOTE_USECONDS/NOTE_NSECONDS). On
- *  delivery data = expirations since the last delivery. */
+ *  (milliseconds unless NOTE_SECONDS/NOTE_USECONDS/NOTE_NSECONDS), or with
+ *  NOTE_ABSOLUTE (NOTE_ABSTIME) the time since the Epoch, in that unit, at
+ *  which it fires once. On delivery data = expirations since the last
+ *  delivery. */
 #define EVFILT_TIMER     (-7)
 /** User-triggered event; ident is any number chosen by the caller. */
 #define EVFILT_USER      (-11)
@@ -118,6 +120,9 @@ extern "C" {
 #define EV_RECEIPT   0x0040
 /** Disable the event after it is delivered (re-enable with EV_ENABLE). */
 #define EV_DISPATCH  0x0080
+/** With EV_ADD (or EV_ENABLE/EV_DISABLE) on an existing event: keep its
+ *  udata instead of replacing it. (libkqueue has none; FreeBSD's value.) */
+#define EV_KEEPUDATA 0x0200
 /** Filter-specific flag. */
 #define EV_FLAG1     0x2000
 /** Flags reserved for the implementation; ignored on input. */
@@ -207,14 +212,23 @@ extern "C" {
 /* EVFILT_TIMER fflags                                                       */
 /* ------------------------------------------------------------------------- */
 
+/* The values are libkqueue's (and macOS's). FreeBSD numbers them otherwise
+ * (NOTE_MSECONDS 0x2, NOTE_USECONDS 0x4, NOTE_NSECONDS 0x8, NOTE_ABSTIME
+ * 0x10); a FreeBSD program compiled with this header gets these values. */
 /** data is in seconds. */
 #define NOTE_SECONDS     0x0001
+/** data is in milliseconds: the default unit, hence 0 (FreeBSD's 0x0002 is
+ *  NOTE_USECONDS here and in libkqueue, so it cannot be used). */
+#define NOTE_MSECONDS    0x0000
 /** data is in microseconds. */
 #define NOTE_USECONDS    0x0002
 /** data is in nanoseconds. */
 #define NOTE_NSECONDS    0x0004
-/** data is an absolute time (since the Epoch, CLOCK_REALTIME); fires once. */
+/** data is an absolute time since the Epoch (CLOCK_REALTIME), in the unit
+ *  given; fires once (at once if already past). */
 #define NOTE_ABSOLUTE    0x0008
+/** FreeBSD's name for NOTE_ABSOLUTE (same meaning; libkqueue's value). */
+#define NOTE_ABSTIME     NOTE_ABSOLUTE
 
 /* ------------------------------------------------------------------------- */
 /* EVFILT_LIBKQUEUE fflags (libkqueue's control interface)                   */

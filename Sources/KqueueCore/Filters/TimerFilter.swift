@@ -8,7 +8,10 @@ import CBSDShimABI
 /// (``TimerHeap``); the heap's earliest deadline arms a single timerfd, so
 /// 100,000 timers cost one descriptor. On expiry the knote is queued with
 /// data = expirations since the last delivery (periods missed are counted).
-/// Timers are EV_CLEAR, as on BSD.
+/// Timers are EV_CLEAR, as on BSD. Units are libkqueue's: no unit bit is
+/// milliseconds (so FreeBSD's NOTE_MSECONDS is 0 in our header), and
+/// NOTE_ABSOLUTE (FreeBSD's NOTE_ABSTIME) makes `data` a CLOCK_REALTIME time
+/// since the Epoch in the unit given, firing once.
 final class TimerFilter: QueuedFilter {
     static let unitMask = UInt32(NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS)
 
