@@ -17,9 +17,12 @@ public enum WriteReadiness {
 
     private static let sourceAddress = Atomic<UInt>(0)
     private static let roomAddress = Atomic<UInt>(0)
+    private static let readableAddress = Atomic<UInt>(0)
 
     /// Registers the provider (the first registration wins; later ones are ignored).
-    public static func register(source: SourceFunction, room: RoomFunction) {
+    /// `readable` gives the bytes of responses ready to read (EVFILT_READ's data), or -1.
+    public static func register(source: SourceFunction, room: RoomFunction, readable: RoomFunction) {
+        _ = readableAddress.compareExchange(expected: 0, desired: unsafeBitCast(readable, to: UInt.self), ordering: .releasing)
         _ = roomAddress.compareExchange(expected: 0, desired: unsafeBitCast(room, to: UInt.self), ordering: .releasing)
         _ = sourceAddress.compareExchange(expected: 0, desired: unsafeBitCast(source, to: UInt.self), ordering: .releasing)
     }
@@ -35,6 +38,13 @@ public enum WriteReadiness {
     /// The room left on `fd`, or -1.
     public static func room(for fd: Int32) -> Int {
         let a = roomAddress.load(ordering: .acquiring)
+        if a == 0 { return -1 }
+        return unsafeBitCast(a, to: RoomFunction.self)(fd)
+    }
+
+    /// Bytes ready to read on `fd` (whole responses), or -1 if it is not such a descriptor.
+    public static func readable(for fd: Int32) -> Int {
+        let a = readableAddress.load(ordering: .acquiring)
         if a == 0 { return -1 }
         return unsafeBitCast(a, to: RoomFunction.self)(fd)
     }

@@ -12,9 +12,6 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
-#include <poll.h>
-#include <signal.h>
-#include <time.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -51,7 +48,6 @@ struct bsdshim_fns {
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
 	int (*close)(int);
-	int (*writable)(int);         /* optional: poll's POLLOUT */
 };
 static struct bsdshim_fns fns;
 static int fns_state; /* 0 unresolved, 1 ready, -1 unavailable */
@@ -98,7 +94,6 @@ static int resolve(void) {
 		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
 		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "dmover_write");
 		f.close = (int (*)(int))dlsym(h, "dmover_close");
-		f.writable = (int (*)(int))dlsym(h, "dmover_writable");
 	}
 	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;
 	if (have) {
@@ -386,86 +381,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 	return r;
 }
 
-/* --- poll, ppoll ------------------------------------------------------------------ */
-
-/* POLLOUT on a dmover descriptor means what NetBSD's dmio_poll says: fewer
- * than DMIO_NREQS_MAX requests in flight (the socket alone would say "accepts
- * bytes"). While a descriptor asked for POLLOUT has no room, its POLLOUT is
- * masked and the wait goes in 10 ms slices, re-checking the room: it returns
- * when responses are read (here or in another thread), on any other event,
- * or at the caller's timeout. Without a dmover descriptor asking for POLLOUT
- * nothing changes. */
-typedef int (*poll_fn)(struct pollfd *, nfds_t, int);
-typedef int (*ppoll_fn)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
-
-static int wants_dmover_pollout(const struct pollfd *fds, nfds_t n) {
-	if (fds == NULL || fns_state != 1 || fns.writable == NULL) return 0;
-	for (nfds_t i = 0; i < n; i++)
-		if ((fds[i].events & POLLOUT) && is_tracked(fds[i].fd)) return 1;
-	return 0;
-}
-
-static int64_t now_ms(void) {
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
-/* timeout_ms < 0: forever. Exactly one of np / npp is given. */
-static int dmover_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ms, poll_fn np, ppoll_fn npp,
-                       const sigset_t *sigmask) {
-	unsigned char small[256];
-	unsigned char *masked = n <= sizeof small ? small : malloc(n);
-	if (masked == NULL) { errno = ENOMEM; return -1; }
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	int r;
-	for (;;) {
-		int any = 0;
-		for (nfds_t i = 0; i < n; i++) {
-			masked[i] = (fds[i].events & POLLOUT) && is_tracked(fds[i].fd) && fns.writable(fds[i].fd) == 0;
-			if (masked[i]) { fds[i].events &= (short)~POLLOUT; any = 1; }
-		}
-		int64_t left = -1;                              /* -1: no deadline */
-		if (deadline >= 0) { left = deadline - now_ms(); if (left < 0) left = 0; }
-		int64_t slice = any && (left < 0 || left > 10) ? 10 : left;
-		if (npp) {
-			struct timespec ts = {(time_t)(slice / 1000), (long)(slice % 1000) * 1000000};
-			r = npp(fds, n, slice < 0 ? NULL : &ts, sigmask);
-		} else {
-			r = np(fds, n, slice > 0x7fffffff ? 0x7fffffff : (int)slice);
-		}
-		int ready = 0;
-		for (nfds_t i = 0; i < n; i++) {
-			if (masked[i]) { fds[i].events |= POLLOUT; fds[i].revents &= (short)~POLLOUT; }
-			if (fds[i].revents) ready++;
-		}
-		if (r < 0) break;
-		r = ready;
-		if (r > 0 || !any || (deadline >= 0 && now_ms() >= deadline)) break;
-	}
-	if (masked != small) free(masked);
-	return r;
-}
-
-EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout) {
-	NEXT(poll, poll_fn);
-	if (depth != 0 || !wants_dmover_pollout(fds, n)) return next_poll(fds, n, timeout);
-	depth++;
-	int r = dmover_poll(fds, n, timeout < 0 ? -1 : timeout, next_poll, NULL, NULL);
-	depth--;
-	return r;
-}
-
-EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *sigmask) {
-	NEXT(ppoll, ppoll_fn);
-	if (depth != 0 || !wants_dmover_pollout(fds, n)) return next_ppoll(fds, n, ts, sigmask);
-	int64_t ms = -1;
-	if (ts != NULL) {
-		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000) { errno = EINVAL; return -1; }
-		ms = ts->tv_sec > 1000000000 ? (int64_t)1000000000 * 1000 : (int64_t)ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000;
-	}
-	depth++;
-	int r = dmover_poll(fds, n, ms, NULL, next_ppoll, sigmask);
-	depth--;
-	return r;
-}
+/* poll, ppoll, select, pselect and epoll are not interposed: the kernel
+ * itself reports a dmover descriptor readable while responses wait and
+ * writable while fewer than DMIO_NREQS_MAX requests are in flight (see
+ * BSDSystem's ReadinessSocket). */

@@ -29,8 +29,13 @@ enum DmoverFork {
     /// Installs the fork handlers once (before the first backend registers).
     static func install() { _ = installed }
 
+    /// This process's id, kept current by the fork child handler (glibc's
+    /// getpid() is a system call; the device paths ask several times per request).
+    nonisolated(unsafe) private(set) static var pid: pid_t = getpid()
+
     /// Runs in the child, single-threaded, with the prepare-time locks still "held".
     private static func child() {
+        pid = getpid()
         Request.cacheLock.pointee = 0
         RunningThreads.lock.reset()
         for b in BackendRegistry.allInChild {
@@ -38,7 +43,7 @@ enum DmoverFork {
             b.native?.resetInChild()
         }
         CompletionQueue.shared.resetInChild()
-        DeviceTable.closeServerEndsInChild()
+        DeviceTable.resetInChild()
         BackendRegistry.lock.reset()
     }
 }

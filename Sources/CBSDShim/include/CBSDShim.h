@@ -205,13 +205,6 @@ static inline void cbsdshim_futex_wait(int *p, int expected) {
 static inline int cbsdshim_futex_wait_signalled(int *p, int expected) {
     return syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0) != 0 && errno == EINTR;
 }
-/** Waits until fd's socket accepts bytes, by the system call itself: the
- *  preload library's poll() gives POLLOUT on a dmover descriptor a meaning
- *  of its own (room for requests), which is not what the sender needs. */
-static inline void cbsdshim_wait_socket_writable(int fd) {
-    struct pollfd p = {fd, POLLOUT, 0};
-    (void)syscall(SYS_ppoll, &p, 1, (void *)0, (void *)0, 0);
-}
 /** Wake every thread sleeping on p. */
 static inline void cbsdshim_futex_wake_all(int *p) {
     (void)syscall(SYS_futex, p, FUTEX_WAKE_PRIVATE, 0x7fffffff, (void *)0, (void *)0, 0);

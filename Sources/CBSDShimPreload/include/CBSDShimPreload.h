@@ -5,16 +5,16 @@
  * unmodified program NetBSD's /dev/dmover.
  *
  * It interposes open, open64, openat, openat64, __open_2, __open64_2,
- * __openat_2, ioctl, read, write, readv, writev, poll, ppoll, close, dup2,
- * dup3 and close_range. open of "/dev/dmover" or
+ * __openat_2, ioctl, read, write, readv, writev, close, dup2, dup3 and
+ * close_range. open of "/dev/dmover" or
  * "/dev/dmoverio" returns dmover_open(flags) of libbsdshim.so (loaded on
  * first use from the preload library's own directory, then the default
  * search path; ENXIO if it cannot be loaded); on that descriptor ioctl,
  * read, write and close go to dmover_ioctl, dmover_read, dmover_write and
  * dmover_close (NetBSD's exact semantics); readv and writev make one
  * dmover_read or dmover_write of the whole vector (a record may straddle
- * iovecs); poll and ppoll report POLLOUT on it only while fewer than 64
- * requests are in flight (NetBSD's dmio_poll). Every other path and descriptor,
+ * iovecs). poll, select and epoll need no help: the kernel reports the
+ * descriptor as NetBSD's dmio_poll does. Every other path and descriptor,
  * and every call made while one of these functions is already running on
  * the thread (the loader, the Swift runtime), goes to the next definition
  * unchanged. Descriptors made with dup(), dup2() or fcntl(F_DUPFD) are bare

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Device.swift: one /dev/dmover session descriptor: the socket pair, the function, the in-flight counters.
+// Device.swift: one /dev/dmover session descriptor: its readiness socket, function, counters and response ring.
 
 import BSDSystem
 import CBSDShim
@@ -19,88 +19,144 @@ enum DeviceProtocol {
     static let fioasync: UInt = 0x5452
 }
 
-/// A descriptor's state. The client holds one end of a stream socket pair; a
-/// library thread (DeviceServer) serves the other. Retained by the descriptor
-/// table and by the serving thread; freed when both let go.
+/// A descriptor's state. Requests are copied in and run by the writing
+/// thread inside dmover_write (NetBSD lets a request complete at any time
+/// before its response is read), so nothing of the caller's request records,
+/// input arrays or iovec arrays is read after the call returns; responses
+/// wait in a ring of DMIO_NREQS_MAX until dmover_read takes them. The
+/// descriptor itself is a ReadinessSocket that the kernel reports readable
+/// while responses wait and writable while fewer than 64 are in flight.
+/// Device objects are kept for reuse, never freed: an entry point racing
+/// with dmover_close holds a valid object and finds it closed.
 public final class Device: @unchecked Sendable {
-    let clientFD: Int32
-    let serverFD: Int32
+    private(set) var socket: ReadinessSocket
     /// The socket inode of the client end: tells our descriptor from a reused number.
-    let clientInode: UInt
+    private(set) var clientInode: UInt
     /// The process that opened the descriptor: the only one whose requests run.
-    let opener: pid_t
+    private(set) var opener: pid_t
+    /// False once closed (entry points then see EBADF).
+    let open = Atomic<Bool>(false)
     /// The session (as its address) once DMIO_SETFUNC succeeded; 0 before.
     let sessionAddress = Atomic<Int>(0)
-    /// Guards DMIO_SETFUNC (set once).
-    private let setFuncLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    /// Requests written through dmover_write, responses read through dmover_read
-    /// (both wrap; the difference is what is in flight). `readCount` doubles as
-    /// the futex word writers wait on.
-    let written: UnsafeMutablePointer<Int32>
-    let readCount: UnsafeMutablePointer<Int32>
+    /// Guards DMIO_SETFUNC, submission (writers run one batch at a time, in
+    /// order, into the ring) and close.
+    let writeLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// Guards taking responses from the ring.
+    let readLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// Responses completed and responses read (both wrap; completed − read is
+    /// what is in flight, at most DMIO_NREQS_MAX). Futex words: readers wait
+    /// on `completed`, writers on `readCount`.
+    let completed = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    let readCount = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     let waitingWriters = Atomic<Int>(0)
-    /// eventfd readable exactly while fewer than DMIO_NREQS_MAX requests are in
-    /// flight (what kevent's EVFILT_WRITE watches). Made on the first EVFILT_WRITE
-    /// registration, closed when the serving thread exits; -1 otherwise.
+    let waitingReaders = Atomic<Int>(0)
+    /// Response r lives at ring[r % DMIO_NREQS_MAX].
+    let ring = UnsafeMutablePointer<dmio_usrresp>.allocate(capacity: Int(DeviceProtocol.maxInFlight))
+    /// What the socket shows now (bit 0 readable, bit 1 writable), changed under readinessLock.
+    private let shown = Atomic<Int>(0)
+    private let readinessLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// eventfd readable exactly while there is room, for kevent's EVFILT_WRITE
+    /// (its data is the room); made on the first registration, -1 otherwise.
     private let writeReadyFD = Atomic<Int32>(-1)
-    /// What writeReadyFD shows now (1 readable, 0 drained); flipped under writeReadyLock.
-    private let writeReadyShown = Atomic<Int>(0)
-    private let writeReadyLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    /// Sends completed by dmover_write (requests) and by the server (responses): what Spin watches.
-    let requestSends = Atomic<Int>(0)
-    let responseSends = Atomic<Int>(0)
-    /// Set by the serving thread before it closes its end (a fork child must not close a reused number).
-    let serverClosed = Atomic<Bool>(false)
-    /// busy: the server runs a batch or is exiting, or a closer shuts the socket
-    /// down; closing: dmover_close was called (later batches are abandoned);
-    /// exited: the serving thread released everything. A futex word.
-    let state: UnsafeMutablePointer<Int32>
-    static let busy: Int32 = 1
-    static let closing: Int32 = 2
-    static let exited: Int32 = 4
-    /// The request the server reuses for every record (allocated with the session).
+    /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
+    /// Working storage of the batch being run (under writeLock).
+    let batch = RecordBatch()
+    let records: UnsafeMutableRawPointer
+    let responses: UnsafeMutablePointer<dmio_usrresp>
 
-    init(clientFD: Int32, serverFD: Int32, inode: UInt) {
-        self.clientFD = clientFD
-        self.serverFD = serverFD
+    private init(_ socket: ReadinessSocket, inode: UInt) {
+        self.socket = socket
         clientInode = inode
-        opener = getpid()
-        setFuncLock.initialize(to: 0)
-        written = .allocate(capacity: 1)
-        written.initialize(to: 0)
-        readCount = .allocate(capacity: 1)
+        opener = DmoverFork.pid
+        for p in [writeLock, readLock, readinessLock] { p.initialize(to: 0) }
+        completed.initialize(to: 0)
         readCount.initialize(to: 0)
-        state = .allocate(capacity: 1)
-        state.initialize(to: 0)
-        writeReadyLock.initialize(to: 0)
+        records = .allocate(byteCount: Int(DeviceProtocol.maxInFlight) * DeviceProtocol.requestSize, alignment: 16)
+        responses = .allocate(capacity: Int(DeviceProtocol.maxInFlight))
     }
 
-    deinit {
-        closeWriteReadiness()
-        writeReadyLock.deallocate()
-        setFuncLock.deallocate()
-        written.deallocate()
-        readCount.deallocate()
-        state.deallocate()
+    // MARK: reuse
+
+    nonisolated(unsafe) private static var spare: [Device] = []
+    nonisolated(unsafe) private static let spareLock: UnsafeMutablePointer<UInt32> = {
+        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    /// A device for a new descriptor (a spare one when there is one).
+    static func make(_ socket: ReadinessSocket, inode: UInt) -> Device {
+        cbsdshim_lock(spareLock)
+        let d = spare.popLast()
+        cbsdshim_unlock(spareLock)
+        guard let d else {
+            let n = Device(socket, inode: inode)
+            n.open.store(true, ordering: .releasing)
+            n.shown.store(2, ordering: .sequentiallyConsistent)
+            return n
+        }
+        d.socket = socket
+        d.clientInode = inode
+        d.opener = DmoverFork.pid
+        d.completed.pointee = 0
+        d.readCount.pointee = 0
+        d.shown.store(2, ordering: .sequentiallyConsistent)
+        d.open.store(true, ordering: .releasing)
+        return d
     }
+
+    /// Ends the session: waits for a batch being run and a read in progress,
+    /// releases the session and the library's socket end, keeps the object.
+    func retire() {
+        cbsdshim_lock(writeLock)
+        cbsdshim_lock(readLock)
+        open.store(false, ordering: .sequentiallyConsistent)
+        if let dreq = request { Request.free(dreq) }
+        request = nil
+        if let dses = session { Session.destroy(dses) }
+        sessionAddress.store(0, ordering: .releasing)
+        cbsdshim_lock(readinessLock)
+        let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
+        if fd >= 0 { FileDescriptorOps.close(fd) }
+        cbsdshim_unlock(readinessLock)
+        socket.closePeer()
+        // Sleepers see the device closed.
+        _ = cbsdshim_atomic_fetch_add_int(completed, 0)
+        cbsdshim_futex_wake_all(completed)
+        cbsdshim_futex_wake_all(readCount)
+        cbsdshim_unlock(readLock)
+        cbsdshim_unlock(writeLock)
+        cbsdshim_lock(Self.spareLock)
+        Self.spare.append(self)
+        cbsdshim_unlock(Self.spareLock)
+    }
+
+    /// In a fork child: locks held by the parent's other threads are free.
+    func resetLocksInChild() {
+        for p in [writeLock, readLock, readinessLock] { p.pointee = 0 }
+    }
+
+    static func resetInChild() { spareLock.pointee = 0 }
+
+    // MARK: state
 
     /// The session, once set (acquire: `request` and `ninputs` are visible).
     @inline(__always) var session: UnsafeMutablePointer<dmover_session>? {
         UnsafeMutablePointer(bitPattern: sessionAddress.load(ordering: .acquiring))
     }
 
-    /// Requests written and not yet read (through the entry points).
+    /// Requests written and not yet read.
     @inline(__always) var inFlight: Int32 {
-        cbsdshim_atomic_load_int(written) &- cbsdshim_atomic_load_int(readCount)
+        cbsdshim_atomic_load_int(completed) &- cbsdshim_atomic_load_int(readCount)
     }
 
     /// DMIO_SETFUNC: creates the session for `name` once.
     /// - Throws: EBUSY (already set), ESRCH, ENXIO, ENOMEM.
     func setFunction(_ name: UnsafePointer<CChar>) throws(Errno) {
-        cbsdshim_lock(setFuncLock)
-        defer { cbsdshim_unlock(setFuncLock) }
+        cbsdshim_lock(writeLock)
+        defer { cbsdshim_unlock(writeLock) }
         if sessionAddress.load(ordering: .relaxed) != 0 { throw .busy }
         let dses = try Session.create(name)
         let dreq: UnsafeMutablePointer<dmover_request>
@@ -113,75 +169,61 @@ public final class Device: @unchecked Sendable {
         sessionAddress.store(Int(bitPattern: dses), ordering: .releasing)
     }
 
-    /// Releases the session and the request (the serving thread, at the end).
-    func releaseSession() {
-        cbsdshim_lock(setFuncLock)
-        if let dreq = request { Request.free(dreq) }
-        request = nil
-        if let dses = session { Session.destroy(dses) }
-        sessionAddress.store(0, ordering: .releasing)
-        cbsdshim_unlock(setFuncLock)
+    // MARK: readiness
+
+    /// Makes the socket (and the EVFILT_WRITE eventfd) show the counts after
+    /// they moved. Two loads unless the answer flips; the flipper re-reads the
+    /// counts after each flip, so a concurrent change either sees the new
+    /// `shown` and flips it back itself or is seen by the re-read.
+    @inline(__always) func updateReadiness() {
+        if want == shown.load(ordering: .sequentiallyConsistent) { return }
+        cbsdshim_lock(readinessLock)
+        syncReadiness()
+        cbsdshim_unlock(readinessLock)
     }
 
-    /// `count` responses were read: wake writers waiting for room.
-    @inline(__always) func responsesRead(_ count: Int32) {
-        _ = cbsdshim_atomic_fetch_add_int(readCount, count)
-        if waitingWriters.load(ordering: .acquiring) != 0 { cbsdshim_futex_wake_all(readCount) }
-        updateWriteReadiness()
+    @inline(__always) private var want: Int {
+        let n = inFlight
+        return (n > 0 ? 1 : 0) | (n < DeviceProtocol.maxInFlight ? 2 : 0)
     }
 
-    /// Makes writeReadyFD show whether there is room, after `written` or
-    /// `readCount` moved. Costs two loads unless the answer flips. The flipper
-    /// re-reads the counts after each flip (all sequentially consistent), so a
-    /// concurrent change either sees the new `writeReadyShown` and flips it back
-    /// itself, or is seen by the flipper's re-read: the eventfd never ends wrong.
-    @inline(__always) func updateWriteReadiness() {
-        if writeReadyFD.load(ordering: .sequentiallyConsistent) < 0 { return }
-        let room = inFlight < DeviceProtocol.maxInFlight ? 1 : 0
-        if room == writeReadyShown.load(ordering: .sequentiallyConsistent) { return }
-        cbsdshim_lock(writeReadyLock)
-        syncWriteReadiness()
-        cbsdshim_unlock(writeReadyLock)
-    }
-
-    /// Flips the eventfd until it matches the counts. Under writeReadyLock.
-    private func syncWriteReadiness() {
-        let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
-        if fd < 0 { return }
+    /// Under readinessLock. In a fork child the socket is the parent's too: left alone.
+    private func syncReadiness() {
+        if !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return }
         while true {
-            let now = inFlight < DeviceProtocol.maxInFlight ? 1 : 0
-            if now == writeReadyShown.load(ordering: .sequentiallyConsistent) { break }
-            var v: UInt64 = 1
-            if now == 1 {
-                _ = Glibc.write(fd, &v, 8)
-            } else {
-                _ = Glibc.read(fd, &v, 8)
+            let now = want
+            let was = shown.load(ordering: .sequentiallyConsistent)
+            if now == was { break }
+            if (now ^ was) & 1 != 0 { socket.setReadable(now & 1 != 0) }
+            if (now ^ was) & 2 != 0 {
+                socket.setWritable(now & 2 != 0)
+                let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
+                if fd >= 0 {
+                    var v: UInt64 = 1
+                    if now & 2 != 0 { _ = Glibc.write(fd, &v, 8) } else { _ = Glibc.read(fd, &v, 8) }
+                }
             }
-            writeReadyShown.store(now, ordering: .sequentiallyConsistent)
+            shown.store(now, ordering: .sequentiallyConsistent)
         }
     }
 
     /// A new close-on-exec descriptor polling readable while there is room
-    /// (for EVFILT_WRITE), or -1 once the serving thread is gone.
+    /// (for EVFILT_WRITE), or -1 once closed.
     func writeReadinessSource() -> Int32 {
-        cbsdshim_lock(writeReadyLock)
-        defer { cbsdshim_unlock(writeReadyLock) }
-        if serverClosed.load(ordering: .acquiring) { return -1 }
+        cbsdshim_lock(readinessLock)
+        defer { cbsdshim_unlock(readinessLock) }
+        if !open.load(ordering: .acquiring) { return -1 }
         var fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
         if fd < 0 {
-            fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))     // drained: shown = 0
+            fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
             if fd < 0 { return -1 }
+            if shown.load(ordering: .sequentiallyConsistent) & 2 != 0 {
+                var v: UInt64 = 1
+                _ = Glibc.write(fd, &v, 8)
+            }
             writeReadyFD.store(fd, ordering: .sequentiallyConsistent)
-            syncWriteReadiness()
+            syncReadiness()
         }
-        return cbsdshim_fcntl_int(fd, 1030 /* F_DUPFD_CLOEXEC */, 0)
-    }
-
-    /// Called by the serving thread as it exits (knotes keep their own copies).
-    func closeWriteReadiness() {
-        cbsdshim_lock(writeReadyLock)
-        let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
-        if fd >= 0 { FileDescriptorOps.close(fd) }
-        cbsdshim_unlock(writeReadyLock)
+        return cbsdshim_fcntl_int(fd, F_DUPFD_CLOEXEC, 0)
     }
 }

@@ -12,39 +12,27 @@ public enum DmoverDevice {
     /// Opens a session descriptor.
     /// - Parameter flags: open(2) flags; O_NONBLOCK and O_CLOEXEC are honoured,
     ///   O_DIRECTORY, O_PATH and O_TMPFILE are EINVAL, the rest is ignored.
-    /// - Throws: EINVAL, EMFILE, ENFILE, ENOMEM, EAGAIN (no thread).
+    /// - Throws: EINVAL, EMFILE, ENFILE, ENOMEM.
     public static func open(flags: Int32) throws(Errno) -> Int32 {
         // O_PATH and __O_TMPFILE: the Glibc module lacks them (_GNU_SOURCE).
         if flags & (O_DIRECTORY | 0o10000000 | 0o20000000) != 0 { throw .invalidArgument }
         DmoverFork.install()
-        WriteReadiness.register(source: writeReadinessSource, room: writeRoom)
-        var sv: [Int32] = [-1, -1]
-        // Both ends close-on-exec first: the serving end must never leak into an exec'd program.
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &sv) == 0 else {
-            throw Errno.current
-        }
-        let client = sv[0], server = sv[1]
-        var one: Int32 = 1
+        WriteReadiness.register(source: writeReadinessSource, room: writeRoom, readable: responseBytes)
+        let socket = try ReadinessSocket.make(closeOnExec: flags & O_CLOEXEC != 0, nonBlocking: flags & O_NONBLOCK != 0)
         var st = stat()
-        var ok = setsockopt(server, SOL_SOCKET, 16 /* SO_PASSCRED */, &one, socklen_t(MemoryLayout<Int32>.size)) == 0
-            && fstat(client, &st) == 0
-        if ok && flags & O_CLOEXEC == 0 { ok = cbsdshim_fcntl_int(client, F_SETFD, 0) == 0 }
-        if ok && flags & O_NONBLOCK != 0 { ok = cbsdshim_fcntl_int(client, F_SETFL, O_RDWR | O_NONBLOCK) == 0 }
-        let device = Device(clientFD: client, serverFD: server, inode: UInt(st.st_ino))
-        if ok && !DeviceTable.insert(device) { ok = false; errno = EMFILE }
-        if !ok {
+        guard fstat(socket.client, &st) == 0 else {
             let e = Errno.current
-            FileDescriptorOps.close(client)
-            FileDescriptorOps.close(server)
+            FileDescriptorOps.close(socket.client)
+            socket.closePeer()
             throw e
         }
-        guard DeviceServer.start(device) else {
-            _ = DeviceTable.remove(client)
-            FileDescriptorOps.close(client)
-            FileDescriptorOps.close(server)
-            throw .wouldBlock
+        let device = Device.make(socket, inode: UInt(st.st_ino))
+        guard DeviceTable.insert(device) else {
+            FileDescriptorOps.close(socket.client)
+            device.retire()
+            throw .tooManyOpenFiles
         }
-        return client
+        return socket.client
     }
 
     /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO, FIOASYNC.
@@ -79,7 +67,8 @@ public enum DmoverDevice {
     }
 
     /// Writes whole request records; NetBSD's semantics (see dmover_io.h).
-    /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EPIPE, EINTR.
+    /// Every record is copied in and run before this returns.
+    /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
     public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
         let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in write(d, fd, buf, count) }
         guard let r else { throw .badFileDescriptor }
@@ -95,54 +84,61 @@ public enum DmoverDevice {
         let records = Int32(count / size)
         var done: Int32 = 0
         while done < records {
-            // Reserve room: at most DMIO_NREQS_MAX written and not yet read.
+            cbsdshim_lock(d.writeLock)
+            guard d.open.load(ordering: .acquiring) else {
+                cbsdshim_unlock(d.writeLock)
+                return done > 0 ? .success(Int(done) * size) : .failure(.badFileDescriptor)
+            }
             let seen = cbsdshim_atomic_load_int(d.readCount)
-            var w = cbsdshim_atomic_load_int(d.written)
-            let room = DeviceProtocol.maxInFlight - (w &- seen)
+            let room = DeviceProtocol.maxInFlight - (cbsdshim_atomic_load_int(d.completed) &- seen)
             if room <= 0 {
+                cbsdshim_unlock(d.writeLock)
                 if nonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
+                // NetBSD sleeps interruptibly: a signal whose handler lacks
+                // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
-                if cbsdshim_atomic_load_int(d.written) &- cbsdshim_atomic_load_int(d.readCount) >= DeviceProtocol.maxInFlight {
-                    // NetBSD sleeps interruptibly: a signal whose handler lacks
-                    // SA_RESTART ends the write (EINTR, or the records so far).
+                if d.inFlight >= DeviceProtocol.maxInFlight && d.open.load(ordering: .acquiring) {
                     signalled = cbsdshim_futex_wait_signalled(d.readCount, seen) != 0
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
                 if signalled { return done > 0 ? .success(Int(done) * size) : .failure(.interrupted) }
                 continue
             }
-            let k = min(room, records - done)
-            guard cbsdshim_atomic_cas_int(d.written, &w, w &+ k) != 0 else { continue }
-            d.updateWriteReadiness()
-            switch sendAll(fd, buf + Int(done) * size, Int(k) * size) {
-            case .success:
-                done += k
-                d.requestSends.add(1, ordering: .releasing)
-            case .failure(let e):
-                _ = cbsdshim_atomic_fetch_add_int(d.written, -k)
-                d.updateWriteReadiness()
-                return done > 0 ? .success(Int(done) * size) : .failure(e)
+            let k = Int(min(room, records - done))
+            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
+            guard UserMemory.copyIn(d.records, from: buf + Int(done) * size, count: k * size) else {
+                cbsdshim_unlock(d.writeLock)
+                return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
             }
+            run(d, count: k)
+            cbsdshim_unlock(d.writeLock)
+            if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.completed) }
+            d.updateReadiness()
+            done += Int32(k)
         }
         return .success(count)
     }
 
-    /// Sends k whole records (at most 64: one socket buffer, all or nothing).
-    private static func sendAll(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Result<Void, Errno> {
-        var sent = 0
-        while sent < n {
-            let r = send(fd, p + sent, n - sent, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
-            if r >= 0 { sent += r; continue }
-            let e = errno
-            if e == EINTR { continue }
-            if e == EAGAIN {                      // only if bare writes filled the socket
-                cbsdshim_wait_socket_writable(fd)
-                continue
-            }
-            return .failure(Errno(rawValue: e))
+    /// Runs the k records copied to d.records and appends their responses to
+    /// the ring. Under writeLock, with room for k.
+    private static func run(_ d: Device, count k: Int) {
+        let foreign = DmoverFork.pid != d.opener
+        for i in 0..<k {
+            let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
+            var resp = dmio_usrresp()
+            resp.resp_id = rec.req_id
+            resp.resp_error = foreign ? EPERM : -1                    // -1: to run
+            d.responses[i] = resp
         }
-        return .success(())
+        if !foreign, let session = d.session, let dreq = d.request {
+            d.batch.run(UnsafeRawPointer(d.records), count: k, responses: d.responses, session: session,
+                        request: dreq, ninputs: d.ninputs)
+        }
+        let first = Int(cbsdshim_atomic_load_int(d.completed))
+        let slots = Int(DeviceProtocol.maxInFlight)
+        for i in 0..<k { d.ring[(first &+ i) & (slots - 1)] = d.responses[i] }
+        _ = cbsdshim_atomic_fetch_add_int(d.completed, Int32(k))
     }
 
     /// Reads whole response records; NetBSD's semantics (a blocking read fills the whole count).
@@ -159,41 +155,47 @@ public enum DmoverDevice {
         if d.session == nil { return .failure(.noDevice) }
         if count == 0 { return .success(0) }
         guard let buf else { return .failure(.badAddress) }
+        let want = count / size
+        let slots = Int(DeviceProtocol.maxInFlight)
         var got = 0
-        var failure: Errno? = nil
-        while got < count {
-            let sends = d.responseSends.load(ordering: .acquiring)
-            let r = recv(fd, buf + got, count - got, Int32(MSG_DONTWAIT))
-            if r > 0 { got += r; continue }
-            if r == 0 { break }                                        // the serving end is gone
-            let e = errno
-            if e == EINTR { continue }
-            if e != EAGAIN { failure = Errno(rawValue: e); break }
-            // Nothing ready: a non-blocking read returns what it has (whole records).
-            if got % size == 0 && nonBlocking(fd) {
-                if got == 0 { failure = .wouldBlock }
-                break
+        while got < want {
+            cbsdshim_lock(d.readLock)
+            guard d.open.load(ordering: .acquiring) else {
+                cbsdshim_unlock(d.readLock)
+                return got > 0 ? .success(got * size) : .failure(.badFileDescriptor)
             }
-            // The server may be answering right now: watch it briefly before sleeping.
-            if Spin.untilChanged(d.responseSends, from: sends) { continue }
-            // Sleep in a blocking recv, not poll: the kernel restarts it after a
-            // handler with SA_RESTART (as NetBSD restarts dmio_read) and ends it
-            // with EINTR after one without.
-            let b = recv(fd, buf + got, count - got, 0)
-            if b > 0 { got += b; continue }
-            if b == 0 { break }
-            let e2 = errno
-            if e2 == EINTR {
-                if got % size != 0 { continue }                       // finish the record
-                if got == 0 { failure = .interrupted }
-                break
+            let first = cbsdshim_atomic_load_int(d.readCount)
+            let available = Int(cbsdshim_atomic_load_int(d.completed) &- first)
+            if available > 0 {
+                let n = min(available, want - got)
+                // Copy-out as uiomove: the ring's one or two runs to the caller, EFAULT if not writable.
+                let at = Int(first) & (slots - 1)
+                let run1 = min(n, slots - at)
+                var ok = UserMemory.copyOut(buf + got * size, from: d.ring + at, count: run1 * size)
+                if ok && n > run1 { ok = UserMemory.copyOut(buf + (got + run1) * size, from: d.ring, count: (n - run1) * size) }
+                guard ok else {
+                    cbsdshim_unlock(d.readLock)
+                    return got > 0 ? .success(got * size) : .failure(.badAddress)
+                }
+                _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
+                cbsdshim_unlock(d.readLock)
+                if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
+                d.updateReadiness()
+                got += n
+                continue
             }
-            if e2 != EAGAIN { failure = Errno(rawValue: e2); break }
+            cbsdshim_unlock(d.readLock)
+            if nonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
+            let seen = cbsdshim_atomic_load_int(d.completed)
+            d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
+            var signalled = false
+            if seen == cbsdshim_atomic_load_int(d.readCount) && d.open.load(ordering: .acquiring) {
+                signalled = cbsdshim_futex_wait_signalled(d.completed, seen) != 0
+            }
+            d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
+            if signalled { return got > 0 ? .success(got * size) : .failure(.interrupted) }
         }
-        let records = got / size
-        if records > 0 { d.responsesRead(Int32(records)) }
-        if got == 0, let failure { return .failure(failure) }
-        return .success(records * size)
+        return .success(got * size)
     }
 
     @inline(__always) private static func nonBlocking(_ fd: Int32) -> Bool {
@@ -211,6 +213,11 @@ public enum DmoverDevice {
         DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
     }
 
+    /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
+    private static let responseBytes: WriteReadiness.RoomFunction = { fd in
+        DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
+    }
+
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
@@ -219,44 +226,15 @@ public enum DmoverDevice {
     }
 
     /// Closes the descriptor and ends its session (also for copies made with
-    /// dup): a batch being served finishes first, requests not yet started are
-    /// abandoned, and the serving thread has released everything when this
-    /// returns (so the caller's buffers are never touched afterwards). In a
-    /// fork child only the child's descriptor is closed.
+    /// dup): a batch being run finishes first; the caller's buffers are never
+    /// touched once this returns. In a fork child only the child's copy of the
+    /// descriptor is closed.
     /// - Throws: EBADF.
     public static func close(_ fd: Int32) throws(Errno) {
-        guard let d = DeviceTable.with(fd, { $0 }) else { throw .badFileDescriptor }
-        _ = DeviceTable.remove(fd)
-        if getpid() == d.opener { shutDown(d) }
+        guard DeviceTable.with(fd, { _ in true }) != nil, let d = DeviceTable.remove(fd) else { throw .badFileDescriptor }
+        d.retire()
         // The program's descriptor (not FileDescriptorOps.close, which is for
         // the library's own): an interposed close() may need to see it.
         if Glibc.close(fd) != 0 && errno != EINTR { throw Errno.current }
-    }
-
-    /// Stops the serving thread: abandons what was not started, waits for the
-    /// batch in progress, shuts the socket down and waits until it has exited.
-    private static func shutDown(_ d: Device) {
-        let state = d.state
-        _ = cbsdshim_atomic_fetch_or_int(state, Device.closing)
-        while true {
-            var s = cbsdshim_atomic_load_int(state)
-            if s & Device.exited != 0 { return }
-            if s & Device.busy != 0 {
-                cbsdshim_futex_wait(state, s)
-                continue
-            }
-            // Holding busy, the server cannot close its end under us.
-            if cbsdshim_atomic_cas_int(state, &s, s | Device.busy) != 0 {
-                shutdown(d.serverFD, Int32(SHUT_RDWR))
-                _ = cbsdshim_atomic_fetch_and_int(state, ~Device.busy)
-                cbsdshim_futex_wake_all(state)
-                break
-            }
-        }
-        while true {
-            let s = cbsdshim_atomic_load_int(state)
-            if s & Device.exited != 0 { return }
-            cbsdshim_futex_wait(state, s)
-        }
     }
 }

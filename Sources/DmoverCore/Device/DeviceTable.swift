@@ -30,16 +30,20 @@ enum DeviceTable {
     /// One past the highest slot ever used (changed under the lock).
     nonisolated(unsafe) private static var highWater = 0
 
-    /// Stores a device (the table keeps a reference); drops a stale one in the slot.
+    /// Stores a device (the table keeps a reference); a stale one in the slot
+    /// (its number closed with plain close() and reused) is retired.
     static func insert(_ device: Device) -> Bool {
-        let fd = Int(device.clientFD)
+        let fd = Int(device.socket.client)
         guard fd >= 0 && fd < capacity else { return false }
         cbsdshim_lock(lock)
         let old = slots[fd]
         slots[fd] = Unmanaged.passRetained(device).toOpaque()
         highWater = max(highWater, fd + 1)
         cbsdshim_unlock(lock)
-        if let old { Unmanaged<Device>.fromOpaque(old).release() }
+        if let old {
+            let d = Unmanaged<Device>.fromOpaque(old).takeRetainedValue()
+            d.retire()
+        }
         return true
     }
 
@@ -54,25 +58,41 @@ enum DeviceTable {
         return Unmanaged<Device>.fromOpaque(old).takeRetainedValue()
     }
 
-    /// Runs body with fd's device if fd still is that device's socket; nil otherwise.
+    /// Runs body with fd's device if fd still is that device's open socket; nil
+    /// otherwise. Devices are never freed (see Device), so a racing close
+    /// leaves a valid, closed object behind.
     @inline(__always)
     static func with<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
         return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
             var st = stat()
-            guard fstat(fd, &st) == 0, UInt(st.st_ino) == d.clientInode, st.st_mode & S_IFMT == S_IFSOCK else { return nil }
+            guard fstat(fd, &st) == 0, UInt(st.st_ino) == d.clientInode, st.st_mode & S_IFMT == S_IFSOCK else {
+                reclaim(fd, p)
+                return nil
+            }
+            guard d.open.load(ordering: .acquiring) else { return nil }
             return body(d)
         }
     }
 
-    /// In a fork child: the serving threads are gone; close their socket ends.
-    static func closeServerEndsInChild() {
-        guard highWater > 0 else { return }
+    /// The program closed fd with plain close(): the device in its slot is
+    /// retired (the session and the library's socket end are released).
+    private static func reclaim(_ fd: Int32, _ p: UnsafeMutableRawPointer) {
+        cbsdshim_lock(lock)
+        let same = slots[Int(fd)] == p
+        if same { slots[Int(fd)] = nil }
+        cbsdshim_unlock(lock)
+        if same { Unmanaged<Device>.fromOpaque(p).takeRetainedValue().retire() }
+    }
+
+    /// In a fork child (single-threaded): locks held by the parent's other
+    /// threads are free; each device's socket stays the parent's (see Device).
+    static func resetInChild() {
         lock.pointee = 0
+        Device.resetInChild()
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }
-            let d = Unmanaged<Device>.fromOpaque(p).takeUnretainedValue()
-            if !d.serverClosed.load(ordering: .acquiring) { FileDescriptorOps.close(d.serverFD) }
+            Unmanaged<Device>.fromOpaque(p).takeUnretainedValue().resetLocksInChild()
         }
     }
 }

@@ -22,7 +22,7 @@ enum UserMemory {
         var local = iovec(iov_base: to, iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
         guard let readv else { return false }
-        return readv(getpid(), &local, 1, &remote, 1, 0) == count
+        return readv(DmoverFork.pid, &local, 1, &remote, 1, 0) == count
     }
 
     /// Writes `count` bytes from `from` to client address `to`; false if any byte is not writable.
@@ -30,6 +30,6 @@ enum UserMemory {
         var local = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: to), iov_len: count)
         guard let writev else { return false }
-        return writev(getpid(), &local, 1, &remote, 1, 0) == count
+        return writev(DmoverFork.pid, &local, 1, &remote, 1, 0) == count
     }
 }

@@ -21,6 +21,15 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .main }
     override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
 
+    /// A /dev/dmover descriptor: the kernel reports its readiness, the
+    /// dmover core its data (bytes of responses ready).
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+        if kn.ident <= UInt(Int32.max) && WriteReadiness.readable(for: Int32(kn.ident)) >= 0 {
+            kn.descriptorKind = .libraryReadiness
+        }
+        try super.attach(kn, to: kq)
+    }
+
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {
         kq.watch(kn, descriptor: descriptor(kn), mask: Inotify.modify)
     }
@@ -73,7 +82,9 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
         case .eventfd:
             return 8
-        case .other, .alwaysReady, .pipe, .socket, .libraryReadiness:
+        case .libraryReadiness:
+            return max(0, WriteReadiness.readable(for: fd))
+        case .other, .alwaysReady, .pipe, .socket:
             return 0
         }
     }
