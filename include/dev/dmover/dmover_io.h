@@ -8,41 +8,41 @@
  * 40 bytes, dmio_usrresp 16), so NetBSD programs recompile unchanged.
  *
  * A descriptor from dmover_open() (or from open("/dev/dmover") under
- * LD_PRELOAD=libbsdshim-preload.so) is a real kernel socket served by a
- * library thread: it works with poll, select, epoll and bsdshim's kevent.
- * Protocol: DMIO_SETFUNC once, then write() dmio_usrreq records and read()
+ * LD_PRELOAD=libbsdshim-preload.so) is a real kernel descriptor (an AF_UNIX
+ * datagram socket) whose readiness the kernel reports exactly as NetBSD's
+ * dmio_poll: readable while completed responses wait, writable while fewer
+ * than DMIO_NREQS_MAX requests are in flight (written and not read). poll,
+ * ppoll, select, pselect, epoll and bsdshim's kevent all agree; kevent's
+ * EVFILT_READ data is the bytes of responses ready, EVFILT_WRITE data the
+ * number of requests that can be written now.
+ * Protocol: DMIO_SETFUNC once, then write dmio_usrreq records and read
  * dmio_usrresp records (resp_id = req_id; resp_immediate is zeroed on error).
  *
- * Through dmover_read/dmover_write (and through the preload library) the
- * behaviour is NetBSD's: whole records only (else EINVAL), ENXIO before
- * DMIO_SETFUNC, at most DMIO_NREQS_MAX requests written and not yet read
- * (a blocking write waits, a non-blocking one returns EWOULDBLOCK or a short
- * count of whole records), a blocking read fills the whole count. Under the
- * preload library poll() and ppoll() also report POLLOUT as NetBSD's
- * dmio_poll does: only while fewer than DMIO_NREQS_MAX requests are in flight
- * (select and epoll see the socket: "accepts bytes").
+ * Requests go in through dmover_write() (the preload library's write(),
+ * writev() and the linked_compat pattern call it) and responses come out
+ * through dmover_read() (read(), readv() under the preload). The behaviour
+ * is NetBSD's: whole records only (else EINVAL), ENXIO before DMIO_SETFUNC,
+ * at most DMIO_NREQS_MAX requests in flight (a blocking write waits, a
+ * non-blocking one returns EWOULDBLOCK or a short count of whole records), a
+ * blocking read fills the whole count. Each request is copied in and run
+ * before dmover_write() returns: its record, input array and iovec arrays
+ * may be reused or freed at once; only the data buffers are the library's
+ * until then (NetBSD lets a request complete any time before its response
+ * is read). Responses come in request order.
  *
- * On the bare descriptor (plain read/write, e.g. after dup()):
- *  - read() returns at least one whole record when asked for whole records
- *    (it does not wait to fill the whole count); POLLIN/EVFILT_READ mean
- *    "a response is ready".
- *  - write() is a byte stream: a partial record waits for its remaining
- *    bytes; a request written before DMIO_SETFUNC is answered with ENXIO.
- *  - The in-flight limit is not applied to plain writes: back-pressure comes
- *    from the socket buffers (a writer that never reads eventually blocks or
- *    gets EWOULDBLOCK, possibly after part of a record), and plain writes and
- *    reads are not counted as in flight. POLLOUT/EPOLLOUT mean "the socket
- *    accepts bytes"; dmover_writable() is the exact test.
- * bsdshim's kevent() reports EVFILT_WRITE on the descriptor exactly while
- * fewer than DMIO_NREQS_MAX requests are in flight (counted through
- * dmover_write/dmover_read or the preload library), with data = the number
- * of requests that can be written now; EV_CLEAR fires on each return to room.
- *  - Responses come in request order (requests run one after another).
+ * A plain write() on a descriptor from dmover_open() in a program that is
+ * not run under the preload library fails at once with EPIPE (no SIGPIPE):
+ * nothing is accepted that could be read after the call returned. Such a
+ * program calls dmover_write()/dmover_read() (or dmover_ioctl, dmover_close),
+ * or runs under LD_PRELOAD=libbsdshim-preload.so, where plain calls work.
+ * A plain read() there is not the interface either: it returns 0 and no
+ * response. The same holds for copies made with dup() and in processes that
+ * received the descriptor over a socket.
+ *
  * Everywhere: a request with a bad shape or address is answered with
  * EINVAL/EFAULT for its req_id (the process never faults); a request written
- * by any process other than the opener (fork without exec, SCM_RIGHTS) is
- * answered with EPERM and never touches memory; close() with requests in
- * flight finishes them and frees everything.
+ * by a fork child of the opener is answered with EPERM and never touches
+ * memory; close() with requests in flight is safe (they have already run).
  */
 #ifndef BSDSHIM_DEV_DMOVER_DMOVER_IO_H
 #define BSDSHIM_DEV_DMOVER_DMOVER_IO_H
@@ -96,8 +96,7 @@ struct dmio_setfunc {
  * @param flags  open(2) flags: O_NONBLOCK and O_CLOEXEC are honoured;
  *               O_DIRECTORY, O_PATH and O_TMPFILE give EINVAL; the rest
  *               (access mode, O_NOCTTY, ...) is ignored.
- * @return a descriptor, or -1 with errno EINVAL, EMFILE, ENFILE, ENOMEM or
- *         EAGAIN (no thread could be started).
+ * @return a descriptor, or -1 with errno EINVAL, EMFILE, ENFILE or ENOMEM.
  */
 int	dmover_open(int flags);
 
@@ -112,7 +111,8 @@ int	dmover_open(int flags);
 int	dmover_ioctl(int fd, unsigned long cmd, void *arg);
 
 /**
- * dmover_write: write dmio_usrreq records with NetBSD's semantics.
+ * dmover_write: write dmio_usrreq records with NetBSD's semantics; each is
+ * copied in and run before the call returns (its response is then ready).
  * A blocking write waiting for room at the in-flight limit is interrupted,
  * as on NetBSD, by a signal whose handler lacks SA_RESTART (with one, it
  * goes on waiting).
@@ -121,7 +121,7 @@ int	dmover_ioctl(int fd, unsigned long cmd, void *arg);
  *         the wait), or -1 with errno EBADF, EINVAL (not whole records), ENXIO
  *         (no DMIO_SETFUNC yet), EFAULT (buf unreadable), EWOULDBLOCK
  *         (non-blocking and 64 in flight), EINTR (interrupted before any
- *         record was written), EPIPE.
+ *         record was written).
  */
 ssize_t	dmover_write(int fd, const void *buf, size_t nbytes);
 
@@ -145,12 +145,12 @@ int	dmover_writable(int fd);
 
 /**
  * dmover_close: close the descriptor and end its session (copies made with
- * dup() included). A batch being run finishes, requests not yet started are
- * abandoned, and when this returns the session, the serving thread's socket
- * and buffers are released and the caller's memory is no longer touched. In
- * a fork child it closes the child's descriptor only. (A plain close() works
- * too: the requests already written still run, and everything is released
- * once no process holds the descriptor.)
+ * dup() included). A batch being run in another thread finishes first; when
+ * this returns the session and the library's socket end are released and
+ * the caller's memory is no longer touched. In a fork child it closes the
+ * child's descriptor only. (A plain close() works too: the requests written
+ * have already run, and the library's end is released when the number is
+ * next used by dmover_open() or any dmover_* call.)
  * @return 0, or -1 with errno EBADF.
  */
 int	dmover_close(int fd);
