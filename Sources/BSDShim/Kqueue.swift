@@ -30,6 +30,11 @@ public final class Kqueue: Sendable {
     public let descriptor: Int32
     let core: KqueueCore.Kqueue
     let closed = Atomic<Bool>(false)
+    /// Events taken from the core but not yet delivered: the rest of the batch
+    /// an async iteration fetched when it ended early. They are still this
+    /// kqueue's (the core has already cleared or deleted EV_CLEAR and
+    /// EV_ONESHOT registrations), so the next iteration or wait returns them first.
+    let undelivered = Mutex(UndeliveredEvents())
 
     /// Creates a kqueue. The corresponding C function is `kqueue`.
     ///
@@ -66,6 +71,7 @@ public final class Kqueue: Sendable {
     /// ```
     public func close() {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
+        undelivered.withLock { $0.removeAll() }
         // The core forgets the kqueue and wakes its waiters before the number can be reused.
         KqueueRegistry.descriptorClosing(descriptor)
         ReadinessReactor.shared.forget(descriptor)
@@ -181,6 +187,9 @@ public final class Kqueue: Sendable {
         for i in 0..<min(n, changes.count) where out[i].data != 0 {
             results[i] = Errno(rawValue: Int32(truncatingIfNeeded: out[i].data))
         }
+        for (change, result) in zip(changes, results) where result == nil {
+            forgetUndelivered(change)
+        }
         return results
     }
 
@@ -191,12 +200,22 @@ public final class Kqueue: Sendable {
         var out = kevent()
         let n = try keventCall(&k, 1, &out, 1, timeout: 0)
         if n == 1 && out.data != 0 { throw Errno(rawValue: Int32(truncatingIfNeeded: out.data)) }
+        forgetUndelivered(change)
+    }
+
+    /// After a successful EV_DELETE the registration's undelivered events go
+    /// too, as a BSD kqueue drops a deleted knote's queued event.
+    private func forgetUndelivered(_ change: Change) {
+        guard change.flags & UInt16(EV_DELETE) != 0 else { return }
+        undelivered.withLock { $0.remove(identifier: change.identifier, filter: change.filter) }
     }
 
     // MARK: - Waiting
 
     /// Waits for events and stores them in `buffer`, which then holds them.
-    /// The corresponding C call is `kevent` with an event list.
+    /// The corresponding C call is `kevent` with an event list. Events an
+    /// async iteration fetched but did not deliver (it ended early) come
+    /// first, without waiting.
     ///
     /// ```swift
     /// let buffer = Kqueue.EventBuffer(capacity: 32)
@@ -211,9 +230,42 @@ public final class Kqueue: Sendable {
     @discardableResult
     public func wait(into buffer: EventBuffer, timeout: Duration? = nil) throws(Errno) -> Int {
         buffer.count = 0
-        let n = try keventCall(nil, 0, buffer.storage, buffer.capacity, timeout: timeout.map(Self.nanoseconds))
+        if isClosed { throw .badFileDescriptor }
+        let kept = undelivered.withLock { $0.take(upTo: buffer.capacity) }
+        var n = kept.count
+        if n > 0 {
+            for (i, event) in kept.enumerated() { buffer.storage[i] = event.raw }
+            // Events are ready already: add whatever else is, without waiting.
+            // A failure now must not lose the events taken, so it is ignored
+            // (the next wait reports it).
+            if n < buffer.capacity,
+               let more = try? keventCall(nil, 0, buffer.storage + n, buffer.capacity - n, timeout: 0) {
+                n += more
+            }
+            buffer.count = n
+            return n
+        }
+        n = try keventCall(nil, 0, buffer.storage, buffer.capacity, timeout: timeout.map(Self.nanoseconds))
         buffer.count = n
         return n
+    }
+
+    /// One event for an async iteration without waiting: an undelivered one,
+    /// else the first of a batch polled into `scratch`, whose rest is kept
+    /// undelivered (so an iteration that ends early loses none of them).
+    /// nil when nothing is pending.
+    func nextEvent(scratch: EventBuffer) throws(Errno) -> Event? {
+        if isClosed { throw .badFileDescriptor }
+        if let event = undelivered.withLock({ $0.takeFirst() }) { return Event(event.raw) }
+        let n = try keventCall(nil, 0, scratch.storage, scratch.capacity, timeout: 0)
+        if n == 0 { return nil }
+        if n > 1 {
+            let rest = (1..<n).map { StoredEvent(scratch.storage[$0]) }
+            undelivered.withLock { $0.append(rest) }
+            // Closed meanwhile: close() may have emptied the store before the append.
+            if isClosed { undelivered.withLock { $0.removeAll() } }
+        }
+        return Event(scratch.storage[0])
     }
 
     /// Waits for up to `maximum` events and returns them (allocates an array;
@@ -258,5 +310,74 @@ public final class Kqueue: Sendable {
     static func nanoseconds(_ d: Duration) -> UInt64 {
         let ns = d.nanosecondsClamped
         return ns <= 0 ? 0 : UInt64(ns)
+    }
+}
+
+/// A `struct kevent` as plain values (the user data as its bit pattern), so
+/// that it may sit in a lock shared between threads.
+struct StoredEvent: Sendable {
+    let ident: UInt
+    let filter: Int16
+    let flags: UInt16
+    let fflags: UInt32
+    let data: Int
+    let udata: UInt
+
+    init(_ k: kevent) {
+        ident = k.ident
+        filter = k.filter
+        flags = k.flags
+        fflags = k.fflags
+        data = k.data
+        udata = UInt(bitPattern: k.udata)
+    }
+
+    var raw: kevent {
+        kevent(ident: ident, filter: filter, flags: flags, fflags: fflags, data: data,
+               udata: UnsafeMutableRawPointer(bitPattern: udata))
+    }
+}
+
+/// Events kept in the order they were fetched (a queue: taken from the head).
+struct UndeliveredEvents: ~Copyable {
+    private var events: [StoredEvent] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == events.count }
+
+    mutating func append(_ more: [StoredEvent]) {
+        if isEmpty { removeAll() }
+        events.append(contentsOf: more)
+    }
+
+    mutating func takeFirst() -> StoredEvent? {
+        if isEmpty { return nil }
+        head += 1
+        let event = events[head - 1]
+        if isEmpty { removeAll() }
+        return event
+    }
+
+    /// Removes and returns up to `maximum` events, oldest first.
+    mutating func take(upTo maximum: Int) -> [StoredEvent] {
+        if isEmpty { return [] }
+        let n = Swift.min(maximum, events.count - head)
+        let taken = Array(events[head..<head + n])
+        head += n
+        if isEmpty { removeAll() }
+        return taken
+    }
+
+    /// Drops the events of one registration (filter and identifier).
+    mutating func remove(identifier: UInt, filter: Int16) {
+        if isEmpty { return }
+        events.removeSubrange(0..<head)
+        head = 0
+        events.removeAll { $0.ident == identifier && $0.filter == filter }
+    }
+
+    mutating func removeAll() {
+        events.removeAll(keepingCapacity: true)
+        head = 0
     }
 }

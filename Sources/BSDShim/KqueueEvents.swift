@@ -8,7 +8,10 @@ extension Kqueue {
     /// the task suspends and a single process-wide thread resumes it once the
     /// kqueue's descriptor becomes readable. Iteration ends (nil) when the
     /// kqueue is closed or the task is cancelled. Several iterators on one
-    /// kqueue share its events: each event goes to one of them.
+    /// kqueue share its events: each event goes to one of them. Events are
+    /// fetched up to 16 at a time, and those not yet delivered stay with the
+    /// kqueue: after `break`, the next iteration or ``Kqueue/wait(into:timeout:)``
+    /// returns them (EV_CLEAR and EV_ONESHOT events included, each once).
     ///
     /// ```swift
     /// let kq = try Kqueue()
@@ -27,7 +30,8 @@ extension Kqueue {
 
         let kqueue: Kqueue
 
-        /// An iterator fetching up to 16 events per poll.
+        /// An iterator fetching up to 16 events per poll (those it does not
+        /// deliver stay with the kqueue).
         ///
         /// ```swift
         /// var it = kq.events.makeAsyncIterator()
@@ -44,8 +48,9 @@ extension Kqueue {
         /// ```
         public struct AsyncIterator: AsyncIteratorProtocol {
             let kqueue: Kqueue
-            let buffer = EventBuffer(capacity: 16)
-            var index = 0
+            /// Where each poll lands; all but the event returned stay with the
+            /// kqueue at once, so breaking out of a loop loses none.
+            let scratch = EventBuffer(capacity: 16)
 
             /// The next event; nil once the kqueue is closed or the task cancelled.
             ///
@@ -65,14 +70,9 @@ extension Kqueue {
             /// ```
             public mutating func next(isolation actor: isolated (any Actor)?) async throws(Errno) -> Event? {
                 while true {
-                    if index < buffer.count {
-                        index += 1
-                        return buffer[index - 1]
-                    }
                     if Task.isCancelled || kqueue.isClosed { return nil }
-                    index = 0
                     do {
-                        if try kqueue.wait(into: buffer, timeout: .zero) > 0 { continue }
+                        if let event = try kqueue.nextEvent(scratch: scratch) { return event }
                     } catch {
                         if kqueue.isClosed { return nil }
                         if error == .interrupted { continue }
