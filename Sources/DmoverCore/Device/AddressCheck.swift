@@ -38,8 +38,10 @@ enum AddressCheck {
     }
 
     /// Calls fault(owner) for each owner with a range that cannot be read
-    /// (or written); the ranges are reordered.
-    static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool, fault: (Int32) -> Void) {
+    /// (or written); the ranges are reordered. Spans found readable are added
+    /// to `proven` (reading checks only), so later levels can skip them.
+    static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool,
+                      proven: inout ReadableSpans, fault: (Int32) -> Void) {
         if count == 0 { return }
         sortByStart(ranges, count)
         var i = 0
@@ -50,7 +52,9 @@ enum AddressCheck {
                 hi = max(hi, ranges[j].hi)
                 j += 1
             }
-            if !accessible(ranges[i].lo, hi, write) {
+            if accessible(ranges[i].lo, hi, write) {
+                if !write { proven.add(ranges[i].lo, hi) }
+            } else {
                 for k in i..<j where !accessible(ranges[k].lo, ranges[k].hi, write) { fault(ranges[k].owner) }
             }
             i = j
@@ -94,5 +98,44 @@ enum AddressCheck {
             page += pageSize
         }
         return true
+    }
+}
+
+/// Page spans proven readable while one batch is checked: the records' own
+/// pages (copied in without a fault), then each level of descriptor arrays.
+/// Programs build a request's record, input array and iovecs side by side
+/// (often on one stack page), so most arrays need no system call of their
+/// own. Few spans are kept: a lookup must cost less than the call it saves.
+struct ReadableSpans {
+    private static let capacity = 4
+    private var spans: (CheckedRange, CheckedRange, CheckedRange, CheckedRange)
+    private var count = 0
+
+    init() {
+        let none = CheckedRange(lo: 0, hi: 0, owner: -1)
+        spans = (none, none, none, none)
+    }
+
+    /// Forgets every span (a new batch: the client may have unmapped pages meanwhile).
+    mutating func removeAll() { count = 0 }
+
+    /// Adds the pages [lo, hi) once; beyond the capacity the span is dropped (only a missed saving).
+    mutating func add(_ lo: UInt, _ hi: UInt) {
+        if hi <= lo || count == Self.capacity || contains(CheckedRange(lo: lo, hi: hi, owner: -1)) { return }
+        withUnsafeMutableBytes(of: &spans) { $0.storeBytes(of: CheckedRange(lo: lo, hi: hi, owner: -1),
+                                                            toByteOffset: count * MemoryLayout<CheckedRange>.stride,
+                                                            as: CheckedRange.self) }
+        count += 1
+    }
+
+    /// True if every page of `r` lies in one proven span.
+    @inline(__always) func contains(_ r: CheckedRange) -> Bool {
+        withUnsafeBytes(of: spans) { p in
+            for i in 0..<count {
+                let s = p.load(fromByteOffset: i * MemoryLayout<CheckedRange>.stride, as: CheckedRange.self)
+                if s.lo <= r.lo && r.hi <= s.hi { return true }
+            }
+            return false
+        }
     }
 }

@@ -111,7 +111,7 @@ public enum DmoverDevice {
                 cbsdshim_unlock(d.writeLock)
                 return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
             }
-            run(d, count: k)
+            run(d, count: k, copiedFrom: buf + Int(done) * size)
             cbsdshim_unlock(d.writeLock)
             if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.completed) }
             d.updateReadiness()
@@ -122,7 +122,7 @@ public enum DmoverDevice {
 
     /// Runs the k records copied to d.records and appends their responses to
     /// the ring. Under writeLock, with room for k.
-    private static func run(_ d: Device, count k: Int) {
+    private static func run(_ d: Device, count k: Int, copiedFrom client: UnsafeRawPointer) {
         let foreign = DmoverFork.pid != d.opener
         for i in 0..<k {
             let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -132,7 +132,7 @@ public enum DmoverDevice {
             d.responses[i] = resp
         }
         if !foreign, let session = d.session, let dreq = d.request {
-            d.batch.run(UnsafeRawPointer(d.records), count: k, responses: d.responses, session: session,
+            d.batch.run(UnsafeRawPointer(d.records), count: k, copiedFrom: client, responses: d.responses, session: session,
                         request: dreq, ninputs: d.ninputs)
         }
         let first = Int(cbsdshim_atomic_load_int(d.completed))

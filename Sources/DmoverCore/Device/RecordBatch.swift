@@ -30,6 +30,8 @@ final class RecordBatch {
     /// Client ranges to check.
     @exclusivity(unchecked) private var ranges = Growable<CheckedRange>(2048)
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: maxInputs + 1)
+    /// Client pages known readable in the batch being checked.
+    @exclusivity(unchecked) private var proven = ReadableSpans()
 
     deinit {
         inputs.deallocate()
@@ -52,11 +54,15 @@ final class RecordBatch {
     @inline(__always) private func fail(_ r: Int, _ e: Int32) { responses[r].resp_error = e }
 
     /// Runs the records of `recs[0..<count]` whose response error is -1 and sets each response.
-    func run(_ recs: UnsafeRawPointer, count: Int, responses resp: UnsafeMutablePointer<dmio_usrresp>,
+    /// `copiedFrom` is where the records were copied in from: client pages proven readable.
+    func run(_ recs: UnsafeRawPointer, count: Int, copiedFrom client: UnsafeRawPointer,
+             responses resp: UnsafeMutablePointer<dmio_usrresp>,
              session: UnsafeMutablePointer<dmover_session>, request dreq: UnsafeMutablePointer<dmover_request>,
              ninputs: Int) {
         records = recs
         responses = resp
+        proven.removeAll()
+        if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1) { proven.add(span.lo, span.hi) }
         ranges.reserve(count * (ninputs + 1))
         if ninputs > 0 { readInputArrays(count, ninputs) }
         readIovecArrays(count, ninputs)
@@ -75,10 +81,11 @@ final class RecordBatch {
                 fail(r, EFAULT)
                 continue
             }
+            if proven.contains(range) { continue }
             ranges[t] = range
             t += 1
         }
-        AddressCheck.check(ranges.base, count: t, write: false) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: false, proven: &proven) { fail(Int($0), EFAULT) }
         for r in 0..<count where live(r) {
             inputAt[r] = r * ninputs
             memcpy(inputs + inputAt[r], record(r).req_inbuf, bytes)
@@ -113,11 +120,12 @@ final class RecordBatch {
                     fail(r, EFAULT)
                     break
                 }
+                if proven.contains(range) { continue }
                 ranges[t] = range
                 t += 1
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: false) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: false, proven: &proven) { fail(Int($0), EFAULT) }
         var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
@@ -166,13 +174,14 @@ final class RecordBatch {
                         fail(r, EFAULT)
                         break
                     }
+                    if !outputs && proven.contains(range) { continue }
                     ranges.reserve(t + 1)
                     ranges[t] = range
                     t += 1
                 }
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: outputs) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: outputs, proven: &proven) { fail(Int($0), EFAULT) }
     }
 
     /// Runs record r through the core with the reused request and sets its response.
