@@ -20,7 +20,7 @@ public struct Epoll: Sendable {
 
     /// epoll_create1(EPOLL_CLOEXEC).
     public static func create() -> Result<Epoll, Errno> {
-        valueOrErrno { epoll_create1(Int32(EPOLL_CLOEXEC)) }.map(Epoll.init(fd:))
+        valueOrErrno { InjectedFault.hit(.epollCreate) ? -1 : epoll_create1(Int32(EPOLL_CLOEXEC)) }.map(Epoll.init(fd:))
     }
 
     @inlinable public func add(_ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
@@ -37,7 +37,7 @@ public struct Epoll: Sendable {
         var ev = epoll_event()
         ev.events = events
         ev.data.u64 = data
-        return valueOrErrno { epoll_ctl(fd, op, target, &ev) }.map { _ in () }
+        return valueOrErrno { InjectedFault.hit(.epollCtl) ? -1 : epoll_ctl(fd, op, target, &ev) }.map { _ in () }
     }
 
     /// epoll_pwait2 with a nanosecond timeout (nil = infinite). EINTR is returned,

@@ -10,7 +10,7 @@ public struct EventFD: Sendable {
     @inlinable public init(fd: Int32) { self.fd = fd }
 
     public static func create() -> Result<EventFD, Errno> {
-        valueOrErrno { eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }.map(EventFD.init(fd:))
+        valueOrErrno { InjectedFault.hit(.eventfd) ? -1 : eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }.map(EventFD.init(fd:))
     }
 
     /// Makes the descriptor readable (adds 1 to the counter).

@@ -79,15 +79,22 @@ public struct ReadinessSocket {
         return setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, socklen_t(MemoryLayout<Int32>.size)) == 0
     }
 
-    /// Shows or hides POLLIN (one token in the queue, or none). A token taken
-    /// by a plain read() of the program is simply not found when hiding.
-    public func setReadable(_ on: Bool) {
+    /// Shows or hides POLLIN (one token in the queue, or none); false if the
+    /// token could not be sent (ENOBUFS, ENOMEM under memory pressure), so
+    /// the caller keeps POLLIN unshown and tries again. A token taken by a
+    /// plain read() of the program is simply not found when hiding.
+    @discardableResult
+    public func setReadable(_ on: Bool) -> Bool {
         var byte: UInt8 = 0
         if on {
-            _ = send(peer, &byte, 0, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            let sent = valueOrErrno {
+                InjectedFault.hit(.datagramSend) ? -1 : send(peer, &byte, 0, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+            }
+            if case .failure = sent { return false }
         } else {
-            while recv(client, &byte, 1, Int32(MSG_DONTWAIT)) < 0 && errno == EINTR {}
+            _ = valueOrErrno { recv(client, &byte, 1, Int32(MSG_DONTWAIT)) }
         }
+        return true
     }
 
     /// Shows or hides POLLOUT.

@@ -10,7 +10,7 @@ public struct TimerFD: Sendable {
     @inlinable public init(fd: Int32) { self.fd = fd }
 
     public static func create(clock: clockid_t) -> Result<TimerFD, Errno> {
-        valueOrErrno { timerfd_create(clock, Int32(TFD_CLOEXEC | TFD_NONBLOCK)) }.map(TimerFD.init(fd:))
+        valueOrErrno { InjectedFault.hit(.timerfdCreate) ? -1 : timerfd_create(clock, Int32(TFD_CLOEXEC | TFD_NONBLOCK)) }.map(TimerFD.init(fd:))
     }
 
     /// Arms a one-shot expiry at `deadline` (ns on the timer's clock), or disarms

@@ -194,17 +194,32 @@ public final class Device: @unchecked Sendable {
             let now = want
             let was = shown.load(ordering: .sequentiallyConsistent)
             if now == was { break }
-            if (now ^ was) & 1 != 0 { socket.setReadable(now & 1 != 0) }
+            var done = now
+            if (now ^ was) & 1 != 0 && !showReadable(now & 1 != 0) {
+                // The token could not be sent (memory pressure): POLLIN stays
+                // unshown, and the next read, write or close tries again.
+                done = (now & ~1) | (was & 1)
+            }
             if (now ^ was) & 2 != 0 {
                 socket.setWritable(now & 2 != 0)
                 let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
                 if fd >= 0 {
-                    var v: UInt64 = 1
-                    if now & 2 != 0 { _ = Glibc.write(fd, &v, 8) } else { _ = Glibc.read(fd, &v, 8) }
+                    if now & 2 != 0 { EventFD(fd: fd).signal() } else { EventFD(fd: fd).reset() }
                 }
             }
-            shown.store(now, ordering: .sequentiallyConsistent)
+            shown.store(done, ordering: .sequentiallyConsistent)
+            if done != now { break }
         }
+    }
+
+    /// Shows or hides POLLIN. A token that cannot be sent is tried again at
+    /// once a few times: a poller may be waiting for it.
+    private func showReadable(_ on: Bool) -> Bool {
+        for _ in 0..<3 {
+            if socket.setReadable(on) { return true }
+            sched_yield()
+        }
+        return false
     }
 
     /// A new close-on-exec descriptor polling readable while there is room
@@ -215,12 +230,9 @@ public final class Device: @unchecked Sendable {
         if !open.load(ordering: .acquiring) { return -1 }
         var fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
         if fd < 0 {
-            fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-            if fd < 0 { return -1 }
-            if shown.load(ordering: .sequentiallyConsistent) & 2 != 0 {
-                var v: UInt64 = 1
-                _ = Glibc.write(fd, &v, 8)
-            }
+            guard case .success(let ready) = EventFD.create() else { return -1 }
+            fd = ready.fd
+            if shown.load(ordering: .sequentiallyConsistent) & 2 != 0 { ready.signal() }
             writeReadyFD.store(fd, ordering: .sequentiallyConsistent)
             syncReadiness()
         }

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// InjectedFault.swift: the syscall layer's seam for tests: a call made to fail as the kernel rarely makes it.
+
+import Glibc
+import Synchronization
+
+/// Failures the kernel gives rarely (ENOMEM from epoll_ctl, EMFILE from
+/// eventfd, EINTR, EAGAIN from a datagram send), made to happen on demand so
+/// that tests reach the error paths behind them. A test arms a fault for one
+/// kind of call; the next `count` such calls made by the arming thread fail
+/// with that errno without reaching the kernel, exactly as the real failure
+/// would look to the caller (-1 and `errno`). Other threads (tests running in
+/// parallel, the library's own threads) are not affected. Debug builds only, like swift-system's mocking: in a
+/// release build ``hit(_:)`` is a constant `false` and costs nothing.
+public enum InjectedFault {
+    /// The wrapped system calls that consult the seam.
+    public enum Call: Int, CaseIterable, Sendable {
+        case epollCreate, epollCtl, eventfd, timerfdCreate, datagramSend
+    }
+
+    #if DEBUG
+    /// Armed faults, all calls together: the fast check reads this alone.
+    private static let armed = Atomic<Int>(0)
+    /// Per call: the errno to give, how many calls are left to fail, and the thread whose calls fail.
+    nonisolated(unsafe) private static var faults = [(errno: Int32, left: Int, thread: pthread_t)](
+        repeating: (0, 0, 0), count: Call.allCases.count)
+    private static let lock = FutexLock()
+    #endif
+
+    /// Makes the calling thread's next `count` calls of `call` fail with
+    /// `errno` (replacing a fault already armed for it).
+    public static func arm(_ call: Call, _ errno: Errno, count: Int = 1) {
+        #if DEBUG
+        lock.withLock {
+            let before = faults[call.rawValue].left
+            faults[call.rawValue] = (errno.rawValue, max(count, 0), pthread_self())
+            armed.add(max(count, 0) - before, ordering: .sequentiallyConsistent)
+        }
+        #else
+        _ = (call, errno, count)
+        #endif
+    }
+
+    /// Removes the calling thread's armed faults; returns how many armed calls never came.
+    @discardableResult
+    public static func disarm() -> Int {
+        #if DEBUG
+        return lock.withLock {
+            var left = 0
+            for i in faults.indices where pthread_equal(faults[i].thread, pthread_self()) != 0 {
+                left += faults[i].left
+                armed.subtract(faults[i].left, ordering: .sequentiallyConsistent)
+                faults[i] = (0, 0, 0)
+            }
+            return left
+        }
+        #else
+        return 0
+        #endif
+    }
+
+    /// True if this call of `call` must fail: `errno` is then set, and the
+    /// wrapper returns -1 instead of making the system call.
+    @inlinable @inline(__always)
+    public static func hit(_ call: Call) -> Bool {
+        #if DEBUG
+        return _slowPath(isArmed) && take(call)
+        #else
+        return false
+        #endif
+    }
+
+    #if DEBUG
+    @usableFromInline static var isArmed: Bool { armed.load(ordering: .relaxed) != 0 }
+
+    @usableFromInline static func take(_ call: Call) -> Bool {
+        lock.withLock {
+            let f = faults[call.rawValue]
+            guard f.left > 0, pthread_equal(f.thread, pthread_self()) != 0 else { return false }
+            faults[call.rawValue].left = f.left - 1
+            armed.subtract(1, ordering: .sequentiallyConsistent)
+            Glibc.errno = f.errno
+            return true
+        }
+    }
+    #endif
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// InjectedFaultTests.swift: kevent's error paths for failures the kernel rarely gives, through the syscall layer's seam.
+
+import BSDSystem
+import CBSDShimABI
+import Glibc
+import Testing
+@testable import KqueueCore
+
+/// Each test arms faults for its own thread only (the seam is per thread), so
+/// these run beside the other suites. Debug builds only: release builds have
+/// no seam, and the tests say so instead of passing vacuously.
+@Suite struct InjectedFaultTests {
+    func change(_ ident: UInt, _ filter: Int32, _ flags: Int32, _ fflags: UInt32 = 0, _ data: Int = 0) -> kevent {
+        kevent(ident: ident, filter: Int16(filter), flags: UInt16(flags), fflags: fflags, data: data, udata: nil)
+    }
+
+    func run(_ kq: Kqueue, _ changes: [kevent], capacity: Int = 8) -> Result<[kevent], Errno> {
+        var out = Array<kevent>(repeating: kevent(), count: max(capacity, 1))
+        let r = changes.withUnsafeBufferPointer { c in
+            out.withUnsafeMutableBufferPointer { o in
+                kq.kevent(changes: c.baseAddress, count: c.count, events: o.baseAddress, capacity: capacity, timeout: 0)
+            }
+        }
+        return r.map { Array(out.prefix($0)) }
+    }
+
+    /// A pipe whose read end is readable (one byte written).
+    func readablePipe() -> (Int32, Int32) {
+        var p: [Int32] = [-1, -1]
+        #expect(pipe(&p) == 0)
+        var b: UInt8 = 1
+        #expect(write(p[1], &b, 1) == 1)
+        return (p[0], p[1])
+    }
+
+    static var seamPresent: Bool {
+        #if DEBUG
+        return true
+        #else
+        return false
+        #endif
+    }
+
+    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    func epollCtlOutOfMemoryIsTheChangesErrorAndRegistersNothing() throws {
+        let kq = try Kqueue.create().get()
+        defer { close(kq.fd) }
+        let (r, w) = readablePipe()
+        defer { close(r); close(w) }
+        InjectedFault.arm(.epollCtl, .noMemory)
+        let evs = try run(kq, [change(UInt(r), EVFILT_READ, EV_ADD)]).get()
+        #expect(InjectedFault.disarm() == 0)
+        #expect(evs.count == 1)
+        #expect(evs.first.map { $0.flags & UInt16(EV_ERROR) != 0 && $0.data == Int(ENOMEM) } == true)
+        // Nothing half-registered: no event, and deleting it finds nothing.
+        #expect(try run(kq, []).get().isEmpty)
+        let del = try run(kq, [change(UInt(r), EVFILT_READ, EV_DELETE)]).get()
+        #expect(del.first.map { $0.flags & UInt16(EV_ERROR) != 0 && $0.data == Int(ENOENT) } == true)
+        // The same change succeeds once the kernel has memory again.
+        #expect(try run(kq, [change(UInt(r), EVFILT_READ, EV_ADD)], capacity: 0).get().isEmpty)
+        let ready = try run(kq, []).get()
+        #expect(ready.count == 1 && ready.first?.ident == UInt(r) && ready.first?.data == 1)
+    }
+
+    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    func interruptedEpollCtlIsRetried() throws {
+        let kq = try Kqueue.create().get()
+        defer { close(kq.fd) }
+        let (r, w) = readablePipe()
+        defer { close(r); close(w) }
+        InjectedFault.arm(.epollCtl, .interrupted, count: 2)
+        #expect(try run(kq, [change(UInt(r), EVFILT_READ, EV_ADD)], capacity: 0).get().isEmpty)
+        #expect(InjectedFault.disarm() == 0)                 // both EINTRs were met, and retried
+        let ready = try run(kq, []).get()
+        #expect(ready.count == 1 && ready.first?.ident == UInt(r))
+    }
+
+    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    func kqueueCreationFailsCleanlyWhenOutOfDescriptors() throws {
+        InjectedFault.arm(.epollCreate, .tooManyOpenFiles)
+        #expect(throws: Errno.tooManyOpenFiles) { try Kqueue.create().get() }
+        #expect(InjectedFault.disarm() == 0)
+        // And the next creation works (nothing left locked or half made).
+        let kq = try Kqueue.create().get()
+        close(kq.fd)
+    }
+
+    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    func timerDescriptorFailureIsTheChangesError() throws {
+        let kq = try Kqueue.create().get()
+        defer { close(kq.fd) }
+        InjectedFault.arm(.timerfdCreate, .tooManyOpenFiles)
+        InjectedFault.arm(.eventfd, .tooManyOpenFiles)
+        let evs = try run(kq, [change(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 1)]).get()
+        let armedLeft = InjectedFault.disarm()
+        // The timer needs a descriptor of one kind or the other the first time:
+        // whichever it asked for failed, so the change failed with EMFILE.
+        #expect(armedLeft == 1)
+        #expect(evs.count == 1 && evs.first.map { $0.flags & UInt16(EV_ERROR) != 0 && $0.data == Int(EMFILE) } == true)
+        // Registered afresh once descriptors are available, it fires.
+        #expect(try run(kq, [change(1, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 1)], capacity: 0).get().isEmpty)
+        var fired: [kevent] = []
+        for _ in 0..<200 where fired.isEmpty {
+            usleep(2_000)
+            fired = try run(kq, []).get()
+        }
+        #expect(fired.count == 1 && fired.first?.filter == Int16(EVFILT_TIMER))
+    }
+}
