@@ -44,4 +44,48 @@ public enum FileDescriptorOps {
     @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) -> Result<Int32, Errno> {
         valueOrErrno { cbsdshim_fcntl_int(fd, cmd, arg) }
     }
+
+    /// What fstat(2) says identifies an open file: its inode and whether it is a socket.
+    public struct Identity: Equatable, Sendable {
+        public let inode: UInt
+        public let isSocket: Bool
+        @inlinable public init(inode: UInt, isSocket: Bool) {
+            self.inode = inode
+            self.isSocket = isSocket
+        }
+    }
+
+    /// fstat(fd): the open file's identity.
+    @inlinable public static func identity(_ fd: Int32) -> Result<Identity, Errno> {
+        var st = stat()
+        return valueOrErrno { fstat(fd, &st) }.map { _ in
+            Identity(inode: UInt(st.st_ino), isSocket: st.st_mode & S_IFMT == S_IFSOCK)
+        }
+    }
+
+    /// True if the open file description has O_NONBLOCK (false if fd is not open).
+    @inlinable public static func isNonBlocking(_ fd: Int32) -> Bool {
+        (try? fcntl(fd, F_GETFL).get()).map { $0 & O_NONBLOCK != 0 } ?? false
+    }
+
+    /// Sets or clears O_NONBLOCK on the open file description.
+    public static func setNonBlocking(_ fd: Int32, _ on: Bool) -> Result<Void, Errno> {
+        fcntl(fd, F_GETFL).flatMap { fl in fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) }.map { _ in () }
+    }
+
+    /// close(2) through the C library, for a descriptor of the program's own
+    /// (an interposed close(), the preload library's, must see it). EINTR
+    /// counts as closed: Linux always releases the descriptor.
+    public static func closeThroughLibc(_ fd: Int32) -> Result<Void, Errno> {
+        if Glibc.close(fd) == 0 { return .success(()) }
+        let e = Errno.current
+        return e == .interrupted ? .success(()) : .failure(e)
+    }
+
+    /// The hard limit on descriptor numbers (RLIMIT_NOFILE), nil if unlimited.
+    public static func descriptorHardLimit() -> UInt? {
+        var rl = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0, rl.rlim_max != rlim_t.max else { return nil }
+        return UInt(rl.rlim_max)
+    }
 }

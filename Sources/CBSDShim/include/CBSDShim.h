@@ -218,4 +218,30 @@ static inline int cbsdshim_ncpus(void) {
     return n < 1 ? 1 : (int)n;
 }
 
+/* --- dmover descriptor: client memory without faulting, open-flag names --- */
+#include <sys/mman.h>
+#include <sys/uio.h>
+/** process_vm_readv/writev on our own process (glibc declares them only under
+ *  _GNU_SOURCE): a bad address is -1/EFAULT, never a fault. */
+static inline ssize_t cbsdshim_process_vm_readv(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                                                const struct iovec *remote, unsigned long nremote) {
+    return (ssize_t)syscall(SYS_process_vm_readv, pid, local, nlocal, remote, nremote, 0UL);
+}
+static inline ssize_t cbsdshim_process_vm_writev(pid_t pid, const struct iovec *local, unsigned long nlocal,
+                                                 const struct iovec *remote, unsigned long nremote) {
+    return (ssize_t)syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0UL);
+}
+/* Linux 5.14's prefault advice (older headers lack the names). */
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+static const int cbsdshim_MADV_POPULATE_READ = MADV_POPULATE_READ;
+static const int cbsdshim_MADV_POPULATE_WRITE = MADV_POPULATE_WRITE;
+/* O_PATH and O_TMPFILE need _GNU_SOURCE; glibc always defines their __ forms. */
+static const int cbsdshim_O_PATH = __O_PATH;
+static const int cbsdshim_O_TMPFILE = __O_TMPFILE;
+
 #endif /* CBSDSHIM_H */

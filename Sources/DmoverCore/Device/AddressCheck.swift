@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // AddressCheck.swift: proves client ranges readable or writable without touching them (MADV_POPULATE_READ/WRITE over merged spans).
 
-import Glibc
+import BSDSystem
 
 /// A range to check: whole pages [lo, hi) on behalf of a record.
 struct CheckedRange {
@@ -19,14 +19,7 @@ struct CheckedRange {
 /// byte per page is copied with process_vm_readv (and written back with
 /// process_vm_writev), which is slower.
 enum AddressCheck {
-    private static let populateRead: Int32 = 22, populateWrite: Int32 = 23
-    static let pageSize = UInt(max(Int(sysconf(Int32(_SC_PAGESIZE))), 4096))
-    /// MADV_POPULATE_READ works on a page we know is readable.
-    private static let populateSupported: Bool = {
-        let p = UnsafeMutableRawPointer.allocate(byteCount: Int(pageSize), alignment: Int(pageSize))
-        defer { p.deallocate() }
-        return madvise(p, Int(pageSize), populateRead) == 0
-    }()
+    static let pageSize = ProcessMemory.pageSize
 
     /// The whole pages covering [addr, addr + len); nil if the range wraps around the address space.
     @inline(__always)
@@ -87,9 +80,7 @@ enum AddressCheck {
         // No mapping spans more than half the address space (and Int(hi - lo)
         // would trap): a span reaching up to a kernel address is not accessible.
         if lo == 0 || hi - lo > UInt(Int.max) { return false }
-        if populateSupported {
-            return madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), write ? populateWrite : populateRead) == 0
-        }
+        if ProcessMemory.canPrefault { return ProcessMemory.prefault(lo, hi, forWriting: write) }
         var page = lo
         while page < hi {
             var byte: UInt8 = 0

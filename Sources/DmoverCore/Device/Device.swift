@@ -236,6 +236,6 @@ public final class Device: @unchecked Sendable {
             writeReadyFD.store(fd, ordering: .sequentiallyConsistent)
             syncReadiness()
         }
-        return cbsdshim_fcntl_int(fd, F_DUPFD_CLOEXEC, 0)
+        return (try? FileDescriptorOps.fcntl(fd, F_DUPFD_CLOEXEC, 0).get()) ?? -1
     }
 }

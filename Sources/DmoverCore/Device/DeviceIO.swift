@@ -14,19 +14,19 @@ public enum DmoverDevice {
     ///   O_DIRECTORY, O_PATH and O_TMPFILE are EINVAL, the rest is ignored.
     /// - Throws: EINVAL, EMFILE, ENFILE, ENOMEM.
     public static func open(flags: Int32) throws(Errno) -> Int32 {
-        // O_PATH and __O_TMPFILE: the Glibc module lacks them (_GNU_SOURCE).
-        if flags & (O_DIRECTORY | 0o10000000 | 0o20000000) != 0 { throw .invalidArgument }
+        if flags & (O_DIRECTORY | cbsdshim_O_PATH | cbsdshim_O_TMPFILE) != 0 { throw .invalidArgument }
         DmoverFork.install()
         WriteReadiness.register(source: writeReadinessSource, room: writeRoom, readable: responseBytes)
         let socket = try ReadinessSocket.make(closeOnExec: flags & O_CLOEXEC != 0, nonBlocking: flags & O_NONBLOCK != 0)
-        var st = stat()
-        guard fstat(socket.client, &st) == 0 else {
-            let e = Errno.current
+        let identity: FileDescriptorOps.Identity
+        switch FileDescriptorOps.identity(socket.client) {
+        case .success(let id): identity = id
+        case .failure(let e):
             FileDescriptorOps.close(socket.client)
             socket.closePeer()
             throw e
         }
-        let device = Device.make(socket, inode: UInt(st.st_ino))
+        let device = Device.make(socket, inode: identity.inode)
         guard DeviceTable.insert(device) else {
             FileDescriptorOps.close(socket.client)
             device.retire()
@@ -55,9 +55,7 @@ public enum DmoverDevice {
                 var on: Int32 = 0
                 guard UserMemory.copyIn(&on, from: arg, count: 4) else { return .badAddress }
                 if cmd == DeviceProtocol.fioasync { return nil }        // accepted; does nothing (as NetBSD)
-                let fl = cbsdshim_fcntl(fd, F_GETFL)
-                if fl < 0 { return Errno.current }
-                if cbsdshim_fcntl_int(fd, F_SETFL, on != 0 ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) < 0 { return Errno.current }
+                if case .failure(let e) = FileDescriptorOps.setNonBlocking(fd, on != 0) { return e }
                 return nil
             default:
                 return .notTTY
@@ -93,7 +91,7 @@ public enum DmoverDevice {
             let room = DeviceProtocol.maxInFlight - (cbsdshim_atomic_load_int(d.completed) &- seen)
             if room <= 0 {
                 cbsdshim_unlock(d.writeLock)
-                if nonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
+                if FileDescriptorOps.isNonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
                 // NetBSD sleeps interruptibly: a signal whose handler lacks
                 // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
@@ -185,7 +183,7 @@ public enum DmoverDevice {
                 continue
             }
             cbsdshim_unlock(d.readLock)
-            if nonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
+            if FileDescriptorOps.isNonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
@@ -196,10 +194,6 @@ public enum DmoverDevice {
             if signalled { return got > 0 ? .success(got * size) : .failure(.interrupted) }
         }
         return .success(got * size)
-    }
-
-    @inline(__always) private static func nonBlocking(_ fd: Int32) -> Bool {
-        cbsdshim_fcntl(fd, F_GETFL) & O_NONBLOCK != 0
     }
 
     /// For kevent's EVFILT_WRITE: a close-on-exec copy of the descriptor's
@@ -235,6 +229,6 @@ public enum DmoverDevice {
         d.retire()
         // The program's descriptor (not FileDescriptorOps.close, which is for
         // the library's own): an interposed close() may need to see it.
-        if Glibc.close(fd) != 0 && errno != EINTR { throw Errno.current }
+        try FileDescriptorOps.closeThroughLibc(fd).get()
     }
 }

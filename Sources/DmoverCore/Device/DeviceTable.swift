@@ -11,9 +11,7 @@ import Glibc
 /// under a lock (open and close only).
 enum DeviceTable {
     static let capacity: Int = {
-        var rl = rlimit()
-        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl)
-        let hard = rl.rlim_max == rlim_t.max ? UInt(1 << 20) : UInt(rl.rlim_max)
+        let hard = FileDescriptorOps.descriptorHardLimit() ?? UInt(1 << 20)
         return Int(min(max(hard, 1024), 1 << 20))
     }()
     /// calloc'ed: untouched pages cost nothing.
@@ -65,8 +63,7 @@ enum DeviceTable {
     static func with<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
         return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
-            var st = stat()
-            guard fstat(fd, &st) == 0, UInt(st.st_ino) == d.clientInode, st.st_mode & S_IFMT == S_IFSOCK else {
+            guard case .success(let id) = FileDescriptorOps.identity(fd), id.inode == d.clientInode, id.isSocket else {
                 reclaim(fd, p)
                 return nil
             }
