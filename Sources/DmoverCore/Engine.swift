@@ -145,7 +145,7 @@ final class CompletionQueue: @unchecked Sendable {
         tail = dreq
         if !started {
             started = true
-            if !startLibraryThread(name: "dmover-done", { [self] in run() }) {
+            if !LibraryThread.start(name: "dmover-done", { [self] in run() }) {
                 started = false
                 // No thread: run the callbacks here rather than lose them.
                 lock.unlock()

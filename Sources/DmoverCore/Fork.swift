@@ -15,10 +15,10 @@ enum DmoverFork {
             {
                 BackendRegistry.lock.lock()
                 cbsdshim_lock(Request.cacheLock)
-                RunningThreads.lock.lock()
+                LibraryThread.prepareFork()
             },
             {
-                RunningThreads.lock.unlock()
+                LibraryThread.parentAfterFork()
                 cbsdshim_unlock(Request.cacheLock)
                 BackendRegistry.lock.unlock()
             },
@@ -37,7 +37,7 @@ enum DmoverFork {
     private static func child() {
         pid = getpid()
         Request.cacheLock.pointee = 0
-        RunningThreads.lock.reset()
+        LibraryThread.childAfterFork()
         for b in BackendRegistry.allInChild {
             b.queueLock.reset()
             b.native?.resetInChild()

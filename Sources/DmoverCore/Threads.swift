@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Threads.swift: library-owned threads, and the lock with a condition used
-// where a thread must sleep. Both are futex words that record no owner thread
-// (only a recursive lock keeps one, in plain memory), so a fork child can
-// reset them (pthread mutexes and Swift's Mutex cannot be reset there).
+// Threads.swift: the lock with a condition used where a dmover thread must
+// sleep (threads themselves start through BSDSystem's LibraryThread). Its
+// words record no owner thread (only a recursive lock keeps one, in plain
+// memory), so a fork child can reset it (pthread mutexes and Swift's Mutex
+// cannot be reset there).
 
 import BSDSystem
 import CBSDShim
@@ -88,76 +89,16 @@ final class MutexCondition: @unchecked Sendable {
     }
 }
 
-/// Boxes a thread body for pthread_create.
-private final class ThreadBody {
-    let name: String
-    let body: () -> Void
-    init(name: String, body: @escaping () -> Void) {
-        self.name = name
-        self.body = body
-    }
-}
-
-/// The bodies of running library threads. Only their threads' stacks would
-/// refer to them otherwise, and a fork child has none of those threads:
-/// memcheck called what they hold (sessions, device buffers) definitely lost.
-/// Addresses as integers: reachability is all that is needed. A futex lock,
-/// not Swift's Mutex: fork's prepare handler holds it (a thread ending at the
-/// moment of fork would otherwise leave it locked forever in the child, whose
-/// first thread start would hang) and the child resets it.
-enum RunningThreads {
-    static let lock = FutexLock()
-    nonisolated(unsafe) private static var addresses: [UInt] = []
-
-    static func add(_ box: UnsafeMutableRawPointer) {
-        lock.lock()
-        addresses.append(UInt(bitPattern: box))
-        lock.unlock()
-    }
-
-    static func remove(_ box: UnsafeMutableRawPointer) {
-        let address = UInt(bitPattern: box)
-        lock.lock()
-        if let i = addresses.firstIndex(of: address) {
-            addresses.swapAt(i, addresses.count - 1)
-            addresses.removeLast()
-        }
-        lock.unlock()
-    }
-}
-
-/// Starts a detached library thread with the asynchronous signals blocked
-/// (they belong to the application's threads; see LibraryThreadSignals).
-/// Returns false if the thread could not start.
-@discardableResult
-func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
-    let box = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
-    RunningThreads.add(box)
-    var all = LibraryThreadSignals.mask
-    var old = sigset_t()
-    // The new thread inherits the creator's mask: block them around pthread_create.
-    pthread_sigmask(SIG_SETMASK, &all, &old)
-    var tid = pthread_t()
-    let rc = pthread_create(&tid, nil, { arg in
-        let b = Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue()
-        b.name.withCString { cbsdshim_set_thread_name($0) }
-        b.body()
-        RunningThreads.remove(arg!)
-        return nil
-    }, box)
-    pthread_sigmask(SIG_SETMASK, &old, nil)
-    if rc != 0 {
-        RunningThreads.remove(box)
-        Unmanaged<ThreadBody>.fromOpaque(box).release()
-        return false
-    }
-    pthread_detach(tid)
-    return true
-}
-
 /// Reads a positive integer setting from the environment.
 func environmentInt(_ name: String) -> Int? {
     guard let v = getenv(name) else { return nil }
     guard let n = Int(String(cString: v)), n >= 0 else { return nil }
     return n
+}
+
+/// dmover's name for LibraryThread.start (its software backend's files keep
+/// calling it by this name).
+@discardableResult @inline(__always)
+func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
+    LibraryThread.start(name: name, body)
 }
