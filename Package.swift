@@ -28,6 +28,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Errno, FileDescriptor and FilePath in the Swift API (not used by libbsdshim.so).
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // Public C headers (include/), the ABI contract, plus compile-time layout checks.
@@ -49,7 +51,8 @@ let package = Package(
         .target(name: "BSDShimExports", dependencies: ["KqueueCore", "DmoverCore", "DmoverSIMD", "CBSDShimABI"],
                 path: "Sources/BSDShimExports", exclude: ["CMakeLists.txt", "exports.map"]),
         // The Swift API over the same core (not over the C functions).
-        .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "BSDSystem", "CBSDShimABI"],
+        .target(name: "BSDShim", dependencies: ["KqueueCore", "DmoverCore", "BSDSystem", "CBSDShimABI",
+                                                .product(name: "SystemPackage", package: "swift-system")],
                 path: "Sources/BSDShim", exclude: ["CMakeLists.txt"]),
         // The `bsdshim` command-line tool.
         .executableTarget(name: "BSDShimTool",
@@ -94,7 +97,9 @@ let package = Package(
                           path: "Sources/DmoverIOBench", exclude: ["CMakeLists.txt"]),
         .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "DmoverSIMD", "BSDShimExports"],
                     path: "Tests/DmoverCoreTests"),
-        .testTarget(name: "BSDShimTests", dependencies: ["BSDShim", "DmoverSIMD"], path: "Tests/BSDShimTests"),
+        .testTarget(name: "BSDShimTests", dependencies: ["BSDShim", "DmoverSIMD",
+                                                   .product(name: "SystemPackage", package: "swift-system")],
+                    path: "Tests/BSDShimTests"),
         .testTarget(name: "KqueueCoreTests", dependencies: ["KqueueCore", "BSDSystem", "CBSDShimABI"],
                     path: "Tests/KqueueCoreTests"),
     ],

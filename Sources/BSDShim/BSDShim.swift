@@ -4,6 +4,10 @@
 // The types here drive KqueueCore and DmoverCore directly, the same engines the
 // C ABI (libbsdshim.so) uses; they do not call the C functions.
 
-/// `Errno` (the error type of every kqueue call) comes from BSDSystem; re-exported
-/// so that programs need `import BSDShim` only.
-@_exported import BSDSystem
+/// swift-system's types that the API takes, returns and throws, re-exported one
+/// by one so that `import BSDShim` alone can name them. They are the same
+/// declarations as `SystemPackage`'s, so a program may import both. The core's
+/// syscall layer (BSDSystem) is not part of the API.
+@_exported import struct SystemPackage.Errno
+@_exported import struct SystemPackage.FileDescriptor
+@_exported import struct SystemPackage.FilePath

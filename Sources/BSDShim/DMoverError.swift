@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // DMoverError.swift: why a dmover session or request failed (an errno, named).
 
-/// A dmover failure: the errno the engine or backend reported, with names for
-/// the ones a program can act on.
+import SystemPackage
+
+/// A dmover failure: the errno the engine or backend reported (swift-system's
+/// `Errno`), with names for the ones a program can act on.
 ///
 /// ```swift
 /// do {
@@ -12,7 +14,7 @@
 /// }
 /// ```
 public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// The errno value.
+    /// The errno value (swift-system's `Errno`).
     ///
     /// ```swift
     /// if error.errno == .invalidArgument { print("bad buffers") }
@@ -29,7 +31,7 @@ public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
     /// No backend implements the function (`ESRCH`).
     public static let unknownFunction = DMoverError(.noSuchProcess)
     /// No backend is registered at all (`ENXIO`).
-    public static let noBackend = DMoverError(.noDevice)
+    public static let noBackend = DMoverError(.noSuchAddressOrDevice)
     /// The buffers do not fit the function: wrong input count, unequal lengths,
     /// an output where none is expected or none where one is (`EINVAL`).
     public static let invalidShape = DMoverError(.invalidArgument)

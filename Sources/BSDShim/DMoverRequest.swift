@@ -2,14 +2,15 @@
 // DMoverRequest.swift: building dmover requests from DMoverBuffers, and their completion.
 
 import CBSDShimABI
-import DmoverCore
+internal import DmoverCore
 import Glibc
 import Synchronization
+import SystemPackage
 
 extension DMoverSession {
     /// A zeroed request of this session.
     func allocateRequest() throws(DMoverError) -> UnsafeMutablePointer<dmover_request> {
-        do { return try Request.alloc(session.dses, inbuf: nil) } catch { throw DMoverError(error) }
+        do { return try Request.alloc(session.dses, inbuf: nil) } catch { throw DMoverError(core: error) }
     }
 
     /// Describes `op` in `dreq`. Linear buffers are passed as they are; if any

@@ -3,7 +3,7 @@
 // async and batch requests over DmoverCore.
 
 import CBSDShimABI
-import DmoverCore
+internal import DmoverCore
 import Glibc
 
 /// A dmover session: one function (zero, fill8, copy, xorN, CRC-32C, compare)
@@ -38,12 +38,12 @@ public final class DMoverSession: Sendable {
     ///   ``DMoverError/noBackend``, ``DMoverError/noMemory``.
     public init(function: Function) throws(DMoverError) {
         if case .xor(let n) = function, !(2...dmoverMaxInputs).contains(n) { throw .unknownFunction }
-        let created: Result<UnsafeMutablePointer<dmover_session>, Errno> = function.name.withCString { name in
-            Result { () throws(Errno) in try Session.create(name) }
+        let created: Result<UnsafeMutablePointer<dmover_session>, CoreErrno> = function.name.withCString { name in
+            Result { () throws(CoreErrno) in try Session.create(name) }
         }
         switch created {
         case .success(let dses): session = SessionHandle(dses: dses)
-        case .failure(let e): throw DMoverError(e)
+        case .failure(let e): throw DMoverError(core: e)
         }
         self.function = function
     }

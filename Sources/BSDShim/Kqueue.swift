@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Kqueue.swift: a kqueue for Swift programs: typed registration and waiting over KqueueCore.
 
+internal import enum BSDSystem.FileDescriptorOps
 import CBSDShimABI
 import Glibc
-import KqueueCore
+internal import KqueueCore
 import Synchronization
+import SystemPackage
 
 /// A BSD kqueue: register interest in descriptors, files, processes, signals,
 /// timers and user events, then wait for them, synchronously or as an
@@ -12,10 +14,12 @@ import Synchronization
 ///
 /// The kqueue owns its descriptor (a real, pollable one) and closes it in
 /// ``close()`` or when the object goes away. All methods are thread-safe.
+/// Errors are swift-system's `Errno`; descriptors are `FileDescriptor`s.
 ///
 /// ```swift
 /// let kq = try Kqueue()
-/// try kq.register(.read(fd), userData: 1)
+/// let (readEnd, writeEnd) = try FileDescriptor.pipe()
+/// try kq.register(.read(readEnd), userData: 1)
 /// try kq.register(.timer(7, interval: .milliseconds(100)))
 /// let buffer = Kqueue.EventBuffer(capacity: 16)
 /// try kq.wait(into: buffer, timeout: .seconds(1))
@@ -23,11 +27,14 @@ import Synchronization
 /// ```
 public final class Kqueue: Sendable {
     /// The kqueue's descriptor (usable with poll/epoll, or the C `kevent()`).
+    /// The kqueue owns it: do not close it yourself.
     ///
     /// ```swift
-    /// var pfd = pollfd(fd: kq.descriptor, events: Int16(POLLIN), revents: 0)
+    /// var pfd = pollfd(fd: kq.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
     /// ```
-    public let descriptor: Int32
+    public var descriptor: FileDescriptor { FileDescriptor(rawValue: rawDescriptor) }
+    /// The descriptor's number (kept as a plain number: `FileDescriptor` is not `Sendable`).
+    let rawDescriptor: Int32
     let core: KqueueCore.Kqueue
     let closed = Atomic<Bool>(false)
     /// Events taken from the core but not yet delivered: the rest of the batch
@@ -46,9 +53,9 @@ public final class Kqueue: Sendable {
         switch KqueueCore.Kqueue.create() {
         case .success(let kq):
             core = kq
-            descriptor = kq.fd
+            rawDescriptor = kq.fd
         case .failure(let e):
-            throw e
+            throw Errno(core: e)
         }
     }
 
@@ -73,9 +80,9 @@ public final class Kqueue: Sendable {
         if closed.exchange(true, ordering: .acquiringAndReleasing) { return }
         undelivered.withLock { $0.removeAll() }
         // The core forgets the kqueue and wakes its waiters before the number can be reused.
-        KqueueRegistry.descriptorClosing(descriptor)
-        ReadinessReactor.shared.forget(descriptor)
-        FileDescriptorOps.close(descriptor)
+        KqueueRegistry.descriptorClosing(rawDescriptor)
+        ReadinessReactor.shared.forget(rawDescriptor)
+        FileDescriptorOps.close(rawDescriptor)
     }
 
     // MARK: - Registration
@@ -302,7 +309,7 @@ public final class Kqueue: Sendable {
         if isClosed { throw .badFileDescriptor }
         switch core.kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout) {
         case .success(let n): return n
-        case .failure(let e): throw e
+        case .failure(let e): throw Errno(core: e)
         }
     }
 

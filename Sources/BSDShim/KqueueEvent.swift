@@ -3,6 +3,7 @@
 
 import CBSDShimABI
 import Glibc
+import SystemPackage
 
 extension Kqueue {
     /// One delivered event: which registration fired and what it reports.
@@ -10,7 +11,7 @@ extension Kqueue {
     /// ```swift
     /// for event in buffer {
     ///     switch event.kind {
-    ///     case .readable(let fd, let bytes): print("fd \(fd): \(bytes) bytes, eof \(event.isEOF)")
+    ///     case .readable(let fd, let bytes): print("fd \(fd.rawValue): \(bytes) bytes, eof \(event.isEOF)")
     ///     case .timer(let id, let expirations): print("timer \(id) fired \(expirations) times")
     ///     default: break
     ///     }
@@ -79,7 +80,7 @@ extension Kqueue {
         /// The error this event reports (`EV_ERROR` with `data` as errno), if any.
         ///
         /// ```swift
-        /// if let error = event.error { print("failed: \(error)") }
+        /// if event.error == .badFileDescriptor { print("the descriptor was closed") }
         /// ```
         public var error: Errno? {
             rawFlags & UInt16(EV_ERROR) != 0 && data != 0 ? Errno(rawValue: Int32(truncatingIfNeeded: data)) : nil
@@ -91,14 +92,15 @@ extension Kqueue {
         /// if case .signal(let number, let count) = event.kind { print(number, count) }
         /// ```
         public var kind: Kind {
-            let fd = Int32(truncatingIfNeeded: Int(bitPattern: identifier))
+            let number = Int32(truncatingIfNeeded: Int(bitPattern: identifier))
+            let fd = FileDescriptor(rawValue: number)
             switch Int32(filterCode) {
             case EVFILT_READ: return .readable(fd, bytes: data)
             case EVFILT_WRITE: return .writable(fd, bytes: data)
             case EVFILT_EXCEPT: return .exceptional(fd, outOfBand: filterFlags & UInt32(NOTE_OOB) != 0)
             case EVFILT_VNODE: return .vnode(fd, VnodeEvents(rawValue: filterFlags))
-            case EVFILT_PROC: return .proc(pid_t(fd), ProcEvents(rawValue: filterFlags), data: data)
-            case EVFILT_SIGNAL: return .signal(fd, count: data)
+            case EVFILT_PROC: return .proc(pid_t(number), ProcEvents(rawValue: filterFlags), data: data)
+            case EVFILT_SIGNAL: return .signal(number, count: data)
             case EVFILT_TIMER: return .timer(identifier, expirations: data)
             case EVFILT_USER: return .user(identifier, flags: filterFlags & UInt32(NOTE_FFLAGSMASK))
             default: return .other(filter: filterCode, identifier: identifier)
@@ -118,20 +120,21 @@ extension Kqueue {
         }
     }
 
-    /// An event's report, by filter.
+    /// An event's report, by filter. Descriptors are swift-system `FileDescriptor`s
+    /// (Sendable for the reason ``Filter`` is: they are numbers held as values).
     ///
     /// ```swift
     /// if case .vnode(_, let changes) = event.kind, changes.contains(.delete) { print("gone") }
     /// ```
-    public enum Kind: Sendable, Hashable {
+    public enum Kind: @unchecked Sendable, Hashable {
         /// The descriptor is readable; `bytes` available (listening socket: pending connections).
-        case readable(Int32, bytes: Int)
+        case readable(FileDescriptor, bytes: Int)
         /// The descriptor is writable; `bytes` of room in its buffer.
-        case writable(Int32, bytes: Int)
+        case writable(FileDescriptor, bytes: Int)
         /// An exceptional condition: out-of-band data on a TCP socket.
-        case exceptional(Int32, outOfBand: Bool)
+        case exceptional(FileDescriptor, outOfBand: Bool)
         /// The file open as the descriptor changed in these ways (accumulated until delivered).
-        case vnode(Int32, VnodeEvents)
+        case vnode(FileDescriptor, VnodeEvents)
         /// The process exited, forked or called exec; for an exit, `data` is its wait status.
         case proc(pid_t, ProcEvents, data: Int)
         /// The signal was sent `count` times since the last delivery.

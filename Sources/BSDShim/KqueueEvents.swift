@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // KqueueEvents.swift: a kqueue's events as an AsyncSequence (no thread held while idle).
 
+import SystemPackage
+
 extension Kqueue {
     /// The events of a kqueue as an `AsyncSequence` (see ``Kqueue/events``).
     ///
@@ -80,7 +82,7 @@ extension Kqueue {
                     }
                     // Nothing pending: suspend until the descriptor is readable.
                     let kq = kqueue
-                    let woke = await ReadinessReactor.shared.waitReadable(kq.descriptor) { kq.isClosed }
+                    let woke = await ReadinessReactor.shared.waitReadable(kq.rawDescriptor) { kq.isClosed }
                     if !woke && !Task.isCancelled && !kq.isClosed {
                         // The reactor could not watch it (no thread, epoll refused): poll slowly.
                         try? await Task.sleep(for: .milliseconds(5))

@@ -3,6 +3,7 @@
 
 import CBSDShimABI
 import Glibc
+import SystemPackage
 
 extension Kqueue {
     /// What a registration watches: the filter with its identifier and arguments.
@@ -11,24 +12,35 @@ extension Kqueue {
     /// same pair again modifies it, and ``Kqueue/delete(_:)`` needs only the pair
     /// (other arguments are ignored there).
     ///
+    /// Descriptors are swift-system `FileDescriptor`s; each descriptor filter
+    /// also has a form taking the raw `Int32`. The caller keeps the descriptor
+    /// open while it is registered.
+    ///
+    /// Sendable although `FileDescriptor` is not: a filter holds the
+    /// descriptor's number only, as a value (swift-system leaves the type
+    /// non-Sendable over using one descriptor from several threads, which a
+    /// filter never does).
+    ///
     /// ```swift
-    /// try kq.register(.read(pipeReadEnd))
+    /// let (readEnd, _) = try FileDescriptor.pipe()
+    /// try kq.register(.read(readEnd))
     /// try kq.register(.timer(1, interval: .milliseconds(10)), flags: .oneshot)
-    /// try kq.register(.vnode(fileFD, [.write, .delete]), flags: .clear)
+    /// let file = try FileDescriptor.open("/tmp/log", .readOnly)
+    /// try kq.register(.vnode(file, [.write, .delete]), flags: .clear)
     /// ```
-    public enum Filter: Sendable, Hashable {
+    public enum Filter: @unchecked Sendable, Hashable {
         /// The descriptor is readable; with `lowWater`, only once that many bytes are.
         /// The corresponding C filter is `EVFILT_READ` (`NOTE_LOWAT`).
-        case read(Int32, lowWater: Int? = nil)
+        case read(FileDescriptor, lowWater: Int? = nil)
         /// The descriptor is writable; with `lowWater`, only once that much room is free.
         /// The corresponding C filter is `EVFILT_WRITE` (`NOTE_LOWAT`).
-        case write(Int32, lowWater: Int? = nil)
+        case write(FileDescriptor, lowWater: Int? = nil)
         /// Out-of-band data arrived on a TCP socket. The corresponding C filter is
         /// `EVFILT_EXCEPT` with `NOTE_OOB`.
-        case except(Int32)
+        case except(FileDescriptor)
         /// The file open as the descriptor changed in one of the given ways.
         /// The corresponding C filter is `EVFILT_VNODE`.
-        case vnode(Int32, VnodeEvents)
+        case vnode(FileDescriptor, VnodeEvents)
         /// The process exited, forked or called exec. The corresponding C filter is `EVFILT_PROC`.
         case proc(pid_t, ProcEvents)
         /// The signal was sent to the process (counted; its disposition still applies).
@@ -47,7 +59,7 @@ extension Kqueue {
         /// The C filter number (`EVFILT_*`).
         ///
         /// ```swift
-        /// Kqueue.Filter.read(0).code   // EVFILT_READ (-1)
+        /// Kqueue.Filter.read(.standardInput).code   // EVFILT_READ (-1)
         /// ```
         public var code: Int16 {
             switch self {
@@ -70,11 +82,47 @@ extension Kqueue {
         public var identifier: UInt {
             switch self {
             case .read(let fd, _), .write(let fd, _), .except(let fd), .vnode(let fd, _):
-                UInt(bitPattern: Int(fd))
+                UInt(bitPattern: Int(fd.rawValue))
             case .proc(let pid, _): UInt(bitPattern: Int(pid))
             case .signal(let s): UInt(bitPattern: Int(s))
             case .timer(let id, _), .absoluteTimer(let id, _), .user(let id): id
             }
+        }
+
+        /// ``read(_:lowWater:)`` of a raw descriptor number.
+        ///
+        /// ```swift
+        /// try kq.register(.read(socketFD))   // socketFD: Int32
+        /// ```
+        public static func read(_ descriptor: Int32, lowWater: Int? = nil) -> Filter {
+            .read(FileDescriptor(rawValue: descriptor), lowWater: lowWater)
+        }
+
+        /// ``write(_:lowWater:)`` of a raw descriptor number.
+        ///
+        /// ```swift
+        /// try kq.register(.write(socketFD), flags: .oneshot)   // socketFD: Int32
+        /// ```
+        public static func write(_ descriptor: Int32, lowWater: Int? = nil) -> Filter {
+            .write(FileDescriptor(rawValue: descriptor), lowWater: lowWater)
+        }
+
+        /// ``except(_:)`` of a raw descriptor number.
+        ///
+        /// ```swift
+        /// try kq.register(.except(socketFD))   // socketFD: Int32
+        /// ```
+        public static func except(_ descriptor: Int32) -> Filter {
+            .except(FileDescriptor(rawValue: descriptor))
+        }
+
+        /// ``vnode(_:_:)`` of a raw descriptor number.
+        ///
+        /// ```swift
+        /// try kq.register(.vnode(fileFD, .all), flags: .clear)   // fileFD: Int32
+        /// ```
+        public static func vnode(_ descriptor: Int32, _ events: VnodeEvents) -> Filter {
+            .vnode(FileDescriptor(rawValue: descriptor), events)
         }
 
         /// fflags and data of a change for this filter.

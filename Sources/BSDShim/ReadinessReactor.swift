@@ -2,8 +2,8 @@
 // ReadinessReactor.swift: one background thread that tells waiting tasks when a
 // kqueue descriptor becomes readable, so idle async iterations hold no thread.
 
-import BSDSystem
-import CBSDShim
+internal import BSDSystem
+internal import CBSDShim
 import Glibc
 import Synchronization
 

@@ -71,7 +71,7 @@ struct WatchCommand: ParsableCommand {
                 throw ToolError(.libraryError, "kqueue: \(error)")
             }
             for event in buffer {
-                guard case .vnode(let fd, let changes) = event.kind, let path = watched[fd] else { continue }
+                guard case .vnode(let file, let changes) = event.kind, case let fd = file.rawValue, let path = watched[fd] else { continue }
                 report(changes, path)
                 printed += 1
                 if changes.contains(.delete) {

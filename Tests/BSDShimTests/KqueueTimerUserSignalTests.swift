@@ -13,7 +13,7 @@ import Testing
         #expect(events.count == 1)
         #expect(events.first?.kind == .timer(5, expirations: 1))
         #expect(events.first?.userData == 3)
-        #expect(throws: Errno.noSuchFile) { try kq.delete(.timer(5, interval: .zero)) }
+        #expect(throws: Errno.noSuchFileOrDirectory) { try kq.delete(.timer(5, interval: .zero)) }
     }
 
     @Test func periodicTimerCountsExpirationsSinceLastDelivery() throws {
@@ -53,7 +53,7 @@ import Testing
         #expect(events.first?.kind == .user(42, flags: 0x5))
         #expect(events.first?.userData == 8)
         #expect(try kq.wait(timeout: .zero).isEmpty)  // EV_CLEAR: consumed
-        #expect(throws: Errno.noSuchFile) { try kq.trigger(user: 43) }
+        #expect(throws: Errno.noSuchFileOrDirectory) { try kq.trigger(user: 43) }
     }
 
     @Test func ignoredSignalIsStillCounted() throws {

@@ -3,20 +3,22 @@
 
 import BSDShim
 import Glibc
+import SystemPackage
 import Testing
 
 /// A temporary file, removed with the value.
 final class TemporaryFile {
     let path: String
-    let fd: Int32
+    let fd: FileDescriptor
     init() throws {
         var template = Array("/tmp/bsdshim-api-XXXXXX".utf8CString)
-        fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        try #require(fd >= 0)
+        let raw = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        try #require(raw >= 0)
+        fd = FileDescriptor(rawValue: raw)
         path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
     deinit {
-        close(fd)
+        try? fd.close()
         unlink(path)
     }
 }
