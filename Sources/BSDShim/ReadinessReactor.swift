@@ -113,7 +113,7 @@ final class ReadinessReactor: Sendable {
         if s.started { return true }
         guard case .success(let ep) = Epoll.create() else { return false }
         s.epoll = ep
-        guard startThread(epoll: ep) else {
+        guard LibraryThread.start(name: "bsdshim-async", { [self] in run(epoll: ep) }) else {
             FileDescriptorOps.close(ep.fd)
             s.epoll = Epoll(fd: -1)
             return false
@@ -143,36 +143,6 @@ final class ReadinessReactor: Sendable {
                 }
                 for w in ready { w.continuation.resume(returning: true) }
             }
-        }
-    }
-
-    /// Starts the detached thread with the asynchronous signals blocked (they are the program's).
-    private func startThread(epoll ep: Epoll) -> Bool {
-        let box = Unmanaged.passRetained(ThreadStart(reactor: self, epoll: ep)).toOpaque()
-        var all = LibraryThreadSignals.mask, old = sigset_t()
-        pthread_sigmask(SIG_SETMASK, &all, &old)
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { arg in
-            let start = Unmanaged<ThreadStart>.fromOpaque(arg!).takeRetainedValue()
-            cbsdshim_set_thread_name("bsdshim-async")
-            start.reactor.run(epoll: start.epoll)
-            return nil
-        }, box)
-        pthread_sigmask(SIG_SETMASK, &old, nil)
-        if rc != 0 {
-            Unmanaged<ThreadStart>.fromOpaque(box).release()
-            return false
-        }
-        pthread_detach(tid)
-        return true
-    }
-
-    private final class ThreadStart {
-        let reactor: ReadinessReactor
-        let epoll: Epoll
-        init(reactor: ReadinessReactor, epoll: Epoll) {
-            self.reactor = reactor
-            self.epoll = epoll
         }
     }
 }
