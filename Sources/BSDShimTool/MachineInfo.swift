@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// MachineInfo.swift: the CPU model and cache sizes that head `bsdshim bench`'s
+// output (figures mean little without the machine they were measured on).
+
+import Glibc
+
+enum MachineInfo {
+    /// "CPU: <model> (<n> CPUs); caches: L1d 32K, L1i 32K, L2 512K, L3 16384K".
+    static func summary() -> String {
+        let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        var line = "CPU: " + (cpuModel() ?? "unknown model") + " (\(cpus) CPUs)"
+        let caches = cacheSizes()
+        if !caches.isEmpty { line += "; caches: " + caches.joined(separator: ", ") }
+        return line
+    }
+
+    /// The first "model name" of /proc/cpuinfo.
+    private static func cpuModel() -> String? {
+        guard let text = readSmallFile("/proc/cpuinfo") else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+            if let colon = line.firstIndex(of: ":") {
+                return String(line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" }))
+            }
+        }
+        return nil
+    }
+
+    /// CPU 0's caches from sysfs, e.g. ["L1d 32K", "L1i 32K", "L2 512K", "L3 16384K"].
+    private static func cacheSizes() -> [String] {
+        var result: [String] = []
+        for index in 0..<8 {
+            let dir = "/sys/devices/system/cpu/cpu0/cache/index\(index)/"
+            guard let level = readSmallFile(dir + "level"), let type = readSmallFile(dir + "type"),
+                  let size = readSmallFile(dir + "size") else { break }
+            let suffix = switch type.trimmed { case "Data": "d"; case "Instruction": "i"; default: "" }
+            result.append("L" + level.trimmed + suffix + " " + size.trimmed)
+        }
+        return result
+    }
+
+    /// The text of a small file (/proc and /sys files report no size, so read to the end).
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+private extension String {
+    var trimmed: String {
+        String(self.drop(while: { $0 == " " || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\n" }).reversed())
+    }
+}
