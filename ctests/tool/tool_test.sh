@@ -232,7 +232,7 @@ fi
 
 # Commands that only read keep the default signal action: SIGINT kills them at
 # once (status 130 from the shell, and no message of the tool's own).
-truncate -s 8G "$dir/sparse"
+truncate -s 64G "$dir/sparse"
 "$ref" run "$tool" crc32c --no-progress "$dir/sparse" >"$dir/out" 2>"$dir/err" &
 pid=$!
 sleep 0.3
