@@ -5,24 +5,32 @@
 import Glibc
 
 enum MachineInfo {
-    /// "CPU: <model> (<n> CPUs); caches: L1d 32K, L1i 32K, L2 512K, L3 16384K".
+    /// "CPU: <model> (family F model M, <n> CPUs); caches: L1d 32K, L1i 32K, L2 512K, L3 16384K".
+    /// Family and model name the microarchitecture where a VM's model name is generic.
     static func summary() -> String {
         let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        var line = "CPU: " + (cpuModel() ?? "unknown model") + " (\(cpus) CPUs)"
+        let info = cpuInfo()
+        var line = "CPU: " + (info["model name"] ?? "unknown model") + " ("
+        if let family = info["cpu family"], let model = info["model"] {
+            line += "family \(family) model \(model), "
+        }
+        line += "\(cpus) CPUs)"
         let caches = cacheSizes()
         if !caches.isEmpty { line += "; caches: " + caches.joined(separator: ", ") }
         return line
     }
 
-    /// The first "model name" of /proc/cpuinfo.
-    private static func cpuModel() -> String? {
-        guard let text = readSmallFile("/proc/cpuinfo") else { return nil }
-        for line in text.split(separator: "\n") where line.hasPrefix("model name") {
-            if let colon = line.firstIndex(of: ":") {
-                return String(line[line.index(after: colon)...].drop(while: { $0 == " " || $0 == "\t" }))
-            }
+    /// The fields of the first processor in /proc/cpuinfo.
+    private static func cpuInfo() -> [String: String] {
+        var fields: [String: String] = [:]
+        guard let text = readSmallFile("/proc/cpuinfo") else { return fields }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.isEmpty { break }                   // the end of the first processor
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = String(line[..<colon]).trimmed
+            fields[key] = String(line[line.index(after: colon)...]).trimmed
         }
-        return nil
+        return fields
     }
 
     /// CPU 0's caches from sysfs, e.g. ["L1d 32K", "L1i 32K", "L2 512K", "L3 16384K"].
@@ -57,6 +65,7 @@ enum MachineInfo {
 
 private extension String {
     var trimmed: String {
-        String(self.drop(while: { $0 == " " || $0 == "\n" }).reversed().drop(while: { $0 == " " || $0 == "\n" }).reversed())
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" }
+        return String(self.drop(while: blank).reversed().drop(while: blank).reversed())
     }
 }
