@@ -5,8 +5,8 @@
 
 import Glibc
 
-/// An output being written: `commit()` puts it in place, `discard()` (or
-/// dropping it uncommitted) removes the temporary file.
+/// An output being written: `flush()` then `publish()` put it in place, `discard()` (or
+/// dropping it unpublished) removes the temporary file.
 final class OutputFile {
     let path: String
     private let temporaryPath: String
@@ -60,15 +60,18 @@ final class OutputFile {
         }
     }
 
-    /// Flushes to disk, renames over `path` and flushes the directory, so that
-    /// after a crash `path` holds either its old content or the whole new one.
-    /// Errors from a delayed write (ENOSPC, EIO) surface here; the temporary
-    /// file is then removed by `discard()`.
-    func commit() throws(ToolError) {
+    /// Flushes the data to disk and closes the file. Errors from a delayed
+    /// write (ENOSPC, EIO) surface here; `discard()` then removes the file.
+    func flush() throws(ToolError) {
         if fsync(fd) != 0 { throw .file(path, "write failed", errno: errno) }
         let rc = close(fd)
         fd = -1
         if rc != 0 { throw .file(path, "write failed", errno: errno) }
+    }
+
+    /// After `flush()`: renames over `path` and flushes the directory, so that
+    /// after a crash `path` holds either its old content or the whole new one.
+    func publish() throws(ToolError) {
         if rename(temporaryPath, path) != 0 { throw .file(path, "cannot rename into place", errno: errno) }
         finished = true
         let dirfd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

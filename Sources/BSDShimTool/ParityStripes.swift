@@ -60,9 +60,11 @@ final class ParityStripes {
                 try output.write(result.base, count: count)
                 progress.update(offset + Int64(count))
             }
-            if let signal = try interrupts.arrived() { throw ToolError.interrupted(by: signal, writing: path) }
             progress.finish()
-            try output.commit()
+            try output.flush()
+            // Last look after the (possibly long) fsync: once renamed, the file is complete.
+            if let signal = try interrupts.arrived() { throw ToolError.interrupted(by: signal, writing: path) }
+            try output.publish()
         } catch {
             progress.finish()
             output.discard()
