@@ -45,7 +45,10 @@ final class WatchSession {
 
     /// Waits up to `seconds` (nil: no limit) and prints what the events mean.
     func waitAndReport(seconds: Double?) throws(ToolError) {
-        let events = try kqueue.wait(seconds: seconds)
+        var events = try kqueue.wait(seconds: seconds)
+        // A move between two watched directories notes both; take what is queued
+        // already too, so that its halves meet in one diff and read as a rename.
+        if !events.isEmpty { events += try kqueue.wait(seconds: 0) }
         // Look every descriptor up before changing anything: a node dropped
         // below may free a descriptor number that a new node then reuses.
         var notes: [(WatchNode, Kqueue.VnodeEvents)] = []
