@@ -9,6 +9,7 @@ struct BSDShimCommand: ParsableCommand {
         commandName: "bsdshim",
         abstract: "File tools on bsdshim's dmover and kqueue.",
         discussion: ExitStatus.helpText,
+        version: bsdshimVersion,
         subcommands: [CRC32CCommand.self, ParityCommand.self, WatchCommand.self, BenchCommand.self])
 
     /// Parses the command line, runs the command and exits with a documented status.

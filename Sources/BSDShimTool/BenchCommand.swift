@@ -11,9 +11,12 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run the kqueue and dmover benchmarks with their reference columns.",
         discussion: """
-            The programs are looked for beside this executable, then in \
-            ../libexec/bsdshim relative to it, then in PATH. dmover-bench is built only \
-            where ISA-L is installed. Arguments after "--" go to every program run.
+            The output starts with the CPU model and cache sizes. The programs are looked \
+            for beside this executable, then in ../libexec/bsdshim relative to it, then in \
+            PATH. dmover-bench is built only where ISA-L is installed (its reference \
+            column): without it, "bench all" skips it and says how to get it; "bench \
+            dmover" fails (status 8) with that hint. Arguments after "--" go to every \
+            program run.
             """ + ExitStatus.helpSuffix)
 
     enum Which: String, ExpressibleByArgument, CaseIterable {
@@ -38,10 +41,21 @@ struct BenchCommand: ParsableCommand {
         case .dmover: programs = ["dmover-bench"]
         case .dmoverIO: programs = ["dmover-io-bench"]
         }
+        Output.line(MachineInfo.summary())
         var failed = false
         for name in programs {
             guard let path = Self.locate(name) else {
-                Output.error("bsdshim: \(name) not found beside bsdshim, in ../libexec/bsdshim or in PATH")
+                var message = "bsdshim: \(name) not found beside bsdshim, in ../libexec/bsdshim or in PATH"
+                if name == "dmover-bench" {
+                    message += "; it is built only where ISA-L (its reference column) is installed: "
+                        + "install libisal-dev (apt-get install libisal-dev) and rebuild (cmake --build build, "
+                        + "after cmake -S . -B build finds it)"
+                    if which == .all {
+                        Output.error(message + "; skipped")
+                        continue
+                    }
+                }
+                Output.error(message)
                 failed = true
                 continue
             }

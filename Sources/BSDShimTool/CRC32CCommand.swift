@@ -13,13 +13,14 @@ struct CRC32CCommand: ParsableCommand {
             (the check value of "123456789" is e3069283). "-" reads standard input. \
             A file that cannot be read is reported on stderr and the others are still \
             summed; the exit status is then that of the first failure. \
-            With --json, each line is {"file":...,"crc32c":"e3069283","bytes":N}.
+            With --json, each line is {"file":...,"crc32c":"e3069283","bytes":N}, or for a \
+            file that failed {"file":...,"error":"<message>","status":N}.
             """ + ExitStatus.helpSuffix)
 
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
 
-    @Flag(name: .long, help: "Never draw a progress bar (it is drawn only on a terminal, for files of 64 MiB or more).")
+    @Flag(name: .long, help: "Never draw progress (drawn only on a terminal: a bar for files of 64 MiB or more, bytes and rate for standard input after half a second).")
     var noProgress = false
 
     @Argument(help: "Files to sum (\"-\" for standard input).")
@@ -40,6 +41,10 @@ struct CRC32CCommand: ParsableCommand {
                 }
             } catch {
                 Output.error("bsdshim: " + error.message)
+                if json {
+                    Output.line(JSON.object([("file", .string(path)), ("error", .string(error.message)),
+                                             ("status", .int(Int64(error.status.rawValue)))]))
+                }
                 if firstFailure == nil { firstFailure = error.status }
             }
         }
@@ -49,7 +54,7 @@ struct CRC32CCommand: ParsableCommand {
     /// The CRC and length of one file, chaining each chunk's CRC into the next request.
     private func sum(_ path: String, _ mover: DataMover, _ buffer: ChunkBuffer) throws(ToolError) -> (UInt32, Int64) {
         let file = try InputFile.open(path)
-        var progress = ProgressBar(path, total: file.size, allowed: !noProgress)
+        var progress = ProgressBar(path == "-" ? "standard input" : path, total: file.size, allowed: !noProgress)
         defer { progress.finish() }
         var crc: UInt32 = 0
         var total: Int64 = 0

@@ -24,6 +24,11 @@ enum ExitStatus: Int32 {
     case libraryError = 7
     /// `bench`: a benchmark program was not found or did not succeed.
     case benchFailed = 8
+    /// A writing command stopped by SIGHUP, SIGINT or SIGTERM (128 + the signal
+    /// number, as a shell reports a process killed by it); its outputs were removed.
+    case hangup = 129
+    case interrupt = 130
+    case terminate = 143
 
     /// The table printed by `bsdshim --help` and every command's help.
     static let helpText = """
@@ -37,6 +42,8 @@ enum ExitStatus: Int32 {
           6  other I/O error
           7  dmover or kqueue failure
           8  bench: a benchmark program is missing or failed
+          129, 130, 143  parity create/rebuild stopped by SIGHUP, SIGINT, SIGTERM
+             (128 + signal number); no output file is left
         """
 
     /// The table after a command's own discussion.
@@ -63,5 +70,15 @@ struct ToolError: Error {
         default: status = .ioError
         }
         return ToolError(status, "\(path): \(action): \(String(cString: strerror(code)))")
+    }
+
+    /// A writing command stopped by `signal` before `path` was complete.
+    static func interrupted(by signal: Int32, writing path: String) -> ToolError {
+        let (status, name): (ExitStatus, String) = switch signal {
+        case SIGHUP: (.hangup, "SIGHUP")
+        case SIGTERM: (.terminate, "SIGTERM")
+        default: (.interrupt, "SIGINT")
+        }
+        return ToolError(status, "interrupted by \(name): \(path) not written (its temporary file is removed)")
     }
 }

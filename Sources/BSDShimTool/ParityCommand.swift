@@ -40,6 +40,22 @@ struct ParityOptions: ParsableArguments {
         guard !members.contains(parity) else { throw ValidationError("the parity file is also listed as a member") }
     }
 
+    /// Runs a subcommand's work; with --json a failure also prints its JSON line
+    /// ({"action":...,"ok":false,"error":...,"status":N}) before the error ends the command.
+    func reportingFailures(_ action: String, _ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as ToolError {
+            if json {
+                Output.line(JSON.object([("action", .string(action)), ("parity", .string(parity)),
+                                         ("members", .strings(members)), ("ok", .bool(false)),
+                                         ("error", .string(error.message)),
+                                         ("status", .int(Int64(error.status.rawValue)))]))
+            }
+            throw error
+        }
+    }
+
     /// The one line printed when a subcommand succeeds (or verify finds a mismatch).
     func report(_ action: String, ok: Bool, bytes: Int64, text: String, extra: [(String, JSONValue)] = []) {
         if json {

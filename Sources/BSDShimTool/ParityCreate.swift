@@ -11,6 +11,10 @@ struct ParityCreate: ParsableCommand {
     @OptionGroup var options: ParityOptions
 
     func run() throws {
+        try options.reportingFailures("create", perform)
+    }
+
+    private func perform() throws {
         let stripes = try ParityStripes(options.members)
         try stripes.writeXOR(to: options.parity, progressLabel: "parity " + options.parity,
                              showProgress: !options.noProgress)

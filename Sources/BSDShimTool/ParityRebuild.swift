@@ -27,6 +27,10 @@ struct ParityRebuild: ParsableCommand {
     }
 
     func run() throws {
+        try options.reportingFailures("rebuild", perform)
+    }
+
+    private func perform() throws {
         let target = try self.target()
         let survivors = options.members.filter { $0 != target }
         let stripes = try ParityStripes(survivors + [options.parity])

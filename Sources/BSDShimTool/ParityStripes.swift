@@ -43,18 +43,32 @@ final class ParityStripes {
 
     /// Writes the XOR of all the files to `path` (atomically, with progress):
     /// the parity of the members, or a lost member from the others and the parity.
+    /// SIGHUP, SIGINT and SIGTERM, checked between chunks, and any error remove
+    /// the temporary file; `path` is then untouched.
     func writeXOR(to path: String, progressLabel: String, showProgress: Bool) throws(ToolError) {
+        // First, so that the signals are blocked before any thread starts.
+        let interrupts = try InterruptGuard()
         let mover = try DataMover(.xor(files.count))
         let output = try OutputFile(path)
         let result = ChunkBuffer()
         let inputs = buffers.map { UnsafeRawPointer($0.base) }
         var progress = ProgressBar(progressLabel, total: size, allowed: showProgress)
-        try forEachChunk { offset, count throws(ToolError) in
-            try mover.xor(inputs, into: result.base, count: count)
-            try output.write(result.base, count: count)
-            progress.update(offset + Int64(count))
+        do throws(ToolError) {
+            try forEachChunk { offset, count throws(ToolError) in
+                if let signal = try interrupts.arrived() { throw ToolError.interrupted(by: signal, writing: path) }
+                try mover.xor(inputs, into: result.base, count: count)
+                try output.write(result.base, count: count)
+                progress.update(offset + Int64(count))
+            }
+            progress.finish()
+            try output.flush()
+            // Last look after the (possibly long) fsync: once renamed, the file is complete.
+            if let signal = try interrupts.arrived() { throw ToolError.interrupted(by: signal, writing: path) }
+            try output.publish()
+        } catch {
+            progress.finish()
+            output.discard()
+            throw error
         }
-        progress.finish()
-        try output.commit()
     }
 }

@@ -13,6 +13,10 @@ struct ParityVerify: ParsableCommand {
     @OptionGroup var options: ParityOptions
 
     func run() throws {
+        try options.reportingFailures("verify", perform)
+    }
+
+    private func perform() throws {
         // The parity file is read as one more stripe, so its size is checked with the members'.
         let stripes = try ParityStripes(options.members + [options.parity])
         let n = options.members.count

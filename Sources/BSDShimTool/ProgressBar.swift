@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // ProgressBar.swift: a one-line progress bar on standard error. It draws only
 // when stderr is a terminal (never into logs or pipes) and the job is large
-// enough to be worth watching, and redraws at most ten times a second.
+// enough to be worth watching, and redraws at most ten times a second. A
+// stream of unknown length (standard input) shows bytes and rate without a bar.
 
 import Glibc
 
@@ -9,20 +10,24 @@ struct ProgressBar {
     /// Jobs smaller than this finish too fast for a bar to help.
     static let minimumBytes: Int64 = 64 << 20
 
+    /// A stream is shown once it has run this long (or reached `minimumBytes`).
+    static let minimumStreamSeconds = 0.5
+
     private let label: String
-    private let total: Int64
+    /// nil for a stream of unknown length.
+    private let total: Int64?
     private let enabled: Bool
     private let started: Double
     private var lastDraw = 0.0
     private var drawn = false
 
     /// - Parameters:
-    ///   - total: bytes the job will process (nil when unknown: no bar).
+    ///   - total: bytes the job will process (nil when unknown: bytes and rate only).
     ///   - allowed: false when the user asked for no progress.
     init(_ label: String, total: Int64?, allowed: Bool) {
         self.label = label
-        self.total = total ?? 0
-        enabled = allowed && (total ?? 0) >= Self.minimumBytes && isatty(2) == 1
+        self.total = total
+        enabled = allowed && (total.map { $0 >= Self.minimumBytes } ?? true) && isatty(2) == 1
         started = Self.now()
     }
 
@@ -30,6 +35,7 @@ struct ProgressBar {
     mutating func update(_ done: Int64) {
         guard enabled else { return }
         let t = Self.now()
+        guard let total else { return updateStream(done, t) }
         if t - lastDraw < 0.1 && done < total { return }
         lastDraw = t
         drawn = true
@@ -43,6 +49,18 @@ struct ProgressBar {
         let room = max(0, width - bar.count - tail.count - 2)
         let name = label.count > room ? "..." + label.suffix(max(0, room - 3)) : label
         Output.write(2, "\r\u{1B}[K" + name + " " + bar + tail)
+    }
+
+    /// A stream: "<label> 812.4 MiB 1.9 GiB/s", once it is big or slow enough to watch.
+    private mutating func updateStream(_ done: Int64, _ t: Double) {
+        if !drawn && t - started < Self.minimumStreamSeconds && done < Self.minimumBytes { return }
+        if t - lastDraw < 0.1 { return }
+        lastDraw = t
+        drawn = true
+        let tail = " \(Self.bytes(Double(done))) \(Self.bytes(Double(done) / max(t - started, 1e-6)))/s"
+        let room = max(0, Self.terminalWidth() - tail.count - 1)
+        let name = label.count > room ? "..." + label.suffix(max(0, room - 3)) : label
+        Output.write(2, "\r\u{1B}[K" + name + tail)
     }
 
     /// Erases the bar so that the next output starts on a clean line.

@@ -1,27 +1,35 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// WatchCommand.swift: `bsdshim watch PATH...`: prints file-system changes as
-// they happen (kqueue EVFILT_VNODE), like fswatch.
+// WatchCommand.swift: `bsdshim watch PATH...`: prints which entries change
+// inside watched directories (and changes of watched files) as they happen,
+// like inotifywait and fswatch, on the library's own kqueue (EVFILT_VNODE).
 
 import ArgumentParser
-import BSDShim
 import Glibc
 
 struct WatchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Print file-system events (kqueue EVFILT_VNODE) on files and directories as they happen.",
+        abstract: "Print which files change inside watched directories (kqueue EVFILT_VNODE) as it happens.",
         discussion: """
-            Each event is one line: "<UTC time> <events> <path>", e.g. \
-            "2026-01-31T12:00:00.123Z write,extend /tmp/log", where events is a comma-separated \
-            list of delete, write, extend, attrib, link, rename, truncate. A directory reports \
-            write when entries are added or removed. The watch follows the file, not the name: \
-            after rename it goes on reporting under the name given; after delete that path is \
-            no longer watched, and the command ends when no path is left. \
-            With --json each event is {"time":...,"path":...,"events":[...]}.
+            Each event is one line: "<UTC time> <event> <path>", e.g. \
+            "2026-01-31T12:00:00.123Z written /tmp/d/log", or for a rename \
+            "<time> renamed <from> -> <to>". Events: added, removed, renamed, written \
+            (contents), attributes (mode, owner, times, links). Inside a watched directory \
+            every entry is reported; with -r its subdirectories too, also those made while \
+            watching (their entries are then reported as added). A watched file or \
+            directory is followed, not its name: after it is renamed it goes on reporting \
+            under the name given; once removed it is no longer watched, and the command \
+            ends when no path is left. With --json each event is \
+            {"time":...,"event":...,"path":...,"type":"file|dir|symlink|other"} with \
+            "from" and "to" for renamed; a path that cannot be watched is \
+            {"path":...,"error":...,"status":N}.
             """ + ExitStatus.helpSuffix)
 
     @Flag(name: .long, help: "Print JSON lines instead of text.")
     var json = false
+
+    @Flag(name: [.short, .long], help: "Watch subdirectories too, also those made while watching.")
+    var recursive = false
 
     @Option(name: .long, help: "Stop after this many seconds (status 0).")
     var timeout: Double?
@@ -38,86 +46,43 @@ struct WatchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let kq: Kqueue
-        do { kq = try Kqueue() } catch { throw ToolError(.libraryError, "kqueue: \(error)") }
-        var watched: [Int32: String] = [:]
-        defer { for fd in watched.keys { close(fd) } }
+        Self.raiseDescriptorLimit()
+        let printer = WatchPrinter(json: json, limit: count)
+        let session = try WatchSession(recursive: recursive, printer: printer)
         for path in paths {
-            // O_NONBLOCK: opening a FIFO to watch it must not wait for a writer.
-            let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-            if fd < 0 { throw ToolError.file(path, "cannot watch", errno: errno) }
-            watched[fd] = path
             do {
-                try kq.register(.vnode(fd, .all), flags: .clear)
+                try session.addRoot(path)
             } catch {
-                throw ToolError(.libraryError, "\(path): kqueue cannot watch it: \(error)")
+                if json {
+                    Output.line(JSON.object([("path", .string(path)), ("error", .string(error.message)),
+                                             ("status", .int(Int64(error.status.rawValue)))]))
+                }
+                throw error
             }
         }
         let deadline = timeout.map { Self.now() + $0 }
-        let buffer = Kqueue.EventBuffer(capacity: 64)
-        var printed = 0
-        while !watched.isEmpty {
-            var wait: Duration? = nil
+        while session.isWatching && !printer.isDone {
+            var wait: Double?
             if let deadline {
-                let left = deadline - Self.now()
-                if left <= 0 { return }
-                wait = .nanoseconds(Int64(left * 1e9))
+                wait = deadline - Self.now()
+                if wait! <= 0 { return }
             }
-            do {
-                try kq.wait(into: buffer, timeout: wait)
-            } catch .interrupted {
-                continue
-            } catch {
-                throw ToolError(.libraryError, "kqueue: \(error)")
-            }
-            for event in buffer {
-                guard case .vnode(let file, let changes) = event.kind, case let fd = file.rawValue, let path = watched[fd] else { continue }
-                report(changes, path)
-                printed += 1
-                if changes.contains(.delete) {
-                    try? kq.delete(.vnode(fd, []))
-                    close(fd)
-                    watched[fd] = nil
-                }
-                if let count, printed >= count { return }
-            }
+            try session.waitAndReport(seconds: wait)
         }
     }
 
-    private func report(_ changes: Kqueue.VnodeEvents, _ path: String) {
-        let names = Self.names.filter { changes.contains($0.0) }.map(\.1)
-        let time = Self.timestamp()
-        if json {
-            Output.line(JSON.object([("time", .string(time)), ("path", .string(path)), ("events", .strings(names))]))
-        } else {
-            Output.line(time + " " + names.joined(separator: ",") + " " + path)
+    /// Every watched file holds a descriptor: use the hard limit, not the often small soft one.
+    private static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
     }
-
-    private static let names: [(Kqueue.VnodeEvents, String)] = [
-        (.delete, "delete"), (.write, "write"), (.extend, "extend"), (.attrib, "attrib"),
-        (.link, "link"), (.rename, "rename"), (.truncate, "truncate"),
-    ]
 
     private static func now() -> Double {
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
-
-    /// The current UTC time as ISO 8601 with milliseconds.
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = tm()
-        var secs = ts.tv_sec
-        gmtime_r(&secs, &t)
-        func pad(_ v: Int, _ width: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, width - s.count)) + s
-        }
-        return pad(Int(t.tm_year) + 1900, 4) + "-" + pad(Int(t.tm_mon) + 1, 2) + "-" + pad(Int(t.tm_mday), 2)
-            + "T" + pad(Int(t.tm_hour), 2) + ":" + pad(Int(t.tm_min), 2) + ":" + pad(Int(t.tm_sec), 2)
-            + "." + pad(ts.tv_nsec / 1_000_000, 3) + "Z"
     }
 }
