@@ -40,7 +40,8 @@ let package = Package(
             sources: ["Sources/CBSDShimABI"],
             publicHeadersPath: "include"
         ),
-        // Internal C helpers: syscalls and macros the Glibc module lacks. No logic.
+        // Internal C helpers: what Swift cannot express (syscalls and macros the Glibc module lacks,
+        // async-signal-safe handlers, the netlink process connector, CPU feature tests).
         .target(name: "CBSDShim", path: "Sources/CBSDShim", exclude: ["CMakeLists.txt"]),
         // Thin syscall layer in the swift-system style (Errno, epoll, eventfd, timerfd).
         .target(name: "BSDSystem", dependencies: ["CBSDShim"], path: "Sources/BSDSystem", exclude: ["CMakeLists.txt"]),

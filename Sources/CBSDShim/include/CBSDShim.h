@@ -3,7 +3,9 @@
  *
  * CBSDShim.h: what Swift's Glibc module lacks: epoll/eventfd/timerfd/
  * signalfd declarations, variadic calls (ioctl, fcntl, syscall) as fixed
- * signatures, and CPU feature tests. Tiny inline wrappers only, no logic.
+ * signatures, and CPU feature tests as inline wrappers; the out-of-line
+ * parts (shims.c, signals.c, proc_connector.c) are what Swift cannot express:
+ * async-signal-safe handlers, the netlink process connector, fork hooks.
  * Never define _GNU_SOURCE here (it breaks the Glibc module's fd_set).
  */
 #ifndef CBSDSHIM_H
