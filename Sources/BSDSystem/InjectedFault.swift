@@ -18,6 +18,15 @@ public enum InjectedFault {
         case epollCreate, epollCtl, eventfd, timerfdCreate, datagramSend
     }
 
+    /// True where the seam exists (debug builds): tests that need it say so instead of passing vacuously.
+    public static var isAvailable: Bool {
+        #if DEBUG
+        return true
+        #else
+        return false
+        #endif
+    }
+
     #if DEBUG
     /// Armed faults, all calls together: the fast check reads this alone.
     private static let armed = Atomic<Int>(0)

@@ -10,20 +10,13 @@ import Testing
 /// The seam is per thread and the device runs requests in the writing
 /// thread, so the fault hits this test's write alone.
 @Suite struct DeviceFaultTests {
-    static var seamPresent: Bool {
-        #if DEBUG
-        return true
-        #else
-        return false
-        #endif
-    }
 
     func pollIn(_ fd: Int32, timeoutMs: Int32) -> Bool {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&p, 1, timeoutMs) == 1 && p.revents & Int16(POLLIN) != 0
     }
 
-    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func aRefusedReadableTokenIsSentAgainSoPollSeesTheResponse() throws {
         let fd = try DmoverDevice.open(flags: O_NONBLOCK)
         defer { try? DmoverDevice.close(fd) }

@@ -34,15 +34,8 @@ import Testing
         return (p[0], p[1])
     }
 
-    static var seamPresent: Bool {
-        #if DEBUG
-        return true
-        #else
-        return false
-        #endif
-    }
 
-    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func epollCtlOutOfMemoryIsTheChangesErrorAndRegistersNothing() throws {
         let kq = try Kqueue.create().get()
         defer { close(kq.fd) }
@@ -63,7 +56,7 @@ import Testing
         #expect(ready.count == 1 && ready.first?.ident == UInt(r) && ready.first?.data == 1)
     }
 
-    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func interruptedEpollCtlIsRetried() throws {
         let kq = try Kqueue.create().get()
         defer { close(kq.fd) }
@@ -76,7 +69,7 @@ import Testing
         #expect(ready.count == 1 && ready.first?.ident == UInt(r))
     }
 
-    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func kqueueCreationFailsCleanlyWhenOutOfDescriptors() throws {
         InjectedFault.arm(.epollCreate, .tooManyOpenFiles)
         #expect(throws: Errno.tooManyOpenFiles) { try Kqueue.create().get() }
@@ -86,7 +79,7 @@ import Testing
         close(kq.fd)
     }
 
-    @Test(.enabled(if: seamPresent, "the seam exists in debug builds only"))
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func timerDescriptorFailureIsTheChangesError() throws {
         let kq = try Kqueue.create().get()
         defer { close(kq.fd) }
