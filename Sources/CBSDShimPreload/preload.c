@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * preload.c: the LD_PRELOAD interposers for /dev/dmover (see CBSDShimPreload.h).
+ * preload.c: the LD_PRELOAD interposers for /dev/dmover and kqueue (see CBSDShimPreload.h).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include "CBSDShimPreload.h"
@@ -385,3 +386,88 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
  * itself reports a dmover descriptor readable while responses wait and
  * writable while fewer than DMIO_NREQS_MAX requests are in flight (see
  * BSDSystem's ReadinessSocket). */
+
+/* --- signal dispositions (EVFILT_SIGNAL) -------------------------------------
+ * Once libbsdshim watches a signal it takes the program's sigaction() calls
+ * (bsdshim_preload_take_sigaction): for a watched signal they read and change
+ * the disposition its counting handler applies, so the handler stays
+ * installed and a SIG_IGN or SIG_DFL set by the program cannot make the
+ * kernel discard a delivery before it is counted. signal(), bsd_signal(),
+ * sysv_signal(), siginterrupt() and sigignore() are made of sigaction() here,
+ * since libc's call its internal one. */
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn signal_hook;
+static sigaction_fn next_sigaction_fn;
+/* Signals siginterrupt() made interrupting: signal() sets no SA_RESTART for them. */
+static uint64_t interrupting;
+
+/* Resolved before main, so never first from inside a signal handler. */
+__attribute__((constructor)) static void find_next_sigaction(void) {
+	__atomic_store_n(&next_sigaction_fn, (sigaction_fn)dlsym(RTLD_NEXT, "sigaction"), __ATOMIC_RELEASE);
+}
+
+static sigaction_fn next_sigaction(void) {
+	sigaction_fn f = __atomic_load_n(&next_sigaction_fn, __ATOMIC_ACQUIRE);
+	if (f == NULL) find_next_sigaction();
+	return __atomic_load_n(&next_sigaction_fn, __ATOMIC_ACQUIRE);
+}
+
+/* libbsdshim (signals.c) hands in its hook; it gets the kernel's sigaction. */
+EXPORT sigaction_fn bsdshim_preload_take_sigaction(sigaction_fn hook) {
+	sigaction_fn real = next_sigaction();
+	if (real != NULL) __atomic_store_n(&signal_hook, hook, __ATOMIC_RELEASE);
+	return real;
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+	sigaction_fn hook = __atomic_load_n(&signal_hook, __ATOMIC_ACQUIRE);
+	if (hook != NULL) return hook(sig, act, old);
+	sigaction_fn real = next_sigaction();
+	return real ? real(sig, act, old) : (errno = ENOSYS, -1);
+}
+
+static sighandler_t set_handler(int sig, sighandler_t h, int flags, int mask_self) {
+	if (h == SIG_ERR || sig <= 0 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction act, old;
+	memset(&act, 0, sizeof act);
+	act.sa_handler = h;
+	sigemptyset(&act.sa_mask);
+	if (mask_self) sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
+	if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* BSD semantics, as glibc's signal(): the handler stays, calls restart. */
+EXPORT sighandler_t signal(int sig, sighandler_t h) {
+	int restart = sig <= 0 || sig >= 64 || !((__atomic_load_n(&interrupting, __ATOMIC_RELAXED) >> sig) & 1);
+	return set_handler(sig, h, restart ? SA_RESTART : 0, 1);
+}
+
+EXPORT sighandler_t bsd_signal(int sig, sighandler_t h) { return signal(sig, h); }
+
+/* System V semantics: the handler runs once, unmasked. */
+EXPORT sighandler_t sysv_signal(int sig, sighandler_t h) { return set_handler(sig, h, SA_RESETHAND | SA_NODEFER, 0); }
+EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h) { return sysv_signal(sig, h); }
+
+EXPORT int siginterrupt(int sig, int flag) {
+	struct sigaction act;
+	if (sig <= 0 || sig >= 64 || sigaction(sig, NULL, &act) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (flag) {
+		__atomic_fetch_or(&interrupting, (uint64_t)1 << sig, __ATOMIC_RELAXED);
+		act.sa_flags &= ~SA_RESTART;
+	} else {
+		__atomic_fetch_and(&interrupting, ~((uint64_t)1 << sig), __ATOMIC_RELAXED);
+		act.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &act, NULL);
+}
+
+EXPORT int sigignore(int sig) { return set_handler(sig, SIG_IGN, 0, 0) == SIG_ERR ? -1 : 0; }
