@@ -145,6 +145,11 @@ void cbsdshim_signal_forget_hub(void);
 /* --- The preload library's help (preload_link.c) -------------------------- */
 /** A symbol of the process (the preload library's), or NULL. */
 void *cbsdshim_preload_symbol(const char *name);
+/** The pending error of socket `fd` as the program will still see it: under
+ *  the preload library, read (SO_ERROR) when `may_read` and kept for the
+ *  program's getsockopt/recv/send; linked, 0 (Linux cannot read it without
+ *  clearing it). */
+int cbsdshim_socket_error_peek(int fd, int may_read);
 
 /* --- Process-events connector (proc_connector.c), for NOTE_FORK/EXEC/TRACK -- */
 enum { CBSDSHIM_PROC_FORK = 1, CBSDSHIM_PROC_EXEC = 2 };
