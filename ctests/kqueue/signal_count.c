@@ -29,6 +29,8 @@ static void count_handler(int sig) {
 }
 
 static atomic_int interrupted;
+/* Deliveries collect() has seen so far (the sender paces itself on it). */
+static atomic_int observed;
 
 /* Sum of the data of `sig`'s events until `want` or `ms` without one. */
 static intptr_t collect(int kq, int sig, intptr_t want, long ms) {
@@ -41,7 +43,10 @@ static intptr_t collect(int kq, int sig, intptr_t want, long ms) {
             continue;
         }
         if (n != 1) break;
-        if (ev.filter == EVFILT_SIGNAL && (int)ev.ident == sig) total += ev.data;
+        if (ev.filter == EVFILT_SIGNAL && (int)ev.ident == sig) {
+            total += ev.data;
+            atomic_fetch_add(&observed, (int)ev.data);
+        }
     }
     return total;
 }
@@ -106,7 +111,10 @@ static void test_default_ignored_signal_counted(void) {
 static pthread_t main_thread;
 static atomic_int thread_mode, registered;
 
-/* Sends SIGUSR1 three times, once the main thread is (very likely) in kevent(). */
+/* Sends SIGUSR1 three times, once the main thread is (very likely) in
+ * kevent(), each after the previous one was seen: a classic signal sent to
+ * a thread before it could take the last one merges with it on Linux
+ * (kevent.2), and the target thread may wait for a CPU a while. */
 static void *sender(void *p) {
     (void)p;
     while (!atomic_load(&registered)) ms_sleep(1);
@@ -117,7 +125,7 @@ static void *sender(void *p) {
         case 1: kill(getpid(), SIGUSR1); break;           /* to the process */
         default: pthread_kill(main_thread, SIGUSR1); break; /* to the thread in kevent() */
         }
-        ms_sleep(10);
+        wait_flag(&observed, i + 1, 2000);
     }
     return NULL;
 }
