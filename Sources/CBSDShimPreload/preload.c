@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * preload.c: the LD_PRELOAD interposers for /dev/dmover (see CBSDShimPreload.h).
+ * preload.c: the LD_PRELOAD interposers for /dev/dmover and kqueue (see CBSDShimPreload.h).
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -13,7 +13,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <limits.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "CBSDShimPreload.h"
 
@@ -38,6 +42,80 @@ static void set_tracked(int fd, int on) {
 
 static int is_dmover_path(const char *path) {
 	return path != NULL && (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0);
+}
+
+/* --- socket errors kqueue reported (EV_EOF's fflags) ------------------------
+ * Linux reads a socket's pending error only by clearing it (SO_ERROR, recv,
+ * send...). When kqueue reads it to put it in fflags as BSD does, it is kept
+ * here, and the program's next call that would have returned it returns it
+ * (once), so the program sees the error it would have seen without kqueue.
+ * The socket's inode is kept with it: a number closed behind our back and
+ * reused is not given another socket's error. */
+#define ERROR_BEING_READ 0xff
+static uint8_t pending_error[TRACKED_MAX];
+static uint64_t pending_inode[TRACKED_MAX];
+
+typedef int (*getsockopt_fn)(int, int, int, void *, socklen_t *);
+
+static uint64_t inode_of(int fd) {
+	struct stat st;
+	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* Non-zero when an error is kept for `fd` (one load: the common path). */
+static inline int error_kept(int fd) {
+	return fd >= 0 && fd < TRACKED_MAX && __atomic_load_n(&pending_error[fd], __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Takes the error kept for `fd` (0 if none), waiting out a read in progress. */
+static int take_error(int fd) {
+	if (fd < 0 || fd >= TRACKED_MAX) return 0;
+	for (;;) {
+		uint8_t e = __atomic_load_n(&pending_error[fd], __ATOMIC_ACQUIRE);
+		if (e == 0) return 0;
+		if (e == ERROR_BEING_READ) { sched_yield(); continue; }
+		uint64_t ino = pending_inode[fd];
+		if (__atomic_compare_exchange_n(&pending_error[fd], &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return inode_of(fd) == ino ? e : 0;
+	}
+}
+
+static void forget_error(int fd) {
+	if (fd >= 0 && fd < TRACKED_MAX) __atomic_store_n(&pending_error[fd], 0, __ATOMIC_RELEASE);
+}
+
+static int real_getsockopt(int fd, int level, int name, void *val, socklen_t *len);
+
+/* For libbsdshim's EVFILT_READ/EVFILT_WRITE (preload_link.c): the pending
+ * error of stream socket `fd` as the program will still see it. Read with
+ * SO_ERROR only when `may_read` (epoll said EPOLLERR) and kept; 0 for
+ * anything else (a datagram socket's error is not end-of-file on BSD). */
+EXPORT int bsdshim_preload_socket_error(int fd, int may_read) {
+	if (fd < 0 || fd >= TRACKED_MAX) return 0;
+	for (;;) {
+		uint8_t e = __atomic_load_n(&pending_error[fd], __ATOMIC_ACQUIRE);
+		if (e == ERROR_BEING_READ) { sched_yield(); continue; }
+		if (e != 0) {
+			if (inode_of(fd) == pending_inode[fd]) return e;
+			if (__atomic_compare_exchange_n(&pending_error[fd], &e, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				e = 0;
+			continue;
+		}
+		if (!may_read) return 0;
+		int type = 0;
+		socklen_t len = sizeof type;
+		if (real_getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return 0;
+		if (!__atomic_compare_exchange_n(&pending_error[fd], &e, ERROR_BEING_READ, 0, __ATOMIC_ACQ_REL,
+		                                 __ATOMIC_ACQUIRE))
+			continue;
+		int err = 0;
+		len = sizeof err;
+		if (real_getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err <= 0 || err >= ERROR_BEING_READ)
+			err = 0;
+		if (err != 0) pending_inode[fd] = inode_of(fd);
+		__atomic_store_n(&pending_error[fd], (uint8_t)err, __ATOMIC_RELEASE);
+		return err;
+	}
 }
 
 /* --- libbsdshim entry points, resolved once ---------------------------------- */
@@ -203,11 +281,17 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
 	return r;
 }
 
+static int read_kept_error(int fd, void *buf, size_t n, ssize_t *r);
+static int readv_kept_error(int fd, const struct iovec *iov, int cnt, ssize_t *r);
+static int send_kept_error(int fd, ssize_t *r);
+
 EXPORT ssize_t read(int fd, void *buf, size_t n) {
 	ssize_t r;
 	depth++;
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = fns.read(fd, buf, n);
+	} else if (depth == 1 && n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) {
+		/* r: data that came before kqueue's kept socket error, or that error */
 	} else {
 		NEXT(read, read_fn);
 		r = next_read(fd, buf, n);
@@ -221,6 +305,8 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 	depth++;
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = fns.write(fd, buf, n);
+	} else if (depth == 1 && error_kept(fd) && send_kept_error(fd, &r)) {
+		/* r: -1 with kqueue's kept socket error */
 	} else {
 		NEXT(write, write_fn);
 		r = next_write(fd, buf, n);
@@ -283,6 +369,8 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
 	depth++;
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = dmover_readv(fd, iov, cnt);
+	} else if (depth == 1 && error_kept(fd) && readv_kept_error(fd, iov, cnt, &r)) {
+		/* r: data that came before kqueue's kept socket error, or that error */
 	} else {
 		NEXT(readv, readv_fn);
 		r = next_readv(fd, iov, cnt);
@@ -296,6 +384,8 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
 	depth++;
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = dmover_writev(fd, iov, cnt);
+	} else if (depth == 1 && error_kept(fd) && send_kept_error(fd, &r)) {
+		/* r: -1 with kqueue's kept socket error */
 	} else {
 		NEXT(writev, writev_fn);
 		r = next_writev(fd, iov, cnt);
@@ -319,6 +409,7 @@ EXPORT int close(int fd) {
 	depth++;
 	/* kqueue hears of every close (BSD semantics for watched descriptors). */
 	if (depth == 1) notify_closing(fd);
+	forget_error(fd);
 	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		set_tracked(fd, 0);
 		r = fns.close(fd);
@@ -336,6 +427,7 @@ EXPORT int close(int fd) {
 static void replacing(int oldfd, int newfd) {
 	if (oldfd == newfd || fcntl(oldfd, F_GETFD) < 0 || fcntl(newfd, F_GETFD) < 0) return;
 	notify_closing(newfd);
+	forget_error(newfd);
 	/* A /dev/dmover descriptor replaced this way is closed as a bare close(). */
 	set_tracked(newfd, 0);
 }
@@ -372,6 +464,7 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 		for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
 			if (fcntl((int)fd, F_GETFD) < 0) continue;
 			notify_closing((int)fd);
+			forget_error((int)fd);
 			set_tracked((int)fd, 0);
 		}
 	}
@@ -385,3 +478,215 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
  * itself reports a dmover descriptor readable while responses wait and
  * writable while fewer than DMIO_NREQS_MAX requests are in flight (see
  * BSDSystem's ReadinessSocket). */
+
+/* --- socket calls that report a socket's pending error -------------------------
+ * Where the kernel would have returned the error that kqueue read for EV_EOF's
+ * fflags (see bsdshim_preload_socket_error), these return the kept one, once. */
+
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
+typedef ssize_t (*send_fn)(int, const void *, size_t, int);
+typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+typedef int (*connect_fn)(int, const struct sockaddr *, socklen_t);
+
+static int real_getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
+	NEXT(getsockopt, getsockopt_fn);
+	return next_getsockopt ? next_getsockopt(fd, level, name, val, len) : (errno = ENOSYS, -1);
+}
+
+/* The kept error as the call's answer; 0 if another thread took it first. */
+static int answer_kept_error(int fd, ssize_t *r) {
+	int e = take_error(fd);
+	if (e == 0) return 0;
+	errno = e;
+	*r = -1;
+	return 1;
+}
+
+/* Reading: data still queued comes first, as from the kernel; where the read
+ * would bring nothing (end of file, ENOTCONN, EAGAIN) the error comes. Returns
+ * 1 when *r is the answer, 0 to make the call as asked. */
+static int read_kept_error(int fd, void *buf, size_t n, ssize_t *r) {
+	NEXT(recv, recv_fn);
+	ssize_t got = next_recv(fd, buf, n, MSG_DONTWAIT);
+	if (got > 0) {
+		*r = got;
+		return 1;
+	}
+	return answer_kept_error(fd, r);
+}
+
+static int readv_kept_error(int fd, const struct iovec *iov, int cnt, ssize_t *r) {
+	NEXT(recvmsg, recvmsg_fn);
+	struct msghdr m;
+	memset(&m, 0, sizeof m);
+	m.msg_iov = (struct iovec *)iov;
+	m.msg_iovlen = cnt > 0 ? (size_t)cnt : 0;
+	ssize_t got = next_recvmsg(fd, &m, MSG_DONTWAIT);
+	if (got > 0) {
+		*r = got;
+		return 1;
+	}
+	return answer_kept_error(fd, r);
+}
+
+/* Sending: the kernel checks the error first (with it gone, a reset socket
+ * would give EPIPE and SIGPIPE instead). */
+static int send_kept_error(int fd, ssize_t *r) { return answer_kept_error(fd, r); }
+
+EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
+	if (level != SOL_SOCKET || name != SO_ERROR || val == NULL || len == NULL || *len < (socklen_t)sizeof(int))
+		return real_getsockopt(fd, level, name, val, len);
+	int e = take_error(fd);
+	if (e == 0) {
+		int r = real_getsockopt(fd, level, name, val, len);
+		if (r != 0 || *(int *)val != 0) return r;
+		e = take_error(fd); /* kqueue may have read it just before us */
+		if (e == 0) return 0;
+	}
+	*(int *)val = e;
+	*len = sizeof(int);
+	return 0;
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
+	ssize_t r;
+	if (n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) return r;
+	NEXT(recv, recv_fn);
+	return next_recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen) {
+	ssize_t r;
+	if (n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) return r;
+	NEXT(recvfrom, recvfrom_fn);
+	return next_recvfrom(fd, buf, n, flags, addr, alen);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
+	ssize_t r;
+	if (!(flags & MSG_ERRQUEUE) && msg != NULL && error_kept(fd) &&
+	    readv_kept_error(fd, msg->msg_iov, (int)msg->msg_iovlen, &r))
+		return r;
+	NEXT(recvmsg, recvmsg_fn);
+	return next_recvmsg(fd, msg, flags);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {
+	ssize_t r;
+	if (error_kept(fd) && send_kept_error(fd, &r)) return r;
+	NEXT(send, send_fn);
+	return next_send(fd, buf, n, flags);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t alen) {
+	ssize_t r;
+	if (error_kept(fd) && send_kept_error(fd, &r)) return r;
+	NEXT(sendto, sendto_fn);
+	return next_sendto(fd, buf, n, flags, addr, alen);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags) {
+	ssize_t r;
+	if (error_kept(fd) && send_kept_error(fd, &r)) return r;
+	NEXT(sendmsg, sendmsg_fn);
+	return next_sendmsg(fd, msg, flags);
+}
+
+/* connect() again on a refused socket says the error; with it gone, ECONNABORTED. */
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t alen) {
+	NEXT(connect, connect_fn);
+	int r = next_connect(fd, addr, alen);
+	if (r != 0 && errno == ECONNABORTED && error_kept(fd)) {
+		int e = take_error(fd);
+		if (e != 0) errno = e;
+	}
+	return r;
+}
+
+/* --- signal dispositions (EVFILT_SIGNAL) -------------------------------------
+ * Once libbsdshim watches a signal it takes the program's sigaction() calls
+ * (bsdshim_preload_take_sigaction): for a watched signal they read and change
+ * the disposition its counting handler applies, so the handler stays
+ * installed and a SIG_IGN or SIG_DFL set by the program cannot make the
+ * kernel discard a delivery before it is counted. signal(), bsd_signal(),
+ * sysv_signal(), siginterrupt() and sigignore() are made of sigaction() here,
+ * since libc's call its internal one. */
+
+typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
+static sigaction_fn signal_hook;
+static sigaction_fn next_sigaction_fn;
+/* Signals siginterrupt() made interrupting: signal() sets no SA_RESTART for them. */
+static uint64_t interrupting;
+
+/* Resolved before main, so never first from inside a signal handler. */
+__attribute__((constructor)) static void find_next_sigaction(void) {
+	__atomic_store_n(&next_sigaction_fn, (sigaction_fn)dlsym(RTLD_NEXT, "sigaction"), __ATOMIC_RELEASE);
+}
+
+static sigaction_fn next_sigaction(void) {
+	sigaction_fn f = __atomic_load_n(&next_sigaction_fn, __ATOMIC_ACQUIRE);
+	if (f == NULL) find_next_sigaction();
+	return __atomic_load_n(&next_sigaction_fn, __ATOMIC_ACQUIRE);
+}
+
+/* libbsdshim (signals.c) hands in its hook; it gets the kernel's sigaction. */
+EXPORT sigaction_fn bsdshim_preload_take_sigaction(sigaction_fn hook) {
+	sigaction_fn real = next_sigaction();
+	if (real != NULL) __atomic_store_n(&signal_hook, hook, __ATOMIC_RELEASE);
+	return real;
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old) {
+	sigaction_fn hook = __atomic_load_n(&signal_hook, __ATOMIC_ACQUIRE);
+	if (hook != NULL) return hook(sig, act, old);
+	sigaction_fn real = next_sigaction();
+	return real ? real(sig, act, old) : (errno = ENOSYS, -1);
+}
+
+static sighandler_t set_handler(int sig, sighandler_t h, int flags, int mask_self) {
+	if (h == SIG_ERR || sig <= 0 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	struct sigaction act, old;
+	memset(&act, 0, sizeof act);
+	act.sa_handler = h;
+	sigemptyset(&act.sa_mask);
+	if (mask_self) sigaddset(&act.sa_mask, sig);
+	act.sa_flags = flags;
+	if (sigaction(sig, &act, &old) != 0) return SIG_ERR;
+	return old.sa_handler;
+}
+
+/* BSD semantics, as glibc's signal(): the handler stays, calls restart. */
+EXPORT sighandler_t signal(int sig, sighandler_t h) {
+	int restart = sig <= 0 || sig >= 64 || !((__atomic_load_n(&interrupting, __ATOMIC_RELAXED) >> sig) & 1);
+	return set_handler(sig, h, restart ? SA_RESTART : 0, 1);
+}
+
+EXPORT sighandler_t bsd_signal(int sig, sighandler_t h) { return signal(sig, h); }
+
+/* System V semantics: the handler runs once, unmasked. */
+EXPORT sighandler_t sysv_signal(int sig, sighandler_t h) { return set_handler(sig, h, SA_RESETHAND | SA_NODEFER, 0); }
+EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h) { return sysv_signal(sig, h); }
+
+EXPORT int siginterrupt(int sig, int flag) {
+	struct sigaction act;
+	if (sig <= 0 || sig >= 64 || sigaction(sig, NULL, &act) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (flag) {
+		__atomic_fetch_or(&interrupting, (uint64_t)1 << sig, __ATOMIC_RELAXED);
+		act.sa_flags &= ~SA_RESTART;
+	} else {
+		__atomic_fetch_and(&interrupting, ~((uint64_t)1 << sig), __ATOMIC_RELAXED);
+		act.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &act, NULL);
+}
+
+EXPORT int sigignore(int sig) { return set_handler(sig, SIG_IGN, 0, 0) == SIG_ERR ? -1 : 0; }

@@ -556,6 +556,10 @@ public final class Kqueue: @unchecked Sendable {
                 case .success(let r):
                     k = Int(r)
                 case .failure(let e) where e == .interrupted:
+                    // Our counting handler for a watched signal interrupted the
+                    // wait (it runs even for a signal the program ignores): report
+                    // the signal, as BSD wakes a kqueue on it, not EINTR.
+                    if n == 0 && locked({ refreshSignals(); return !queue.isEmpty }) { continue }
                     locked { syncWakeup() }
                     return n > 0 ? .success(n) : .failure(e)
                 case .failure:

@@ -12,26 +12,34 @@ import Glibc
 ///   it counts the delivery, pokes the hub eventfd and then applies the
 ///   program's own disposition (its handler still runs; ignored stays
 ///   ignored; the default action still happens);
-/// - the watched signals are blocked in the thread that registers them, so a
-///   signal the program ignores or blocks stays pending instead of being
-///   discarded; a process-wide signalfd sees those, and reading it counts
-///   them and applies the disposition (in the reading thread), except for
-///   a signal the program itself had blocked when it began watching: the
-///   program asked not to have it delivered (the usual way to use
-///   EVFILT_SIGNAL, as in libkqueue), so it is only counted;
+/// - under the preload library the program's sigaction()/signal() calls for
+///   a watched signal change the disposition our handler applies, not the
+///   kernel's, so ours stays installed and every delivery, in any thread, is
+///   counted exactly (BSD);
+/// - linked without it, the program may replace our handler behind our back
+///   (libevent sets SIG_IGN right after registering), and an ignored signal
+///   is discarded by the kernel: so the watched signal is blocked in the
+///   thread that registers it and stays pending there instead. Instances
+///   raised in that thread while one is pending merge (Linux keeps one
+///   pending instance of a classic signal);
+/// - a process-wide signalfd sees the pending ones; reading it counts them
+///   and applies the disposition (in the reading thread), except for a
+///   signal the program itself blocks: the program asked not to have it
+///   delivered (the usual way to use EVFILT_SIGNAL, as in libkqueue), so it
+///   is only counted;
 /// - every kqueue with signal knotes watches the hub eventfd (edge-triggered)
 ///   and the signalfd, and compares each knote's count with the shared one.
 ///
 /// Every delivery is counted once: either a thread took it (the handler ran)
-/// or it was read from the signalfd. Linux merges instances of a classic
-/// signal that arrive while one is pending; real-time signals are all counted.
+/// or it was read from the signalfd. Real-time signals queue and are all counted.
 enum SignalHub {
     static let signalCount = 65
 
     struct State {
         var watchers = [Int](repeating: 0, count: SignalHub.signalCount)
-        /// The watched signals the program had blocked itself when watching began.
-        var programBlocked = sigset_t()
+        /// The watched signals the library blocked (linked mode), and in which thread.
+        var libraryBlocked = sigset_t()
+        var blockedIn = [pthread_t](repeating: 0, count: SignalHub.signalCount)
         var mask = sigset_t()
         var signalFD: Int32 = -1
         var hubFD: Int32 = -1
@@ -52,16 +60,21 @@ enum SignalHub {
                 case .failure(let e): return e
                 }
                 sigemptyset(&state.mask)
-                sigemptyset(&state.programBlocked)
+                sigemptyset(&state.libraryBlocked)
                 state.generation += 1
             }
             if state.watchers[Int(sig)] == 0 {
                 if cbsdshim_signal_watch(sig, state.hubFD) != 0 { return Errno.current }
-                var set = sigset_t(), old = sigset_t()
-                sigemptyset(&set)
-                sigaddset(&set, sig)
-                pthread_sigmask(SIG_BLOCK, &set, &old)
-                if sigismember(&old, sig) == 1 { sigaddset(&state.programBlocked, sig) }
+                if cbsdshim_signal_interposed() == 0 {
+                    var set = sigset_t(), old = sigset_t()
+                    sigemptyset(&set)
+                    sigaddset(&set, sig)
+                    pthread_sigmask(SIG_BLOCK, &set, &old)
+                    if sigismember(&old, sig) == 0 {
+                        sigaddset(&state.libraryBlocked, sig)
+                        state.blockedIn[Int(sig)] = pthread_self()
+                    }
+                }
                 sigaddset(&state.mask, sig)
                 let fd = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
                 if fd < 0 {
@@ -88,16 +101,18 @@ enum SignalHub {
             guard state.watchers[Int(sig)] == 0 else { return }
             cbsdshim_signal_unwatch(sig)
             sigdelset(&state.mask, sig)
-            let programBlockedIt = sigismember(&state.programBlocked, sig) == 1
-            sigdelset(&state.programBlocked, sig)
+            let libraryBlockedIt = sigismember(&state.libraryBlocked, sig) == 1
+            sigdelset(&state.libraryBlocked, sig)
             if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
-            if !programBlockedIt {
-                var set = sigset_t()
-                sigemptyset(&set)
-                sigaddset(&set, sig)
-                pthread_sigmask(SIG_UNBLOCK, &set, nil)
-            }
+            if libraryBlockedIt { unblock(sig) }
         }
+    }
+
+    private static func unblock(_ sig: Int32) {
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, sig)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// No signal is watched any more: give the descriptors back (nothing of a
@@ -119,26 +134,37 @@ enum SignalHub {
     @inline(__always) static func count(_ sig: Int32) -> UInt64 { cbsdshim_signal_count(sig) }
 
     /// Reads every pending watched signal off the signalfd, counting each and
-    /// applying the program's disposition unless the program blocks it. Call
-    /// with no kqueue lock held: the program's handler may call kevent().
+    /// applying the program's disposition unless the program blocks it (in
+    /// this thread, or where it registered: the library's own block does not
+    /// count). Call with no kqueue lock held: the program's handler may call
+    /// kevent().
     static func drainSignalFD() {
-        let (fd, programBlocked) = lock.withLock { (state.signalFD, state.programBlocked) }
+        let (fd, libraryBlocked) = lock.withLock { (state.signalFD, state.libraryBlocked) }
         guard fd >= 0 else { return }
-        var blocked = programBlocked
+        var ours = libraryBlocked
+        var mask = sigset_t()
+        pthread_sigmask(SIG_SETMASK, nil, &mask)
         var info = signalfd_siginfo()
         while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
             let sig = Int32(info.ssi_signo)
-            cbsdshim_signal_consumed(sig, &info, sigismember(&blocked, sig) == 1 ? 0 : 1)
+            let deliver = sigismember(&ours, sig) == 1 || sigismember(&mask, sig) == 0
+            cbsdshim_signal_consumed(sig, &info, deliver ? 1 : 0)
         }
     }
 
-    /// Fork child: the kqueues are gone; close the shared descriptors.
+    /// Fork child: the kqueues are gone; close the shared descriptors, put
+    /// the program's dispositions back, and unblock what the library blocked
+    /// in the thread that forked (the child's only thread).
     static func forgetInChild() {
         lock.reset()
         cbsdshim_signal_forget_hub()
         if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
         if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
-        for sig in 1..<signalCount where state.watchers[sig] > 0 { cbsdshim_signal_unwatch(Int32(sig)) }
+        cbsdshim_signal_unwatch_all_in_child()
+        let me = pthread_self()
+        for sig in 1..<signalCount where sigismember(&state.libraryBlocked, Int32(sig)) == 1 && state.blockedIn[sig] == me {
+            unblock(Int32(sig))
+        }
         state = State()
     }
 }

@@ -125,11 +125,17 @@ static inline int cbsdshim_pidfd_exit_status(int pidfd, int *status) {
 
 /* --- EVFILT_SIGNAL (signals.c) -------------------------------------------
  * A counting handler is installed for each watched signal; it keeps the
- * program's disposition (saved at install time) and pokes the hub eventfd. */
+ * program's disposition (read at install time, changed since through the
+ * preload library's sigaction()) and pokes the hub eventfd. */
 /** Installs the counting handler for `sig` (once) and sets the hub eventfd. */
 int cbsdshim_signal_watch(int sig, int hub_fd);
+/** 1 when the preload library hands the program's sigaction() calls to us:
+ *  then nothing the program does can discard a watched signal. */
+int cbsdshim_signal_interposed(void);
 /** Restores the program's disposition for `sig` if our handler is still there. */
 void cbsdshim_signal_unwatch(int sig);
+/** Fork child: restores every watched signal's disposition. */
+void cbsdshim_signal_unwatch_all_in_child(void);
 /** Deliveries of `sig` counted so far (monotonic). */
 uint64_t cbsdshim_signal_count(int sig);
 /** Counts an instance read from a signalfd and, when `deliver` is non-zero,
@@ -137,6 +143,15 @@ uint64_t cbsdshim_signal_count(int sig);
 void cbsdshim_signal_consumed(int sig, const struct signalfd_siginfo *ssi, int deliver);
 /** Forgets the hub eventfd (fork child). */
 void cbsdshim_signal_forget_hub(void);
+
+/* --- The preload library's help (preload_link.c) -------------------------- */
+/** A symbol of the process (the preload library's), or NULL. */
+void *cbsdshim_preload_symbol(const char *name);
+/** The pending error of socket `fd` as the program will still see it: under
+ *  the preload library, read (SO_ERROR) when `may_read` and kept for the
+ *  program's getsockopt/recv/send; linked, 0 (Linux cannot read it without
+ *  clearing it). */
+int cbsdshim_socket_error_peek(int fd, int may_read);
 
 /* --- Process-events connector (proc_connector.c), for NOTE_FORK/EXEC/TRACK -- */
 enum { CBSDSHIM_PROC_FORK = 1, CBSDSHIM_PROC_EXEC = 2 };

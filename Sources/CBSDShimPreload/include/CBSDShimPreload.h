@@ -24,6 +24,19 @@
  * every open descriptor below 65536 in its range (not with
  * CLOSE_RANGE_CLOEXEC). A /dev/dmover descriptor replaced by dup2/dup3 or
  * closed by close_range is closed as a bare descriptor.
+ *
+ * For kqueue it also interposes sigaction, signal, bsd_signal, sysv_signal,
+ * __sysv_signal, siginterrupt and sigignore: once libbsdshim watches a
+ * signal (EVFILT_SIGNAL) it takes them through
+ * bsdshim_preload_take_sigaction(hook), which returns the next sigaction;
+ * for a watched signal they then read and change the disposition
+ * libbsdshim's counting handler applies, so every delivery is counted. And
+ * getsockopt, recv, recvfrom, recvmsg, send, sendto, sendmsg and connect
+ * (with read, readv, write, writev above): when EVFILT_READ/EVFILT_WRITE read
+ * a stream socket's pending error for EV_EOF's fflags
+ * (bsdshim_preload_socket_error(fd, may_read)), the error is kept and the
+ * program's next call that would have returned it returns it, once;
+ * close/dup2/dup3/close_range forget it.
  * The library exports nothing else.
  */
 #ifndef BSDSHIM_CBSDSHIMPRELOAD_H

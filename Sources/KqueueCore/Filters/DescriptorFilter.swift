@@ -204,6 +204,16 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// so the userspace re-check of a NOTE_LOWAT knote still reports it).
     static let eofSeen = 1
 
+    /// The pending error of socket `fd` for EV_EOF's fflags, without taking
+    /// it from the program. Linux reads it only by clearing it (SO_ERROR, recv
+    /// and MSG_PEEK alike; sock_diag does not carry it), so this needs the
+    /// preload library, which reads it when `mayRead` (epoll said EPOLLERR)
+    /// and gives it back to the program's getsockopt(SO_ERROR)/recv()/send().
+    /// Linked: 0, the error stays with the socket.
+    final func pendingSocketError(_ fd: Int32, mayRead: Bool) -> UInt32 {
+        UInt32(truncatingIfNeeded: cbsdshim_socket_error_peek(fd, mayRead ? 1 : 0))
+    }
+
     /// For descriptors epoll refuses: bytes from the offset to the end of file.
     final func bytesToEndOfFile(_ fd: Int32) -> Int {
         var st = stat()

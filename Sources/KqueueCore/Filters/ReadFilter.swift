@@ -11,12 +11,12 @@ import Glibc
 /// end of file for a regular file. EV_EOF is set when the writer or peer went
 /// away.
 ///
-/// Linux trade-off: BSD also puts a socket's pending error in `fflags`, but
-/// Linux can read it only with SO_ERROR, which clears it. Programs learn a
-/// failed connect() from getsockopt(SO_ERROR) or recv() after the event
-/// (libevent's bufferevents do; with the error gone they took a refused
-/// connection for a connected one), so both filters leave it to them and
-/// report EV_EOF with `fflags` 0.
+/// BSD also puts a socket's pending error in `fflags` with EV_EOF. Linux can
+/// read it only by clearing it, and programs learn a failed connect() from
+/// getsockopt(SO_ERROR) or recv() after the event (libevent's bufferevents
+/// do; with the error gone they took a refused connection for a connected
+/// one). Under the preload library the error is read and kept for the
+/// program's own calls, so both filters report it; linked, `fflags` is 0.
 final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .main }
     override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
@@ -57,7 +57,8 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             if let lowat = lowWaterMark(kn), data < lowat { return nil }
             if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained
         }
-        return kn.event(flags: flags, fflags: 0, data: data)
+        let error = flags == 0 ? 0 : pendingSocketError(fd, mayRead: ev & Epoll.error != 0)
+        return kn.event(flags: flags, fflags: error, data: data)
     }
 
     /// Bytes readable, by descriptor kind (learned on the first event).

@@ -8,7 +8,8 @@ import Glibc
 
 /// EVFILT_WRITE. `data` is the space left in the write buffer: SO_SNDBUF minus
 /// SIOCOUTQ on a socket, the pipe capacity minus its contents on a pipe/FIFO.
-/// EV_EOF is set when the reader went away (EPIPE would follow).
+/// EV_EOF is set when the reader went away (EPIPE would follow); a socket's
+/// pending error comes in `fflags` under the preload library (see ReadFilter).
 ///
 /// A /dev/dmover descriptor is writable while fewer than 64 requests are in
 /// flight: the knote then registers the readiness descriptor the dmover core
@@ -76,7 +77,8 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
             }
             if ev == 0 && data == 0 { return nil }
         }
-        return kn.event(flags: flags, fflags: 0, data: data)
+        let error = flags == 0 ? 0 : pendingSocketError(fd, mayRead: ev & Epoll.error != 0)
+        return kn.event(flags: flags, fflags: error, data: data)
     }
 
     /// Capacity is learned once (kn.lastData); the fill level is read per event.
