@@ -863,7 +863,7 @@ public final class Kqueue: @unchecked Sendable {
             else if kn.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
             return 0
         }
-        guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
+        guard let ev = process(kn, epollEvents: events) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
             // registration must be re-armed or it would never fire again.
             if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
@@ -873,6 +873,19 @@ public final class Kqueue: @unchecked Sendable {
         kn.collectedIn = stamp
         delivered(kn, fromQueue: false)
         return 1
+    }
+
+    /// The filter's event for `kn`. EVFILT_READ and EVFILT_WRITE, the filters
+    /// of nearly every epoll event, are called through their ``FilterTable``
+    /// constants: through `kn.ops` the call would retain and release the
+    /// filter object (two atomic operations) on every event.
+    @inline(__always)
+    func process(_ kn: Knote, epollEvents events: UInt32) -> kevent? {
+        switch Int32(kn.filter) {
+        case EVFILT_READ: return FilterTable.read.process(kn, epollEvents: events, in: self)
+        case EVFILT_WRITE: return FilterTable.write.process(kn, epollEvents: events, in: self)
+        default: return kn.ops.process(kn, epollEvents: events, in: self)
+        }
     }
 
     /// The EV_ONESHOT / EV_CLEAR / EV_DISPATCH state machine after a delivery.
