@@ -732,8 +732,15 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// Delivers queued knotes (each at most once per call) and due timers.
+    /// The common case, nothing queued and no timer, costs no call.
+    @inline(__always)
     func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         if queue.isEmpty && monotonicTimers.isEmpty && realtimeTimers.isEmpty { return 0 }
+        return collectQueuedKnotes(into: out, room: room, stamp: stamp)
+    }
+
+    @inline(never)
+    func collectQueuedKnotes(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
             fireTimers(realtime: false)
         }
