@@ -404,7 +404,7 @@ public final class Kqueue: @unchecked Sendable {
             return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
         }
         let flags = Int32(change.flags)
-        guard let kn = knotes[change.ident, change.filter] else {
+        guard let ref = knotes.unretained(change.ident, change.filter) else {
             guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
             if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
@@ -421,7 +421,14 @@ public final class Kqueue: @unchecked Sendable {
             knotes[change.ident, change.filter] = kn
             return 0
         }
+        // At +0: drop() keeps the knote alive through its spare list while it
+        // may still be used, and nothing below touches it after a drop.
+        return ref._withUnsafeGuaranteedRef { kn in modify(kn, change, ops, flags) }
+    }
 
+    /// A change to the existing knote `kn` (EV_DELETE, EV_ADD, EV_ENABLE...).
+    @inline(__always)
+    private func modify(_ kn: Knote, _ change: kevent, _ ops: any Filter, _ flags: Int32) -> Int32 {
         if flags & EV_DELETE != 0 {
             // Linked without the preload library, close() goes unseen: a knote
             // whose descriptor was closed is gone on BSD, so deleting it is
