@@ -235,7 +235,10 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// Keeps the wake-up eventfd readable exactly while events are queued, so
-    /// the kqueue descriptor polls readable and blocked waiters wake.
+    /// the kqueue descriptor polls readable and blocked waiters wake. Every
+    /// locked section that may leave knotes queued ends with it, unless a scan
+    /// step of the same call follows: a waiter that skips the queue step
+    /// (see ``scan``) relies on the eventfd to learn of queued knotes.
     @inline(__always)
     func syncWakeup() {
         let want = !queue.isEmpty
@@ -299,7 +302,9 @@ public final class Kqueue: @unchecked Sendable {
     ) -> Result<Int, Errno> {
         if isClosed { return .failure(.badFileDescriptor) }
         let collects = capacity > 0 && events != nil
-        if count > 0, let changes {
+        // A poll that collects takes the changes inside its one locked step.
+        let merged = collects && timeout == 0 && count > 0 && changes != nil
+        if count > 0, let changes, !merged {
             var proven = false
             let r = apply(changes: changes, count: count, events: events, capacity: capacity,
                           finishing: !collects, proven: &proven)
@@ -319,7 +324,14 @@ public final class Kqueue: @unchecked Sendable {
             return stillOurs() ? .success(0) : .failure(.badFileDescriptor)
         }
         var proven = false
-        let r = scan(into: events, capacity: capacity, timeout: timeout, resetProof: count == 0, proven: &proven)
+        var reported = false
+        let r = scan(into: events, capacity: capacity, timeout: timeout,
+                     changes: merged ? changes : nil, changeCount: merged ? count : 0,
+                     resetProof: count == 0, proven: &proven, changesReported: &reported)
+        if reported {
+            // Reported changes end the call (BSD kern_kevent), as above.
+            return proven || stillOurs() ? r : .failure(.badFileDescriptor)
+        }
         if case .success(let n) = r, n > 0, !proven {
             // Everything came from the userspace queue: make sure the queue
             // still belongs to the descriptor the caller named.
@@ -342,39 +354,48 @@ public final class Kqueue: @unchecked Sendable {
         finishing: Bool, proven: inout Bool
     ) -> Result<Int, Errno> {
         locked {
-            provenAlive = false
-            defer {
-                proven = provenAlive
-            }
-            var written = 0
-            for i in 0..<count {
-                // Copy first: eventlist may alias changelist (entries before i only are overwritten).
-                var change = changes[i]
-                change.flags &= ~UInt16(EV_SYSFLAGS)
-                var error: Int32
-                var reply = change.flags & UInt16(EV_RECEIPT) != 0
-                if Int32(change.filter) == EVFILT_LIBKQUEUE {
-                    (error, reply) = LibkqueueControl.apply(&change)
-                } else {
-                    error = register(change)
-                }
-                if error != 0 || reply {
-                    if written < capacity, let out = events {
-                        if error != 0 || Int32(change.filter) != EVFILT_LIBKQUEUE {
-                            change.flags |= UInt16(EV_ERROR)
-                            change.data = Int(error)
-                        }
-                        out[written] = change
-                        written += 1
-                    } else if error != 0 {
-                        syncWakeup()
-                        return .failure(Errno(rawValue: error))
-                    }
-                }
-            }
-            if finishing || written > 0 { syncWakeup() }
-            return .success(written)
+            defer { proven = provenAlive }
+            return applyLocked(changes: changes, count: count, events: events, capacity: capacity,
+                               finishing: finishing)
         }
+    }
+
+    /// ``apply(changes:count:events:capacity:finishing:proven:)`` with the lock
+    /// already held; leaves in ``provenAlive`` whether a change went through
+    /// our epoll instance.
+    func applyLocked(
+        changes: UnsafePointer<kevent>, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int, finishing: Bool
+    ) -> Result<Int, Errno> {
+        provenAlive = false
+        var written = 0
+        for i in 0..<count {
+            // Copy first: eventlist may alias changelist (entries before i only are overwritten).
+            var change = changes[i]
+            change.flags &= ~UInt16(EV_SYSFLAGS)
+            var error: Int32
+            var reply = change.flags & UInt16(EV_RECEIPT) != 0
+            if Int32(change.filter) == EVFILT_LIBKQUEUE {
+                (error, reply) = LibkqueueControl.apply(&change)
+            } else {
+                error = register(change)
+            }
+            if error != 0 || reply {
+                if written < capacity, let out = events {
+                    if error != 0 || Int32(change.filter) != EVFILT_LIBKQUEUE {
+                        change.flags |= UInt16(EV_ERROR)
+                        change.data = Int(error)
+                    }
+                    out[written] = change
+                    written += 1
+                } else if error != 0 {
+                    syncWakeup()
+                    return .failure(Errno(rawValue: error))
+                }
+            }
+        }
+        if finishing || written > 0 { syncWakeup() }
+        return .success(written)
     }
 
     /// One change; returns 0 or an errno value.
@@ -383,7 +404,7 @@ public final class Kqueue: @unchecked Sendable {
             return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
         }
         let flags = Int32(change.flags)
-        guard let kn = knotes[change.ident, change.filter] else {
+        guard let ref = knotes.unretained(change.ident, change.filter) else {
             guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
             if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
@@ -400,7 +421,14 @@ public final class Kqueue: @unchecked Sendable {
             knotes[change.ident, change.filter] = kn
             return 0
         }
+        // At +0: drop() keeps the knote alive through its spare list while it
+        // may still be used, and nothing below touches it after a drop.
+        return ref._withUnsafeGuaranteedRef { kn in modify(kn, change, ops, flags) }
+    }
 
+    /// A change to the existing knote `kn` (EV_DELETE, EV_ADD, EV_ENABLE...).
+    @inline(__always)
+    private func modify(_ kn: Knote, _ change: kevent, _ ops: any Filter, _ flags: Int32) -> Int32 {
         if flags & EV_DELETE != 0 {
             // Linked without the preload library, close() goes unseen: a knote
             // whose descriptor was closed is gone on BSD, so deleting it is
@@ -496,11 +524,22 @@ public final class Kqueue: @unchecked Sendable {
     // MARK: - Scan (BSD kqueue_scan)
 
     /// Collects up to `capacity` events. `timeout` is nil (wait forever) or
-    /// nanoseconds (0 = poll). Takes the lock twice per round: once to collect
-    /// queued knotes and prepare to wait, once to route what epoll returned.
+    /// nanoseconds (0 = poll).
+    ///
+    /// Locking, the cost that matters on this path (each lock is two atomic
+    /// operations): a poll takes the lock once per round, for the changes
+    /// (`changes`, applied first as ``apply(changes:count:events:capacity:finishing:proven:)``
+    /// would, `changesReported` set when they end the call), the queued knotes,
+    /// a zero-timeout epoll_wait and the routing of what it returned. A wait
+    /// that may block never holds the lock in epoll_wait: it takes it before
+    /// (queued knotes, wake-up flag) and after (routing) — except that a call
+    /// with no changes skips the first step in its first round: whatever is
+    /// queued keeps the wake-up eventfd readable (``syncWakeup()``), so
+    /// epoll_wait returns at once and routing collects the queue.
     func scan(
-        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?, resetProof: Bool,
-        proven: inout Bool
+        into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
+        changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
+        proven: inout Bool, changesReported: inout Bool
     ) -> Result<Int, Errno> {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
@@ -508,83 +547,148 @@ public final class Kqueue: @unchecked Sendable {
             var n = 0
             var stamp: UInt64 = 0
             var idleRounds = 0
+            var firstRound = true
             while true {
                 if isClosed { return .failure(.badFileDescriptor) }
-                // 1. Queued knotes; if none, make sure the wake-up flag is clear
-                //    before blocking, or epoll_wait would return at once forever.
-                let (got, mayBlock) = locked { () -> (Int, Bool) in
-                    if stamp == 0 {
-                        lastStamp &+= 1
-                        stamp = lastStamp
-                        if resetProof { provenAlive = false }
-                    }
-                    let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
-                    if n + got == capacity {
-                        syncWakeup()
-                        proven = provenAlive
-                        return (got, false)
-                    }
-                    if n + got > 0 || !queue.isEmpty { return (got, false) }
-                    if wakeupSignaled {
-                        wakeup.reset()
-                        wakeupSignaled = false
-                    }
-                    return (got, true)
-                }
-                n += got
-                if n == capacity { return .success(n) }
-
-                // 2. How long epoll_wait may block.
-                var wait: UInt64? = 0
-                var chunked = false
-                if mayBlock {
-                    if let d = deadline {
-                        let now = d == 0 ? 0 : Clock.monotonicNanoseconds()
-                        wait = d > now ? d - now : 0
-                    } else {
-                        wait = nil
-                    }
-                    if wait == nil || wait! > Self.livenessInterval {
-                        wait = Self.livenessInterval
-                        chunked = true
-                    }
-                }
-
-                let room = capacity - n
-                let k: Int
-                switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
-                case .success(let r):
-                    k = Int(r)
-                case .failure(let e) where e == .interrupted:
-                    // Our counting handler for a watched signal interrupted the
-                    // wait (it runs even for a signal the program ignores): report
-                    // the signal, as BSD wakes a kqueue on it, not EINTR.
-                    if n == 0 && locked({ refreshSignals(); return !queue.isEmpty }) { continue }
-                    locked { syncWakeup() }
-                    return n > 0 ? .success(n) : .failure(e)
-                case .failure:
-                    // EBADF / EINVAL: the descriptor no longer is our epoll.
-                    markClosed()
-                    return .failure(.badFileDescriptor)
-                }
-
-                // 3. Route what epoll returned; finish if anything was collected.
+                let skipQueueStep = firstRound && resetProof && deadline != 0
+                var pending = firstRound ? changes : nil
+                firstRound = false
+                var k = 0
+                var room = capacity - n
+                var before = n
+                var done = false
                 var readSignals = false
-                let before = n
-                let done = locked { () -> Bool in
-                    if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
-                    readSignals = signalFDReady
-                    signalFDReady = false
-                    if n > 0 {
-                        syncWakeup()
-                        proven = provenAlive
+                var chunked = false
+
+                if deadline == 0 {
+                    // A poll: nothing here blocks, so one lock covers the round.
+                    var failed: Errno? = nil
+                    let early: Result<Int, Errno>? = locked { () -> Result<Int, Errno>? in
+                        if let c = pending {
+                            pending = nil
+                            let r = applyLocked(changes: c, count: changeCount, events: out, capacity: capacity,
+                                                finishing: false)
+                            switch r {
+                            case .failure, .success(1...):
+                                changesReported = true
+                                proven = provenAlive
+                                return r
+                            default: break
+                            }
+                        }
+                        if stamp == 0 {
+                            lastStamp &+= 1
+                            stamp = lastStamp
+                            if resetProof { provenAlive = false }
+                        }
+                        n += collectQueued(into: out + n, room: capacity - n, stamp: stamp)
+                        if n == capacity {
+                            syncWakeup()
+                            proven = provenAlive
+                            return .success(n)
+                        }
+                        before = n
+                        room = capacity - n
+                        switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: 0) {
+                        case .success(let r):
+                            k = Int(r)
+                        case .failure(let e):
+                            failed = e
+                            syncWakeup()
+                            return nil
+                        }
+                        done = finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
+                                           readSignals: &readSignals)
+                        return nil
                     }
-                    return n > 0
+                    if let early { return early }
+                    if let e = failed {
+                        if e == .interrupted { return n > 0 ? .success(n) : .failure(e) }
+                        // EBADF / EINVAL: the descriptor no longer is our epoll.
+                        markClosed()
+                        return .failure(.badFileDescriptor)
+                    }
+                } else {
+                    // 1. Queued knotes; if none, make sure the wake-up flag is clear
+                    //    before blocking, or epoll_wait would return at once forever.
+                    var mayBlock = true
+                    if !skipQueueStep {
+                        let (got, block) = locked { () -> (Int, Bool) in
+                            if stamp == 0 {
+                                lastStamp &+= 1
+                                stamp = lastStamp
+                                if resetProof { provenAlive = false }
+                            }
+                            let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
+                            if n + got == capacity {
+                                syncWakeup()
+                                proven = provenAlive
+                                return (got, false)
+                            }
+                            if n + got > 0 || !queue.isEmpty { return (got, false) }
+                            if wakeupSignaled {
+                                wakeup.reset()
+                                wakeupSignaled = false
+                            }
+                            return (got, true)
+                        }
+                        n += got
+                        mayBlock = block
+                        if n == capacity { return .success(n) }
+                    }
+
+                    // 2. How long epoll_wait may block.
+                    var wait: UInt64? = 0
+                    if mayBlock {
+                        if let d = deadline {
+                            let now = Clock.monotonicNanoseconds()
+                            wait = d > now ? d - now : 0
+                        } else {
+                            wait = nil
+                        }
+                        if wait == nil || wait! > Self.livenessInterval {
+                            wait = Self.livenessInterval
+                            chunked = true
+                        }
+                    }
+
+                    room = capacity - n
+                    before = n
+                    switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
+                    case .success(let r):
+                        k = Int(r)
+                    case .failure(let e) where e == .interrupted:
+                        // Our counting handler for a watched signal interrupted the
+                        // wait (it runs even for a signal the program ignores): report
+                        // the signal, as BSD wakes a kqueue on it, not EINTR.
+                        if n == 0 && locked({ refreshSignals(); return !queue.isEmpty }) { continue }
+                        locked { syncWakeup() }
+                        return n > 0 ? .success(n) : .failure(e)
+                    case .failure:
+                        // EBADF / EINVAL: the descriptor no longer is our epoll.
+                        markClosed()
+                        return .failure(.badFileDescriptor)
+                    }
+
+                    // 3. Route what epoll returned; finish if anything was collected.
+                    done = locked { () -> Bool in
+                        if stamp == 0 {
+                            // The queue step was skipped: this call's stamp is taken here.
+                            lastStamp &+= 1
+                            stamp = lastStamp
+                            if resetProof { provenAlive = false }
+                        }
+                        return finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
+                                           readSignals: &readSignals)
+                    }
                 }
                 if readSignals {
                     // Outside the lock: the program's handler may run, and may call kevent().
                     SignalHub.drainSignalFD()
-                    locked { refreshSignals() }
+                    locked {
+                        refreshSignals()
+                        syncWakeup()
+                    }
                 }
                 if done {
                     // epoll filled the buffer: more may be ready. BSD fills the
@@ -621,9 +725,33 @@ public final class Kqueue: @unchecked Sendable {
         }
     }
 
+    /// The end of a scan round, under the lock: routes the `k` epoll events
+    /// in `base`, notes whether the shared signalfd must be read, and syncs
+    /// the wake-up flag when anything was collected. Returns whether the
+    /// round collected anything.
+    @inline(__always)
+    func finishRound(_ base: UnsafeMutablePointer<epoll_event>, _ k: Int, into out: UnsafeMutablePointer<kevent>,
+                     n: inout Int, room: Int, stamp: UInt64, proven: inout Bool, readSignals: inout Bool) -> Bool {
+        if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
+        readSignals = signalFDReady
+        signalFDReady = false
+        if n > 0 {
+            syncWakeup()
+            proven = provenAlive
+        }
+        return n > 0
+    }
+
     /// Delivers queued knotes (each at most once per call) and due timers.
+    /// The common case, nothing queued and no timer, costs no call.
+    @inline(__always)
     func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         if queue.isEmpty && monotonicTimers.isEmpty && realtimeTimers.isEmpty { return 0 }
+        return collectQueuedKnotes(into: out, room: room, stamp: stamp)
+    }
+
+    @inline(never)
+    func collectQueuedKnotes(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
         if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
             fireTimers(realtime: false)
         }
@@ -753,7 +881,7 @@ public final class Kqueue: @unchecked Sendable {
             else if kn.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
             return 0
         }
-        guard let ev = kn.ops.process(kn, epollEvents: events, in: self) else {
+        guard let ev = process(kn, epollEvents: events) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
             // registration must be re-armed or it would never fire again.
             if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
@@ -763,6 +891,19 @@ public final class Kqueue: @unchecked Sendable {
         kn.collectedIn = stamp
         delivered(kn, fromQueue: false)
         return 1
+    }
+
+    /// The filter's event for `kn`. EVFILT_READ and EVFILT_WRITE, the filters
+    /// of nearly every epoll event, are called through their ``FilterTable``
+    /// constants: through `kn.ops` the call would retain and release the
+    /// filter object (two atomic operations) on every event.
+    @inline(__always)
+    func process(_ kn: Knote, epollEvents events: UInt32) -> kevent? {
+        switch Int32(kn.filter) {
+        case EVFILT_READ: return FilterTable.read.process(kn, epollEvents: events, in: self)
+        case EVFILT_WRITE: return FilterTable.write.process(kn, epollEvents: events, in: self)
+        default: return kn.ops.process(kn, epollEvents: events, in: self)
+        }
     }
 
     /// The EV_ONESHOT / EV_CLEAR / EV_DISPATCH state machine after a delivery.
