@@ -66,11 +66,13 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
                               ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
-    let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? SoftwareBackendConfig.defaultNonTemporalMinimum)
-    let fillNTMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_FILL_NT_MIN") ?? SoftwareBackendConfig.defaultFillNonTemporalMinimum)
+    let ntMin = Atomic<Int>(KernelTuning.current.nonTemporalMinimum)
+    let fillNTMin = Atomic<Int>(KernelTuning.current.fillNonTemporalMinimum)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
     let level = Atomic<Int>(KernelLevel.baseline.rawValue)
-    /// Address of the 3-level kernel table: the baseline one until the ISA
+    /// 1 when the kernel set that copies and fills with rep movsb/stosb is in use.
+    let rep = Atomic<Int>(0)
+    /// Address of the kernel table (2 sets per level: vector loops, string instructions): the baseline one until the ISA
     /// kernels are installed (tables are immutable once published).
     let tableBase = Atomic<UInt>(Kernels.baselineBase)
 
@@ -92,10 +94,12 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// The kernels of the level in use.
     @inline(__always)
     var kernels: ActiveKernels {
-        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring)).unsafelyUnwrapped[level.load(ordering: .relaxed)]
+        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring))
+            .unsafelyUnwrapped[level.load(ordering: .relaxed) &* 2 &+ rep.load(ordering: .relaxed)]
     }
 
     private init() {
+        dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
         let table = SoftwareFunction.table
         let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
         for (i, f) in table.enumerated() {
