@@ -64,13 +64,17 @@ if explainOnly {
     for r in tuning.reasons { print("  \(r)") }
     print("per function (raw kernel; copy-crc32c = crc + copy per block):")
     for f in ["zero", "fill8", "copy", "xor2", "xor4", "xor8", "xor16", "iscsi-crc32c", "copy-crc32c", "compare"] {
-        let nt: Int
+        var nt: Int
         switch f {
         case "zero", "fill8":
             nt = Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum)
                                         : SoftwareBackendConfig.nonTemporalMinimum
         case "iscsi-crc32c", "compare": nt = Int.max
-        default: nt = SoftwareBackendConfig.nonTemporalMinimum
+        default:
+            nt = SoftwareBackendConfig.nonTemporalMinimum
+            if let m = Int(f.dropFirst(3)), f.hasPrefix("xor"), m >= 4, tuning.xorNonTemporalWorkingSet != Int.max {
+                nt = min(nt, tuning.xorNonTemporalWorkingSet / (m + 1))
+            }
         }
         let streams = f == "zero" || f == "fill8" ? 1 : f == "copy" || f == "copy-crc32c" ? 2 : Int(f.dropFirst(3)).map { $0 + 1 } ?? 0
         let pages = streams > 0 ? min(4, max(1, tuning.prefetchStreams / streams)) : 0

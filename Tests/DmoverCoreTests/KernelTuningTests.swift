@@ -38,6 +38,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.crc == .crc32x3)
         #expect(t.nonTemporalMinimum == 2 << 20)      // 16 MiB / 2 CPUs / 4
         #expect(t.prefetchStreams == 8)
+        #expect(t.xorNonTemporalWorkingSet == 1 << 20)   // the L2
     }
 
     @Test func zen3HasFSRMButKeepsTheVectorLoops() {
@@ -68,6 +69,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.nonTemporalMinimum == 4 << 20)
         #expect(t.fillNonTemporalMinimum == 105 << 19)
         #expect(t.prefetchStreams == 32)
+        #expect(t.xorNonTemporalWorkingSet == Int.max)
         // A sanitizer build never uses the string instructions.
         #expect(!KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: false).repStrings)
         // Intel without VPCLMULQDQ keeps PCLMUL folding.

@@ -68,6 +68,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
     let ntMin = Atomic<Int>(KernelTuning.current.nonTemporalMinimum)
     let fillNTMin = Atomic<Int>(KernelTuning.current.fillNonTemporalMinimum)
+    let xorNTWorkingSet = Atomic<Int>(KernelTuning.current.xorNonTemporalWorkingSet)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
     let level = Atomic<Int>(KernelLevel.baseline.rawValue)
     /// 1 when the kernel set that copies and fills with rep movsb/stosb is in use.
@@ -85,10 +86,15 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         return k.repStrings ? max(general, fillNTMin.load(ordering: .relaxed)) : general
     }
 
-    /// The non-temporal size for a function with kernels `k`.
+    /// The non-temporal size for a function of `inputs` inputs with kernels `k`.
     @inline(__always)
-    func ntThreshold(_ kind: SoftwareFunction.Kind, _ k: ActiveKernels) -> Int {
-        kind == .zero || kind == .fill8 ? fillNTThreshold(k) : ntMin.load(ordering: .relaxed)
+    func ntThreshold(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ k: ActiveKernels) -> Int {
+        if kind == .zero || kind == .fill8 { return fillNTThreshold(k) }
+        let general = ntMin.load(ordering: .relaxed)
+        // xor of 4 or more inputs: non-temporal once all buffers outgrow the
+        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet).
+        if kind == .xor && inputs >= 4 { return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1)) }
+        return general
     }
 
     /// The kernels of the level in use.
@@ -229,7 +235,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
         let k = kernels
         let op: Operation
-        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, k)) {
+        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, function.inputs, k)) {
         case .success(let o): op = o
         case .failure(let e):
             Engine.fail(dreq, e.rawValue)
