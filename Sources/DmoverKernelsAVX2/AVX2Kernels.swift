@@ -18,6 +18,23 @@ private func fence() {
     cdm_sfence()
 }
 
+/// xor of 9 or more inputs: the pointer-array loop for the bulk (after a
+/// head that aligns the output for non-temporal stores), the unrolled body
+/// for head and tail.
+@inline(__always)
+private func xorMany<let N: Int>(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>,
+                                 _ p: InlineArray<N, UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+    let head = nt ? min(n, (64 &- (Int(bitPattern: d) & 63)) & 63) : 0
+    if head > 0 { dmoverXorBody(d, p, head, false, stream: stream, fence: fence) }
+    let done = dmoverXorManyBulk(d, s, N, from: head, n, nt: nt, stream: stream)
+    if nt { fence() }
+    if done < n {
+        var q = p
+        for j in 0..<N { q[j] = p[j] + done }
+        dmoverXorBody(d + done, q, n &- done, false, stream: stream, fence: fence)
+    }
+}
+
 /// Kernel entry points, AVX2 (-target-cpu haswell). Call only when the CPU has the ISA.
 public enum AVX2Kernels {
     public static func fill(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
@@ -88,41 +105,41 @@ public enum AVX2Kernels {
 
     public static func xor9(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<9, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor10(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<10, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor11(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<11, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor12(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<12, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor13(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<13, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor14(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<14, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor15(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<15, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 
     public static func xor16(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
         let p: InlineArray<16, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
+        xorMany(d, s, p, n, nt)
     }
 }

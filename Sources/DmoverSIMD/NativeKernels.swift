@@ -24,42 +24,53 @@ public enum NativeKernels {
     private static let installed: Void = {
         let hasCRC = cbsdshim_cpu_has_sse42() != 0 && cbsdshim_cpu_has_pclmul() != 0
         let hasCRC512 = hasCRC && cbsdshim_cpu_has_vpclmulqdq() != 0 && cbsdshim_cpu_has_avx512bw() != 0
-        let tableCRC: CRCFn = { c, p, n in crc32cSoftware(c, p, n) }
-        let pclmulCRC: CRCFn = { c, p, n in CRCKernels.crc(c, p, n) }
-        let vpclmulCRC: CRCFn = { c, p, n in CRC512Kernels.crc(c, p, n) }
-        // BSDSHIM_DMOVER_REP=0 keeps the vector loops (tests cover both paths).
-        let rep = cbsdshim_cpu_prefers_rep_movsb() != 0 && getenv("BSDSHIM_DMOVER_REP").map({ String(cString: $0) }) != "0"
-        let avx2Copy: CopyFn = rep ? { AVX2Kernels.copyRepString($0, $1, $2, $3) } : { AVX2Kernels.copy($0, $1, $2, $3) }
-        let avx2Fill: FillFn = rep ? { AVX2Kernels.fillRepString($0, $1, $2, $3) } : { AVX2Kernels.fill($0, $1, $2, $3) }
-        let avx512Fill: FillFn = rep ? { AVX512Kernels.fillRepString($0, $1, $2, $3) }
-                                     : { AVX512Kernels.fill($0, $1, $2, $3) }
-        let avx512Copy: CopyFn = rep ? { AVX512Kernels.copyRepString($0, $1, $2, $3) }
-                                     : { AVX512Kernels.copy($0, $1, $2, $3) }
+        // The CRC kernel the tuning chose (from the CPU's facts or
+        // BSDSHIM_DMOVER_CRC), shared by every set; never one this CPU cannot run.
+        var crcKind = KernelTuning.current.crc
+        if crcKind == .vpclmulqdq && !hasCRC512 { crcKind = .pclmul }
+        if (crcKind == .pclmul || crcKind == .crc32x3) && !hasCRC { crcKind = .table }
+        let crc: CRCFn
+        let crcName: StaticString
+        switch crcKind {
+        case .table: crc = { c, p, n in crc32cSoftware(c, p, n) }; crcName = "table"
+        case .pclmul: crc = { c, p, n in CRCKernels.crc(c, p, n) }; crcName = "pclmul"
+        case .crc32x3: crc = { c, p, n in CRCInterleavedKernels.crc(c, p, n) }; crcName = "crc32x3"
+        case .vpclmulqdq: crc = { c, p, n in CRC512Kernels.crc(c, p, n) }; crcName = "vpclmulqdq"
+        }
+        let avx2Xor: [XorFn] = [
+            { AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
+            { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
+            { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
+            { AVX2Kernels.xor8($0, $1, $2, $3) }, { AVX2Kernels.xor9($0, $1, $2, $3) },
+            { AVX2Kernels.xor10($0, $1, $2, $3) }, { AVX2Kernels.xor11($0, $1, $2, $3) },
+            { AVX2Kernels.xor12($0, $1, $2, $3) }, { AVX2Kernels.xor13($0, $1, $2, $3) },
+            { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
+            { AVX2Kernels.xor16($0, $1, $2, $3) }]
+        let avx512Xor: [XorFn] = [
+            { AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
+            { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
+            { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
+            { AVX512Kernels.xor8($0, $1, $2, $3) }, { AVX512Kernels.xor9($0, $1, $2, $3) },
+            { AVX512Kernels.xor10($0, $1, $2, $3) }, { AVX512Kernels.xor11($0, $1, $2, $3) },
+            { AVX512Kernels.xor12($0, $1, $2, $3) }, { AVX512Kernels.xor13($0, $1, $2, $3) },
+            { AVX512Kernels.xor14($0, $1, $2, $3) }, { AVX512Kernels.xor15($0, $1, $2, $3) },
+            { AVX512Kernels.xor16($0, $1, $2, $3) }]
         let avx2 = ActiveKernels(
-            fill: avx2Fill, copy: avx2Copy,
-            xor: [{ AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
-                  { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
-                  { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
-                  { AVX2Kernels.xor8($0, $1, $2, $3) }, { AVX2Kernels.xor9($0, $1, $2, $3) },
-                  { AVX2Kernels.xor10($0, $1, $2, $3) }, { AVX2Kernels.xor11($0, $1, $2, $3) },
-                  { AVX2Kernels.xor12($0, $1, $2, $3) }, { AVX2Kernels.xor13($0, $1, $2, $3) },
-                  { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
-                  { AVX2Kernels.xor16($0, $1, $2, $3) }],
-            compare: { AVX2Kernels.compare($0, $1, $2) }, crc: hasCRC ? pclmulCRC : tableCRC,
-            name: "avx2", crcName: hasCRC ? "pclmul" : "table", repStrings: rep)
+            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: { AVX2Kernels.copy($0, $1, $2, $3) },
+            xor: avx2Xor, compare: { AVX2Kernels.compare($0, $1, $2) }, crc: crc,
+            name: "avx2", crcName: crcName)
+        let avx2Rep = ActiveKernels(
+            fill: { AVX2Kernels.fillRepString($0, $1, $2, $3) }, copy: { AVX2Kernels.copyRepString($0, $1, $2, $3) },
+            xor: avx2Xor, compare: { AVX2Kernels.compare($0, $1, $2) }, crc: crc,
+            name: "avx2", crcName: crcName, repStrings: true)
         let avx512 = ActiveKernels(
-            fill: avx512Fill, copy: avx512Copy,
-            xor: [{ AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
-                  { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
-                  { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
-                  { AVX512Kernels.xor8($0, $1, $2, $3) }, { AVX512Kernels.xor9($0, $1, $2, $3) },
-                  { AVX512Kernels.xor10($0, $1, $2, $3) }, { AVX512Kernels.xor11($0, $1, $2, $3) },
-                  { AVX512Kernels.xor12($0, $1, $2, $3) }, { AVX512Kernels.xor13($0, $1, $2, $3) },
-                  { AVX512Kernels.xor14($0, $1, $2, $3) }, { AVX512Kernels.xor15($0, $1, $2, $3) },
-                  { AVX512Kernels.xor16($0, $1, $2, $3) }],
-            compare: { AVX512Kernels.compare($0, $1, $2) },
-            crc: hasCRC512 ? vpclmulCRC : (hasCRC ? pclmulCRC : tableCRC),
-            name: "avx512", crcName: hasCRC512 ? "vpclmulqdq" : (hasCRC ? "pclmul" : "table"), repStrings: rep)
-        Kernels.install(avx2: avx2, avx512: avx512)
+            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: { AVX512Kernels.copy($0, $1, $2, $3) },
+            xor: avx512Xor, compare: { AVX512Kernels.compare($0, $1, $2) }, crc: crc,
+            name: "avx512", crcName: crcName)
+        let avx512Rep = ActiveKernels(
+            fill: { AVX512Kernels.fillRepString($0, $1, $2, $3) }, copy: { AVX512Kernels.copyRepString($0, $1, $2, $3) },
+            xor: avx512Xor, compare: { AVX512Kernels.compare($0, $1, $2) }, crc: crc,
+            name: "avx512", crcName: crcName, repStrings: true)
+        Kernels.install(avx2: avx2, avx2Rep: avx2Rep, avx512: avx512, avx512Rep: avx512Rep)
     }()
 }

@@ -83,8 +83,9 @@ func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0)
     func everyFunctionMatchesReference(level: KernelLevel) throws {
         NativeKernels.install()
         #expect(Kernels.supported == Kernels.cpuLevel)
+        let before = Kernels.level
         Kernels.use(level)
-        defer { Kernels.use(.avx512) }
+        defer { Kernels.use(before) }
         let seed = UInt64.random(in: 0...UInt64.max)
         print("seed \(seed) level \(level)")
         var rng = SeededRandom(state: seed)

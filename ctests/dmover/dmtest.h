@@ -32,7 +32,33 @@ static inline uint64_t dmtest_rand(void) {
 static inline size_t dmtest_below(size_t n) { return n ? (size_t)(dmtest_rand() % n) : 0; }
 
 /* Seeds the RNG from DMTEST_SEED or the clock, and prints the seed. */
+/* A forced kernel strategy or CRC this CPU cannot run is clamped down by the
+ * library, so testing it would test something else: such runs are skipped
+ * (exit 77, which CMake reports as skipped), saying why. */
+static inline void dmtest_skip_unrunnable_strategy(void) {
+    const char *st = getenv("BSDSHIM_DMOVER_STRATEGY"), *crc = getenv("BSDSHIM_DMOVER_CRC");
+    const char *why = NULL;
+#if defined(__x86_64__)
+    int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                 __builtin_cpu_supports("avx512vl");
+    if (st && strncmp(st, "avx512", 6) == 0 && !avx512) why = "the CPU has no AVX-512";
+    if (st && strncmp(st, "avx2", 4) == 0 && !__builtin_cpu_supports("avx2")) why = "the CPU has no AVX2";
+    if (crc && strcmp(crc, "vpclmulqdq") == 0 && !(avx512 && __builtin_cpu_supports("vpclmulqdq")))
+        why = "the CPU has no AVX-512 VPCLMULQDQ";
+    if (crc && (strcmp(crc, "pclmul") == 0 || strcmp(crc, "crc32x3") == 0) &&
+        !(__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("pclmul")))
+        why = "the CPU has no SSE4.2 + PCLMUL";
+#else
+    if ((st && strcmp(st, "baseline") != 0) || (crc && strcmp(crc, "table") != 0)) why = "not an x86-64 CPU";
+#endif
+    if (why) {
+        printf("skipped: strategy %s, crc %s: %s\n", st ? st : "-", crc ? crc : "-", why);
+        exit(77);
+    }
+}
+
 static inline void dmtest_seed(void) {
+    dmtest_skip_unrunnable_strategy();
     const char *s = getenv("DMTEST_SEED");
     uint64_t seed = s ? strtoull(s, NULL, 0) : (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
     dmtest_state = seed;

@@ -6,7 +6,7 @@
  * immediate, which Swift cannot call, and _mm_sfence is a builtin Swift
  * would call as a missing symbol. Tiny static inline wrappers, each with
  * the target attribute it needs, used only by the CRC kernel modules after a
- * CPU check; rep movsb/stosb; and a release store on a C int. No logic.
+ * CPU check; rep movsb/stosb; CPUID; and a release store on a C int. No logic.
  */
 #ifndef CDMOVERINTRIN_H
 #define CDMOVERINTRIN_H
@@ -17,7 +17,16 @@ static inline __attribute__((always_inline)) void cdm_atomic_store_int(int *p, i
 }
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
+
+/** CPUID leaf/subleaf into r[0..3] = eax, ebx, ecx, edx; zeros above the highest
+ *  leaf of its range (basic or extended), as the instruction itself does not promise. */
+static inline __attribute__((always_inline)) void cdm_cpuid(unsigned leaf, unsigned sub, unsigned r[4]) {
+    unsigned max = __get_cpuid_max(leaf & 0x80000000u, 0);
+    if (leaf > max) { r[0] = r[1] = r[2] = r[3] = 0; return; }
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
 
 /** rep movsb: the string copy instruction (Swift has no inline assembly). */
 static inline __attribute__((always_inline)) void cdm_rep_movsb(void *dst, const void *src, unsigned long n) {

@@ -8,18 +8,6 @@ import Glibc
 public enum SoftwareBackendConfig {
     /// Default split threshold (tuned with dmover-bench on a 2-core VM).
     static let defaultSplitMinimum = 4 << 20
-    /// Default non-temporal threshold (dmover-bench on a 2-core VM with 2 MiB of L2
-    /// per core: at 4 MiB NT stores gain ~20% for copy and xor, lose ~15% for zero;
-    /// at 1 MiB they lose 2x; from 32 MiB they win for every function).
-    static let defaultNonTemporalMinimum = 4 << 20
-    /// Default non-temporal threshold of zero and fill8 on CPUs whose kernels
-    /// fill with rep stosb (Intel with FSRM): half the L3 cache (the general
-    /// threshold applies when it is larger). Below it rep stosb leaves the data in L3 and writes
-    /// faster there than non-temporal stores (32 MiB with a 105 MiB L3:
-    /// 0.8x -> 1.0x glibc memset, which makes the same choice).
-    static var defaultFillNonTemporalMinimum: Int {
-        max(defaultNonTemporalMinimum, sysconf(Int32(_SC_LEVEL3_CACHE_SIZE)) / 2)
-    }
     private static var b: SoftwareBackend { SoftwareBackend.shared }
 
     /// Threads one large request is split across (1 = no splitting). Default: one per CPU
@@ -33,7 +21,8 @@ public enum SoftwareBackendConfig {
         get { b.splitMin.load(ordering: .relaxed) }
         set { b.splitMin.store(max(0, newValue), ordering: .relaxed) }
     }
-    /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN, default 4 MiB).
+    /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN; default
+    /// from the CPU, see `KernelTuning`).
     public static var nonTemporalMinimum: Int {
         get { b.ntMin.load(ordering: .relaxed) }
         set { b.ntMin.store(max(0, newValue), ordering: .relaxed) }

@@ -80,43 +80,46 @@ public enum Kernels {
     /// kernels are installed, else baseline.
     public static var supported: KernelLevel { installedNative ? cpuLevel : .baseline }
 
-    /// Whether `install(avx2:avx512:)` ran.
+    /// Whether `install` ran.
     public static var installedNative: Bool { SoftwareBackend.shared.tableBase.load(ordering: .acquiring) != baselineBase }
 
-    /// Installs the ISA kernel sets (once; later calls are ignored). Each set is
-    /// used only on a CPU with its ISA. Called by DmoverSIMD's `NativeKernels.install()`.
-    public static func install(avx2: ActiveKernels, avx512: ActiveKernels) {
-        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 3)
+    /// Installs the ISA kernel sets (once; later calls are ignored): per level
+    /// one with vector loops and one that copies and fills with rep movsb/stosb.
+    /// Each set is used only on a CPU with its ISA. Called by DmoverSIMD's
+    /// `NativeKernels.install()`, which builds them from `KernelTuning.current`.
+    public static func install(avx2: ActiveKernels, avx2Rep: ActiveKernels,
+                               avx512: ActiveKernels, avx512Rep: ActiveKernels) {
+        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 6)
         t[0] = baselineTables[0]
-        t[1] = avx2
-        t[2] = avx512
+        t[1] = baselineTables[1]
+        t[2] = avx2
+        t[3] = avx2Rep
+        t[4] = avx512
+        t[5] = avx512Rep
         let b = SoftwareBackend.shared
         let (ok, _) = b.tableBase.compareExchange(expected: baselineBase, desired: UInt(bitPattern: t),
                                                   ordering: .acquiringAndReleasing)
         if !ok { t.deallocate() }
-        else { b.level.store(initialLevel.rawValue, ordering: .relaxed) }
-    }
-
-    /// The level in use: `supported`, or lower when BSDSHIM_DMOVER_ISA
-    /// (baseline, avx2, avx512) or `use(_:)` asks for it.
-    public static var level: KernelLevel { KernelLevel(rawValue: SoftwareBackend.shared.level.load(ordering: .relaxed))! }
-
-    /// The level chosen from the CPU and BSDSHIM_DMOVER_ISA, read once.
-    static var initialLevel: KernelLevel {
-        var l = cpuLevel
-        if let e = getenv("BSDSHIM_DMOVER_ISA") {
-            switch String(cString: e) {
-            case "baseline": l = .baseline
-            case "avx2": l = min(l, .avx2)
-            default: break
-            }
+        else {
+            let tuning = KernelTuning.current
+            b.level.store(min(tuning.level, cpuLevel).rawValue, ordering: .relaxed)
+            b.rep.store(tuning.repStrings && tuning.level >= .avx2 ? 1 : 0, ordering: .relaxed)
         }
-        return l
     }
+
+    /// The level in use: `KernelTuning.current.level` (from the CPU and
+    /// BSDSHIM_DMOVER_STRATEGY / BSDSHIM_DMOVER_ISA), or what `use(_:)` asked for.
+    public static var level: KernelLevel { KernelLevel(rawValue: SoftwareBackend.shared.level.load(ordering: .relaxed))! }
 
     /// Selects a level for tests and benchmarks (clamped to what this process supports).
     public static func use(_ l: KernelLevel) {
         SoftwareBackend.shared.level.store(min(l, supported).rawValue, ordering: .relaxed)
+    }
+
+    /// Selects the string-instruction (true) or vector-loop (false) copy and
+    /// fill for tests and benchmarks (baseline has only the loops).
+    public static func useRepStrings(_ on: Bool) {
+        SoftwareBackend.shared.rep.store(on ? 1 : 0, ordering: .relaxed)
     }
 
     /// Name of the kernels in use, e.g. "avx512 + vpclmulqdq".
@@ -159,14 +162,14 @@ public enum Kernels {
         default:
             guard function.hasPrefix("xor"), let m = Int(function.dropFirst(3)), (2...16).contains(m) else { return nil }
             let x = k.xor[m]
-            return { d, s, n in x(d, s, n, n >= b.ntMin.load(ordering: .relaxed)); return 0 }
+            return { d, s, n in x(d, s, n, n >= b.ntThreshold(.xor, m, k)); return 0 }
         }
     }
 
-    /// The baseline kernels at every level (index = rawValue), in raw memory
-    /// that is never freed; `install(avx2:avx512:)` publishes a full table.
+    /// The baseline kernels in every slot (index = level · 2 + rep), in raw
+    /// memory that is never freed; `install` publishes a full table.
     nonisolated(unsafe) static let baselineTables: UnsafePointer<ActiveKernels> = {
-        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 3)
+        let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 6)
         let b = ActiveKernels(
             fill: { BaselineKernels.fill($0, $1, $2, $3) }, copy: { BaselineKernels.copy($0, $1, $2, $3) },
             xor: [{ BaselineKernels.xor2($0, $1, $2, $3) }, { BaselineKernels.xor3($0, $1, $2, $3) },
@@ -179,7 +182,7 @@ public enum Kernels {
                   { BaselineKernels.xor16($0, $1, $2, $3) }],
             compare: { BaselineKernels.compare($0, $1, $2) }, crc: { c, p, n in crc32cSoftware(c, p, n) },
             name: "baseline", crcName: "table")
-        t.initialize(repeating: b, count: 3)
+        t.initialize(repeating: b, count: 6)
         return UnsafePointer(t)
     }()
 

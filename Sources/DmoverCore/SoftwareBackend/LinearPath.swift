@@ -47,7 +47,7 @@ extension SoftwareBackend {
                 return false
             }
             let k = kernels
-            let nt = hasOutput && length >= ntThreshold(kind, k)
+            let nt = hasOutput && length >= ntThreshold(kind, n, k)
             let s = UnsafePointer(srcs.baseAddress!)
             Request.markRunning(dreq)
             switch kind {

@@ -66,11 +66,14 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
                               ?? min(Int(cbsdshim_ncpus()), WorkerPool.maxParts))
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
-    let ntMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_NT_MIN") ?? SoftwareBackendConfig.defaultNonTemporalMinimum)
-    let fillNTMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_FILL_NT_MIN") ?? SoftwareBackendConfig.defaultFillNonTemporalMinimum)
+    let ntMin = Atomic<Int>(KernelTuning.current.nonTemporalMinimum)
+    let fillNTMin = Atomic<Int>(KernelTuning.current.fillNonTemporalMinimum)
+    let xorNTWorkingSet = Atomic<Int>(KernelTuning.current.xorNonTemporalWorkingSet)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
     let level = Atomic<Int>(KernelLevel.baseline.rawValue)
-    /// Address of the 3-level kernel table: the baseline one until the ISA
+    /// 1 when the kernel set that copies and fills with rep movsb/stosb is in use.
+    let rep = Atomic<Int>(0)
+    /// Address of the kernel table (2 sets per level: vector loops, string instructions): the baseline one until the ISA
     /// kernels are installed (tables are immutable once published).
     let tableBase = Atomic<UInt>(Kernels.baselineBase)
 
@@ -83,19 +86,26 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         return k.repStrings ? max(general, fillNTMin.load(ordering: .relaxed)) : general
     }
 
-    /// The non-temporal size for a function with kernels `k`.
+    /// The non-temporal size for a function of `inputs` inputs with kernels `k`.
     @inline(__always)
-    func ntThreshold(_ kind: SoftwareFunction.Kind, _ k: ActiveKernels) -> Int {
-        kind == .zero || kind == .fill8 ? fillNTThreshold(k) : ntMin.load(ordering: .relaxed)
+    func ntThreshold(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ k: ActiveKernels) -> Int {
+        if kind == .zero || kind == .fill8 { return fillNTThreshold(k) }
+        let general = ntMin.load(ordering: .relaxed)
+        // xor of 4 or more inputs: non-temporal once all buffers outgrow the
+        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet).
+        if kind == .xor && inputs >= 4 { return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1)) }
+        return general
     }
 
     /// The kernels of the level in use.
     @inline(__always)
     var kernels: ActiveKernels {
-        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring)).unsafelyUnwrapped[level.load(ordering: .relaxed)]
+        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring))
+            .unsafelyUnwrapped[level.load(ordering: .relaxed) &* 2 &+ rep.load(ordering: .relaxed)]
     }
 
     private init() {
+        dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
         let table = SoftwareFunction.table
         let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
         for (i, f) in table.enumerated() {
@@ -225,7 +235,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
         let k = kernels
         let op: Operation
-        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, k)) {
+        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, function.inputs, k)) {
         case .success(let o): op = o
         case .failure(let e):
             Engine.fail(dreq, e.rawValue)

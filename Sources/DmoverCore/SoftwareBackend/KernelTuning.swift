@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KernelTuning.swift: the software backend's kernel choice and thresholds,
+// derived once from `MachineFacts` (never from one machine's measurements),
+// then overridden by the environment (BSDSHIM_DMOVER_STRATEGY, _CRC, _NT_MIN,
+// _FILL_NT_MIN, _REP, _ISA) for tests and experiments.
+
+import CBSDShim
+import DmoverKernels
+import Glibc
+
+/// The CRC-32C kernels the software backend has.
+public enum CRCStrategy: String, Sendable, CaseIterable {
+    /// Slicing-by-8 tables (any CPU).
+    case table
+    /// 128-bit PCLMULQDQ folding of 8 lanes (SSE4.2 + PCLMUL).
+    case pclmul
+    /// Three interleaved crc32-instruction chains joined by PCLMULQDQ (SSE4.2 + PCLMUL).
+    case crc32x3
+    /// 512-bit VPCLMULQDQ folding (AVX-512 BW + VPCLMULQDQ).
+    case vpclmulqdq
+}
+
+/// The kernel choice and the thresholds, with the reason for each (for --explain).
+public struct KernelTuning: Sendable {
+    /// Kernel set for zero, fill8, copy, xor and compare.
+    public var level: KernelLevel = .baseline
+    /// Copy and fill with rep movsb/stosb between `dmoverRepCopyMinimum` and the non-temporal size.
+    public var repStrings = false
+    public var crc: CRCStrategy = .table
+    /// Outputs at least this long use non-temporal stores.
+    public var nonTemporalMinimum = 4 << 20
+    /// zero/fill8 threshold when `repStrings` (the larger of this and `nonTemporalMinimum`).
+    public var fillNonTemporalMinimum = 4 << 20
+    /// xor of 4 or more inputs uses non-temporal stores once inputs plus output
+    /// exceed this many bytes (Int.max: only from `nonTemporalMinimum`).
+    public var xorNonTemporalWorkingSet = Int.max
+    /// Hardware prefetch streams one core follows (pages interleaved by large NT loops).
+    public var prefetchStreams = 8
+    /// One line per decision: what was chosen and from which fact.
+    public var reasons: [String] = []
+    /// Copies and fills from this size use the string instructions when `repStrings`.
+    public static var repStringMinimum: Int { dmoverRepCopyMinimum }
+
+    /// The tuning of this process: from the facts, then the environment.
+    public static let current: KernelTuning = {
+        var t = derive(MachineFacts.current, cpuLevel: Kernels.cpuLevel)
+        t.applyEnvironment(cpuLevel: Kernels.cpuLevel)
+        return t
+    }()
+
+    /// Whether this build may use the string instructions at all: sanitizer
+    /// builds say no (they do not see accesses made inside inline assembly),
+    /// which CBSDShim reports as "not preferred" on a CPU that would prefer them.
+    public static var stringInstructionsAllowed: Bool {
+        let live = MachineFacts.current
+        return cbsdshim_cpu_prefers_rep_movsb() != 0 || !(live.vendor == .intel && live.fsrm)
+    }
+
+    /// The choice for a machine with facts `f` whose best kernel level is `cpuLevel`.
+    public static func derive(_ f: MachineFacts, cpuLevel: KernelLevel,
+                              stringInstructionsAllowed: Bool = stringInstructionsAllowed) -> KernelTuning {
+        var t = KernelTuning()
+        // Kernel width.
+        t.level = cpuLevel
+        if cpuLevel == .avx512 && f.prefers256BitMemoryLoops {
+            t.level = .avx2
+            t.reasons.append("kernels avx2: AVX-512 present but \(f.vendor.rawValue) \(f.microarchitecture) runs memory-bound loops no faster at 512 bits (Zen 4 splits them in two 256-bit halves)")
+        } else {
+            t.reasons.append("kernels \(cpuLevel): the widest this CPU runs at full width")
+        }
+        // String instructions: Intel with FSRM (Ice Lake and later) copies and
+        // fills faster with them from ~16 KiB up to the non-temporal size.
+        // On AMD glibc itself stops rep movsb at the L2 size because it is slow
+        // beyond it, and vector loops match it below; Zen 2 guests may not even
+        // see ERMS. So AMD keeps the vector loops.
+        t.repStrings = f.vendor == .intel && f.fsrm && cpuLevel >= .avx2 && stringInstructionsAllowed
+        t.reasons.append(t.repStrings
+            ? "rep movsb/stosb from \(dmoverRepCopyMinimum >> 10) KiB: Intel with FSRM"
+            : "no rep movsb/stosb: \(f.vendor == .intel ? "no FSRM" : "\(f.vendor.rawValue) (vector loops are as fast in cache; ERMS \(f.erms ? "yes" : "no"), FSRM \(f.fsrm ? "yes" : "no"))")")
+        // CRC.
+        if f.avx512 && f.vpclmulqdq {
+            t.crc = .vpclmulqdq
+            t.reasons.append("crc vpclmulqdq: AVX-512 with VPCLMULQDQ (compute-bound, so 512-bit folding pays even on split units)")
+        } else if f.sse42 && f.pclmul {
+            if f.vendor == .intel {
+                t.crc = .pclmul
+                t.reasons.append("crc pclmul: Intel without VPCLMULQDQ (one-cycle PCLMULQDQ, folding runs at the crc32 unit's rate)")
+            } else {
+                t.crc = .crc32x3
+                t.reasons.append("crc crc32x3: \(f.vendor.rawValue) without VPCLMULQDQ (PCLMULQDQ folding measured 2-3x slower than three crc32 chains on Zen 2)")
+            }
+        } else {
+            t.crc = .table
+            t.reasons.append("crc table: no SSE4.2 + PCLMUL")
+        }
+        // Non-temporal stores pay once the data would leave this thread's share
+        // of the last-level cache anyway (glibc reasons the same way for its
+        // memcpy threshold, from a fraction of the shared cache per thread).
+        // Intel keeps the 4 MiB measured on the FSRM VM it was tuned on.
+        if f.vendor == .intel || f.l3PerThread == 0 {
+            t.nonTemporalMinimum = 4 << 20
+            t.reasons.append("non-temporal from 4 MiB: \(f.vendor == .intel ? "Intel (as measured on a 105 MiB-L3 VM)" : "no L3 size known")")
+        } else {
+            t.nonTemporalMinimum = min(max(1 << 20, f.l3PerThread / 4), 64 << 20)
+            t.reasons.append("non-temporal from \(t.nonTemporalMinimum >> 10) KiB: a quarter of the L3 share per thread (\(f.l3 >> 20) MiB shared by \(min(f.l3Sharing, f.cpus)) CPUs)")
+        }
+        // zero/fill8 with rep stosb stay in L3 up to half of it, as glibc's memset.
+        t.fillNonTemporalMinimum = max(t.nonTemporalMinimum, f.l3 / 2)
+        if t.repStrings {
+            t.reasons.append("zero/fill8 non-temporal from \(t.fillNonTemporalMinimum >> 10) KiB: rep stosb keeps the data in L3 up to half of it")
+        }
+        // xor of many inputs: once inputs and output outgrow the L2, regular
+        // stores make the output fight the inputs for it (and read it first);
+        // non-temporal ones keep the inputs cached and cost little, since the
+        // output is at most a fifth of the traffic (ISA-L's xor_gen always
+        // streams its output). Zen 2: xor8 64 KiB 0.92x -> 1.03x ISA-L, 1 MiB
+        // 0.86x -> 1.02x. Intel keeps its measured choice.
+        if f.vendor != .intel && f.l2 > 0 {
+            t.xorNonTemporalWorkingSet = f.l2
+            t.reasons.append("xor of 4+ inputs non-temporal once all buffers exceed the L2 (\(f.l2 >> 10) KiB)")
+        }
+        // Hardware prefetchers: Intel's L2 streamer follows 32 streams (one per
+        // 4 KiB page and direction, per its optimization manual); AMD does not
+        // document a count, and on Zen 2 more than ~8 page streams lost them.
+        t.prefetchStreams = f.vendor == .intel ? 32 : 8
+        t.reasons.append("large loops interleave up to \(t.prefetchStreams) page streams over all buffers: \(f.vendor == .intel ? "Intel's L2 streamer tracks 32" : "AMD (copy 4 pages, xor2 2, xor4 and up 1)")")
+        return t
+    }
+
+    /// BSDSHIM_DMOVER_STRATEGY=<level>[-rep|-vec][-nt|-temporal] (level: baseline,
+    /// avx2, avx512), BSDSHIM_DMOVER_ISA (level only, as before), BSDSHIM_DMOVER_REP=0,
+    /// BSDSHIM_DMOVER_CRC, BSDSHIM_DMOVER_NT_MIN, BSDSHIM_DMOVER_FILL_NT_MIN,
+    /// BSDSHIM_DMOVER_PREFETCH_STREAMS.
+    /// Levels and CRCs the CPU cannot run are clamped down.
+    mutating func applyEnvironment(cpuLevel: KernelLevel) {
+        func env(_ n: String) -> String? { getenv(n).map { String(cString: $0) } }
+        var words: [Substring] = []
+        if let s = env("BSDSHIM_DMOVER_STRATEGY") { words = s.split(separator: "-") }
+        if let s = env("BSDSHIM_DMOVER_ISA") { words.insert(Substring(s), at: 0) }
+        for w in words {
+            switch w {
+            case "baseline": level = .baseline
+            case "avx2": level = min(cpuLevel, .avx2)
+            case "avx512": level = cpuLevel
+            case "rep": repStrings = level >= .avx2
+            case "vec": repStrings = false
+            case "nt": nonTemporalMinimum = 0; fillNonTemporalMinimum = 0; xorNonTemporalWorkingSet = Int.max
+            case "temporal": nonTemporalMinimum = Int.max; fillNonTemporalMinimum = Int.max; xorNonTemporalWorkingSet = Int.max
+            default: continue
+            }
+            reasons.append("forced by the environment: \(w)")
+        }
+        if level == .baseline { repStrings = false }
+        if env("BSDSHIM_DMOVER_REP") == "0" { repStrings = false }
+        if let c = env("BSDSHIM_DMOVER_CRC").flatMap(CRCStrategy.init(rawValue:)) {
+            let f = MachineFacts.current
+            let ok: Bool
+            switch c {
+            case .table: ok = true
+            case .pclmul, .crc32x3: ok = f.sse42 && f.pclmul
+            case .vpclmulqdq: ok = f.avx512 && f.vpclmulqdq && cpuLevel == .avx512
+            }
+            if ok { crc = c; reasons.append("crc forced by the environment: \(c)") }
+        }
+        if let v = environmentInt("BSDSHIM_DMOVER_NT_MIN") { nonTemporalMinimum = max(0, v); xorNonTemporalWorkingSet = Int.max }
+        if let v = environmentInt("BSDSHIM_DMOVER_FILL_NT_MIN") { fillNonTemporalMinimum = max(0, v) }
+        if let v = environmentInt("BSDSHIM_DMOVER_PREFETCH_STREAMS") { prefetchStreams = max(1, v) }
+    }
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KernelTuningTests.swift: the kernel choice and thresholds derived from CPU
+// facts, for the CPU families the selection names (Zen 2 to Zen 5, Intel),
+// and the facts read on this machine.
+
+import DmoverCore
+import Testing
+
+/// Facts of a 2-CPU guest of each family (what CPUID would report there).
+func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: Bool, fsrm: Bool,
+                l3: Int, sharing: Int) -> MachineFacts {
+    var f = MachineFacts()
+    f.vendor = vendor
+    f.family = family
+    f.model = model
+    f.avx2 = true
+    f.avx512 = avx512
+    f.vpclmulqdq = avx512
+    f.sse42 = true
+    f.pclmul = true
+    f.erms = true
+    f.fsrm = fsrm
+    f.l1d = 32 << 10
+    f.l2 = 1 << 20
+    f.l3 = l3
+    f.l3Sharing = sharing
+    f.cpus = 2
+    return f
+}
+
+@Suite struct KernelTuningTests {
+    @Test func zen2TakesAVX2ThreeChainCRCAndAQuarterOfTheL3Share() {
+        let f = guestFacts(.amd, family: 0x17, model: 0x31, avx512: false, fsrm: false, l3: 16 << 20, sharing: 2)
+        #expect(f.microarchitecture == "Zen 2")
+        let t = KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true)
+        #expect(t.level == .avx2)
+        #expect(!t.repStrings)
+        #expect(t.crc == .crc32x3)
+        #expect(t.nonTemporalMinimum == 2 << 20)      // 16 MiB / 2 CPUs / 4
+        #expect(t.prefetchStreams == 8)
+        #expect(t.xorNonTemporalWorkingSet == 1 << 20)   // the L2
+    }
+
+    @Test func zen3HasFSRMButKeepsTheVectorLoops() {
+        let f = guestFacts(.amd, family: 0x19, model: 0x01, avx512: false, fsrm: true, l3: 32 << 20, sharing: 16)
+        #expect(f.microarchitecture == "Zen 3")
+        let t = KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true)
+        #expect(t.level == .avx2 && !t.repStrings && t.crc == .crc32x3)
+        #expect(t.nonTemporalMinimum == 4 << 20)      // the share is capped by the 2 CPUs we have
+    }
+
+    @Test(arguments: [(0x19, 0x11, "Zen 4"), (0x1A, 0x02, "Zen 5")])
+    func zen4AndZen5Use256BitLoopsAndVPCLMULQDQ(family: Int, model: Int, name: String) {
+        let f = guestFacts(.amd, family: family, model: model, avx512: true, fsrm: true, l3: 32 << 20, sharing: 16)
+        #expect(f.microarchitecture == name)
+        #expect(f.prefers256BitMemoryLoops)
+        let t = KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: true)
+        #expect(t.level == .avx2)
+        #expect(t.crc == .vpclmulqdq)
+        #expect(!t.repStrings)
+    }
+
+    @Test func intelKeepsItsChoices() {
+        let f = guestFacts(.intel, family: 6, model: 0x6A, avx512: true, fsrm: true, l3: 105 << 20, sharing: 64)
+        let t = KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: true)
+        #expect(t.level == .avx512)
+        #expect(t.repStrings)
+        #expect(t.crc == .vpclmulqdq)
+        #expect(t.nonTemporalMinimum == 4 << 20)
+        #expect(t.fillNonTemporalMinimum == 105 << 19)
+        #expect(t.prefetchStreams == 32)
+        #expect(t.xorNonTemporalWorkingSet == Int.max)
+        // A sanitizer build never uses the string instructions.
+        #expect(!KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: false).repStrings)
+        // Intel without VPCLMULQDQ keeps PCLMUL folding.
+        let g = guestFacts(.intel, family: 6, model: 0x55, avx512: false, fsrm: false, l3: 32 << 20, sharing: 32)
+        #expect(KernelTuning.derive(g, cpuLevel: .avx2, stringInstructionsAllowed: true).crc == .pclmul)
+    }
+
+    @Test func thisMachinesFactsAreConsistent() {
+        let f = MachineFacts.current
+        print("facts: \(f.vendor) family \(f.family) model \(f.model) \(f.microarchitecture), L3 \(f.l3) shared by \(f.l3Sharing)")
+        #expect(f.cpus >= 1)
+        #expect(f.l3PerThread <= f.l3)
+        #expect(f.avx512 ? f.avx2 : true)
+        let t = KernelTuning.current
+        #expect(t.level <= Kernels.cpuLevel)
+        #expect(!t.reasons.isEmpty)
+    }
+}
