@@ -93,7 +93,7 @@ let package = Package(
         .target(name: "CDmoverBench", path: "Sources/CDmoverBench",
                 linkerSettings: [.linkedLibrary("isal")]),
         .executableTarget(name: "DmoverBench", dependencies: ["DmoverCore", "DmoverSIMD", "CDmoverBench"],
-                          path: "Sources/DmoverBench", exclude: ["CMakeLists.txt"]),
+                          path: "Sources/DmoverBench", exclude: ["CMakeLists.txt", "RESULTS.md"]),
         .executableTarget(name: "DmoverIOBench", dependencies: ["DmoverCore", "DmoverSIMD", "CBSDShimABI"],
                           path: "Sources/DmoverIOBench", exclude: ["CMakeLists.txt"]),
         .testTarget(name: "DmoverCoreTests", dependencies: ["DmoverCore", "DmoverSIMD", "BSDShimExports"],
