@@ -17,7 +17,8 @@ public enum ProcessMemory {
         guard let from else { return false }
         var local = iovec(iov_base: to, iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
-        return valueOrErrno { cbsdshim_process_vm_readv(pid, &local, 1, &remote, 1) }.map { $0 == count } == .success(true)
+        guard case .success(let copied) = valueOrErrno({ cbsdshim_process_vm_readv(pid, &local, 1, &remote, 1) }) else { return false }
+        return copied == count
     }
 
     /// Copies `count` bytes from `from` to `to` (any address) with
@@ -26,7 +27,8 @@ public enum ProcessMemory {
     public static func copy(toUnchecked to: UnsafeRawPointer, from: UnsafeRawPointer, count: Int, pid: pid_t) -> Bool {
         var local = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: to), iov_len: count)
-        return valueOrErrno { cbsdshim_process_vm_writev(pid, &local, 1, &remote, 1) }.map { $0 == count } == .success(true)
+        guard case .success(let copied) = valueOrErrno({ cbsdshim_process_vm_writev(pid, &local, 1, &remote, 1) }) else { return false }
+        return copied == count
     }
 
     /// True if MADV_POPULATE_READ/WRITE exist (Linux 5.14 and later): asked once.
@@ -41,6 +43,7 @@ public enum ProcessMemory {
     /// read-only. Needs ``canPrefault``.
     public static func prefault(_ lo: UInt, _ hi: UInt, forWriting: Bool) -> Bool {
         let advice = forWriting ? cbsdshim_MADV_POPULATE_WRITE : cbsdshim_MADV_POPULATE_READ
-        return valueOrErrno { madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), advice) } == .success(0)
+        if case .success = valueOrErrno({ madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), advice) }) { return true }
+        return false
     }
 }
