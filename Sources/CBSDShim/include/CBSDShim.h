@@ -234,6 +234,17 @@ static inline int cbsdshim_ncpus(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : (int)n;
 }
+/** CPUs this process may run on (its affinity mask: taskset, cgroup cpusets),
+ *  at least 1; the online count if the mask cannot be read. The raw system
+ *  call: glibc's CPU_COUNT needs _GNU_SOURCE. */
+static inline int cbsdshim_cpus_allowed(void) {
+    unsigned long mask[8192 / (8 * sizeof(unsigned long))];
+    long bytes = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
+    if (bytes <= 0) return cbsdshim_ncpus();
+    int n = 0;
+    for (long i = 0; i < bytes / (long)sizeof(unsigned long); i++) n += __builtin_popcountl(mask[i]);
+    return n > 0 ? n : 1;
+}
 
 /* --- dmover descriptor: client memory without faulting, open-flag names --- */
 #include <sys/mman.h>
