@@ -71,7 +71,10 @@ static void writer_end(int sig, const sigset_t *saved) {
 static void read_program(int sig, struct sigaction *out) {
     for (;;) {
         unsigned before = atomic_load_explicit(&sequence[sig], memory_order_acquire);
-        if (before & 1) continue;
+        if (before & 1) {
+            sched_yield(); /* the writer may be a preempted thread on this CPU */
+            continue;
+        }
         memcpy(out, &program[sig], sizeof *out);
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(&sequence[sig], memory_order_relaxed) == before) return;
@@ -81,16 +84,21 @@ static void read_program(int sig, struct sigaction *out) {
 static int is_handler(void (*fn)(int)) { return fn != SIG_DFL && fn != SIG_IGN; }
 
 /* Puts our handler in, with the mask and the flags of the program's `o`
- * (SA_RESTART decides whether the program's system calls restart). */
-static void install(int sig, const struct sigaction *o) {
+ * (SA_RESTART decides whether the program's system calls restart). The
+ * kernel tells SIG_IGN and SIG_DFL by the handler's value whatever
+ * SA_SIGINFO says (sa_handler and sa_sigaction share storage), and so do we.
+ * An ignored (or default-ignored) signal interrupts nothing without us, so
+ * our handler restarts the calls it interrupts then. */
+static int install(int sig, const struct sigaction *o) {
     struct sigaction ours;
     memset(&ours, 0, sizeof ours);
     ours.sa_sigaction = handler;
     ours.sa_mask = o->sa_mask;
     ours.sa_flags = SA_SIGINFO | (o->sa_flags & (SA_RESTART | SA_ONSTACK | SA_NOCLDSTOP | SA_NOCLDWAIT | SA_NODEFER));
+    if (!is_handler(o->sa_handler)) ours.sa_flags |= SA_RESTART;
     /* SIGCHLD ignored means "reap my children for me": keep that with a handler. */
-    if (sig == SIGCHLD && !(o->sa_flags & SA_SIGINFO) && o->sa_handler == SIG_IGN) ours.sa_flags |= SA_NOCLDWAIT;
-    kernel_sigaction(sig, &ours, NULL);
+    if (sig == SIGCHLD && o->sa_handler == SIG_IGN) ours.sa_flags |= SA_NOCLDWAIT;
+    return kernel_sigaction(sig, &ours, NULL);
 }
 
 /* The disposition to apply for one delivery. A handler the program set with
@@ -98,8 +106,7 @@ static void install(int sig, const struct sigaction *o) {
  * stays installed. */
 static void take_program(int sig, struct sigaction *out) {
     read_program(sig, out);
-    int one_shot = (out->sa_flags & SA_RESETHAND) &&
-                   ((out->sa_flags & SA_SIGINFO) ? out->sa_sigaction != NULL : is_handler(out->sa_handler));
+    int one_shot = (out->sa_flags & SA_RESETHAND) && is_handler(out->sa_handler);
     if (!one_shot) return;
     sigset_t saved;
     writer_begin(sig, &saved);
@@ -113,10 +120,6 @@ static void take_program(int sig, struct sigaction *out) {
 
 /* Runs the disposition `o` for `sig`. */
 static void apply(const struct sigaction *o, int sig, siginfo_t *info, void *ctx) {
-    if (o->sa_flags & SA_SIGINFO) {
-        if (o->sa_sigaction) o->sa_sigaction(sig, info, ctx);
-        return;
-    }
     if (o->sa_handler == SIG_IGN) return;
     if (o->sa_handler == SIG_DFL) {
         if (default_is_ignore(sig)) return;
@@ -139,7 +142,10 @@ static void apply(const struct sigaction *o, int sig, siginfo_t *info, void *ctx
         }
         return;
     }
-    o->sa_handler(sig);
+    if (o->sa_flags & SA_SIGINFO)
+        o->sa_sigaction(sig, info, ctx);
+    else
+        o->sa_handler(sig);
 }
 
 static void count(int sig) {
@@ -173,8 +179,12 @@ static int program_action(int sig, const struct sigaction *act, struct sigaction
         if (act) next = *act; /* `act` and `old` may be one struct */
         if (old) *old = program[sig];
         if (act) {
-            program[sig] = next;
-            install(sig, &next);
+            if (install(sig, &next) == 0) {
+                program[sig] = next;
+            } else {
+                r = -1;
+                e = errno;
+            }
         }
     } else {
         r = kernel_sigaction(sig, act, old);
@@ -214,10 +224,12 @@ HIDDEN int cbsdshim_signal_watch(int sig, int hub) {
         if (kernel_sigaction(sig, NULL, &program[sig]) != 0) {
             r = -1;
             e = errno;
-        } else {
-            install(sig, &program[sig]);
+        } else if (install(sig, &program[sig]) == 0) {
             atomic_store(&installed[sig], 1);
         }
+        /* Else SIGKILL or SIGSTOP, which no handler can take: watched (as on
+         * BSD) but never counted, and the program's sigaction() for it still
+         * reaches the kernel (EINVAL). */
     }
     writer_end(sig, &saved);
     if (r != 0) errno = e;

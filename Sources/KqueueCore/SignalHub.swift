@@ -104,7 +104,9 @@ enum SignalHub {
             let libraryBlockedIt = sigismember(&state.libraryBlocked, sig) == 1
             sigdelset(&state.libraryBlocked, sig)
             if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
-            if libraryBlockedIt { unblock(sig) }
+            // Only in the thread the library blocked it in: elsewhere the
+            // block may be the program's own.
+            if libraryBlockedIt && pthread_equal(state.blockedIn[Int(sig)], pthread_self()) != 0 { unblock(sig) }
         }
     }
 

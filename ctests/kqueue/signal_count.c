@@ -218,6 +218,89 @@ static void test_disposition_changed_while_watched(void) {
     CHECK(old.sa_handler == count_handler);
 }
 
+/* The kernel reads SIG_IGN and SIG_DFL from the handler field whatever
+ * SA_SIGINFO says (a program that keeps its old flags): the library must
+ * ignore, not call address 1, and let SIG_DFL terminate. */
+static void test_siginfo_flag_with_ignore_ignores(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_flags = SA_SIGINFO;
+    act.sa_handler = SIG_IGN;
+    CHECK_EQ(sigaction(SIGUSR1, &act, NULL), 0);
+    for (int i = 0; i < 2; i++) CHECK_EQ(raise(SIGUSR1), 0);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_COUNT(ev.data, 2);
+}
+
+static void siginfo_default_terminates_child(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGTERM, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_flags = SA_SIGINFO;
+    act.sa_handler = SIG_DFL;
+    CHECK_EQ(sigaction(SIGTERM, &act, NULL), 0);
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    raise(SIGTERM);
+    struct kevent ev;
+    kq_wait(kq, &ev, 1, 500); /* linked: the pending signal's default applies in kevent() */
+    _exit(0);                 /* still alive: the default action did not happen */
+}
+
+static void test_siginfo_flag_with_default_terminates(void) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) siginfo_default_terminates_child();
+    int status = 0;
+    CHECK_EQ(waitpid(pid, &status, 0), pid);
+    CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+}
+
+/* An ignored signal interrupts nothing: watched, it must not turn the
+ * program's blocking read() into EINTR (the library's handler restarts). */
+static int pipe_fds[2];
+static void *signal_then_write(void *p) {
+    (void)p;
+    ms_sleep(50);
+    pthread_kill(main_thread, SIGUSR1);
+    ms_sleep(50);
+    (void)!write(pipe_fds[1], "x", 1);
+    return NULL;
+}
+
+static void test_ignored_watched_signal_does_not_interrupt_read(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = SIG_IGN; /* no SA_RESTART: ignoring needs none */
+    CHECK_EQ(sigaction(SIGUSR1, &act, NULL), 0);
+    if (kq_under_preload()) {
+        /* Linked, the library keeps it blocked here (counted, never interrupting). */
+        sigset_t one;
+        sigemptyset(&one);
+        sigaddset(&one, SIGUSR1);
+        pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+    }
+    CHECK_EQ(pipe(pipe_fds), 0);
+    main_thread = pthread_self();
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, signal_then_write, NULL), 0);
+    char c = 0;
+    CHECK_EQ(read(pipe_fds[0], &c, 1), 1);
+    CHECK_EQ(c, 'x');
+    pthread_join(t, NULL);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(ev.data, 1);
+}
+
 /* SA_RESETHAND: the handler runs for one delivery, then the default action
  * (terminate, for SIGUSR1) applies, while the signal is still counted. */
 static void test_reset_handler_runs_once_then_default(void) {
@@ -310,5 +393,8 @@ int main(void) {
     RUN_FORKED(test_disposition_changed_while_watched, 10);
     RUN_FORKED(test_reset_handler, 10);
     RUN_FORKED(test_fork_child_gets_program_disposition_and_mask, 10);
+    RUN_FORKED(test_siginfo_flag_with_ignore_ignores, 10);
+    RUN_FORKED(test_siginfo_flag_with_default_terminates, 10);
+    RUN_FORKED(test_ignored_watched_signal_does_not_interrupt_read, 10);
     return harness_finish();
 }

@@ -114,7 +114,7 @@ public struct MachineFacts: Sendable {
                 if type == 0 { break }
                 if type == 2 { continue }    // instruction cache
                 let level = Int(x.a >> 5 & 7)
-                let size = Int(x.b >> 22 + 1) * Int(x.b >> 12 & 0x3FF + 1) * Int(x.b & 0xFFF + 1) * Int(x.c + 1)
+                let size = Int(x.b >> 22 + 1) * Int(x.b >> 12 & 0x3FF + 1) * Int(x.b & 0xFFF + 1) * (Int(x.c) + 1)
                 let sharing = Int(x.a >> 14 & 0xFFF) + 1
                 switch level {
                 case 1: f.l1d = size
