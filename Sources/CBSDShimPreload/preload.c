@@ -551,27 +551,63 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
 	return 0;
 }
 
+/* With an error kept, the call is first made as the program asked (its
+ * flags: MSG_PEEK, MSG_OOB...; its address and control buffers) but without
+ * blocking: what it brings comes first, and where it would bring nothing the
+ * error comes. */
+static int received_or_kept_error(int fd, ssize_t got, ssize_t *r) {
+	if (got > 0) {
+		*r = got;
+		return 1;
+	}
+	return answer_kept_error(fd, r);
+}
+
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
 	ssize_t r;
-	if (n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) return r;
 	NEXT(recv, recv_fn);
+	if (n > 0 && error_kept(fd) && received_or_kept_error(fd, next_recv(fd, buf, n, flags | MSG_DONTWAIT), &r))
+		return r;
 	return next_recv(fd, buf, n, flags);
 }
 
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *addr, socklen_t *alen) {
 	ssize_t r;
-	if (n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) return r;
 	NEXT(recvfrom, recvfrom_fn);
+	if (n > 0 && error_kept(fd) &&
+	    received_or_kept_error(fd, next_recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, alen), &r))
+		return r;
 	return next_recvfrom(fd, buf, n, flags, addr, alen);
 }
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags) {
 	ssize_t r;
-	if (!(flags & MSG_ERRQUEUE) && msg != NULL && error_kept(fd) &&
-	    readv_kept_error(fd, msg->msg_iov, (int)msg->msg_iovlen, &r))
-		return r;
 	NEXT(recvmsg, recvmsg_fn);
+	if (!(flags & MSG_ERRQUEUE) && msg != NULL && error_kept(fd) &&
+	    received_or_kept_error(fd, next_recvmsg(fd, msg, flags | MSG_DONTWAIT), &r))
+		return r;
 	return next_recvmsg(fd, msg, flags);
+}
+
+/* _FORTIFY_SOURCE programs call these for reads into buffers of known size;
+ * glibc's own go straight to its internal read/recv, past the interposers
+ * above (a /dev/dmover read or a kept socket error would be missed). */
+extern void __chk_fail(void) __attribute__((noreturn));
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
+	if (n > buflen) __chk_fail();
+	return read(fd, buf, n);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags) {
+	if (n > buflen) __chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags, struct sockaddr *addr,
+                              socklen_t *alen) {
+	if (n > buflen) __chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, alen);
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags) {

@@ -126,6 +126,29 @@ static void test_reset_with_unread_data_data_first(void) {
     close(kq);
 }
 
+/* The program's own recv flags still apply while an error is kept:
+ * MSG_PEEK leaves the data for the next read. */
+static void test_reset_with_unread_data_peek_keeps_data(void) {
+    int c[2];
+    CHECK_EQ(reset_pair(c, "abc"), 0);
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, c[1], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(ev.fflags, expected_fflags(ECONNRESET));
+    char b[8];
+    CHECK_EQ(recv(c[1], b, sizeof b, MSG_PEEK), 3);
+    CHECK_EQ(memcmp(b, "abc", 3), 0);
+    memset(b, 0, sizeof b);
+    CHECK_EQ(recv(c[1], b, sizeof b, 0), 3);
+    CHECK_EQ(memcmp(b, "abc", 3), 0);
+    errno = 0;
+    CHECK_EQ(recv(c[1], b, sizeof b, 0), -1);
+    CHECK_EQ(errno, ECONNRESET);
+    close(c[1]);
+    close(kq);
+}
+
 /* send() on the reset socket says ECONNRESET, not EPIPE (nor SIGPIPE). */
 static void test_reset_send_says_econnreset(void) {
     signal(SIGPIPE, SIG_DFL); /* a SIGPIPE would kill the test */
@@ -207,6 +230,7 @@ int main(void) {
     RUN_FORKED(test_refused_connect_fflags_then_getsockopt_once, 10);
     RUN_FORKED(test_reset_fflags_then_recv_econnreset_once, 10);
     RUN_FORKED(test_reset_with_unread_data_data_first, 10);
+    RUN_FORKED(test_reset_with_unread_data_peek_keeps_data, 10);
     RUN_FORKED(test_reset_send_says_econnreset, 10);
     RUN_FORKED(test_refused_connect_again_says_econnrefused, 10);
     RUN_FORKED(test_error_forgotten_on_close, 10);
