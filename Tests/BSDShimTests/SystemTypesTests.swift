@@ -6,6 +6,7 @@
 import BSDShim
 import Glibc
 import SystemPackage
+import Synchronization
 import Testing
 
 /// A temporary directory, removed (with what the test left in it) with the value.
@@ -41,10 +42,15 @@ final class TemporaryDirectory {
 /// A descriptor number that was open and is now closed. Taken near the top of
 /// the descriptor table (descriptors are allocated lowest first), so that tests
 /// running in parallel do not reuse it meanwhile.
+/// Distinct high numbers for tests running in parallel: two calls must never
+/// dup onto (and close) the same number.
+let closedDescriptorsGiven = Atomic<Int32>(0)
+
 func closedDescriptor() throws -> FileDescriptor {
     let (readEnd, writeEnd) = try FileDescriptor.pipe()
     defer { try? readEnd.close(); try? writeEnd.close() }
-    let high = try readEnd.duplicate(as: FileDescriptor(rawValue: min(getdtablesize(), 4096) - 3))
+    let k = closedDescriptorsGiven.add(1, ordering: .relaxed).newValue
+    let high = try readEnd.duplicate(as: FileDescriptor(rawValue: min(getdtablesize(), 4096) - 3 - k))
     try high.close()
     return high
 }
