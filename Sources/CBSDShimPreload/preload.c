@@ -508,14 +508,17 @@ static int answer_kept_error(int fd, ssize_t *r) {
 /* Reading: data still queued comes first, as from the kernel; where the read
  * would bring nothing (end of file, ENOTCONN, EAGAIN) the error comes. Returns
  * 1 when *r is the answer, 0 to make the call as asked. */
-static int read_kept_error(int fd, void *buf, size_t n, ssize_t *r) {
-	NEXT(recv, recv_fn);
-	ssize_t got = next_recv(fd, buf, n, MSG_DONTWAIT);
+static int received_or_kept_error(int fd, ssize_t got, ssize_t *r) {
 	if (got > 0) {
 		*r = got;
 		return 1;
 	}
 	return answer_kept_error(fd, r);
+}
+
+static int read_kept_error(int fd, void *buf, size_t n, ssize_t *r) {
+	NEXT(recv, recv_fn);
+	return received_or_kept_error(fd, next_recv(fd, buf, n, MSG_DONTWAIT), r);
 }
 
 static int readv_kept_error(int fd, const struct iovec *iov, int cnt, ssize_t *r) {
@@ -524,12 +527,7 @@ static int readv_kept_error(int fd, const struct iovec *iov, int cnt, ssize_t *r
 	memset(&m, 0, sizeof m);
 	m.msg_iov = (struct iovec *)iov;
 	m.msg_iovlen = cnt > 0 ? (size_t)cnt : 0;
-	ssize_t got = next_recvmsg(fd, &m, MSG_DONTWAIT);
-	if (got > 0) {
-		*r = got;
-		return 1;
-	}
-	return answer_kept_error(fd, r);
+	return received_or_kept_error(fd, next_recvmsg(fd, &m, MSG_DONTWAIT), r);
 }
 
 /* Sending: the kernel checks the error first (with it gone, a reset socket
@@ -553,15 +551,7 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len) {
 
 /* With an error kept, the call is first made as the program asked (its
  * flags: MSG_PEEK, MSG_OOB...; its address and control buffers) but without
- * blocking: what it brings comes first, and where it would bring nothing the
- * error comes. */
-static int received_or_kept_error(int fd, ssize_t got, ssize_t *r) {
-	if (got > 0) {
-		*r = got;
-		return 1;
-	}
-	return answer_kept_error(fd, r);
-}
+ * blocking. */
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags) {
 	ssize_t r;

@@ -95,10 +95,3 @@ func environmentInt(_ name: String) -> Int? {
     guard let n = Int(String(cString: v)), n >= 0 else { return nil }
     return n
 }
-
-/// dmover's name for LibraryThread.start (its software backend's files keep
-/// calling it by this name).
-@discardableResult @inline(__always)
-func startLibraryThread(name: String, _ body: @escaping () -> Void) -> Bool {
-    LibraryThread.start(name: name, body)
-}

@@ -27,6 +27,13 @@ static int so_error(int s) {
 }
 
 /* A non-blocking socket whose connect() to a closed loopback port is refused. */
+/* Registers `fd` for `filter` and waits (2 s) for its first event, in *ev;
+ * 0 when both worked. */
+static int first_event(int kq, int fd, short filter, struct kevent *ev) {
+    if (kq_change(kq, fd, filter, EV_ADD, 0, 0, NULL) != 0) return -1;
+    return kq_wait(kq, ev, 1, 2000) == 1 ? 0 : -1;
+}
+
 static int refused_socket(void) {
     uint16_t port;
     int l = tcp_listener(&port);
@@ -91,9 +98,8 @@ static void test_reset_fflags_then_recv_econnreset_once(void) {
     int c[2];
     CHECK_EQ(reset_pair(c, NULL), 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, c[1], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, c[1], EVFILT_READ, &ev), 0);
     CHECK(ev.flags & EV_EOF);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNRESET));
     char b[8];
@@ -111,9 +117,8 @@ static void test_reset_with_unread_data_data_first(void) {
     int c[2];
     CHECK_EQ(reset_pair(c, "abc"), 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, c[1], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, c[1], EVFILT_READ, &ev), 0);
     CHECK(ev.flags & EV_EOF);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNRESET));
     char b[8];
@@ -132,9 +137,8 @@ static void test_reset_with_unread_data_peek_keeps_data(void) {
     int c[2];
     CHECK_EQ(reset_pair(c, "abc"), 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, c[1], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, c[1], EVFILT_READ, &ev), 0);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNRESET));
     char b[8];
     CHECK_EQ(recv(c[1], b, sizeof b, MSG_PEEK), 3);
@@ -155,9 +159,8 @@ static void test_reset_send_says_econnreset(void) {
     int c[2];
     CHECK_EQ(reset_pair(c, NULL), 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, c[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, c[1], EVFILT_WRITE, &ev), 0);
     CHECK(ev.flags & EV_EOF);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNRESET));
     errno = 0;
@@ -172,9 +175,8 @@ static void test_refused_connect_again_says_econnrefused(void) {
     int s = refused_socket();
     CHECK(s >= 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, s, EVFILT_WRITE, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, s, EVFILT_WRITE, &ev), 0);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNREFUSED));
     struct sockaddr_in a;
     memset(&a, 0, sizeof a);
@@ -193,9 +195,8 @@ static void test_error_forgotten_on_close(void) {
     int s = refused_socket();
     CHECK(s >= 0);
     int kq = kqueue();
-    CHECK_EQ(kq_change(kq, s, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
     struct kevent ev;
-    CHECK_EQ(kq_wait(kq, &ev, 1, 2000), 1);
+    CHECK_EQ(first_event(kq, s, EVFILT_READ, &ev), 0);
     CHECK_EQ(ev.fflags, expected_fflags(ECONNREFUSED));
     close(s);
     int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

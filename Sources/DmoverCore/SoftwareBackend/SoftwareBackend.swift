@@ -160,7 +160,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         if let t = tail { t.pointee.dreq_dmbq.tqe_next = dreq } else { head = dreq }
         tail = dreq
         if !threadStarted {
-            threadStarted = startLibraryThread(name: "swdmover", { [self] in run() })
+            threadStarted = LibraryThread.start(name: "swdmover", { [self] in run() })
             if !threadStarted {
                 // No thread: do the work here rather than lose the request.
                 head = nil

@@ -3,6 +3,7 @@
 // submitting thread runs parts too; results of the parts are joined (CRC
 // registers shifted and XORed, first differences minimised).
 
+import BSDSystem
 import CBSDShim
 import DmoverKernels
 import Glibc
@@ -102,7 +103,7 @@ final class WorkerPool: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         while helpers < n {
-            guard startLibraryThread(name: "swdmover-\(helpers + 1)", { [self] in helperLoop() }) else { return }
+            guard LibraryThread.start(name: "swdmover-\(helpers + 1)", { [self] in helperLoop() }) else { return }
             helpers += 1
         }
     }
