@@ -21,7 +21,7 @@ extension SystemPackage.Errno {
     }
 }
 
-extension DMoverError {
+extension DmoverError {
     /// A dmover failure from the core's errno.
     @inline(__always)
     init(core: BSDSystem.Errno) {

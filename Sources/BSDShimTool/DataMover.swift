@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // DataMover.swift: the dmover requests the tool makes (crc32c, xorN, compare)
-// on one `DMoverSession` each, with failures turned into the tool's errors.
+// on one `DmoverSession` each, with failures turned into the tool's errors.
 
 import BSDShim
 
 /// A dmover session for one function; each request waits for completion.
 final class DataMover {
-    private let session: DMoverSession
+    private let session: DmoverSession
 
-    init(_ function: DMoverSession.Function) throws(ToolError) {
+    init(_ function: DmoverSession.Function) throws(ToolError) {
         do {
-            session = try DMoverSession(function: function)
+            session = try DmoverSession(function: function)
         } catch {
             throw ToolError(.libraryError, "cannot create a dmover session for \(function.name): \(error)")
         }
@@ -48,7 +48,7 @@ final class DataMover {
         return result == 0 ? nil : Int(result - 1)
     }
 
-    private func failed(_ error: DMoverError) -> ToolError {
+    private func failed(_ error: DmoverError) -> ToolError {
         ToolError(.libraryError, "dmover \(session.function.name) request failed: \(error)")
     }
 }

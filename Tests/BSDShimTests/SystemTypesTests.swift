@@ -107,14 +107,14 @@ func closedDescriptor() throws -> FileDescriptor {
 
     @Test func dmoverErrorsCarryASystemPackageErrno() {
         do {
-            _ = try DMoverSession(function: .xor(17))
+            _ = try DmoverSession(function: .xor(17))
             Issue.record("xor17 has a backend")
         } catch {
             let errno: SystemPackage.Errno = error.errno
             #expect(errno == .noSuchProcess)
         }
-        #expect(DMoverError.noBackend.errno == .noSuchAddressOrDevice)
-        #expect(DMoverError.invalidShape.errno == .invalidArgument)
+        #expect(DmoverError.noBackend.errno == .noSuchAddressOrDevice)
+        #expect(DmoverError.invalidShape.errno == .invalidArgument)
     }
 
     // MARK: - FileDescriptor in and out

@@ -80,25 +80,25 @@ try readEnd.close()
 try writeEnd.close()
 
 // dmover: xor of two buffers, and a CRC-32C check value.
-let xor = try DMoverSession(function: .xor(2))
+let xor = try DmoverSession(function: .xor(2))
 let parity = try xor.process([[0x0F, 0xF0, 0x55], [0xFF, 0xFF, 0x55]]).output
 check(parity == [0xF0, 0x0F, 0x00], "dmover xor2: \(parity)")
-let crc = try DMoverSession.crc32c(of: Array("123456789".utf8))
+let crc = try DmoverSession.crc32c(of: Array("123456789".utf8))
 check(crc == 0xE306_9283, "dmover crc32c: 0x" + String(crc, radix: 16))
 do {
-    _ = try DMoverSession(function: .xor(17))
+    _ = try DmoverSession(function: .xor(17))
     check(false, "dmover xor17 exists")
 } catch {
     check(error.errno == Errno.noSuchProcess, "dmover xor17: \(error.errno == .noSuchProcess ? "Errno.noSuchProcess" : "\(error)")")
 }
 
 // dmover async: a copy submitted and awaited.
-let copy = try DMoverSession(function: .copy)
+let copy = try DmoverSession(function: .copy)
 let source: [UInt8] = Array(0..<64)
 let sourceBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
 let targetBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64, alignment: 16)
 source.withUnsafeBytes { sourceBuffer.copyMemory(from: $0) }
-_ = try await copy.submit(output: DMoverBuffer(targetBuffer), inputs: [DMoverBuffer(UnsafeRawBufferPointer(sourceBuffer))])
+_ = try await copy.submit(output: DmoverBuffer(targetBuffer), inputs: [DmoverBuffer(UnsafeRawBufferPointer(sourceBuffer))])
 let target = Array(UnsafeRawBufferPointer(targetBuffer))
 sourceBuffer.deallocate()
 targetBuffer.deallocate()

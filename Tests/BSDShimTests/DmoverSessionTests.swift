@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverSessionTests.swift: every dmover function through DMoverSession against a
+// DmoverSessionTests.swift: every dmover function through DmoverSession against a
 // scalar reference on seeded random data (the seed is printed), sync, async and batch.
 
 import BSDShim
@@ -43,23 +43,23 @@ func referenceCRC32C(_ bytes: [UInt8], seed: UInt32 = 0) -> UInt32 {
 /// Lengths around the kernels' block and tail boundaries, and a large one.
 let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
 
-@Suite struct DMoverSessionTests {
+@Suite struct DmoverSessionTests {
     init() { NativeKernels.install() }
 
     @Test func zeroAndFillWriteTheWholeOutput() throws {
         var g = seededGenerator("zeroAndFill")
-        let zero = try DMoverSession(function: .zero)
+        let zero = try DmoverSession(function: .zero)
         for n in testLengths {
             let pattern = UInt8.random(in: 0...255, using: &g)
             #expect(try zero.process([], outputCount: n).output == [UInt8](repeating: 0, count: n))
-            let fill = try DMoverSession(function: .fill8(pattern))
+            let fill = try DmoverSession(function: .fill8(pattern))
             #expect(try fill.process([], outputCount: n).output == [UInt8](repeating: pattern, count: n))
         }
     }
 
     @Test func copyMatchesItsInput() throws {
         var g = seededGenerator("copy")
-        let copy = try DMoverSession(function: .copy)
+        let copy = try DmoverSession(function: .copy)
         for n in testLengths {
             let input = randomBytes(n, &g)
             #expect(try copy.process([input]).output == input)
@@ -69,7 +69,7 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
     @Test(arguments: [2, 3, 4, 5, 8, 16])
     func xorMatchesTheScalarReference(inputs: Int) throws {
         var g = seededGenerator("xor\(inputs)")
-        let session = try DMoverSession(function: .xor(inputs))
+        let session = try DmoverSession(function: .xor(inputs))
         for n in testLengths {
             let ins = (0..<inputs).map { _ in randomBytes(n, &g) }
             var expected = [UInt8](repeating: 0, count: n)
@@ -79,15 +79,15 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
     }
 
     @Test func crc32cMatchesTheCheckValueAndTheReferenceWhenChained() throws {
-        #expect(try DMoverSession.crc32c(of: Array("123456789".utf8)) == 0xE306_9283)
+        #expect(try DmoverSession.crc32c(of: Array("123456789".utf8)) == 0xE306_9283)
         var g = seededGenerator("crc32c")
-        let session = try DMoverSession(function: .crc32c)
+        let session = try DmoverSession(function: .crc32c)
         for n in testLengths {
             let data = randomBytes(n, &g)
             let cut = n / 3
-            let whole = try data.withUnsafeBytes { (b) throws(DMoverError) in try session.crc32c(of: b) }
-            let first = try DMoverSession.crc32c(of: Array(data[..<cut]))
-            let chained = try DMoverSession.crc32c(of: Array(data[cut...]), seed: first)
+            let whole = try data.withUnsafeBytes { (b) throws(DmoverError) in try session.crc32c(of: b) }
+            let first = try DmoverSession.crc32c(of: Array(data[..<cut]))
+            let chained = try DmoverSession.crc32c(of: Array(data[cut...]), seed: first)
             #expect(whole == referenceCRC32C(data), "n=\(n)")
             #expect(chained == whole, "n=\(n)")
         }
@@ -95,7 +95,7 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
 
     @Test func copyCRC32CCopiesAndChecksums() throws {
         var g = seededGenerator("copyCRC32C")
-        let session = try DMoverSession(function: .copyCRC32C)
+        let session = try DmoverSession(function: .copyCRC32C)
         for n in testLengths {
             let data = randomBytes(n, &g)
             let seed = UInt32.random(in: 0...UInt32.max, using: &g)
@@ -107,7 +107,7 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
 
     @Test func compareReportsOnePlusTheFirstDifference() throws {
         var g = seededGenerator("compare")
-        let session = try DMoverSession(function: .compare)
+        let session = try DmoverSession(function: .compare)
         for n in testLengths where n > 0 {
             let a = randomBytes(n, &g)
             #expect(try session.process([a, a]).immediate == 0)
@@ -120,7 +120,7 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
 
     @Test func segmentListsAndRegionsMix() throws {
         var g = seededGenerator("segments")
-        let session = try DMoverSession(function: .xor(2))
+        let session = try DmoverSession(function: .xor(2))
         let n = 5000
         let a = randomBytes(n, &g), b = randomBytes(n, &g)
         var out = [UInt8](repeating: 0, count: n)
@@ -132,9 +132,9 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
                     let outSegs = [UnsafeMutableRawBufferPointer(rebasing: o[..<100]),
                                    UnsafeMutableRawBufferPointer(rebasing: o[100..<cut]),
                                    UnsafeMutableRawBufferPointer(rebasing: o[cut...])]
-                    _ = try session.process(output: DMoverBuffer(segments: outSegs),
-                                            inputs: [DMoverBuffer(pa),
-                                                     DMoverBuffer(segments: [UnsafeRawBufferPointer(rebasing: pb[..<cut]),
+                    _ = try session.process(output: DmoverBuffer(segments: outSegs),
+                                            inputs: [DmoverBuffer(pa),
+                                                     DmoverBuffer(segments: [UnsafeRawBufferPointer(rebasing: pb[..<cut]),
                                                                              UnsafeRawBufferPointer(rebasing: pb[cut...])])])
                 }
             }
@@ -144,18 +144,18 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
 
     @Test func asyncSubmitCompletesThroughTheCallback() async throws {
         var g = seededGenerator("asyncSubmit")
-        let session = try DMoverSession(function: .crc32c)
+        let session = try DmoverSession(function: .crc32c)
         let data = randomBytes(70_000, &g)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 64)
         defer { buffer.deallocate() }
         data.withUnsafeBytes { buffer.copyMemory(from: $0) }
-        let crc = try await session.submit(output: nil, inputs: [DMoverBuffer(UnsafeRawBufferPointer(buffer))], immediate: 0)
+        let crc = try await session.submit(output: nil, inputs: [DmoverBuffer(UnsafeRawBufferPointer(buffer))], immediate: 0)
         #expect(UInt32(crc) == referenceCRC32C(data))
     }
 
     @Test func batchResultsComeBackInOrderWithPerRequestErrors() async throws {
         var g = seededGenerator("batch")
-        let session = try DMoverSession(function: .copy)
+        let session = try DmoverSession(function: .copy)
         let count = 40
         let n = 3000
         let inputs = UnsafeMutableRawBufferPointer.allocate(byteCount: count * n, alignment: 64)
@@ -164,11 +164,11 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
         for i in 0..<inputs.count { inputs[i] = UInt8.random(in: 0...255, using: &g) }
         outputs.initializeMemory(as: UInt8.self, repeating: 0)
         var ops = (0..<count).map { i in
-            DMoverOperation(output: DMoverBuffer(UnsafeMutableRawBufferPointer(rebasing: outputs[i * n ..< (i + 1) * n])),
-                            inputs: [DMoverBuffer(UnsafeRawBufferPointer(rebasing: inputs[i * n ..< (i + 1) * n]))])
+            DmoverOperation(output: DmoverBuffer(UnsafeMutableRawBufferPointer(rebasing: outputs[i * n ..< (i + 1) * n])),
+                            inputs: [DmoverBuffer(UnsafeRawBufferPointer(rebasing: inputs[i * n ..< (i + 1) * n]))])
         }
         // One with unequal lengths, one with a missing input: those fail alone.
-        ops[7].inputs = [DMoverBuffer(UnsafeRawBufferPointer(rebasing: inputs[0 ..< n - 1]))]
+        ops[7].inputs = [DmoverBuffer(UnsafeRawBufferPointer(rebasing: inputs[0 ..< n - 1]))]
         ops[20].inputs = []
         let results = await session.submit(batch: ops)
         #expect(results.count == count)
@@ -184,7 +184,7 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
     }
 
     @Test func concurrentTasksShareOneSession() async throws {
-        let session = try DMoverSession(function: .crc32c)
+        let session = try DmoverSession(function: .crc32c)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<16 {
                 group.addTask {
@@ -199,14 +199,14 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
     }
 
     @Test func errorsAreTyped() throws {
-        #expect(throws: DMoverError.unknownFunction) { try DMoverSession(function: .xor(17)) }
-        #expect(throws: DMoverError.unknownFunction) { try DMoverSession(function: .xor(1)) }
-        let xor = try DMoverSession(function: .xor(2))
+        #expect(throws: DmoverError.unknownFunction) { try DmoverSession(function: .xor(17)) }
+        #expect(throws: DmoverError.unknownFunction) { try DmoverSession(function: .xor(1)) }
+        let xor = try DmoverSession(function: .xor(2))
         #expect(xor.backendName.isEmpty == false)
-        #expect(throws: DMoverError.invalidShape) { try xor.process([[1, 2, 3]]) }               // one input of two
-        #expect(throws: DMoverError.invalidShape) { try xor.process([[1, 2, 3], [1, 2]]) }       // unequal lengths
-        let crc = try DMoverSession(function: .crc32c)
-        #expect(throws: DMoverError.invalidShape) {
+        #expect(throws: DmoverError.invalidShape) { try xor.process([[1, 2, 3]]) }               // one input of two
+        #expect(throws: DmoverError.invalidShape) { try xor.process([[1, 2, 3], [1, 2]]) }       // unequal lengths
+        let crc = try DmoverSession(function: .crc32c)
+        #expect(throws: DmoverError.invalidShape) {
             try [UInt8](repeating: 0, count: 4).withUnsafeBytes { b in
                 var out = [UInt8](repeating: 0, count: 4)
                 try out.withUnsafeMutableBytes { o in
@@ -214,18 +214,18 @@ let testLengths = [0, 1, 7, 63, 64, 65, 1000, 4096, 100_003]
                 }
             }
         }
-        #expect(throws: DMoverError.invalidShape) {
+        #expect(throws: DmoverError.invalidShape) {
             try [UInt8](repeating: 0, count: 4).withUnsafeBytes { b in
                 _ = try xor.crc32c(of: b)                                                    // not a CRC session
             }
         }
-        #expect(throws: DMoverError.invalidShape) {
+        #expect(throws: DmoverError.invalidShape) {
             // Segments adding up to less than the output.
             var out = [UInt8](repeating: 0, count: 8)
-            let copy = try DMoverSession(function: .copy)
+            let copy = try DmoverSession(function: .copy)
             try out.withUnsafeMutableBytes { o in
                 let short = UnsafeMutableRawBufferPointer(rebasing: o[..<3])
-                _ = try copy.process(output: DMoverBuffer(o), inputs: [DMoverBuffer(segments: [short, short])])
+                _ = try copy.process(output: DmoverBuffer(o), inputs: [DmoverBuffer(segments: [short, short])])
             }
         }
     }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverSession.swift: a dmover session for Swift programs: synchronous,
+// DmoverSession.swift: a dmover session for Swift programs: synchronous,
 // async and batch requests over DmoverCore.
 
 import CBSDShimABI
@@ -16,11 +16,11 @@ import Glibc
 /// `BSDShimSIMD` and calls `NativeKernels.install()` first.
 ///
 /// ```swift
-/// let xor = try DMoverSession(function: .xor(2))
+/// let xor = try DmoverSession(function: .xor(2))
 /// let parity = try xor.process([[1, 2, 3], [3, 2, 1]]).output   // [2, 0, 2]
-/// let crc = try DMoverSession.crc32c(of: Array("123456789".utf8)) // 0xE3069283
+/// let crc = try DmoverSession.crc32c(of: Array("123456789".utf8)) // 0xE3069283
 /// ```
-public final class DMoverSession: Sendable {
+public final class DmoverSession: Sendable {
     /// The session's function.
     ///
     /// ```swift
@@ -32,18 +32,18 @@ public final class DMoverSession: Sendable {
     /// Creates a session for `function`. The corresponding C function is `dmover_session_create`.
     ///
     /// ```swift
-    /// let session = try DMoverSession(function: .xor(4))
+    /// let session = try DmoverSession(function: .xor(4))
     /// ```
-    /// - Throws: ``DMoverError/unknownFunction`` (no backend has it, e.g. `.xor(17)`),
-    ///   ``DMoverError/noBackend``, ``DMoverError/noMemory``.
-    public init(function: Function) throws(DMoverError) {
+    /// - Throws: ``DmoverError/unknownFunction`` (no backend has it, e.g. `.xor(17)`),
+    ///   ``DmoverError/noBackend``, ``DmoverError/noMemory``.
+    public init(function: Function) throws(DmoverError) {
         if case .xor(let n) = function, !(2...dmoverMaxInputs).contains(n) { throw .unknownFunction }
         let created: Result<UnsafeMutablePointer<dmover_session>, CoreErrno> = function.name.withCString { name in
             Result { () throws(CoreErrno) in try Session.create(name) }
         }
         switch created {
         case .success(let dses): session = SessionHandle(dses: dses)
-        case .failure(let e): throw DMoverError(core: e)
+        case .failure(let e): throw DmoverError(core: e)
         }
         self.function = function
     }
@@ -56,7 +56,7 @@ public final class DMoverSession: Sendable {
     /// The name of the backend serving the session (e.g. `"swdmover"`).
     ///
     /// ```swift
-    /// print(try DMoverSession(function: .copy).backendName)   // swdmover
+    /// print(try DmoverSession(function: .copy).backendName)   // swdmover
     /// ```
     public var backendName: String {
         guard let dmb = session.dses.pointee.__dses_assignment.das_backend, let name = dmb.pointee.dmb_name else {
@@ -72,20 +72,20 @@ public final class DMoverSession: Sendable {
     /// corresponding C call is `dmover_process` with `DMOVER_REQ_WAIT`.
     ///
     /// ```swift
-    /// let copy = try DMoverSession(function: .copy)
+    /// let copy = try DmoverSession(function: .copy)
     /// try out.withUnsafeMutableBytes { o in
-    ///     try input.withUnsafeBytes { i in _ = try copy.process(output: DMoverBuffer(o), inputs: [DMoverBuffer(i)]) }
+    ///     try input.withUnsafeBytes { i in _ = try copy.process(output: DmoverBuffer(o), inputs: [DmoverBuffer(i)]) }
     /// }
     /// ```
     /// - Parameters:
     ///   - output: where the result goes; nil for crc32c and compare.
     ///   - inputs: exactly ``Function/inputCount`` buffers, each as long as the output.
     ///   - immediate: the immediate in (crc32c: the seed, the previous CRC); nil for the default.
-    /// - Throws: ``DMoverError/invalidShape``, ``DMoverError/badAddress``, ``DMoverError/noMemory``.
-    public func process(output: DMoverBuffer?, inputs: [DMoverBuffer], immediate: UInt64? = nil) throws(DMoverError) -> UInt64 {
+    /// - Throws: ``DmoverError/invalidShape``, ``DmoverError/badAddress``, ``DmoverError/noMemory``.
+    public func process(output: DmoverBuffer?, inputs: [DmoverBuffer], immediate: UInt64? = nil) throws(DmoverError) -> UInt64 {
         let dreq = try allocateRequest()
         defer { Request.free(dreq) }
-        let storage = try fill(dreq, DMoverOperation(output: output, inputs: inputs, immediate: immediate))
+        let storage = try fill(dreq, DmoverOperation(output: output, inputs: inputs, immediate: immediate))
         defer { free(storage) }
         dreq.pointee.dreq_flags |= Int32(DMOVER_REQ_WAIT)
         Engine.process(dreq)
@@ -98,28 +98,28 @@ public final class DMoverSession: Sendable {
     /// let imm = try xor.process(output: out, inputs: [a, b])
     /// ```
     public func process(output: UnsafeMutableRawBufferPointer?, inputs: [UnsafeRawBufferPointer],
-                        immediate: UInt64? = nil) throws(DMoverError) -> UInt64 {
-        try process(output: output.map(DMoverBuffer.init), inputs: inputs.map(DMoverBuffer.init), immediate: immediate)
+                        immediate: UInt64? = nil) throws(DmoverError) -> UInt64 {
+        try process(output: output.map(DmoverBuffer.init), inputs: inputs.map(DmoverBuffer.init), immediate: immediate)
     }
 
     /// Runs one request over byte arrays and returns a new output array (its
     /// length: `outputCount`, else the first input's) and the immediate after.
     ///
     /// ```swift
-    /// let (parity, _) = try DMoverSession(function: .xor(3)).process([a, b, c])
-    /// let zeros = try DMoverSession(function: .zero).process([], outputCount: 64).output
+    /// let (parity, _) = try DmoverSession(function: .xor(3)).process([a, b, c])
+    /// let zeros = try DmoverSession(function: .zero).process([], outputCount: 64).output
     /// ```
     /// - Throws: as ``process(output:inputs:immediate:)``.
     public func process(_ inputs: [[UInt8]], outputCount: Int? = nil, immediate: UInt64? = nil)
-        throws(DMoverError) -> (output: [UInt8], immediate: UInt64)
+        throws(DmoverError) -> (output: [UInt8], immediate: UInt64)
     {
         let count = function.hasOutput ? (outputCount ?? inputs.first?.count ?? 0) : 0
         var output = [UInt8](repeating: 0, count: count)
-        let r: Result<UInt64, DMoverError> = output.withUnsafeMutableBytes { out in
+        let r: Result<UInt64, DmoverError> = output.withUnsafeMutableBytes { out in
             withBytes(of: inputs) { ins in
-                Result { () throws(DMoverError) in
-                    try process(output: function.hasOutput ? DMoverBuffer(out) : nil,
-                                inputs: ins.map(DMoverBuffer.init), immediate: immediate)
+                Result { () throws(DmoverError) in
+                    try process(output: function.hasOutput ? DmoverBuffer(out) : nil,
+                                inputs: ins.map(DmoverBuffer.init), immediate: immediate)
                 }
             }
         }
@@ -135,19 +135,19 @@ public final class DMoverSession: Sendable {
     /// this returns.
     ///
     /// ```swift
-    /// let crc = try await session.submit(output: nil, inputs: [DMoverBuffer(chunk)])
+    /// let crc = try await session.submit(output: nil, inputs: [DmoverBuffer(chunk)])
     /// ```
     /// - Throws: as ``process(output:inputs:immediate:)``.
-    public func submit(output: DMoverBuffer?, inputs: [DMoverBuffer], immediate: UInt64? = nil) async throws(DMoverError) -> UInt64 {
-        try await submit(DMoverOperation(output: output, inputs: inputs, immediate: immediate))
+    public func submit(output: DmoverBuffer?, inputs: [DmoverBuffer], immediate: UInt64? = nil) async throws(DmoverError) -> UInt64 {
+        try await submit(DmoverOperation(output: output, inputs: inputs, immediate: immediate))
     }
 
     /// Submits one described request; as ``submit(output:inputs:immediate:)``.
     ///
     /// ```swift
-    /// let imm = try await session.submit(DMoverOperation(output: DMoverBuffer(out), inputs: [DMoverBuffer(a)]))
+    /// let imm = try await session.submit(DmoverOperation(output: DmoverBuffer(out), inputs: [DmoverBuffer(a)]))
     /// ```
-    public func submit(_ operation: DMoverOperation) async throws(DMoverError) -> UInt64 {
+    public func submit(_ operation: DmoverOperation) async throws(DmoverError) -> UInt64 {
         let dreq = try allocateRequest()
         let storage: UnsafeMutableRawPointer?
         do { storage = try fill(dreq, operation) } catch {
@@ -155,7 +155,7 @@ public final class DMoverSession: Sendable {
             throw error
         }
         let request = RequestHandle(dreq: dreq)
-        let r = await withCheckedContinuation { (c: CheckedContinuation<Result<UInt64, DMoverError>, Never>) in
+        let r = await withCheckedContinuation { (c: CheckedContinuation<Result<UInt64, DmoverError>, Never>) in
             Self.start(request.dreq, PendingRequest(storage: storage, completion: .single(c)))
         }
         return try r.get()
@@ -166,20 +166,20 @@ public final class DMoverSession: Sendable {
     /// built fails alone).
     ///
     /// ```swift
-    /// let results = await session.submit(batch: stripes.map { DMoverOperation(output: $0.parity, inputs: $0.data) })
+    /// let results = await session.submit(batch: stripes.map { DmoverOperation(output: $0.parity, inputs: $0.data) })
     /// for case .failure(let e) in results { print(e) }
     /// ```
-    public func submit(batch operations: [DMoverOperation]) async -> [Result<UInt64, DMoverError>] {
+    public func submit(batch operations: [DmoverOperation]) async -> [Result<UInt64, DmoverError>] {
         if operations.isEmpty { return [] }
-        return await withCheckedContinuation { (c: CheckedContinuation<[Result<UInt64, DMoverError>], Never>) in
+        return await withCheckedContinuation { (c: CheckedContinuation<[Result<UInt64, DmoverError>], Never>) in
             let batch = BatchCompletion(count: operations.count, continuation: c)
             for (i, op) in operations.enumerated() {
                 let dreq: UnsafeMutablePointer<dmover_request>
-                do throws(DMoverError) { dreq = try allocateRequest() } catch {
+                do throws(DmoverError) { dreq = try allocateRequest() } catch {
                     batch.finish(i, .failure(error))
                     continue
                 }
-                do throws(DMoverError) {
+                do throws(DmoverError) {
                     let storage = try fill(dreq, op)
                     Self.start(dreq, PendingRequest(storage: storage, completion: .batch(batch, i)))
                 } catch {
@@ -199,8 +199,8 @@ public final class DMoverSession: Sendable {
     /// var crc: UInt32 = 0
     /// for chunk in chunks { crc = try session.crc32c(of: chunk, seed: crc) }
     /// ```
-    /// - Throws: ``DMoverError/invalidShape`` for another function.
-    public func crc32c(of bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) throws(DMoverError) -> UInt32 {
+    /// - Throws: ``DmoverError/invalidShape`` for another function.
+    public func crc32c(of bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) throws(DmoverError) -> UInt32 {
         guard function == .crc32c else { throw .invalidShape }
         return UInt32(truncatingIfNeeded: try process(output: nil, inputs: [bytes], immediate: UInt64(seed)))
     }
@@ -208,12 +208,12 @@ public final class DMoverSession: Sendable {
     /// The CRC-32C of `bytes` from a shared session.
     ///
     /// ```swift
-    /// let crc = try DMoverSession.crc32c(of: Array("123456789".utf8))   // 0xE3069283
+    /// let crc = try DmoverSession.crc32c(of: Array("123456789".utf8))   // 0xE3069283
     /// ```
-    public static func crc32c(of bytes: [UInt8], seed: UInt32 = 0) throws(DMoverError) -> UInt32 {
+    public static func crc32c(of bytes: [UInt8], seed: UInt32 = 0) throws(DmoverError) -> UInt32 {
         let session = try sharedCRC32C.get()
-        let r: Result<UInt32, DMoverError> = bytes.withUnsafeBytes { b in
-            Result { () throws(DMoverError) in try session.crc32c(of: b, seed: seed) }
+        let r: Result<UInt32, DmoverError> = bytes.withUnsafeBytes { b in
+            Result { () throws(DmoverError) in try session.crc32c(of: b, seed: seed) }
         }
         return try r.get()
     }
@@ -221,13 +221,13 @@ public final class DMoverSession: Sendable {
     /// The CRC-32C of a region from a shared session.
     ///
     /// ```swift
-    /// let crc = try DMoverSession.crc32c(of: UnsafeRawBufferPointer(region))
+    /// let crc = try DmoverSession.crc32c(of: UnsafeRawBufferPointer(region))
     /// ```
-    public static func crc32c(of bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) throws(DMoverError) -> UInt32 {
+    public static func crc32c(of bytes: UnsafeRawBufferPointer, seed: UInt32 = 0) throws(DmoverError) -> UInt32 {
         try sharedCRC32C.get().crc32c(of: bytes, seed: seed)
     }
 
-    private static let sharedCRC32C = Result { () throws(DMoverError) in try DMoverSession(function: .crc32c) }
+    private static let sharedCRC32C = Result { () throws(DmoverError) in try DmoverSession(function: .crc32c) }
 }
 
 /// The library's session pointer; the library serialises access to it.

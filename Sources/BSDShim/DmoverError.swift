@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverError.swift: why a dmover session or request failed (an errno, named).
+// DmoverError.swift: why a dmover session or request failed (an errno, named).
 
 import SystemPackage
 
@@ -8,12 +8,12 @@ import SystemPackage
 ///
 /// ```swift
 /// do {
-///     _ = try DMoverSession(function: .xor(17))
+///     _ = try DmoverSession(function: .xor(17))
 /// } catch let error where error == .unknownFunction {
 ///     print("no such function")
 /// }
 /// ```
-public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct DmoverError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The errno value (swift-system's `Errno`).
     ///
     /// ```swift
@@ -24,26 +24,26 @@ public struct DMoverError: Error, Hashable, Sendable, CustomStringConvertible {
     /// Wraps an errno value.
     ///
     /// ```swift
-    /// let error = DMoverError(.noMemory)
+    /// let error = DmoverError(.noMemory)
     /// ```
     public init(_ errno: Errno) { self.errno = errno }
 
     /// No backend implements the function (`ESRCH`).
-    public static let unknownFunction = DMoverError(.noSuchProcess)
+    public static let unknownFunction = DmoverError(.noSuchProcess)
     /// No backend is registered at all (`ENXIO`).
-    public static let noBackend = DMoverError(.noSuchAddressOrDevice)
+    public static let noBackend = DmoverError(.noSuchAddressOrDevice)
     /// The buffers do not fit the function: wrong input count, unequal lengths,
     /// an output where none is expected or none where one is (`EINVAL`).
-    public static let invalidShape = DMoverError(.invalidArgument)
+    public static let invalidShape = DmoverError(.invalidArgument)
     /// A buffer with a length but no address (`EFAULT`).
-    public static let badAddress = DMoverError(.badAddress)
+    public static let badAddress = DmoverError(.badAddress)
     /// Out of memory (`ENOMEM`).
-    public static let noMemory = DMoverError(.noMemory)
+    public static let noMemory = DmoverError(.noMemory)
 
     /// The errno's message.
     ///
     /// ```swift
-    /// print(DMoverError.unknownFunction)   // dmover: No such process
+    /// print(DmoverError.unknownFunction)   // dmover: No such process
     /// ```
     public var description: String { "dmover: \(errno)" }
 }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverBuffer.swift: memory a dmover request reads or writes (one region or a segment list).
+// DmoverBuffer.swift: memory a dmover request reads or writes (one region or a segment list).
 
 import Glibc
 
@@ -16,13 +16,13 @@ import Glibc
 ///     try a.withUnsafeBytes { pa in
 ///         try b.withUnsafeBytes { pb in
 ///             // The output is one region; the input is two segments of 4 bytes.
-///             let copy = try DMoverSession(function: .copy)
-///             _ = try copy.process(output: DMoverBuffer(o), inputs: [DMoverBuffer(segments: [pa, pb])])
+///             let copy = try DmoverSession(function: .copy)
+///             _ = try copy.process(output: DmoverBuffer(o), inputs: [DmoverBuffer(segments: [pa, pb])])
 ///         }
 ///     }
 /// }
 /// ```
-public struct DMoverBuffer: @unchecked Sendable {
+public struct DmoverBuffer: @unchecked Sendable {
     enum Shape {
         case linear(UnsafeMutableRawPointer?, Int)
         case segments([iovec])
@@ -33,7 +33,7 @@ public struct DMoverBuffer: @unchecked Sendable {
     /// A region the request reads.
     ///
     /// ```swift
-    /// try bytes.withUnsafeBytes { _ = try crc.process(output: nil, inputs: [DMoverBuffer($0)]) }
+    /// try bytes.withUnsafeBytes { _ = try crc.process(output: nil, inputs: [DmoverBuffer($0)]) }
     /// ```
     public init(_ buffer: UnsafeRawBufferPointer) {
         shape = .linear(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
@@ -42,7 +42,7 @@ public struct DMoverBuffer: @unchecked Sendable {
     /// A region the request writes (or reads).
     ///
     /// ```swift
-    /// let out = DMoverBuffer(UnsafeMutableRawBufferPointer(region))
+    /// let out = DmoverBuffer(UnsafeMutableRawBufferPointer(region))
     /// ```
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
         shape = .linear(buffer.baseAddress, buffer.count)
@@ -51,7 +51,7 @@ public struct DMoverBuffer: @unchecked Sendable {
     /// Segments the request reads, in order.
     ///
     /// ```swift
-    /// let input = DMoverBuffer(segments: [header, payload])
+    /// let input = DmoverBuffer(segments: [header, payload])
     /// ```
     public init(segments: [UnsafeRawBufferPointer]) {
         shape = .segments(segments.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) })
@@ -60,7 +60,7 @@ public struct DMoverBuffer: @unchecked Sendable {
     /// Segments the request writes (or reads), in order.
     ///
     /// ```swift
-    /// let out = DMoverBuffer(segments: [firstHalf, secondHalf])
+    /// let out = DmoverBuffer(segments: [firstHalf, secondHalf])
     /// ```
     public init(segments: [UnsafeMutableRawBufferPointer]) {
         shape = .segments(segments.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) })
@@ -69,7 +69,7 @@ public struct DMoverBuffer: @unchecked Sendable {
     /// Total bytes.
     ///
     /// ```swift
-    /// DMoverBuffer(segments: [a, b]).count   // a.count + b.count
+    /// DmoverBuffer(segments: [a, b]).count   // a.count + b.count
     /// ```
     public var count: Int {
         switch shape {
@@ -92,25 +92,25 @@ public struct DMoverBuffer: @unchecked Sendable {
     }
 }
 
-/// One request of a batch (see ``DMoverSession/submit(batch:)``).
+/// One request of a batch (see ``DmoverSession/submit(batch:)``).
 ///
 /// ```swift
-/// let op = DMoverOperation(output: DMoverBuffer(out), inputs: [DMoverBuffer(a), DMoverBuffer(b)])
+/// let op = DmoverOperation(output: DmoverBuffer(out), inputs: [DmoverBuffer(a), DmoverBuffer(b)])
 /// ```
-public struct DMoverOperation: Sendable {
+public struct DmoverOperation: Sendable {
     /// Where the result goes; nil for functions without output (crc32c, compare).
-    public var output: DMoverBuffer?
+    public var output: DmoverBuffer?
     /// The inputs, as many as the function takes.
-    public var inputs: [DMoverBuffer]
+    public var inputs: [DmoverBuffer]
     /// The immediate value in; nil for the function's default (fill8: its byte, else 0).
     public var immediate: UInt64?
 
     /// Describes one request.
     ///
     /// ```swift
-    /// let op = DMoverOperation(output: nil, inputs: [DMoverBuffer(chunk)], immediate: UInt64(previousCRC))
+    /// let op = DmoverOperation(output: nil, inputs: [DmoverBuffer(chunk)], immediate: UInt64(previousCRC))
     /// ```
-    public init(output: DMoverBuffer?, inputs: [DMoverBuffer], immediate: UInt64? = nil) {
+    public init(output: DmoverBuffer?, inputs: [DmoverBuffer], immediate: UInt64? = nil) {
         self.output = output
         self.inputs = inputs
         self.immediate = immediate

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverFunction.swift: the functions a dmover session can run, typed.
+// DmoverFunction.swift: the functions a dmover session can run, typed.
 
-extension DMoverSession {
+extension DmoverSession {
     /// A dmover function: what a session's requests compute.
     ///
     /// ```swift
-    /// let parity = try DMoverSession(function: .xor(4))
-    /// let crc = try DMoverSession(function: .crc32c)
+    /// let parity = try DmoverSession(function: .xor(4))
+    /// let crc = try DmoverSession(function: .crc32c)
     /// ```
     public enum Function: Sendable, Hashable {
         /// Fill the output with zeros (no input). `"zero"`.
@@ -27,7 +27,7 @@ extension DMoverSession {
         /// The function's name, as in `dmovervar.h` (`DMOVER_FUNC_*`).
         ///
         /// ```swift
-        /// DMoverSession.Function.xor(4).name   // "xor4"
+        /// DmoverSession.Function.xor(4).name   // "xor4"
         /// ```
         public var name: String {
             switch self {
@@ -44,7 +44,7 @@ extension DMoverSession {
         /// How many input buffers each request takes.
         ///
         /// ```swift
-        /// DMoverSession.Function.compare.inputCount   // 2
+        /// DmoverSession.Function.compare.inputCount   // 2
         /// ```
         public var inputCount: Int {
             switch self {
@@ -58,7 +58,7 @@ extension DMoverSession {
         /// Whether requests write an output buffer.
         ///
         /// ```swift
-        /// DMoverSession.Function.crc32c.hasOutput   // false
+        /// DmoverSession.Function.crc32c.hasOutput   // false
         /// ```
         public var hasOutput: Bool {
             switch self {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DMoverRequest.swift: building dmover requests from DMoverBuffers, and their completion.
+// DmoverRequest.swift: building dmover requests from DmoverBuffers, and their completion.
 
 import CBSDShimABI
 internal import DmoverCore
@@ -7,17 +7,17 @@ import Glibc
 import Synchronization
 import SystemPackage
 
-extension DMoverSession {
+extension DmoverSession {
     /// A zeroed request of this session.
-    func allocateRequest() throws(DMoverError) -> UnsafeMutablePointer<dmover_request> {
-        do { return try Request.alloc(session.dses, inbuf: nil) } catch { throw DMoverError(core: error) }
+    func allocateRequest() throws(DmoverError) -> UnsafeMutablePointer<dmover_request> {
+        do { return try Request.alloc(session.dses, inbuf: nil) } catch { throw DmoverError(core: error) }
     }
 
     /// Describes `op` in `dreq`. Linear buffers are passed as they are; if any
     /// buffer is a segment list, all become `struct uio`s (the engine wants one
     /// type for output and inputs), kept in one allocation returned here for
     /// the caller to free after completion.
-    func fill(_ dreq: UnsafeMutablePointer<dmover_request>, _ op: DMoverOperation) throws(DMoverError)
+    func fill(_ dreq: UnsafeMutablePointer<dmover_request>, _ op: DmoverOperation) throws(DmoverError)
         -> UnsafeMutableRawPointer?
     {
         guard op.inputs.count == function.inputCount, (op.output != nil) == function.hasOutput else {
@@ -74,9 +74,9 @@ extension DMoverSession {
     }
 
     /// The outcome of a completed request: the immediate after it, or its error.
-    static func result(of dreq: UnsafeMutablePointer<dmover_request>) -> Result<UInt64, DMoverError> {
+    static func result(of dreq: UnsafeMutablePointer<dmover_request>) -> Result<UInt64, DmoverError> {
         if dreq.pointee.dreq_flags & Int32(DMOVER_REQ_ERROR) != 0 {
-            return .failure(DMoverError(Errno(rawValue: dreq.pointee.dreq_error)))
+            return .failure(DmoverError(Errno(rawValue: dreq.pointee.dreq_error)))
         }
         return .success(withUnsafeBytes(of: dreq.pointee.dreq_immediate) {
             UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))
@@ -90,7 +90,7 @@ extension DMoverSession {
         dreq.pointee.dreq_callback = { dreq in
             guard let dreq, let cookie = dreq.pointee.dreq_cookie else { return }
             let pending = Unmanaged<PendingRequest>.fromOpaque(cookie).takeRetainedValue()
-            let result = DMoverSession.result(of: dreq)
+            let result = DmoverSession.result(of: dreq)
             Request.free(dreq)
             pending.complete(result)
         }
@@ -101,7 +101,7 @@ extension DMoverSession {
 /// What waits for one submitted request: a task, or a slot of a batch.
 final class PendingRequest: @unchecked Sendable {
     enum Completion {
-        case single(CheckedContinuation<Result<UInt64, DMoverError>, Never>)
+        case single(CheckedContinuation<Result<UInt64, DmoverError>, Never>)
         case batch(BatchCompletion, Int)
     }
 
@@ -114,7 +114,7 @@ final class PendingRequest: @unchecked Sendable {
         self.completion = completion
     }
 
-    func complete(_ result: Result<UInt64, DMoverError>) {
+    func complete(_ result: Result<UInt64, DmoverError>) {
         free(storage)
         switch completion {
         case .single(let c): c.resume(returning: result)
@@ -126,20 +126,20 @@ final class PendingRequest: @unchecked Sendable {
 /// Collects a batch's results and resumes the submitting task after the last.
 final class BatchCompletion: Sendable {
     private struct State {
-        var results: [Result<UInt64, DMoverError>?]
+        var results: [Result<UInt64, DmoverError>?]
         var remaining: Int
     }
 
     private let state: Mutex<State>
-    private let continuation: CheckedContinuation<[Result<UInt64, DMoverError>], Never>
+    private let continuation: CheckedContinuation<[Result<UInt64, DmoverError>], Never>
 
-    init(count: Int, continuation: CheckedContinuation<[Result<UInt64, DMoverError>], Never>) {
+    init(count: Int, continuation: CheckedContinuation<[Result<UInt64, DmoverError>], Never>) {
         state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
         self.continuation = continuation
     }
 
-    func finish(_ index: Int, _ result: Result<UInt64, DMoverError>) {
-        let all = state.withLock { s -> [Result<UInt64, DMoverError>]? in
+    func finish(_ index: Int, _ result: Result<UInt64, DmoverError>) {
+        let all = state.withLock { s -> [Result<UInt64, DmoverError>]? in
             s.results[index] = result
             s.remaining -= 1
             return s.remaining == 0 ? s.results.map { $0! } : nil
