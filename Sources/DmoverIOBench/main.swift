@@ -110,7 +110,7 @@ func openCopy() -> Int32 {
     do { fd = try DmoverDevice.open(flags: O_RDWR) } catch { fail("dmover_open") }
     var sf = dmio_setfunc()
     withUnsafeMutableBytes(of: &sf.dsf_name) { _ = strcpy($0.baseAddress!.assumingMemoryBound(to: CChar.self), "copy") }
-    do { try DmoverDevice.ioctl(fd, 0x4040_4400, &sf) } catch { fail("DMIO_SETFUNC") }
+    do { try DmoverDevice.ioctl(fd, UInt(DMIO_SETFUNC_NETBSD), &sf) } catch { fail("DMIO_SETFUNC") }
     return fd
 }
 

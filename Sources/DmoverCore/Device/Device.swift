@@ -12,11 +12,12 @@ enum DeviceProtocol {
     static let requestSize = MemoryLayout<dmio_usrreq>.stride        // 40 on LP64
     static let responseSize = MemoryLayout<dmio_usrresp>.stride      // 16
     static let maxInFlight = Int32(DMIO_NREQS_MAX)
-    /// DMIO_SETFUNC: Linux _IOW('D', 0, struct dmio_setfunc), and NetBSD's encoding.
-    static let setFuncLinux: UInt = 0x4040_4400
-    static let setFuncNetBSD: UInt = 0x8040_4400
-    static let fionbio: UInt = 0x5421
-    static let fioasync: UInt = 0x5452
+    /// DMIO_SETFUNC as dmover_io.h defines it, _IOW('D', 0, struct dmio_setfunc)
+    /// (the macro does not import: the C helper encodes it), and NetBSD's encoding.
+    static let setFuncLinux = cbsdshim_ioc_write(UInt32(UInt8(ascii: "D")), 0, UInt(MemoryLayout<dmio_setfunc>.size))
+    static let setFuncNetBSD = UInt(DMIO_SETFUNC_NETBSD)
+    static let fionbio = cbsdshim_FIONBIO
+    static let fioasync = cbsdshim_FIOASYNC
 }
 
 /// A descriptor's state. Requests are copied in and run by the writing

@@ -46,14 +46,14 @@ public enum DmoverDevice {
                     UserMemory.copyIn($0.baseAddress!, from: arg, count: Int(DMIO_MAX_FUNCNAME))
                 }
                 guard ok else { return .badAddress }
-                name.dsf_name.63 = 0
+                withUnsafeMutableBytes(of: &name.dsf_name) { $0[Int(DMIO_MAX_FUNCNAME) - 1] = 0 }
                 return withUnsafeBytes(of: &name) { p -> Errno? in
                     do throws(Errno) { try d.setFunction(p.baseAddress!.assumingMemoryBound(to: CChar.self)) } catch { return error }
                     return nil
                 }
             case DeviceProtocol.fionbio, DeviceProtocol.fioasync:
                 var on: Int32 = 0
-                guard UserMemory.copyIn(&on, from: arg, count: 4) else { return .badAddress }
+                guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { return .badAddress }
                 if cmd == DeviceProtocol.fioasync { return nil }        // accepted; does nothing (as NetBSD)
                 if case .failure(let e) = FileDescriptorOps.setNonBlocking(fd, on != 0) { return e }
                 return nil

@@ -2,11 +2,12 @@
 // UserMemory.swift: copyin/copyout for the descriptor's entry points (ProcessMemory on this process).
 
 import BSDSystem
+import CBSDShim
 
 /// Client memory as the kernel sees it: a bad address is an EFAULT, never a SIGSEGV.
 enum UserMemory {
     /// IOV_MAX: the most iovecs one dmio_buffer may have.
-    static let iovMax = 1024
+    static let iovMax = Int(cbsdshim_UIO_MAXIOV)
 
     /// Copies `count` bytes at client address `from` to `to`; false if any byte is inaccessible.
     @inline(__always)
