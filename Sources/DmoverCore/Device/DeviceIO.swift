@@ -66,9 +66,12 @@ public enum DmoverDevice {
 
     /// Writes whole request records; NetBSD's semantics (see dmover_io.h).
     /// Every record is copied in and run before this returns.
+    /// - Parameter tracked: the caller (the preload library) returned fd itself
+    ///   and saw every close of it: the identity check is skipped.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
-    public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in write(d, fd, buf, count) }
+    public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
+        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in write(d, fd, buf, count) }
+                                             : DeviceTable.with(fd) { d in write(d, fd, buf, count) }
         guard let r else { throw .badFileDescriptor }
         return try r.get()
     }
@@ -140,9 +143,11 @@ public enum DmoverDevice {
     }
 
     /// Reads whole response records; NetBSD's semantics (a blocking read fills the whole count).
+    /// - Parameter tracked: as for ``write(_:_:_:tracked:)``.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
-    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in read(d, fd, buf, count) }
+    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
+        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in read(d, fd, buf, count) }
+                                             : DeviceTable.with(fd) { d in read(d, fd, buf, count) }
         guard let r else { throw .badFileDescriptor }
         return try r.get()
     }
