@@ -45,6 +45,26 @@ public func bsdshim_dmover_read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ 
     }
 }
 
+/// dmover_write for the preload library's write()/writev(): fd is one it
+/// returned and has seen no close of, so the descriptor's identity (an fstat)
+/// is not checked again. Not for programs.
+@_cdecl("bsdshim_dmover_write_tracked")
+public func bsdshim_dmover_write_tracked(_ fd: Int32, _ buf: UnsafeRawPointer?, _ nbytes: Int) -> Int {
+    do { return try DmoverDevice.write(fd, buf, nbytes, tracked: true) } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
+/// dmover_read for the preload library's read()/readv() (see bsdshim_dmover_write_tracked).
+@_cdecl("bsdshim_dmover_read_tracked")
+public func bsdshim_dmover_read_tracked(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ nbytes: Int) -> Int {
+    do { return try DmoverDevice.read(fd, buf, nbytes, tracked: true) } catch {
+        Errno.current = error
+        return -1
+    }
+}
+
 /// `int dmover_writable(int fd)`: see dmover_io.h.
 @_cdecl("dmover_writable")
 public func bsdshim_dmover_writable(_ fd: Int32) -> Int32 {

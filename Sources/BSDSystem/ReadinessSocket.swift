@@ -97,6 +97,24 @@ public struct ReadinessSocket {
         return true
     }
 
+    /// Shows POLLIN with a token that carries `payload` (for the library: a
+    /// copy of what the token announces); false as for setReadable(true).
+    public func setReadable(carrying payload: UnsafeRawBufferPointer) -> Bool {
+        let sent = valueOrErrno {
+            InjectedFault.hit(.datagramSend) ? -1
+                : send(peer, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+        }
+        if case .failure = sent { return false }
+        return true
+    }
+
+    /// Hides POLLIN by receiving the token into `buf` (at most `count`
+    /// bytes; the kernel checks the buffer): the token's length, or EAGAIN
+    /// (no token), or EFAULT (`buf` not writable; the token is gone then).
+    public func takeReadable(into buf: UnsafeMutableRawPointer, count: Int) -> Result<Int, Errno> {
+        valueOrErrno { recv(client, buf, count, Int32(MSG_DONTWAIT)) }
+    }
+
     /// Shows or hides POLLOUT.
     public func setWritable(_ on: Bool) {
         _ = Self.setBuffer(client, on ? openBuffer : shutBuffer)

@@ -169,8 +169,13 @@ static int resolve(void) {
 	if (have) {
 		f.open = (int (*)(int))dlsym(h, "dmover_open");
 		f.ioctl = (int (*)(int, unsigned long, void *))dlsym(h, "dmover_ioctl");
-		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
-		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "dmover_write");
+		/* The _tracked entry points skip the descriptor's identity check (an
+		 * fstat each): only numbers we returned reach them, and we see the
+		 * program's close, dup2, dup3 and close_range. */
+		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "bsdshim_dmover_read_tracked");
+		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "bsdshim_dmover_write_tracked");
+		if (f.read == NULL) f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
+		if (f.write == NULL) f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "dmover_write");
 		f.close = (int (*)(int))dlsym(h, "dmover_close");
 	}
 	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;

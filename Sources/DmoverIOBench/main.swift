@@ -4,8 +4,10 @@
 //   dmover-io-bench [--quick] [--only-batch N]   (--only-batch: that throughput figure alone, for profiling)
 // Every figure is measured in this run: the limit is a plain memcpy loop over
 // the same buffers, the second reference in-process dmover_process
-// (DMOVER_REQ_WAIT, same 4 KiB copy). The descriptor path is the one the
-// preload library's write()/read() take (dmover_write/dmover_read).
+// (DMOVER_REQ_WAIT, same 4 KiB copy). The descriptor rows take the preload
+// library's path (its write()/read() call bsdshim_dmover_write_tracked and
+// _read_tracked); one more row shows a linked program's dmover_write/dmover_read,
+// which also check the descriptor's identity.
 
 import BSDSystem
 import CBSDShimABI
@@ -110,18 +112,18 @@ func openCopy() -> Int32 {
     do { fd = try DmoverDevice.open(flags: O_RDWR) } catch { fail("dmover_open") }
     var sf = dmio_setfunc()
     withUnsafeMutableBytes(of: &sf.dsf_name) { _ = strcpy($0.baseAddress!.assumingMemoryBound(to: CChar.self), "copy") }
-    do { try DmoverDevice.ioctl(fd, 0x4040_4400, &sf) } catch { fail("DMIO_SETFUNC") }
+    do { try DmoverDevice.ioctl(fd, UInt(DMIO_SETFUNC_NETBSD), &sf) } catch { fail("DMIO_SETFUNC") }
     return fd
 }
 
-func descriptorRate(batch: Int) -> Double {
+func descriptorRate(batch: Int, tracked: Bool = true) -> Double {
     let fd = openCopy()
     let rounds = requestsPerRun / batch
     let wbytes = batch * MemoryLayout<dmio_usrreq>.stride, rbytes = batch * MemoryLayout<dmio_usrresp>.stride
     let t0 = now()
     for _ in 0..<rounds {
-        guard (try? DmoverDevice.write(fd, requests, wbytes)) == wbytes else { fail("dmover_write") }
-        guard (try? DmoverDevice.read(fd, responses, rbytes)) == rbytes else { fail("dmover_read") }
+        guard (try? DmoverDevice.write(fd, requests, wbytes, tracked: tracked)) == wbytes else { fail("dmover_write") }
+        guard (try? DmoverDevice.read(fd, responses, rbytes, tracked: tracked)) == rbytes else { fail("dmover_read") }
     }
     let rate = Double(rounds * batch) / (now() - t0)
     for i in 0..<batch where responses[i].resp_error != 0 { fail("request \(i): error \(responses[i].resp_error)") }
@@ -135,8 +137,8 @@ func latency() -> (p50: Double, p99: Double) {
     let wbytes = MemoryLayout<dmio_usrreq>.stride, rbytes = MemoryLayout<dmio_usrresp>.stride
     for i in 0..<latencySamples {
         let t0 = now()
-        guard (try? DmoverDevice.write(fd, requests, wbytes)) == wbytes,
-              (try? DmoverDevice.read(fd, responses, rbytes)) == rbytes else { fail("round trip") }
+        guard (try? DmoverDevice.write(fd, requests, wbytes, tracked: true)) == wbytes,
+              (try? DmoverDevice.read(fd, responses, rbytes, tracked: true)) == rbytes else { fail("round trip") }
         samples[i] = now() - t0
     }
     try? DmoverDevice.close(fd)
@@ -170,7 +172,7 @@ let reference = inProcessRate()
 print("dmover-io-bench: \(cpuModel()), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs; 4 KiB copies, \(requestsPerRun) requests per row\(quick ? " (--quick)" : "")")
 print("  limit: plain memcpy over the same buffers   \(fmt(limit / 1e6)) M copies/s")
 print("  in-process dmover_process (WAIT)            \(fmt(reference / 1e6)) M req/s   \(versus(reference, limit, "memcpy"))")
-print("  " + pad("descriptor (dmover_write + dmover_read)", 44) + pad("M req/s", 10) + pad("goal", 9) + "vs the memcpy limit")
+print("  " + pad("descriptor (preload write() + read())", 44) + pad("M req/s", 10) + pad("goal", 9) + "vs the memcpy limit")
 let goals: [Int: Double] = [1: 0.5e6, 8: 1.5e6, 64: 3e6]
 for batch in [1, 8, 64] {
     let rate = descriptorRate(batch: batch)
@@ -179,6 +181,9 @@ for batch in [1, 8, 64] {
           pad(">= \(fmt(goal / 1e6, 1))", 9) + versus(rate, limit, "memcpy") +
           (rate >= goal ? "; goal met" : "; goal NOT met"))
 }
+let linked = descriptorRate(batch: 1, tracked: false)
+print("  " + pad("  linked dmover_write/read, batches of 1", 44) + pad(fmt(linked / 1e6), 10) + pad("", 9) +
+      versus(linked, limit, "memcpy"))
 let (p50, p99) = latency()
 print("  single-request round trip                   p50 \(fmt(p50 * 1e6, 1)) us   p99 \(fmt(p99 * 1e6, 1)) us" +
       "   (memcpy of 4 KiB: \(fmt(1e6 / limit, 2)) us)")

@@ -23,6 +23,7 @@
 #include <sys/signalfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/resource.h>
 #include <netinet/in.h>
@@ -170,6 +171,13 @@ int cbsdshim_proc_connector_read(int fd, struct cbsdshim_proc_event *out, int ma
 /** Request values Swift cannot import as macros with casts. */
 static const unsigned long cbsdshim_FIONREAD = FIONREAD;
 static const unsigned long cbsdshim_FIONBIO = FIONBIO;
+static const unsigned long cbsdshim_FIOASYNC = FIOASYNC;
+/** _IOW(type, nr, size) as this kernel encodes it (Swift cannot import the macro). */
+static inline unsigned long cbsdshim_ioc_write(unsigned int type, unsigned int nr, unsigned long size) {
+    return _IOC(_IOC_WRITE, type, nr, size);
+}
+/** The most iovecs one readv/writev (and one dmio_buffer) may have: UIO_MAXIOV, IOV_MAX. */
+static const int cbsdshim_UIO_MAXIOV = UIO_MAXIOV;
 static const unsigned long cbsdshim_SIOCOUTQ = 0x5411; /* TIOCOUTQ == SIOCOUTQ */
 static const int cbsdshim_F_GETPIPE_SZ = 1032;          /* F_LINUX_SPECIFIC_BASE + 8 */
 

@@ -75,7 +75,8 @@ enum AddressCheck {
         }
     }
 
-    private static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool) -> Bool {
+    /// True if every page of [lo, hi) can be read (or written); no byte changes.
+    static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool) -> Bool {
         if hi <= lo { return true }
         // No mapping spans more than half the address space (and Int(hi - lo)
         // would trap): a span reaching up to a kernel address is not accessible.

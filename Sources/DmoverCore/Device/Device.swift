@@ -12,11 +12,12 @@ enum DeviceProtocol {
     static let requestSize = MemoryLayout<dmio_usrreq>.stride        // 40 on LP64
     static let responseSize = MemoryLayout<dmio_usrresp>.stride      // 16
     static let maxInFlight = Int32(DMIO_NREQS_MAX)
-    /// DMIO_SETFUNC: Linux _IOW('D', 0, struct dmio_setfunc), and NetBSD's encoding.
-    static let setFuncLinux: UInt = 0x4040_4400
-    static let setFuncNetBSD: UInt = 0x8040_4400
-    static let fionbio: UInt = 0x5421
-    static let fioasync: UInt = 0x5452
+    /// DMIO_SETFUNC as dmover_io.h defines it, _IOW('D', 0, struct dmio_setfunc)
+    /// (the macro does not import: the C helper encodes it), and NetBSD's encoding.
+    static let setFuncLinux = cbsdshim_ioc_write(UInt32(UInt8(ascii: "D")), 0, UInt(MemoryLayout<dmio_setfunc>.size))
+    static let setFuncNetBSD = UInt(DMIO_SETFUNC_NETBSD)
+    static let fionbio = cbsdshim_FIONBIO
+    static let fioasync = cbsdshim_FIOASYNC
 }
 
 /// A descriptor's state. Requests are copied in and run by the writing
@@ -58,6 +59,14 @@ public final class Device: @unchecked Sendable {
     /// eventfd readable exactly while there is room, for kevent's EVFILT_WRITE
     /// (its data is the room); made on the first registration, -1 otherwise.
     private let writeReadyFD = Atomic<Int32>(-1)
+    /// Set once the preload library's entry points serve this descriptor: the
+    /// program's plain read() is ours then, so a readable token may carry the
+    /// responses it announces (see takeCarried).
+    let carriesResponses = Atomic<Bool>(false)
+    /// The responses the readable token carries, [tokenFirst, tokenFirst +
+    /// tokenCount); tokenCount 0: none (under readinessLock).
+    private var tokenFirst: Int32 = 0
+    private var tokenCount: Int32 = 0
     /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
@@ -102,6 +111,8 @@ public final class Device: @unchecked Sendable {
         d.opener = DmoverFork.pid
         d.completed.pointee = 0
         d.readCount.pointee = 0
+        d.carriesResponses.store(false, ordering: .relaxed)
+        d.tokenCount = 0
         d.shown.store(2, ordering: .sequentiallyConsistent)
         d.open.store(true, ordering: .releasing)
         return d
@@ -182,23 +193,76 @@ public final class Device: @unchecked Sendable {
         cbsdshim_unlock(readinessLock)
     }
 
+    /// updateReadiness for a writer that just appended the responses
+    /// [first, first + count) (still under writeLock, so `batch` is stable): a
+    /// token it sends carries them, for takeCarried.
+    @inline(__always) func updateReadiness(carrying batch: UnsafePointer<dmio_usrresp>, first: Int32, count: Int) {
+        if want == shown.load(ordering: .sequentiallyConsistent) { return }
+        cbsdshim_lock(readinessLock)
+        syncReadiness(carrying: UnsafeRawBufferPointer(start: batch, count: count * DeviceProtocol.responseSize), first: first)
+        cbsdshim_unlock(readinessLock)
+    }
+
+    /// Under readLock: when the readable token carries exactly the responses
+    /// waiting and the caller takes at least that many, receives them from
+    /// the socket straight into `buf` (the kernel's copy-out checks it) and so
+    /// hides POLLIN: one system call instead of a check, a copy and a
+    /// receive. Returns how many were taken (0: the token cannot serve this
+    /// read, use the ring), or EFAULT (nothing taken; POLLIN is shown again).
+    func takeCarried(into buf: UnsafeMutableRawPointer, atMost: Int) -> Result<Int, Errno> {
+        cbsdshim_lock(readinessLock)
+        defer { cbsdshim_unlock(readinessLock) }
+        let was = shown.load(ordering: .sequentiallyConsistent)
+        guard tokenCount > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
+        let first = cbsdshim_atomic_load_int(readCount)
+        let k = Int(tokenCount)
+        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == tokenCount, k <= atMost else { return .success(0) }
+        let bytes = k * DeviceProtocol.responseSize
+        let got = socket.takeReadable(into: buf, count: bytes)
+        tokenCount = 0
+        shown.store(was & ~1, ordering: .sequentiallyConsistent)
+        var result = Result<Int, Errno>.success(0)
+        switch got {
+        case .success(bytes):
+            _ = cbsdshim_atomic_fetch_add_int(readCount, Int32(k))
+            result = .success(k)
+        case .failure(.badAddress):
+            result = .failure(.badAddress)
+        default:
+            break       // the token was taken behind our back: the ring serves the read
+        }
+        // Re-read the counts: shows POLLIN again if responses still wait
+        // (EFAULT, or a writer appended meanwhile) and POLLOUT if room opened.
+        syncReadiness()
+        return result
+    }
+
     @inline(__always) private var want: Int {
         let n = inFlight
         return (n > 0 ? 1 : 0) | (n < DeviceProtocol.maxInFlight ? 2 : 0)
     }
 
-    /// Under readinessLock. In a fork child the socket is the parent's too: left alone.
-    private func syncReadiness() {
+    /// Under readinessLock. In a fork child the socket is the parent's too:
+    /// left alone. A token shown here carries `payload` (the responses from
+    /// index `first` on) when given and the descriptor carries responses.
+    private func syncReadiness(carrying payload: UnsafeRawBufferPointer? = nil, first: Int32 = 0) {
         if !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return }
         while true {
             let now = want
             let was = shown.load(ordering: .sequentiallyConsistent)
             if now == was { break }
             var done = now
-            if (now ^ was) & 1 != 0 && !showReadable(now & 1 != 0) {
-                // The token could not be sent (memory pressure): POLLIN stays
-                // unshown, and the next read, write or close tries again.
-                done = (now & ~1) | (was & 1)
+            if (now ^ was) & 1 != 0 {
+                tokenCount = 0
+                if now & 1 != 0, let payload, carriesResponses.load(ordering: .relaxed),
+                   socket.setReadable(carrying: payload) {
+                    tokenFirst = first
+                    tokenCount = Int32(payload.count / DeviceProtocol.responseSize)
+                } else if !showReadable(now & 1 != 0) {
+                    // The token could not be sent (memory pressure): POLLIN stays
+                    // unshown, and the next read, write or close tries again.
+                    done = (now & ~1) | (was & 1)
+                }
             }
             if (now ^ was) & 2 != 0 {
                 socket.setWritable(now & 2 != 0)

@@ -46,14 +46,14 @@ public enum DmoverDevice {
                     UserMemory.copyIn($0.baseAddress!, from: arg, count: Int(DMIO_MAX_FUNCNAME))
                 }
                 guard ok else { return .badAddress }
-                name.dsf_name.63 = 0
+                withUnsafeMutableBytes(of: &name.dsf_name) { $0[Int(DMIO_MAX_FUNCNAME) - 1] = 0 }
                 return withUnsafeBytes(of: &name) { p -> Errno? in
                     do throws(Errno) { try d.setFunction(p.baseAddress!.assumingMemoryBound(to: CChar.self)) } catch { return error }
                     return nil
                 }
             case DeviceProtocol.fionbio, DeviceProtocol.fioasync:
                 var on: Int32 = 0
-                guard UserMemory.copyIn(&on, from: arg, count: 4) else { return .badAddress }
+                guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { return .badAddress }
                 if cmd == DeviceProtocol.fioasync { return nil }        // accepted; does nothing (as NetBSD)
                 if case .failure(let e) = FileDescriptorOps.setNonBlocking(fd, on != 0) { return e }
                 return nil
@@ -66,14 +66,19 @@ public enum DmoverDevice {
 
     /// Writes whole request records; NetBSD's semantics (see dmover_io.h).
     /// Every record is copied in and run before this returns.
+    /// - Parameter tracked: the caller (the preload library) returned fd itself
+    ///   and saw every close of it: the identity check is skipped.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
-    public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in write(d, fd, buf, count) }
+    public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
+        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in write(d, fd, buf, count, carrying: true) }
+                                             : DeviceTable.with(fd) { d in write(d, fd, buf, count, carrying: false) }
         guard let r else { throw .badFileDescriptor }
         return try r.get()
     }
 
-    private static func write(_ d: Device, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) -> Result<Int, Errno> {
+    /// `carrying`: the preload library's call (see Device.carriesResponses).
+    private static func write(_ d: Device, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
+                              carrying: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.requestSize
         if count % size != 0 { return .failure(.invalidArgument) }
         if d.session == nil { return .failure(.noDevice) }
@@ -109,18 +114,23 @@ public enum DmoverDevice {
                 cbsdshim_unlock(d.writeLock)
                 return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
             }
-            run(d, count: k, copiedFrom: buf + Int(done) * size)
+            let first = run(d, count: k, copiedFrom: buf + Int(done) * size)
+            if carrying {
+                if !d.carriesResponses.load(ordering: .relaxed) { d.carriesResponses.store(true, ordering: .relaxed) }
+                d.updateReadiness(carrying: d.responses, first: first, count: k)
+            }
             cbsdshim_unlock(d.writeLock)
             if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.completed) }
-            d.updateReadiness()
+            if !carrying { d.updateReadiness() }
             done += Int32(k)
         }
         return .success(count)
     }
 
-    /// Runs the k records copied to d.records and appends their responses to
-    /// the ring. Under writeLock, with room for k.
-    private static func run(_ d: Device, count k: Int, copiedFrom client: UnsafeRawPointer) {
+    /// Runs the k records copied to d.records and appends their responses
+    /// (also left in d.responses) to the ring; returns the first one's index.
+    /// Under writeLock, with room for k.
+    private static func run(_ d: Device, count k: Int, copiedFrom client: UnsafeRawPointer) -> Int32 {
         let foreign = DmoverFork.pid != d.opener
         for i in 0..<k {
             let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -133,21 +143,26 @@ public enum DmoverDevice {
             d.batch.run(UnsafeRawPointer(d.records), count: k, copiedFrom: client, responses: d.responses, session: session,
                         request: dreq, ninputs: d.ninputs)
         }
-        let first = Int(cbsdshim_atomic_load_int(d.completed))
+        let first = cbsdshim_atomic_load_int(d.completed)
         let slots = Int(DeviceProtocol.maxInFlight)
-        for i in 0..<k { d.ring[(first &+ i) & (slots - 1)] = d.responses[i] }
+        for i in 0..<k { d.ring[(Int(first) &+ i) & (slots - 1)] = d.responses[i] }
         _ = cbsdshim_atomic_fetch_add_int(d.completed, Int32(k))
+        return first
     }
 
     /// Reads whole response records; NetBSD's semantics (a blocking read fills the whole count).
+    /// - Parameter tracked: as for ``write(_:_:_:tracked:)``.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
-    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = DeviceTable.with(fd) { d in read(d, fd, buf, count) }
+    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
+        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in read(d, fd, buf, count, carried: true) }
+                                             : DeviceTable.with(fd) { d in read(d, fd, buf, count, carried: false) }
         guard let r else { throw .badFileDescriptor }
         return try r.get()
     }
 
-    private static func read(_ d: Device, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int) -> Result<Int, Errno> {
+    /// `carried`: the preload library's call, which may take responses from the readable token (Device.takeCarried).
+    private static func read(_ d: Device, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
+                             carried: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.responseSize
         if count % size != 0 { return .failure(.invalidArgument) }
         if d.session == nil { return .failure(.noDevice) }
@@ -164,6 +179,20 @@ public enum DmoverDevice {
             }
             let first = cbsdshim_atomic_load_int(d.readCount)
             let available = Int(cbsdshim_atomic_load_int(d.completed) &- first)
+            if available > 0 && carried {
+                switch d.takeCarried(into: buf + got * size, atMost: want - got) {
+                case .success(let n) where n > 0:
+                    cbsdshim_unlock(d.readLock)
+                    if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
+                    got += n
+                    continue
+                case .failure(let e):
+                    cbsdshim_unlock(d.readLock)
+                    return got > 0 ? .success(got * size) : .failure(e)
+                default:
+                    break
+                }
+            }
             if available > 0 {
                 let n = min(available, want - got)
                 // Copy-out as uiomove: the ring's one or two runs to the caller, EFAULT if not writable.

@@ -72,6 +72,20 @@ enum DeviceTable {
         }
     }
 
+    /// Runs body with fd's device without the identity check (two fstat calls
+    /// a round trip): for the preload library only, which routes just the
+    /// descriptors it returned and sees the program's close, dup2, dup3 and
+    /// close_range, so the number cannot have been reused behind its back
+    /// (short of a raw close system call). nil if the slot is empty or closed.
+    @inline(__always)
+    static func withTracked<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
+        guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
+        return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
+            guard d.open.load(ordering: .acquiring) else { return nil }
+            return body(d)
+        }
+    }
+
     /// The program closed fd with plain close(): the device in its slot is
     /// retired (the session and the library's socket end are released).
     private static func reclaim(_ fd: Int32, _ p: UnsafeMutableRawPointer) {

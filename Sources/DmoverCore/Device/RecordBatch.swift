@@ -19,17 +19,20 @@ import Glibc
 /// covered (as with any system call given a buffer that is freed meanwhile).
 final class RecordBatch {
     private static let batchMax = Int(DMIO_NREQS_MAX)
-    private static let maxInputs = 16
+    private static let maxInputs = dmoverMaxInputs
+    /// Buffers a record names: its output, then at most maxInputs inputs.
+    /// Per-buffer tables (iovAt, lengths) give each record this many slots.
+    private static let buffersPerRecord = 1 + maxInputs
     /// Input arrays, compact: record r's at inputAt[r].
     private let inputs = UnsafeMutablePointer<dmio_buffer>.allocate(capacity: batchMax * maxInputs)
     private let inputAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax)
-    /// Copied iovec arrays, compact: buffer b (0 = output, 1 + j = input j) of record r at iovAt[r * 17 + b].
+    /// Copied iovec arrays, compact: buffer b (0 = output, 1 + j = input j) of record r at iovAt[slot(r, b)].
     @exclusivity(unchecked) private var iovs = Growable<iovec>(4096)
-    private let iovAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * (maxInputs + 1))
-    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * (maxInputs + 1))
+    private let iovAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * buffersPerRecord)
+    private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * buffersPerRecord)
     /// Client ranges to check.
     @exclusivity(unchecked) private var ranges = Growable<CheckedRange>(2048)
-    private let uios = UnsafeMutablePointer<uio>.allocate(capacity: maxInputs + 1)
+    private let uios = UnsafeMutablePointer<uio>.allocate(capacity: buffersPerRecord)
     /// Client pages known readable in the batch being checked.
     @exclusivity(unchecked) private var proven = ReadableSpans()
 
@@ -50,6 +53,8 @@ final class RecordBatch {
     @inline(__always) private func record(_ r: Int) -> dmio_usrreq {
         (records + r * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
     }
+    /// Where buffer b (0 = output, 1 + j = input j) of record r sits in the per-buffer tables.
+    @inline(__always) private func slot(_ r: Int, _ b: Int) -> Int { r * Self.buffersPerRecord + b }
     @inline(__always) private func live(_ r: Int) -> Bool { responses[r].resp_error == -1 }
     @inline(__always) private func fail(_ r: Int, _ e: Int32) { responses[r].resp_error = e }
 
@@ -130,7 +135,7 @@ final class RecordBatch {
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
                 let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
-                iovAt[r * 17 + b] = at
+                iovAt[slot(r, b)] = at
                 let n = Int(buf.dmbuf_iovcnt)
                 if n > 0 { memcpy(iovs.base + at, buf.dmbuf_iov, n * MemoryLayout<iovec>.stride) }
                 at += n
@@ -147,7 +152,7 @@ final class RecordBatch {
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
                 var sum = 0, overflow = false
-                let base = iovAt[r * 17 + b]
+                let base = iovAt[slot(r, b)]
                 for k in 0..<iovcnt(r, b) {
                     // iov_len is size_t (imported as Int): above SSIZE_MAX reads as negative.
                     let (s, o) = sum.addingReportingOverflow(iovs[base + k].iov_len)
@@ -155,8 +160,8 @@ final class RecordBatch {
                     sum = s
                 }
                 if overflow || sum < 0 { fail(r, EINVAL); break }
-                lengths[r * 17 + b] = sum
-                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[r * 17] { fail(r, EINVAL); break }
+                lengths[slot(r, b)] = sum
+                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); break }
             }
         }
     }
@@ -166,7 +171,7 @@ final class RecordBatch {
         var t = 0
         for r in 0..<count where live(r) {
             for b in (outputs ? 0...0 : 1...max(ninputs, 1)) where b <= ninputs {
-                let base = iovAt[r * 17 + b]
+                let base = iovAt[slot(r, b)]
                 for k in 0..<iovcnt(r, b) {
                     let v = iovs[base + k]
                     guard v.iov_len > 0 else { continue }
@@ -193,12 +198,12 @@ final class RecordBatch {
         dreq.pointee.dreq_outbuf_type = hasOut ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
         dreq.pointee.dreq_inbuf_type = ninputs > 0 ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
         for b in 0...ninputs where b > 0 || hasOut {
-            let base = iovAt[r * 17 + b]
+            let base = iovAt[slot(r, b)]
             var buf = dmover_buffer()
             if linear {
                 buf.dmbuf_linear = dmover_buf_linear(l_addr: iovs[base].iov_base, l_len: iovs[base].iov_len)
             } else {
-                uios[b] = uio(uio_iov: iovs.base + base, uio_iovcnt: Int32(iovcnt(r, b)), uio_resid: lengths[r * 17 + b])
+                uios[b] = uio(uio_iov: iovs.base + base, uio_iovcnt: Int32(iovcnt(r, b)), uio_resid: lengths[slot(r, b)])
                 buf.dmbuf_uio = uios + b
             }
             if b == 0 { dreq.pointee.dreq_outbuf = buf } else { dreq.pointee.dreq_inbuf[b - 1] = buf }
@@ -210,7 +215,7 @@ final class RecordBatch {
         let flags = cbsdshim_atomic_load_int(Request.flags(dreq))
         if flags & RequestFlag.error != 0 {
             responses[r].resp_error = dreq.pointee.dreq_error
-            responses[r].resp_immediate = (0, 0, 0, 0, 0, 0, 0, 0)
+            responses[r].resp_immediate = dmio_usrresp().resp_immediate     // zeroed on error
         } else {
             responses[r].resp_error = 0
             responses[r].resp_immediate = dreq.pointee.dreq_immediate
