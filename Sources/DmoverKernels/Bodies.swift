@@ -12,6 +12,15 @@ public typealias Block = SIMD8<UInt64>
 /// the CPU's facts before any kernel runs (and by tests), read per call.
 nonisolated(unsafe) public var dmoverPrefetchStreams = 8
 
+/// Chain length in bytes (a multiple of 64, at most 8 KiB) of the CRC
+/// kernel with three crc32 chains when it prefetches its next block; 0: no
+/// software prefetch. Set once by DmoverCore from the CPU's facts (and by
+/// tests), read per call.
+nonisolated(unsafe) public var dmoverCRCPrefetchChain = 0
+/// Buffers from this many bytes up take the prefetching CRC loop (those
+/// that come from memory rather than the caches).
+nonisolated(unsafe) public var dmoverCRCPrefetchMinimum = Int.max
+
 /// The store loop every output-producing kernel shares. `block`, `word` and
 /// `byte` compute the output at a byte offset; `stream` is the ISA's
 /// non-temporal 64-byte store (destination 64-byte aligned) and `fence` its sfence.
@@ -106,12 +115,40 @@ public func dmoverFillBody(
 @inlinable @inline(__always)
 public var dmoverRepCopyMinimum: Int { 16 << 10 }
 
-/// Copy body.
+/// Copy body. Temporal copies whose destination sits less than 256 bytes
+/// after the source modulo the 4 KiB page (page-aligned buffers, the usual
+/// I/O case) run from the end: a forward loop's loads would match the page
+/// offsets of stores still in flight (4K aliasing), which glibc's memmove
+/// avoids the same way. Zen 2, page-aligned buffers: 1 MiB copies ~10%
+/// faster, 4 and 64 KiB unchanged.
 @inlinable @inline(__always)
 public func dmoverCopyBody(
     _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ n: Int, _ nt: Bool,
     stream: (UnsafeMutableRawPointer, Block) -> Void, fence: () -> Void
 ) {
+    if !nt && n >= 512 && (Int(bitPattern: dst) &- Int(bitPattern: src)) & (4096 - 256) == 0 {
+        // 256 bytes per step from the end, each step's loads before its
+        // stores (so dst == src, or dst after src, stays correct); then the
+        // first n mod 256 bytes forward.
+        var i = n
+        while i >= 256 {
+            i &-= 256
+            let a = src.loadUnaligned(fromByteOffset: i, as: Block.self)
+            let b = src.loadUnaligned(fromByteOffset: i &+ 64, as: Block.self)
+            let c = src.loadUnaligned(fromByteOffset: i &+ 128, as: Block.self)
+            let d = src.loadUnaligned(fromByteOffset: i &+ 192, as: Block.self)
+            dst.storeBytes(of: d, toByteOffset: i &+ 192, as: Block.self)
+            dst.storeBytes(of: c, toByteOffset: i &+ 128, as: Block.self)
+            dst.storeBytes(of: b, toByteOffset: i &+ 64, as: Block.self)
+            dst.storeBytes(of: a, toByteOffset: i, as: Block.self)
+        }
+        dmoverStoreLoop(dst, i, nt: false, streamsPerPage: 2,
+                        block: { src.loadUnaligned(fromByteOffset: $0, as: Block.self) },
+                        word: { src.loadUnaligned(fromByteOffset: $0, as: UInt64.self) },
+                        byte: { src.load(fromByteOffset: $0, as: UInt8.self) },
+                        stream: stream, fence: fence)
+        return
+    }
     dmoverStoreLoop(dst, n, nt: nt, streamsPerPage: 2,
                     block: { src.loadUnaligned(fromByteOffset: $0, as: Block.self) },
                     word: { src.loadUnaligned(fromByteOffset: $0, as: UInt64.self) },

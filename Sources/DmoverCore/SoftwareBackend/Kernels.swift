@@ -162,7 +162,7 @@ public enum Kernels {
         default:
             guard function.hasPrefix("xor"), let m = Int(function.dropFirst(3)), (2...16).contains(m) else { return nil }
             let x = k.xor[m]
-            return { d, s, n in x(d, s, n, n >= b.ntThreshold(.xor, m, k)); return 0 }
+            return { d, s, n in x(d, s, n, b.usesNonTemporal(.xor, m, n, k)); return 0 }
         }
     }
 
