@@ -80,7 +80,11 @@ if explainOnly {
         let pages = streams > 0 ? min(4, max(1, tuning.prefetchStreams / streams)) : 0
         var line = "  \(pad(f, 13))"
         switch f {
-        case "iscsi-crc32c": line += "crc \(tuning.crc.rawValue)"
+        case "iscsi-crc32c":
+            line += "crc \(tuning.crc.rawValue)"
+            if tuning.crcPrefetchChain > 0 {
+                line += ", prefetchnta of the next 3 × \(tuning.crcPrefetchChain) bytes from \(fmtSize(tuning.crcPrefetchMinimum))"
+            }
         case "compare": line += "\(Kernels.level) compare, 4 × 64-byte blocks per test, no stores"
         default:
             line += "\(Kernels.level)\(Kernels.usesRepStrings && (f == "zero" || f == "fill8" || f == "copy") ? " + rep \(f == "copy" ? "movsb" : "stosb") from \(fmtSize(KernelTuning.repStringMinimum))" : "")"

@@ -1,119 +1,51 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// BaselineKernels.swift: the kernels for any x86-64 (SSE2) or other CPU.
-// Only non-generic entry points: the bodies are inlined here (nm shows no weak symbols).
+// BaselineKernels.swift: the kernels for any x86-64 (SSE2) or other CPU: the
+// shared entry points (KernelSet.swift) over SSE2 non-temporal stores.
 
 #if arch(x86_64)
-internal import CDmoverIntrin
+import CDmoverIntrin
 import _Builtin_intrinsics.intel
 #endif
 
-@inline(__always)
-private func stream(_ p: UnsafeMutableRawPointer, _ v: Block) {
-    #if arch(x86_64)
-    let q = unsafeBitCast(v, to: (SIMD2<Int64>, SIMD2<Int64>, SIMD2<Int64>, SIMD2<Int64>).self)
-    let m = p.assumingMemoryBound(to: __m128i.self)
-    _mm_stream_si128(m, q.0)
-    _mm_stream_si128(m + 1, q.1)
-    _mm_stream_si128(m + 2, q.2)
-    _mm_stream_si128(m + 3, q.3)
-    #else
-    p.storeBytes(of: v, as: Block.self)
-    #endif
+/// The SSE2 store (any x86-64), or plain stores elsewhere.
+public enum BaselineStore: DmoverStoreISA {
+    @inline(__always)
+    public static func stream(_ p: UnsafeMutableRawPointer, _ v: Block) {
+        #if arch(x86_64)
+        let q = unsafeBitCast(v, to: (SIMD2<Int64>, SIMD2<Int64>, SIMD2<Int64>, SIMD2<Int64>).self)
+        let m = p.assumingMemoryBound(to: __m128i.self)
+        _mm_stream_si128(m, q.0)
+        _mm_stream_si128(m + 1, q.1)
+        _mm_stream_si128(m + 2, q.2)
+        _mm_stream_si128(m + 3, q.3)
+        #else
+        p.storeBytes(of: v, as: Block.self)
+        #endif
+    }
+
+    @inline(__always)
+    public static func fence() {
+        #if arch(x86_64)
+        cdm_sfence()
+        #endif
+    }
+
+    /// Sixteen 16-byte registers: every input unrolled fits (as before the loop existed).
+    public static var loopsOverManyInputs: Bool { false }
 }
 
-@inline(__always)
-private func fence() {
-    #if arch(x86_64)
-    cdm_sfence()
-    #endif
-}
+private typealias K = DmoverKernelSet<BaselineStore>
+private typealias X<let N: Int> = DmoverXorKernel<BaselineStore, N>
 
-/// Kernel entry points for any x86-64 (SSE2) or other CPU.
+/// Kernel entry points for any x86-64 (SSE2) or other CPU (no string-instruction variants).
 public enum BaselineKernels {
-    public static func fill(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
-        dmoverFillBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func copy(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
-        dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func compare(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
-        dmoverCompareBody(a, b, n)
-    }
-
-    public static func xor2(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<2, UnsafeRawPointer> = [s[0], s[1]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor3(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<3, UnsafeRawPointer> = [s[0], s[1], s[2]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor4(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<4, UnsafeRawPointer> = [s[0], s[1], s[2], s[3]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor5(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<5, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor6(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<6, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor7(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<7, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor8(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<8, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor9(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<9, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor10(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<10, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor11(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<11, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor12(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<12, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor13(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<13, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor14(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<14, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor15(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<15, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor16(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<16, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
+    public static let entryPoints = DmoverKernelEntryPoints(
+        fill: { K.fill($0, $1, $2, $3) }, copy: { K.copy($0, $1, $2, $3) },
+        fillRepString: { K.fill($0, $1, $2, $3) }, copyRepString: { K.copy($0, $1, $2, $3) },
+        compare: { K.compare($0, $1, $2) },
+        xor: [{ X<2>.run($0, $1, $2, $3) }, { X<3>.run($0, $1, $2, $3) }, { X<4>.run($0, $1, $2, $3) },
+              { X<5>.run($0, $1, $2, $3) }, { X<6>.run($0, $1, $2, $3) }, { X<7>.run($0, $1, $2, $3) },
+              { X<8>.run($0, $1, $2, $3) }, { X<9>.run($0, $1, $2, $3) }, { X<10>.run($0, $1, $2, $3) },
+              { X<11>.run($0, $1, $2, $3) }, { X<12>.run($0, $1, $2, $3) }, { X<13>.run($0, $1, $2, $3) },
+              { X<14>.run($0, $1, $2, $3) }, { X<15>.run($0, $1, $2, $3) }, { X<16>.run($0, $1, $2, $3) }])
 }

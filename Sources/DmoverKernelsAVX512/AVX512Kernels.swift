@@ -1,126 +1,37 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// AVX512Kernels.swift: the kernels compiled for AVX-512 (-target-cpu skylake-avx512).
-// Only non-generic entry points: the bodies are inlined here (nm shows no weak symbols).
+// AVX512Kernels.swift: the kernels compiled for AVX-512 (-target-cpu skylake-avx512): the shared entry points
+// (DmoverKernels/KernelSet.swift) over this ISA's non-temporal store.
 
 import DmoverKernels
 internal import CDmoverIntrin
 import _Builtin_intrinsics.intel
 
-@inline(__always)
-private func stream(_ p: UnsafeMutableRawPointer, _ v: Block) {
-    _mm512_stream_si512(p, unsafeBitCast(v, to: __m512i.self))
+/// The AVX-512 store: one 64-byte non-temporal store.
+public enum AVX512Store: DmoverStoreISA {
+    @inline(__always)
+    public static func stream(_ p: UnsafeMutableRawPointer, _ v: Block) {
+        _mm512_stream_si512(p, unsafeBitCast(v, to: __m512i.self))
+    }
+
+    @inline(__always)
+    public static func fence() { cdm_sfence() }
+
+    /// Thirty-two zmm registers: sixteen inputs unrolled fit.
+    public static var loopsOverManyInputs: Bool { false }
 }
 
-@inline(__always)
-private func fence() {
-    cdm_sfence()
-}
+private typealias K = DmoverKernelSet<AVX512Store>
+private typealias X<let N: Int> = DmoverXorKernel<AVX512Store, N>
 
 /// Kernel entry points, AVX-512 (-target-cpu skylake-avx512). Call only when the CPU has the ISA.
 public enum AVX512Kernels {
-    public static func fill(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
-        dmoverFillBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func copy(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
-        dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
-    }
-
-    /// fill for CPUs that prefer rep movsb, which have fast rep stosb too
-    /// (the pattern is one byte repeated).
-    public static func fillRepString(_ d: UnsafeMutableRawPointer, _ p: UInt64, _ n: Int, _ nt: Bool) {
-        if !nt && n >= dmoverRepCopyMinimum {
-            cdm_rep_stosb(d, UInt8(truncatingIfNeeded: p), UInt(n))
-        } else {
-            dmoverFillBody(d, p, n, nt, stream: stream, fence: fence)
-        }
-    }
-
-    /// copy for CPUs that prefer rep movsb (see dmoverRepCopyMinimum).
-    public static func copyRepString(_ d: UnsafeMutableRawPointer, _ s: UnsafeRawPointer, _ n: Int, _ nt: Bool) {
-        if !nt && n >= dmoverRepCopyMinimum {
-            cdm_rep_movsb(d, s, UInt(n))
-        } else {
-            dmoverCopyBody(d, s, n, nt, stream: stream, fence: fence)
-        }
-    }
-
-    public static func compare(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
-        dmoverCompareBody(a, b, n)
-    }
-
-    public static func xor2(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<2, UnsafeRawPointer> = [s[0], s[1]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor3(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<3, UnsafeRawPointer> = [s[0], s[1], s[2]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor4(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<4, UnsafeRawPointer> = [s[0], s[1], s[2], s[3]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor5(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<5, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor6(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<6, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor7(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<7, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor8(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<8, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor9(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<9, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor10(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<10, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor11(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<11, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor12(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<12, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor13(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<13, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor14(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<14, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor15(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<15, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
-
-    public static func xor16(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
-        let p: InlineArray<16, UnsafeRawPointer> = [s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]]
-        dmoverXorBody(d, p, n, nt, stream: stream, fence: fence)
-    }
+    public static let entryPoints = DmoverKernelEntryPoints(
+        fill: { K.fill($0, $1, $2, $3) }, copy: { K.copy($0, $1, $2, $3) },
+        fillRepString: { K.fillRepString($0, $1, $2, $3) }, copyRepString: { K.copyRepString($0, $1, $2, $3) },
+        compare: { K.compare($0, $1, $2) },
+        xor: [{ X<2>.run($0, $1, $2, $3) }, { X<3>.run($0, $1, $2, $3) }, { X<4>.run($0, $1, $2, $3) },
+              { X<5>.run($0, $1, $2, $3) }, { X<6>.run($0, $1, $2, $3) }, { X<7>.run($0, $1, $2, $3) },
+              { X<8>.run($0, $1, $2, $3) }, { X<9>.run($0, $1, $2, $3) }, { X<10>.run($0, $1, $2, $3) },
+              { X<11>.run($0, $1, $2, $3) }, { X<12>.run($0, $1, $2, $3) }, { X<13>.run($0, $1, $2, $3) },
+              { X<14>.run($0, $1, $2, $3) }, { X<15>.run($0, $1, $2, $3) }, { X<16>.run($0, $1, $2, $3) }])
 }

@@ -17,7 +17,7 @@ import Glibc
 /// The ISA kernel sets, handed to `Kernels.install(avx2:avx512:)`.
 public enum NativeKernels {
     /// Installs the kernels (idempotent, thread-safe, cheap after the first call).
-    /// Only addresses are taken here: no ISA code runs until a CPU check chose it.
+    /// No ISA module's code runs before a CPU check chose it.
     @inline(__always)
     public static func install() { _ = installed }
 
@@ -37,40 +37,16 @@ public enum NativeKernels {
         case .crc32x3: crc = { c, p, n in CRCInterleavedKernels.crc(c, p, n) }; crcName = "crc32x3"
         case .vpclmulqdq: crc = { c, p, n in CRC512Kernels.crc(c, p, n) }; crcName = "vpclmulqdq"
         }
-        let avx2Xor: [XorFn] = [
-            { AVX2Kernels.xor2($0, $1, $2, $3) }, { AVX2Kernels.xor3($0, $1, $2, $3) },
-            { AVX2Kernels.xor4($0, $1, $2, $3) }, { AVX2Kernels.xor5($0, $1, $2, $3) },
-            { AVX2Kernels.xor6($0, $1, $2, $3) }, { AVX2Kernels.xor7($0, $1, $2, $3) },
-            { AVX2Kernels.xor8($0, $1, $2, $3) }, { AVX2Kernels.xor9($0, $1, $2, $3) },
-            { AVX2Kernels.xor10($0, $1, $2, $3) }, { AVX2Kernels.xor11($0, $1, $2, $3) },
-            { AVX2Kernels.xor12($0, $1, $2, $3) }, { AVX2Kernels.xor13($0, $1, $2, $3) },
-            { AVX2Kernels.xor14($0, $1, $2, $3) }, { AVX2Kernels.xor15($0, $1, $2, $3) },
-            { AVX2Kernels.xor16($0, $1, $2, $3) }]
-        let avx512Xor: [XorFn] = [
-            { AVX512Kernels.xor2($0, $1, $2, $3) }, { AVX512Kernels.xor3($0, $1, $2, $3) },
-            { AVX512Kernels.xor4($0, $1, $2, $3) }, { AVX512Kernels.xor5($0, $1, $2, $3) },
-            { AVX512Kernels.xor6($0, $1, $2, $3) }, { AVX512Kernels.xor7($0, $1, $2, $3) },
-            { AVX512Kernels.xor8($0, $1, $2, $3) }, { AVX512Kernels.xor9($0, $1, $2, $3) },
-            { AVX512Kernels.xor10($0, $1, $2, $3) }, { AVX512Kernels.xor11($0, $1, $2, $3) },
-            { AVX512Kernels.xor12($0, $1, $2, $3) }, { AVX512Kernels.xor13($0, $1, $2, $3) },
-            { AVX512Kernels.xor14($0, $1, $2, $3) }, { AVX512Kernels.xor15($0, $1, $2, $3) },
-            { AVX512Kernels.xor16($0, $1, $2, $3) }]
-        let avx2 = ActiveKernels(
-            fill: { AVX2Kernels.fill($0, $1, $2, $3) }, copy: { AVX2Kernels.copy($0, $1, $2, $3) },
-            xor: avx2Xor, compare: { AVX2Kernels.compare($0, $1, $2) }, crc: crc,
-            name: "avx2", crcName: crcName)
-        let avx2Rep = ActiveKernels(
-            fill: { AVX2Kernels.fillRepString($0, $1, $2, $3) }, copy: { AVX2Kernels.copyRepString($0, $1, $2, $3) },
-            xor: avx2Xor, compare: { AVX2Kernels.compare($0, $1, $2) }, crc: crc,
-            name: "avx2", crcName: crcName, repStrings: true)
-        let avx512 = ActiveKernels(
-            fill: { AVX512Kernels.fill($0, $1, $2, $3) }, copy: { AVX512Kernels.copy($0, $1, $2, $3) },
-            xor: avx512Xor, compare: { AVX512Kernels.compare($0, $1, $2) }, crc: crc,
-            name: "avx512", crcName: crcName)
-        let avx512Rep = ActiveKernels(
-            fill: { AVX512Kernels.fillRepString($0, $1, $2, $3) }, copy: { AVX512Kernels.copyRepString($0, $1, $2, $3) },
-            xor: avx512Xor, compare: { AVX512Kernels.compare($0, $1, $2) }, crc: crc,
-            name: "avx512", crcName: crcName, repStrings: true)
-        Kernels.install(avx2: avx2, avx2Rep: avx2Rep, avx512: avx512, avx512Rep: avx512Rep)
+        // Each ISA module builds its table in its own code (compiled for its
+        // CPU), so a table is read only on a CPU that has the ISA; levels
+        // above the CPU's get a lower table, which `Kernels` never selects.
+        let cpu = Kernels.cpuLevel
+        let avx2 = cpu >= .avx2 ? AVX2Kernels.entryPoints : BaselineKernels.entryPoints
+        let avx512 = cpu >= .avx512 ? AVX512Kernels.entryPoints : avx2
+        Kernels.install(
+            avx2: ActiveKernels(avx2, crc: crc, name: "avx2", crcName: crcName),
+            avx2Rep: ActiveKernels(avx2, crc: crc, name: "avx2", crcName: crcName, repStrings: true),
+            avx512: ActiveKernels(avx512, crc: crc, name: "avx512", crcName: crcName),
+            avx512Rep: ActiveKernels(avx512, crc: crc, name: "avx512", crcName: crcName, repStrings: true))
     }()
 }

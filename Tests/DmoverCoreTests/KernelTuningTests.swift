@@ -39,6 +39,8 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.nonTemporalMinimum == 2 << 20)      // 16 MiB / 2 CPUs / 4
         #expect(t.prefetchStreams == 8)
         #expect(t.xorNonTemporalWorkingSet == 1 << 20)   // the L2
+        #expect(t.crcPrefetchChain == 2688)                // 32 KiB L1d / 12, in whole lines
+        #expect(t.crcPrefetchMinimum == 8 << 20)           // the L3 share per thread
     }
 
     @Test func zen3HasFSRMButKeepsTheVectorLoops() {
@@ -57,6 +59,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         let t = KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: true)
         #expect(t.level == .avx2)
         #expect(t.crc == .vpclmulqdq)
+        #expect(t.crcPrefetchChain == 0)                   // only crc32x3 prefetches
         #expect(!t.repStrings)
     }
 

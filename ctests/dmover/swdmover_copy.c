@@ -86,10 +86,50 @@ static void test_copy_in_place(void) {
     dmover_session_destroy(s);
 }
 
+/* Destinations 0 to 255 bytes after the source modulo 4 KiB (page-aligned
+ * buffers) are copied from the end: odd lengths around the 256-byte step and
+ * the non-temporal size, every head and tail. */
+static void test_copy_page_aliased(void) {
+    struct dmover_session *s;
+    CHECK_EQ(dmover_session_create(DMOVER_FUNC_COPY, &s), 0);
+    const size_t max = (size_t)3 << 20;
+    unsigned char *src = NULL, *dst = NULL, *want = malloc(max);
+    CHECK(posix_memalign((void **)&src, 4096, max + 4096) == 0);
+    CHECK(posix_memalign((void **)&dst, 4096, max + 16384) == 0);
+    CHECK(want != NULL);
+    dmtest_fill_random(src, max + 4096);
+    static const size_t lens[] = {511, 512, 513, 767, 4095, 4096, 70001, (size_t)3 << 20};
+    static const size_t deltas[] = {0, 8, 200, 255, 4096 + 64};
+    struct dmover_request *r = dmover_request_alloc(s, NULL);
+    CHECK(r != NULL);
+    for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+        for (size_t di = 0; di < sizeof deltas / sizeof deltas[0]; di++) {
+            size_t len = lens[li], so = (li * 24) & 4095, d = so + deltas[di];
+            memset(dst, 0xEE, max + 16384);
+            r->dreq_outbuf_type = r->dreq_inbuf_type = DMOVER_BUF_LINEAR;
+            r->dreq_outbuf.dmbuf_linear.l_addr = dst + d;
+            r->dreq_outbuf.dmbuf_linear.l_len = len;
+            r->dreq_inbuf[0].dmbuf_linear.l_addr = src + so;
+            r->dreq_inbuf[0].dmbuf_linear.l_len = len;
+            CHECK_EQ(dmtest_run_wait(r), 0);
+            memcpy(want, src + so, len);
+            CHECK(memcmp(dst + d, want, len) == 0);
+            CHECK(d == 0 || dst[d - 1] == 0xEE);
+            CHECK(dst[d + len] == 0xEE);
+        }
+    }
+    dmover_request_free(r);
+    free(src);
+    free(dst);
+    free(want);
+    dmover_session_destroy(s);
+}
+
 int main(void) {
     dmtest_seed();
     RUN(test_copy_random_shapes);
     RUN(test_copy_shape_errors);
     RUN(test_copy_in_place);
+    RUN(test_copy_page_aliased);
     return harness_finish();
 }

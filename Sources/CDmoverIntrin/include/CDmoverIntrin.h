@@ -6,7 +6,8 @@
  * immediate, which Swift cannot call, and _mm_sfence is a builtin Swift
  * would call as a missing symbol. Tiny static inline wrappers, each with
  * the target attribute it needs, used only by the CRC kernel modules after a
- * CPU check; rep movsb/stosb; CPUID; and a release store on a C int. No logic.
+ * CPU check; rep movsb/stosb; prefetch; CPUID; and a release store on a C int.
+ * No logic.
  */
 #ifndef CDMOVERINTRIN_H
 #define CDMOVERINTRIN_H
@@ -37,6 +38,11 @@ static inline __attribute__((always_inline)) void cdm_rep_movsb(void *dst, const
 static inline __attribute__((always_inline)) void cdm_rep_stosb(void *dst, unsigned char byte, unsigned long n) {
     __asm__ volatile("rep stosb" : "+D"(dst), "+c"(n) : "a"(byte) : "memory");
 }
+
+/** Software prefetch for reading, non-temporal hint (prefetchnta); never faults. */
+static inline __attribute__((always_inline)) void cdm_prefetch_nta(const void *p) { __builtin_prefetch(p, 0, 0); }
+/** Software prefetch for reading into every cache level (prefetcht0); never faults. */
+static inline __attribute__((always_inline)) void cdm_prefetch_t0(const void *p) { __builtin_prefetch(p, 0, 3); }
 
 /** Orders non-temporal stores before later stores (Swift imports _mm_sfence as an external symbol). */
 static inline __attribute__((always_inline)) void cdm_sfence(void) { __builtin_ia32_sfence(); }

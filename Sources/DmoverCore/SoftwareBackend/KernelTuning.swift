@@ -2,7 +2,7 @@
 // KernelTuning.swift: the software backend's kernel choice and thresholds,
 // derived once from `MachineFacts` (never from one machine's measurements),
 // then overridden by the environment (BSDSHIM_DMOVER_STRATEGY, _CRC, _NT_MIN,
-// _FILL_NT_MIN, _REP, _ISA) for tests and experiments.
+// _FILL_NT_MIN, _REP, _ISA, _PREFETCH_STREAMS, _CRC_PREFETCH) for tests and experiments.
 
 import CBSDShim
 import DmoverKernels
@@ -36,6 +36,10 @@ public struct KernelTuning: Sendable {
     public var xorNonTemporalWorkingSet = Int.max
     /// Hardware prefetch streams one core follows (pages interleaved by large NT loops).
     public var prefetchStreams = 8
+    /// crc32x3 chain length when it prefetches its next block (0: no software prefetch).
+    public var crcPrefetchChain = 0
+    /// crc32x3 prefetches in buffers from this size (those that come from memory).
+    public var crcPrefetchMinimum = Int.max
     /// One line per decision: what was chosen and from which fact.
     public var reasons: [String] = []
     /// Copies and fills from this size use the string instructions when `repStrings`.
@@ -93,6 +97,18 @@ public struct KernelTuning: Sendable {
             t.crc = .table
             t.reasons.append("crc table: no SSE4.2 + PCLMUL")
         }
+        // crc32x3 streams three chains at once; on data from memory the
+        // hardware prefetchers left it waiting (0.86x ISA-L at 32 MiB on
+        // Zen 2). So buffers beyond this thread's L3 share read the next
+        // block of three chains ahead with prefetchnta, as ISA-L's
+        // crc32_iscsi does; the block in work and the block coming in fit
+        // half the L1d. Data in L3 gain nothing from it (the loop lost 25%).
+        if t.crc == .crc32x3 {
+            let l1 = f.l1d > 0 ? f.l1d : 32 << 10
+            t.crcPrefetchChain = min(8192, max(1024, (l1 / 12) & ~63))
+            t.crcPrefetchMinimum = f.l3PerThread > 0 ? f.l3PerThread : 4 << 20
+            t.reasons.append("crc32x3 from \(t.crcPrefetchMinimum >> 10) KiB (the L3 share per thread\(f.l3PerThread > 0 ? "" : ", assumed")) prefetches its next block of 3 × \(t.crcPrefetchChain) bytes: two blocks fit half the L1d (\(l1 >> 10) KiB\(f.l1d > 0 ? "" : ", assumed"))")
+        }
         // Non-temporal stores pay once the data would leave this thread's share
         // of the last-level cache anyway (glibc reasons the same way for its
         // memcpy threshold, from a fraction of the shared cache per thread).
@@ -130,7 +146,7 @@ public struct KernelTuning: Sendable {
     /// BSDSHIM_DMOVER_STRATEGY=<level>[-rep|-vec][-nt|-temporal] (level: baseline,
     /// avx2, avx512), BSDSHIM_DMOVER_ISA (level only, as before), BSDSHIM_DMOVER_REP=0,
     /// BSDSHIM_DMOVER_CRC, BSDSHIM_DMOVER_NT_MIN, BSDSHIM_DMOVER_FILL_NT_MIN,
-    /// BSDSHIM_DMOVER_PREFETCH_STREAMS.
+    /// BSDSHIM_DMOVER_PREFETCH_STREAMS, BSDSHIM_DMOVER_CRC_PREFETCH (chain bytes, 0 = off).
     /// Levels and CRCs the CPU cannot run are clamped down.
     mutating func applyEnvironment(cpuLevel: KernelLevel) {
         func env(_ n: String) -> String? { getenv(n).map { String(cString: $0) } }
@@ -165,5 +181,11 @@ public struct KernelTuning: Sendable {
         if let v = environmentInt("BSDSHIM_DMOVER_NT_MIN") { nonTemporalMinimum = max(0, v); xorNonTemporalWorkingSet = Int.max }
         if let v = environmentInt("BSDSHIM_DMOVER_FILL_NT_MIN") { fillNonTemporalMinimum = max(0, v) }
         if let v = environmentInt("BSDSHIM_DMOVER_PREFETCH_STREAMS") { prefetchStreams = max(1, v) }
+        if let v = environmentInt("BSDSHIM_DMOVER_CRC_PREFETCH") {
+            // Any buffer of six chains or more, so tests reach the loop.
+            crcPrefetchChain = v <= 0 ? 0 : min(8192, max(64, v & ~63))
+            crcPrefetchMinimum = 0
+            reasons.append("crc prefetch chain forced by the environment: \(crcPrefetchChain) bytes, any size")
+        }
     }
 }

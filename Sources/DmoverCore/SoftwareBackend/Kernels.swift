@@ -24,17 +24,18 @@ public enum KernelLevel: Int, Sendable, CaseIterable {
 }
 
 /// Kernel entry points as plain C function pointers: no context, no reference
-/// counting, no exclusivity checks when called on the request path.
+/// counting, no exclusivity checks when called on the request path (the
+/// kernel modules' own names for them, see DmoverKernels/KernelSet.swift).
 /// fill(dst, pattern, length, nonTemporal)
-public typealias FillFn = @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Bool) -> Void
+public typealias FillFn = DmoverFillEntry
 /// copy(dst, src, length, nonTemporal)
-public typealias CopyFn = @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, Int, Bool) -> Void
+public typealias CopyFn = DmoverCopyEntry
 /// xorN(dst, inputs, length, nonTemporal)
-public typealias XorFn = @convention(c) (UnsafeMutableRawPointer, UnsafePointer<UnsafeRawPointer>, Int, Bool) -> Void
+public typealias XorFn = DmoverXorEntry
 /// crc(register, data, length) -> register (no pre/post inversion)
 public typealias CRCFn = @convention(c) (UInt32, UnsafeRawPointer, Int) -> UInt32
 /// compare(a, b, length) -> index of the first difference, or length
-public typealias CompareFn = @convention(c) (UnsafeRawPointer, UnsafeRawPointer, Int) -> Int
+public typealias CompareFn = DmoverCompareEntry
 
 /// One level's kernels. The CRC choice follows the level but also needs its own CPU features.
 public struct ActiveKernels: @unchecked Sendable {
@@ -48,6 +49,16 @@ public struct ActiveKernels: @unchecked Sendable {
     let crcName: StaticString
     /// fill uses rep stosb below the non-temporal size (see `fillNonTemporalMinimum`).
     let repStrings: Bool
+
+    /// The set of one ISA module's entry points: with `repStrings`, its copy
+    /// and fill that use rep movsb/stosb.
+    public init(_ e: DmoverKernelEntryPoints, crc: CRCFn, name: StaticString, crcName: StaticString,
+                repStrings: Bool = false) {
+        var xor: [XorFn] = []
+        for i in 0..<15 { xor.append(e.xor[i]) }
+        self.init(fill: repStrings ? e.fillRepString : e.fill, copy: repStrings ? e.copyRepString : e.copy,
+                  xor: xor, compare: e.compare, crc: crc, name: name, crcName: crcName, repStrings: repStrings)
+    }
 
     /// A kernel set; `xor` holds the kernels for 2...16 inputs in order (15 entries).
     public init(fill: FillFn, copy: CopyFn, xor: [XorFn], compare: CompareFn, crc: CRCFn,
@@ -162,7 +173,7 @@ public enum Kernels {
         default:
             guard function.hasPrefix("xor"), let m = Int(function.dropFirst(3)), (2...16).contains(m) else { return nil }
             let x = k.xor[m]
-            return { d, s, n in x(d, s, n, n >= b.ntThreshold(.xor, m, k)); return 0 }
+            return { d, s, n in x(d, s, n, b.usesNonTemporal(.xor, m, n, k)); return 0 }
         }
     }
 
@@ -170,18 +181,8 @@ public enum Kernels {
     /// memory that is never freed; `install` publishes a full table.
     nonisolated(unsafe) static let baselineTables: UnsafePointer<ActiveKernels> = {
         let t = UnsafeMutablePointer<ActiveKernels>.allocate(capacity: 6)
-        let b = ActiveKernels(
-            fill: { BaselineKernels.fill($0, $1, $2, $3) }, copy: { BaselineKernels.copy($0, $1, $2, $3) },
-            xor: [{ BaselineKernels.xor2($0, $1, $2, $3) }, { BaselineKernels.xor3($0, $1, $2, $3) },
-                  { BaselineKernels.xor4($0, $1, $2, $3) }, { BaselineKernels.xor5($0, $1, $2, $3) },
-                  { BaselineKernels.xor6($0, $1, $2, $3) }, { BaselineKernels.xor7($0, $1, $2, $3) },
-                  { BaselineKernels.xor8($0, $1, $2, $3) }, { BaselineKernels.xor9($0, $1, $2, $3) },
-                  { BaselineKernels.xor10($0, $1, $2, $3) }, { BaselineKernels.xor11($0, $1, $2, $3) },
-                  { BaselineKernels.xor12($0, $1, $2, $3) }, { BaselineKernels.xor13($0, $1, $2, $3) },
-                  { BaselineKernels.xor14($0, $1, $2, $3) }, { BaselineKernels.xor15($0, $1, $2, $3) },
-                  { BaselineKernels.xor16($0, $1, $2, $3) }],
-            compare: { BaselineKernels.compare($0, $1, $2) }, crc: { c, p, n in crc32cSoftware(c, p, n) },
-            name: "baseline", crcName: "table")
+        let b = ActiveKernels(BaselineKernels.entryPoints, crc: { c, p, n in crc32cSoftware(c, p, n) },
+                              name: "baseline", crcName: "table")
         t.initialize(repeating: b, count: 6)
         return UnsafePointer(t)
     }()

@@ -29,57 +29,71 @@ extension SoftwareBackend {
         } else if dreq.pointee.dreq_outbuf_type != DMOVER_BUF_NONE {
             return false
         }
-        return withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: 16) { srcs -> Bool in
-            if n > 0 {
-                guard dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR, n <= 16,
-                      let inbuf = dreq.pointee.dreq_inbuf else { return false }
-                if !hasOutput {
-                    guard inbuf[0].dmbuf_linear.l_len >= 0 else { return false }
-                    length = Int(inbuf[0].dmbuf_linear.l_len)
-                }
-                for j in 0..<n {
-                    let l = inbuf[j].dmbuf_linear
-                    guard let a = l.l_addr, l.l_len == length else { return false }
-                    srcs[j] = UnsafeRawPointer(a)
+        var inbuf = UnsafeMutablePointer<dmover_buffer>(bitPattern: 64)!
+        if n > 0 {
+            guard dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR, n <= 16,
+                  let b = dreq.pointee.dreq_inbuf else { return false }
+            inbuf = b
+            if !hasOutput {
+                guard inbuf[0].dmbuf_linear.l_len >= 0 else { return false }
+                length = Int(inbuf[0].dmbuf_linear.l_len)
+            }
+            for j in 0..<n {
+                let l = inbuf[j].dmbuf_linear
+                guard l.l_addr != nil, l.l_len == length else { return false }
+            }
+        }
+        if length >= max(splitMin.load(ordering: .relaxed), 64 << 10) && workers.load(ordering: .relaxed) > 1 {
+            return false
+        }
+        let k = kernels
+        let nt = hasOutput && usesNonTemporal(kind, n, length, k)
+        // Inputs checked non-nil above; one- and two-input kernels take them
+        // straight from the request (no pointer array on this frame).
+        @inline(__always) func input(_ j: Int) -> UnsafeRawPointer { UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
+        Request.markRunning(dreq)
+        switch kind {
+        case .zero:
+            k.fill(dst, 0, length, nt)
+        case .fill8:
+            k.fill(dst, UInt64(dreq.pointee.dreq_immediate.0) &* 0x0101_0101_0101_0101, length, nt)
+        case .copy:
+            k.copy(dst, input(0), length, nt)
+        case .xor:
+            Self.xorLinear(k.xor[n], dst, inbuf, n, length, nt)
+        case .crc32c, .copyCRC32C:
+            let raw = withUnsafeBytes(of: dreq.pointee.dreq_immediate) { ~$0.loadUnaligned(as: UInt32.self) }
+            var c = UInt32(littleEndian: raw)
+            let src = input(0)
+            if kind == .crc32c {
+                c = k.crc(c, src, length)
+            } else {
+                var i = 0
+                while i < length {
+                    let b = min(CopyCRC32CFunction.blockSize, length &- i)
+                    c = k.crc(c, src + i, b)
+                    k.copy(dst + i, src + i, b, nt)
+                    i &+= b
                 }
             }
-            if length >= max(splitMin.load(ordering: .relaxed), 64 << 10) && workers.load(ordering: .relaxed) > 1 {
-                return false
-            }
-            let k = kernels
-            let nt = hasOutput && length >= ntThreshold(kind, n, k)
-            let s = UnsafePointer(srcs.baseAddress!)
-            Request.markRunning(dreq)
-            switch kind {
-            case .zero:
-                k.fill(dst, 0, length, nt)
-            case .fill8:
-                k.fill(dst, UInt64(dreq.pointee.dreq_immediate.0) &* 0x0101_0101_0101_0101, length, nt)
-            case .copy:
-                k.copy(dst, s[0], length, nt)
-            case .xor:
-                k.xor[n](dst, s, length, nt)
-            case .crc32c, .copyCRC32C:
-                let raw = withUnsafeBytes(of: dreq.pointee.dreq_immediate) { ~$0.loadUnaligned(as: UInt32.self) }
-                var c = UInt32(littleEndian: raw)
-                if kind == .crc32c {
-                    c = k.crc(c, s[0], length)
-                } else {
-                    var i = 0
-                    while i < length {
-                        let b = min(CopyCRC32CFunction.blockSize, length &- i)
-                        c = k.crc(c, s[0] + i, b)
-                        k.copy(dst + i, s[0] + i, b, nt)
-                        i &+= b
-                    }
-                }
-                withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: (~c).littleEndian, as: UInt32.self) }
-            case .compare:
-                let i = k.compare(s[0], s[1], length)
-                let imm = i < length ? UInt64(i) &+ 1 : 0
-                withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: imm.littleEndian, as: UInt64.self) }
-            }
-            return true
+            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: (~c).littleEndian, as: UInt32.self) }
+        case .compare:
+            let i = k.compare(input(0), input(1), length)
+            let imm = i < length ? UInt64(i) &+ 1 : 0
+            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: imm.littleEndian, as: UInt64.self) }
+        }
+        return true
+    }
+
+    /// The xor kernel over checked linear inputs, which it takes as an array
+    /// of pointers: built here, out of line, so that the other functions'
+    /// path carries no stack array (and no stack-protector check).
+    @inline(never)
+    static func xorLinear(_ kernel: XorFn, _ dst: UnsafeMutableRawPointer, _ inbuf: UnsafeMutablePointer<dmover_buffer>,
+                          _ n: Int, _ length: Int, _ nt: Bool) {
+        withUnsafeTemporaryAllocation(of: UnsafeRawPointer.self, capacity: 16) { srcs in
+            for j in 0..<n { srcs[j] = UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
+            kernel(dst, UnsafePointer(srcs.baseAddress!), length, nt)
         }
     }
 }

@@ -97,6 +97,19 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         return general
     }
 
+    /// Whether an output of `length` bytes of a function of `inputs` inputs
+    /// uses non-temporal stores with kernels `k`: `length >= ntThreshold(...)`
+    /// without its division (tens of cycles on the request path), since
+    /// length >= ws / (inputs + 1) exactly when (length + 1) · (inputs + 1) > ws.
+    @inline(__always)
+    func usesNonTemporal(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ length: Int, _ k: ActiveKernels) -> Bool {
+        if kind == .zero || kind == .fill8 { return length >= fillNTThreshold(k) }
+        if length >= ntMin.load(ordering: .relaxed) { return true }
+        guard kind == .xor && inputs >= 4 else { return false }
+        let (m, overflow) = (length &+ 1).multipliedReportingOverflow(by: inputs &+ 1)
+        return overflow || m > xorNTWorkingSet.load(ordering: .relaxed)
+    }
+
     /// The kernels of the level in use.
     @inline(__always)
     var kernels: ActiveKernels {
@@ -106,6 +119,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
 
     private init() {
         dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
+        dmoverCRCPrefetchChain = KernelTuning.current.crcPrefetchChain
+        dmoverCRCPrefetchMinimum = KernelTuning.current.crcPrefetchMinimum
         let table = SoftwareFunction.table
         let descs = UnsafeMutablePointer<dmover_algdesc>.allocate(capacity: table.count)
         for (i, f) in table.enumerated() {
