@@ -46,6 +46,8 @@ public final class Kqueue: @unchecked Sendable {
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
+    /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
+    let blockedWaiters = Atomic<Int>(0)
 
     // MARK: State protected by `lock`
     // (the lock guarantees exclusive access: dynamic exclusivity checks are off)
@@ -559,6 +561,7 @@ public final class Kqueue: @unchecked Sendable {
                 var done = false
                 var readSignals = false
                 var chunked = false
+                var watched = false
 
                 if deadline == 0 {
                     // A poll: nothing here blocks, so one lock covers the round.
@@ -646,15 +649,22 @@ public final class Kqueue: @unchecked Sendable {
                         } else {
                             wait = nil
                         }
+                        // A long wait is watched for a close() of the descriptor by the
+                        // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
-                            wait = Self.livenessInterval
-                            chunked = true
+                            watched = KqueueWatchdog.waitBegins(self)
+                            if !watched {
+                                wait = Self.livenessInterval
+                                chunked = true
+                            }
                         }
                     }
 
                     room = capacity - n
                     before = n
-                    switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
+                    let waited = epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait)
+                    if watched { KqueueWatchdog.waitEnds(self) }
+                    switch waited {
                     case .success(let r):
                         k = Int(r)
                     case .failure(let e) where e == .interrupted:
