@@ -60,9 +60,10 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var freeSlots: [UInt32] = []
     @exclusivity(unchecked) var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) var queue = KnoteQueue()
-    /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn does not malloc.
+    /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn neither
+    /// frees nor mallocs. Spares and live knotes together never outnumber
+    /// the kqueue's peak number of knotes; all go with the kqueue.
     @exclusivity(unchecked) var spareKnotes: [Knote] = []
-    static let maxSpareKnotes = 256
     @exclusivity(unchecked) var wakeupSignaled = false
     /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
@@ -520,7 +521,7 @@ public final class Kqueue: @unchecked Sendable {
     /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
     /// table, routing slot, queue, timer heap and watches have let go.
     func recycle(_ kn: Knote) {
-        if spareKnotes.count < Self.maxSpareKnotes { spareKnotes.append(kn) }
+        spareKnotes.append(kn)
     }
 
     // MARK: - Scan (BSD kqueue_scan)
