@@ -117,9 +117,9 @@ public final class Kqueue: @unchecked Sendable {
     static let procConnectorSlot: UInt32 = 0xFFFF_FFEC
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
-    /// A blocked wait re-checks every this many nanoseconds that its descriptor
-    /// is still this kqueue: Linux gives no notification when a program close()s
-    /// an epoll descriptor another thread waits on.
+    /// Every this many nanoseconds the descriptor of a kqueue with blocked
+    /// waiters is re-checked (``KqueueWatchdog``): Linux gives no notification
+    /// when a program close()s an epoll descriptor another thread waits on.
     static let livenessInterval: UInt64 = 250_000_000
 
     /// `*Armed` value meaning "the timerfd fired and must be set again".
