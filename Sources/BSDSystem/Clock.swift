@@ -17,3 +17,11 @@ public enum Clock {
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 }
+
+extension Clock {
+    /// Sleeps for `nanoseconds` (less if a signal handler interrupts the sleep).
+    public static func sleep(nanoseconds: UInt64) {
+        var ts = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        nanosleep(&ts, nil)
+    }
+}

@@ -46,6 +46,8 @@ public final class Kqueue: @unchecked Sendable {
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
+    /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
+    let blockedWaiters = Atomic<Int>(0)
 
     // MARK: State protected by `lock`
     // (the lock guarantees exclusive access: dynamic exclusivity checks are off)
@@ -58,9 +60,10 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var freeSlots: [UInt32] = []
     @exclusivity(unchecked) var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) var queue = KnoteQueue()
-    /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn does not malloc.
+    /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn neither
+    /// frees nor mallocs. Spares and live knotes together never outnumber
+    /// the kqueue's peak number of knotes; all go with the kqueue.
     @exclusivity(unchecked) var spareKnotes: [Knote] = []
-    static let maxSpareKnotes = 256
     @exclusivity(unchecked) var wakeupSignaled = false
     /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
@@ -114,9 +117,9 @@ public final class Kqueue: @unchecked Sendable {
     static let procConnectorSlot: UInt32 = 0xFFFF_FFEC
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
 
-    /// A blocked wait re-checks every this many nanoseconds that its descriptor
-    /// is still this kqueue: Linux gives no notification when a program close()s
-    /// an epoll descriptor another thread waits on.
+    /// Every this many nanoseconds the descriptor of a kqueue with blocked
+    /// waiters is re-checked (``KqueueWatchdog``): Linux gives no notification
+    /// when a program close()s an epoll descriptor another thread waits on.
     static let livenessInterval: UInt64 = 250_000_000
 
     /// `*Armed` value meaning "the timerfd fired and must be set again".
@@ -518,7 +521,7 @@ public final class Kqueue: @unchecked Sendable {
     /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
     /// table, routing slot, queue, timer heap and watches have let go.
     func recycle(_ kn: Knote) {
-        if spareKnotes.count < Self.maxSpareKnotes { spareKnotes.append(kn) }
+        spareKnotes.append(kn)
     }
 
     // MARK: - Scan (BSD kqueue_scan)
@@ -559,6 +562,7 @@ public final class Kqueue: @unchecked Sendable {
                 var done = false
                 var readSignals = false
                 var chunked = false
+                var watched = false
 
                 if deadline == 0 {
                     // A poll: nothing here blocks, so one lock covers the round.
@@ -646,15 +650,22 @@ public final class Kqueue: @unchecked Sendable {
                         } else {
                             wait = nil
                         }
+                        // A long wait is watched for a close() of the descriptor by the
+                        // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
-                            wait = Self.livenessInterval
-                            chunked = true
+                            watched = KqueueWatchdog.waitBegins(self)
+                            if !watched {
+                                wait = Self.livenessInterval
+                                chunked = true
+                            }
                         }
                     }
 
                     room = capacity - n
                     before = n
-                    switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait) {
+                    let waited = epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait)
+                    if watched { KqueueWatchdog.waitEnds(self) }
+                    switch waited {
                     case .success(let r):
                         k = Int(r)
                     case .failure(let e) where e == .interrupted:

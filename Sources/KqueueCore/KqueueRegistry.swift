@@ -140,6 +140,7 @@ public enum KqueueRegistry {
 
     static func forgetAllInChild() {
         SignalHub.forgetInChild()
+        KqueueWatchdog.forgetInChild()
         liveLock.reset()
         live = []
         // Single-threaded here; the shard locks were taken in prepare. Other

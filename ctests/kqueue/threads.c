@@ -376,6 +376,42 @@ static void test_close_and_reuse_number_while_thread_waits(void) {
     close(kq2);
 }
 
+static void *timed_waiter(void *p) {
+    struct closer_ctx *c = p;
+    struct kevent ev;
+    struct timespec ts = {60, 0};
+    errno = 0;
+    int n = kevent(c->kq, NULL, 0, &ev, 1, &ts);
+    if (n == -1 && errno == EBADF)
+        atomic_fetch_add(&c->ebadf, 1);
+    else
+        atomic_fetch_add(&c->other, 1);
+    atomic_fetch_add(&c->returned, 1);
+    return NULL;
+}
+
+/* A wait with a long timeout is woken by the close too (EBADF, not a
+ * timeout a minute later), and so is one made after a pause in which no
+ * thread waited (the library's watch over waits stops and starts again). */
+static void test_close_while_thread_waits_with_timeout_returns_ebadf(void) {
+    for (int round = 0; round < 2; round++) {
+        static struct closer_ctx c;
+        memset(&c, 0, sizeof c);
+        c.kq = kqueue();
+        CHECK(c.kq >= 0);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, timed_waiter, &c), 0);
+        ms_sleep(100);
+        CHECK_EQ(atomic_load(&c.returned), 0);
+        CHECK_EQ(close(c.kq), 0);
+        CHECK(wait_flag(&c.returned, 1, 10000));
+        pthread_join(t, NULL);
+        CHECK_EQ(atomic_load(&c.ebadf), 1);
+        CHECK_EQ(atomic_load(&c.other), 0);
+        ms_sleep(800);
+    }
+}
+
 int main(void) {
     RUN_FORKED(test_oneshot_events_each_go_to_exactly_one_waiter, 30);
     RUN_FORKED(test_dispatch_event_goes_to_one_waiter_per_trigger, 30);
@@ -386,5 +422,6 @@ int main(void) {
     RUN_FORKED(test_close_while_one_thread_waits_returns_ebadf, 20);
     RUN_FORKED(test_close_while_many_threads_wait_returns_ebadf, 20);
     RUN_FORKED(test_close_and_reuse_number_while_thread_waits, 20);
+    RUN_FORKED(test_close_while_thread_waits_with_timeout_returns_ebadf, 30);
     return harness_finish();
 }
