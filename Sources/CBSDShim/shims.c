@@ -15,8 +15,10 @@
 
 HIDDEN int cbsdshim_cpu_has_avx2(void) { return __builtin_cpu_supports("avx2"); }
 HIDDEN int cbsdshim_cpu_has_avx512bw(void) {
+    /* skylake-avx512 code generation may use DQ and CD too; a hypervisor's CPU model can hide them. */
     return __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512f");
+           __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512cd");
 }
 HIDDEN int cbsdshim_cpu_has_sse42(void) { return __builtin_cpu_supports("sse4.2"); }
 HIDDEN int cbsdshim_cpu_has_pclmul(void) { return __builtin_cpu_supports("pclmul"); }

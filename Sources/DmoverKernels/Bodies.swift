@@ -124,10 +124,12 @@ public var dmoverRepCopyMinimum: Int { 16 << 10 }
 public func dmoverCopyBody<ISA: DmoverStoreISA>(
     _ isa: ISA.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ n: Int, _ nt: Bool
 ) {
-    if !nt && n >= 512 && (Int(bitPattern: dst) &- Int(bitPattern: src)) & (4096 - 256) == 0 {
+    let gap = Int(bitPattern: dst) &- Int(bitPattern: src)
+    if !nt && n >= 512 && gap & (4096 - 256) == 0 && (gap == 0 || gap >= n || gap <= -n) {
         // 256 bytes per step from the end, each step's loads before its
-        // stores (so dst == src, or dst after src, stays correct); then the
-        // first n mod 256 bytes forward.
+        // stores; then the first n mod 256 bytes forward. Only for buffers
+        // that are the same or do not overlap: the forward head would
+        // overwrite source bytes of an overlapping copy before reading them.
         var i = n
         while i >= 256 {
             i &-= 256

@@ -42,7 +42,6 @@ static inline __attribute__((always_inline)) void cdm_rep_stosb(void *dst, unsig
 /** Software prefetch for reading, non-temporal hint (prefetchnta); never faults. */
 static inline __attribute__((always_inline)) void cdm_prefetch_nta(const void *p) { __builtin_prefetch(p, 0, 0); }
 /** Software prefetch for reading into every cache level (prefetcht0); never faults. */
-static inline __attribute__((always_inline)) void cdm_prefetch_t0(const void *p) { __builtin_prefetch(p, 0, 3); }
 
 /** Orders non-temporal stores before later stores (Swift imports _mm_sfence as an external symbol). */
 static inline __attribute__((always_inline)) void cdm_sfence(void) { __builtin_ia32_sfence(); }

@@ -30,7 +30,7 @@ public struct MachineFacts: Sendable {
     public var movdir64b = false
     /// Data cache sizes in bytes (0 when unknown) and the logical CPUs sharing the last level.
     public var l1d = 0, l2 = 0, l3 = 0, l3Sharing = 1
-    /// Online CPUs.
+    /// CPUs this process may run on (its affinity mask, as a cpuset or taskset leaves it).
     public var cpus = 1
 
     /// Unknown facts (tests fill in those of other machines).
@@ -67,7 +67,7 @@ public struct MachineFacts: Sendable {
 
     static func read() -> MachineFacts {
         var f = MachineFacts()
-        f.cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        f.cpus = max(1, Int(cbsdshim_cpus_allowed()))
         #if arch(x86_64)
         var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
         func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (a: UInt32, b: UInt32, c: UInt32, d: UInt32) {
