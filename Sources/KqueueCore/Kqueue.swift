@@ -23,8 +23,8 @@ enum EpollSet: Int {
 }
 
 /// One kqueue. Its descriptor is a real epoll instance, so it is pollable and
-/// can be nested; everything else it needs (wake-up eventfd, one timerfd per
-/// clock, the nested write set) is created once per kqueue, never per knote.
+/// can be nested; everything else it needs (wake-up eventfd, the nested sets,
+/// the filters' ``KqueueSource``s) is created once per kqueue, never per knote.
 ///
 /// Locking: one mutex per kqueue, held while changes are applied and events
 /// are collected, never while blocked in epoll_wait. There is no global lock
@@ -64,29 +64,12 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var wakeupSignaled = false
     /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
-    /// inotify instance (created on first use) and its watches: wd -> knotes.
-    @exclusivity(unchecked) var inotify: Inotify?
-    @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
-    /// Directory knotes by the watch descriptor of their parent directory.
-    @exclusivity(unchecked) var parentWatchers: [Int32: [Unmanaged<Knote>]] = [:]
-    /// EVFILT_SIGNAL knotes, and whether the shared signal descriptors are in our epoll set.
-    @exclusivity(unchecked) var signalKnotes: [Knote] = []
-    @exclusivity(unchecked) var watchingSignals = 0  // SignalHub generation registered, 0 for none
-    /// EVFILT_FS knotes, the mount table they watch (open while any exists) and its size.
-    @exclusivity(unchecked) var fsKnotes: [Knote] = []
-    @exclusivity(unchecked) var mountTableFD: Int32 = -1
-    @exclusivity(unchecked) var mountCount = 0
-    /// Process-events connector socket (NOTE_FORK/EXEC/TRACK) and its users.
-    @exclusivity(unchecked) var procConnectorFD: Int32 = -1
-    @exclusivity(unchecked) var procConnectorUsers = 0
-    /// Set when the shared signalfd polled readable: read it once the lock is released.
-    @exclusivity(unchecked) var signalFDReady = false
-    @exclusivity(unchecked) var monotonicTimers = TimerHeap()
-    @exclusivity(unchecked) var realtimeTimers = TimerHeap()
-    @exclusivity(unchecked) var monotonicTimerFD: TimerFD?
-    @exclusivity(unchecked) var realtimeTimerFD: TimerFD?
-    @exclusivity(unchecked) var monotonicArmed: UInt64?
-    @exclusivity(unchecked) var realtimeArmed: UInt64?
+    /// The filters' per-kqueue resources by ``SourceKey/index``, made on first use.
+    @exclusivity(unchecked) var sources: [(any KqueueSource)?] = []
+    /// Sources with deadlines pending (timers): asked at every collection.
+    @exclusivity(unchecked) var deadlineSources: [any KqueueSource] = []
+    /// Sources with work to run once the lock is released (``runUnlocked(_:)``).
+    @exclusivity(unchecked) var unlockedWork: [any KqueueSource] = []
     /// Set when something proved, during the current kevent() call, that the
     /// descriptor is still this kqueue's epoll instance: a successful epoll_ctl
     /// on it, or epoll_wait returning one of our own tags. A call that ends
@@ -101,26 +84,21 @@ public final class Kqueue: @unchecked Sendable {
     /// (and is still collected by every other call).
     @exclusivity(unchecked) var lastStamp: UInt64 = 0
 
-    // Slots reserved for the kqueue's own descriptors in epoll_data.
+    // Slots reserved for the kqueue's own descriptors in epoll_data: the
+    // engine's from firstEngineSlot up, the sources' below it.
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
-    static let monotonicTimerSlot: UInt32 = 0xFFFF_FFFE
-    static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
     /// Nested set n is tagged nestedSetSlot0 - n (write: ...FB, except: ...FA).
     static let nestedSetSlot0: UInt32 = 0xFFFF_FFFC
-    static let inotifySlot: UInt32 = 0xFFFF_FFF0
-    static let signalFDSlot: UInt32 = 0xFFFF_FFEF
-    static let signalHubSlot: UInt32 = 0xFFFF_FFEE
-    static let mountTableSlot: UInt32 = 0xFFFF_FFED
-    static let procConnectorSlot: UInt32 = 0xFFFF_FFEC
+    static let firstEngineSlot: UInt32 = 0xFFFF_FFF0
+    /// A source's descriptor `part` is tagged firstReservedSlot + index * partsPerSource + part.
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
+    static let partsPerSource = 4
+    static let maxSources = Int(firstEngineSlot - firstReservedSlot) / partsPerSource
 
     /// A blocked wait re-checks every this many nanoseconds that its descriptor
     /// is still this kqueue: Linux gives no notification when a program close()s
     /// an epoll descriptor another thread waits on.
     static let livenessInterval: UInt64 = 250_000_000
-
-    /// `*Armed` value meaning "the timerfd fired and must be set again".
-    static let timerExpired: UInt64 = .max
 
     /// Epoll events fetched per epoll_wait (kept on the stack).
     static let batch = 64
@@ -163,13 +141,23 @@ public final class Kqueue: @unchecked Sendable {
         lock.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
+        closeOwnDescriptors()
+    }
+
+    /// Closes what the kqueue made besides its epoll descriptor: the wake-up
+    /// eventfd, the nested sets, the sources' descriptors.
+    private func closeOwnDescriptors() {
         FileDescriptorOps.close(wakeup.fd)
         for case let n? in nestedSets { FileDescriptorOps.close(n.fd) }
-        if let i = inotify { FileDescriptorOps.close(i.fd) }
-        if mountTableFD >= 0 { FileDescriptorOps.close(mountTableFD) }
-        if procConnectorFD >= 0 { FileDescriptorOps.close(procConnectorFD) }
-        if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
-        if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
+        for case let s? in sources { s.closeDescriptors() }
+    }
+
+    /// Fork child: closes every descriptor behind the kqueue, the program's
+    /// epoll one included; the object is abandoned as it is (its lock may be held).
+    func closeDescriptorsInChild() {
+        FileDescriptorOps.close(fd)
+        closeOwnDescriptors()
+        for kn in knotes.all where kn.ownedDescriptor >= 0 { FileDescriptorOps.close(kn.ownedDescriptor) }
     }
 
     @inline(__always) static func tag(_ slot: UInt32, _ generation: UInt32 = 0) -> UInt64 {
@@ -193,14 +181,13 @@ public final class Kqueue: @unchecked Sendable {
         wakeup.signal()
         locked {
             // Drop every knote now: their descriptors' epoll entries went with
-            // the epoll instance; timers and queues are ours to free.
+            // the epoll instance; timers (unscheduled by their detach) and
+            // queues are ours to free.
             for kn in knotes.all { kn.ops.detach(kn, from: self) }
             knotes.removeAll()
             slots.removeAll()
             freeSlots.removeAll()
             queue.removeAll()
-            monotonicTimers.removeAll()
-            realtimeTimers.removeAll()
         }
         Debug.trace("kqueue \(fd) reclaimed")
     }
@@ -287,6 +274,37 @@ public final class Kqueue: @unchecked Sendable {
             nestedSets[set.rawValue] = n
             return .success(n)
         }
+    }
+
+    // MARK: - Filters' sources
+
+    /// The kqueue's source of kind `S`, made on first use.
+    func source<S: KqueueSource>(_ type: S.Type) -> S {
+        let i = S.key.index
+        if i < sources.count, let s = sources[i] { return unsafeDowncast(s, to: S.self) }
+        if i >= sources.count { sources.append(contentsOf: repeatElement(nil, count: i + 1 - sources.count)) }
+        let s = S()
+        sources[i] = s
+        return s
+    }
+
+    /// Registers a source's descriptor in the main epoll set, tagged so that
+    /// its events reach ``KqueueSource/ready(part:in:)`` as `part`.
+    func addSourceDescriptor(_ fd: Int32, of key: SourceKey, part: Int, events: UInt32) throws(Errno) {
+        precondition(part < Self.partsPerSource)
+        let slot = Self.firstReservedSlot + UInt32(key.index * Self.partsPerSource + part)
+        if case .failure(let e) = epoll.add(fd, events: events, data: Self.tag(slot)) { throw e }
+    }
+
+    /// Takes a source's descriptor out of the epoll set (unless the kqueue's
+    /// descriptor was closed: its number may be another epoll instance now).
+    func removeSourceDescriptor(_ fd: Int32) {
+        if !isClosed { _ = epoll.remove(fd) }
+    }
+
+    /// Has `s` run ``KqueueSource/runUnlocked(in:)`` once the current scan round releases the lock.
+    func runUnlocked(_ s: any KqueueSource) {
+        if !unlockedWork.contains(where: { $0 === s }) { unlockedWork.append(s) }
     }
 
     // MARK: - kevent()
@@ -557,7 +575,7 @@ public final class Kqueue: @unchecked Sendable {
                 var room = capacity - n
                 var before = n
                 var done = false
-                var readSignals = false
+                var unlocked: [any KqueueSource] = []
                 var chunked = false
 
                 if deadline == 0 {
@@ -598,7 +616,7 @@ public final class Kqueue: @unchecked Sendable {
                             return nil
                         }
                         done = finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           readSignals: &readSignals)
+                                           unlocked: &unlocked)
                         return nil
                     }
                     if let early { return early }
@@ -661,7 +679,7 @@ public final class Kqueue: @unchecked Sendable {
                         // Our counting handler for a watched signal interrupted the
                         // wait (it runs even for a signal the program ignores): report
                         // the signal, as BSD wakes a kqueue on it, not EINTR.
-                        if n == 0 && locked({ refreshSignals(); return !queue.isEmpty }) { continue }
+                        if n == 0 && locked({ sourcesInterrupted(); return !queue.isEmpty }) { continue }
                         locked { syncWakeup() }
                         return n > 0 ? .success(n) : .failure(e)
                     case .failure:
@@ -679,17 +697,11 @@ public final class Kqueue: @unchecked Sendable {
                             if resetProof { provenAlive = false }
                         }
                         return finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           readSignals: &readSignals)
+                                           unlocked: &unlocked)
                     }
                 }
-                if readSignals {
-                    // Outside the lock: the program's handler may run, and may call kevent().
-                    SignalHub.drainSignalFD()
-                    locked {
-                        refreshSignals()
-                        syncWakeup()
-                    }
-                }
+                // Outside the lock: a program's signal handler may run, and may call kevent().
+                for s in unlocked { s.runUnlocked(in: self) }
                 if done {
                     // epoll filled the buffer: more may be ready. BSD fills the
                     // whole event list, so poll again (n > 0 makes the wait zero)
@@ -726,15 +738,15 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// The end of a scan round, under the lock: routes the `k` epoll events
-    /// in `base`, notes whether the shared signalfd must be read, and syncs
-    /// the wake-up flag when anything was collected. Returns whether the
-    /// round collected anything.
+    /// in `base`, takes the sources' work to run unlocked (``runUnlocked(_:)``),
+    /// and syncs the wake-up flag when anything was collected. Returns whether
+    /// the round collected anything.
     @inline(__always)
     func finishRound(_ base: UnsafeMutablePointer<epoll_event>, _ k: Int, into out: UnsafeMutablePointer<kevent>,
-                     n: inout Int, room: Int, stamp: UInt64, proven: inout Bool, readSignals: inout Bool) -> Bool {
+                     n: inout Int, room: Int, stamp: UInt64, proven: inout Bool,
+                     unlocked: inout [any KqueueSource]) -> Bool {
         if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
-        readSignals = signalFDReady
-        signalFDReady = false
+        if !unlockedWork.isEmpty { swap(&unlocked, &unlockedWork) }
         if n > 0 {
             syncWakeup()
             proven = provenAlive
@@ -743,20 +755,20 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// Delivers queued knotes (each at most once per call) and due timers.
-    /// The common case, nothing queued and no timer, costs no call.
+    /// The common case, nothing queued and no deadline, costs no call.
     @inline(__always)
     func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        if queue.isEmpty && monotonicTimers.isEmpty && realtimeTimers.isEmpty { return 0 }
+        if queue.isEmpty && deadlineSources.isEmpty { return 0 }
         return collectQueuedKnotes(into: out, room: room, stamp: stamp)
     }
 
     @inline(never)
     func collectQueuedKnotes(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
-            fireTimers(realtime: false)
-        }
-        if !realtimeTimers.isEmpty, realtimeTimers.top!.deadline <= Clock.realtimeNanoseconds() {
-            fireTimers(realtime: true)
+        // By index, from the end: a source leaves the list once it has no deadline.
+        var d = deadlineSources.count
+        while d > 0 {
+            d -= 1
+            if d < deadlineSources.count { deadlineSources[d].fireDue(in: self) }
         }
         var produced = 0
         var remaining = queue.count
@@ -793,30 +805,11 @@ public final class Kqueue: @unchecked Sendable {
             let slot = UInt32(truncatingIfNeeded: data >> 32)
             if slot >= Self.firstReservedSlot {
                 provenAlive = true  // our own descriptors' tags
-                switch slot {
-                case Self.monotonicTimerSlot:
-                    // Expired, so readable until set again: force the re-arm
-                    // (or disarm, which clears it) even for the same deadline.
-                    monotonicArmed = Self.timerExpired
-                    fireTimers(realtime: false)
-                case Self.realtimeTimerSlot:
-                    realtimeArmed = Self.timerExpired
-                    fireTimers(realtime: true)
-                case EpollSet.write.slot, EpollSet.except.slot:
+                if slot < Self.firstEngineSlot {
+                    routeToSource(slot)
+                } else if slot != Self.wakeupSlot {
                     nestedReady |= 1 << Int(Self.nestedSetSlot0 - slot)
-                case Self.inotifySlot:
-                    drainWatches()
-                case Self.signalFDSlot:
-                    signalFDReady = true
-                case Self.signalHubSlot:
-                    refreshSignals()
-                case Self.mountTableSlot:
-                    mountTableChanged()
-                case Self.procConnectorSlot:
-                    readProcessEvents()
-                default:
-                    break  // wake-up eventfd: the queue is collected below
-                }
+                }  // wake-up eventfd: the queue is collected below
                 continue
             }
             produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
@@ -827,6 +820,20 @@ public final class Kqueue: @unchecked Sendable {
             produced += collectQueued(into: out + produced, room: room - produced, stamp: stamp)
         }
         return produced
+    }
+
+    /// Hands an event of a source's descriptor to the source (by table lookup).
+    @inline(never)
+    func routeToSource(_ slot: UInt32) {
+        let i = Int(slot - Self.firstReservedSlot)
+        let index = i / Self.partsPerSource
+        guard index < sources.count, let s = sources[index] else { return }
+        s.ready(part: i % Self.partsPerSource, in: self)
+    }
+
+    /// The wait was interrupted by a signal: every source looks for what it brought.
+    func sourcesInterrupted() {
+        for case let s? in sources { s.waitInterrupted(in: self) }
     }
 
     /// Collects from the nested sets whose tag fired (bit per EpollSet raw value).
@@ -930,322 +937,8 @@ public final class Kqueue: @unchecked Sendable {
         }
     }
 
-    // MARK: - Signals
-
-    /// Adds the process-wide signalfd (level) and hub eventfd (edge) to our set.
-    func watchSignals() -> Errno? {
-        let (sfd, hub, generation) = SignalHub.descriptors
-        if watchingSignals == generation { return nil }
-        if case .failure(let e) = epoll.add(hub, events: Epoll.readable | Epoll.edgeTriggered,
-                                            data: Self.tag(Self.signalHubSlot)) { return e }
-        if case .failure(let e) = epoll.add(sfd, events: Epoll.readable, data: Self.tag(Self.signalFDSlot)) {
-            _ = epoll.remove(hub)
-            return e
-        }
-        watchingSignals = generation
-        return nil
-    }
-
-    /// Brings every signal knote up to the shared counts.
-    func refreshSignals() {
-        for kn in signalKnotes { FilterTable.signal.refresh(kn, in: self) }
-    }
-
-    // MARK: - Process-events connector
-
-    /// Opens (on first use) the netlink socket that reports forks and execs.
-    func useProcConnector() -> Errno? {
-        if procConnectorUsers == 0 {
-            let fd = cbsdshim_proc_connector_open()
-            if fd < 0 { return Errno.current }
-            if case .failure(let e) = epoll.add(fd, events: Epoll.readable, data: Self.tag(Self.procConnectorSlot)) {
-                FileDescriptorOps.close(fd)
-                return e
-            }
-            procConnectorFD = fd
-        }
-        procConnectorUsers += 1
-        return nil
-    }
-
-    func releaseProcConnector() {
-        procConnectorUsers -= 1
-        guard procConnectorUsers == 0, procConnectorFD >= 0 else { return }
-        if !isClosed { _ = epoll.remove(procConnectorFD) }
-        FileDescriptorOps.close(procConnectorFD)
-        procConnectorFD = -1
-    }
-
-    /// Hands forks and execs of watched processes to their knotes.
-    func readProcessEvents() {
-        guard procConnectorFD >= 0 else { return }
-        withUnsafeTemporaryAllocation(of: cbsdshim_proc_event.self, capacity: 64) { buf in
-            while true {
-                let n = Int(cbsdshim_proc_connector_read(procConnectorFD, buf.baseAddress, 64))
-                if n <= 0 { return }
-                for i in 0..<n {
-                    let ev = buf[i]
-                    if ev.kind == Int32(CBSDSHIM_PROC_FORK) {
-                        // A new thread is not a new process.
-                        guard ev.pid == ev.tgid, let kn = knotes[UInt(ev.parent_tgid), Int16(EVFILT_PROC)] else { continue }
-                        FilterTable.proc.forked(kn, child: ev.tgid, in: self)
-                    } else if let kn = knotes[UInt(ev.tgid), Int16(EVFILT_PROC)] {
-                        FilterTable.proc.execed(kn, in: self)
-                    }
-                }
-            }
-        }
-    }
-
-    // MARK: - Mount table
-
-    /// Opens /proc/self/mountinfo into our epoll set (EPOLLPRI: the table changed).
-    func watchMounts() -> Errno? {
-        if mountTableFD >= 0 { return nil }
-        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return Errno.current }
-        if case .failure(let e) = epoll.add(fd, events: Epoll.priority | Epoll.error, data: Self.tag(Self.mountTableSlot)) {
-            FileDescriptorOps.close(fd)
-            return e
-        }
-        mountTableFD = fd
-        mountCount = countMounts(fd)
-        return nil
-    }
-
-    func unwatchMounts() {
-        guard mountTableFD >= 0 else { return }
-        if !isClosed { _ = epoll.remove(mountTableFD) }
-        FileDescriptorOps.close(mountTableFD)
-        mountTableFD = -1
-    }
-
-    func mountTableChanged() {
-        guard mountTableFD >= 0 else { return }
-        let before = mountCount
-        mountCount = countMounts(mountTableFD)
-        for kn in fsKnotes { FilterTable.fs.mountsChanged(kn, before: before, after: mountCount, in: self) }
-    }
-
-    // MARK: - inotify watches
-
-    /// Watches the file open as `fd` for `mask` on behalf of `kn` (one watch per
-    /// inode, shared by every knote on it; masks accumulate). Returns nil or
-    /// why it could not (e.g. ENOSPC: the user's inotify watch limit).
-    @discardableResult
-    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32) -> Errno? {
-        if kn.watchDescriptor >= 0 { return nil }
-        if inotify == nil {
-            switch Inotify.create() {
-            case .failure(let e): return e
-            case .success(let i):
-                if case .failure(let e) = epoll.add(i.fd, events: Epoll.readable, data: Self.tag(Self.inotifySlot)) {
-                    FileDescriptorOps.close(i.fd)
-                    return e
-                }
-                inotify = i
-            }
-        }
-        switch inotify!.watch(descriptor: fd, mask: mask) {
-        case .failure(let e):
-            return e
-        case .success(let wd):
-            kn.watchDescriptor = wd
-            watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-            return nil
-        }
-    }
-
-    func unwatch(_ kn: Knote) {
-        let wd = kn.watchDescriptor
-        guard wd >= 0 else { return }
-        kn.watchDescriptor = -1
-        Self.remove(kn, from: &watchers, wd)
-        releaseWatch(wd)
-    }
-
-    /// Watches the directory holding the directory open as `fd` (its "..") on
-    /// behalf of `kn`, moving the knote's parent watch there if it had another
-    /// one. Linux tells a watched directory of its own rmdir only once its last
-    /// descriptor is closed; the parent's IN_DELETE tells at once. Failure (no
-    /// read permission on the parent, the watch limit) costs only that report.
-    func watchParent(_ kn: Knote, descriptor fd: Int32, mask: UInt32) {
-        guard let i = inotify else { return }
-        let wd = inotify_add_watch(i.fd, "/proc/self/fd/\(fd)/..", mask | UInt32(IN_MASK_ADD))
-        guard wd >= 0, wd != kn.parentWatchDescriptor else { return }
-        unwatchParent(kn)
-        kn.parentWatchDescriptor = wd
-        parentWatchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-    }
-
-    func unwatchParent(_ kn: Knote) {
-        let wd = kn.parentWatchDescriptor
-        guard wd >= 0 else { return }
-        kn.parentWatchDescriptor = -1
-        Self.remove(kn, from: &parentWatchers, wd)
-        releaseWatch(wd)
-    }
-
-    private static func remove(_ kn: Knote, from table: inout [Int32: [Unmanaged<Knote>]], _ wd: Int32) {
-        guard var list = table[wd] else { return }
-        list.removeAll { $0.toOpaque() == Unmanaged.passUnretained(kn).toOpaque() }
-        table[wd] = list.isEmpty ? nil : list
-    }
-
-    /// Removes the kernel watch once no knote uses it in either role.
-    private func releaseWatch(_ wd: Int32) {
-        if watchers[wd] == nil && parentWatchers[wd] == nil { inotify?.unwatch(wd) }
-    }
-
-    /// Hands every pending inotify event to the knotes watching that inode,
-    /// then to the directory knotes whose parent it is.
-    func drainWatches() {
-        guard let i = inotify else { return }
-        i.drainPairingMoves { wd, mask in
-            let list = watchers[wd], parents = parentWatchers[wd]
-            if mask & Inotify.ignored != 0 {
-                // The inode is gone (or the watch was removed): forget it.
-                watchers[wd] = nil
-                parentWatchers[wd] = nil
-                for ref in list ?? [] { ref.takeUnretainedValue().watchDescriptor = -1 }
-                for ref in parents ?? [] { ref.takeUnretainedValue().parentWatchDescriptor = -1 }
-            }
-            for ref in list ?? [] {
-                let kn = ref.takeUnretainedValue()
-                kn.ops.watchFired(kn, mask: mask, in: self)
-            }
-            for ref in parents ?? [] {
-                FilterTable.vnode.parentChanged(ref.takeUnretainedValue(), mask: mask, in: self)
-            }
-        }
-    }
-
-    // MARK: - Timers
-
-    /// Schedules a timer knote on its clock's heap and re-arms that clock's timerfd.
-    func schedule(_ kn: Knote) -> Result<Void, Errno> {
-        if kn.realtime {
-            if realtimeTimerFD == nil {
-                switch makeTimerFD(clock: CLOCK_REALTIME, slot: Self.realtimeTimerSlot) {
-                case .success(let t): realtimeTimerFD = t
-                case .failure(let e): return .failure(e)
-                }
-            }
-            realtimeTimers.insert(kn)
-        } else {
-            if monotonicTimerFD == nil {
-                switch makeTimerFD(clock: CLOCK_MONOTONIC, slot: Self.monotonicTimerSlot) {
-                case .success(let t): monotonicTimerFD = t
-                case .failure(let e): return .failure(e)
-                }
-            }
-            monotonicTimers.insert(kn)
-        }
-        rearmTimers(realtime: kn.realtime)
-        return .success(())
-    }
-
-    func unschedule(_ kn: Knote) {
-        if kn.heapIndex < 0 { return }
-        if kn.realtime { realtimeTimers.remove(kn) } else { monotonicTimers.remove(kn) }
-        // The timerfd may stay armed for this knote's deadline: the spurious
-        // expiry finds nothing due and re-arms for the next one.
-    }
-
-    private func makeTimerFD(clock: clockid_t, slot: UInt32) -> Result<TimerFD, Errno> {
-        switch TimerFD.create(clock: clock) {
-        case .failure(let e): return .failure(e)
-        case .success(let t):
-            if case .failure(let e) = epoll.add(t.fd, events: Epoll.readable, data: Self.tag(slot)) {
-                FileDescriptorOps.close(t.fd)
-                return .failure(e)
-            }
-            return .success(t)
-        }
-    }
-
-    /// Moves every due timer to the active queue, counting missed periods, and
-    /// re-arms the timerfd for the next deadline.
-    func fireTimers(realtime: Bool) {
-        let now = realtime ? Clock.realtimeNanoseconds() : Clock.monotonicNanoseconds()
-        while true {
-            let top: Knote? = realtime ? realtimeTimers.top : monotonicTimers.top
-            guard let kn = top, kn.deadline <= now else { break }
-            if realtime { _ = realtimeTimers.popTop() } else { _ = monotonicTimers.popTop() }
-            if kn.period > 0 {
-                let missed = (now - kn.deadline) / kn.period
-                kn.data &+= 1 &+ Int(truncatingIfNeeded: missed)
-                kn.deadline &+= (missed &+ 1) &* kn.period
-                if realtime { realtimeTimers.insert(kn) } else { monotonicTimers.insert(kn) }
-            } else {
-                kn.data &+= 1
-            }
-            activate(kn)
-        }
-        rearmTimers(realtime: realtime)
-    }
-
-    func rearmTimers(realtime: Bool) {
-        if realtime {
-            let want = realtimeTimers.top?.deadline
-            if want != realtimeArmed, let t = realtimeTimerFD {
-                _ = t.arm(at: want)
-                realtimeArmed = want
-            }
-        } else {
-            let want = monotonicTimers.top?.deadline
-            if want != monotonicArmed, let t = monotonicTimerFD {
-                _ = t.arm(at: want)
-                monotonicArmed = want
-            }
-        }
-    }
-
     // MARK: - Introspection (tests, benchmarks)
 
     /// Number of registered knotes.
     public var knoteCount: Int { locked { knotes.count } }
-}
-
-extension Inotify {
-    /// Reads pending events, calling `body(wd, mask)` for each, until none is
-    /// left. An event about an entry of a watched directory (it carries the
-    /// entry's name) keeps only its entry bits and IN_ISDIR: a file inside a
-    /// directory being written or chmod'ed is no change of the directory
-    /// itself (BSD's EVFILT_VNODE on a directory reports neither). A move gets
-    /// ``VnodeFilter/movedAcross`` too unless its other half (the event with
-    /// its cookie) is an event of the same watch in the same read: the entry
-    /// went to, or came from, another directory.
-    func drainPairingMoves(_ body: (Int32, UInt32) -> Void) {
-        let header = MemoryLayout<inotify_event>.size
-        let moves = UInt32(IN_MOVED_FROM | IN_MOVED_TO)
-        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
-            let base = UnsafeRawPointer(buf.baseAddress!)
-            while true {
-                let n = read(fd, buf.baseAddress, buf.count)
-                if n <= 0 { return }
-                var off = 0
-                while off + header <= n {
-                    let ev = base.advanced(by: off).loadUnaligned(as: inotify_event.self)
-                    var mask = ev.len > 0 ? ev.mask & (Self.entries | UInt32(IN_ISDIR)) : ev.mask
-                    if ev.mask & moves != 0 {
-                        var paired = false
-                        var o = 0
-                        while o + header <= n {
-                            let other = base.advanced(by: o).loadUnaligned(as: inotify_event.self)
-                            if o != off && other.cookie == ev.cookie && other.mask & moves != 0
-                                && other.mask & moves != ev.mask & moves {
-                                paired = other.wd == ev.wd
-                                break
-                            }
-                            o += header + Int(other.len)
-                        }
-                        if !paired { mask |= VnodeFilter.movedAcross }
-                    }
-                    if mask != 0 { body(ev.wd, mask) }
-                    off += header + Int(ev.len)
-                }
-            }
-        }
-    }
 }

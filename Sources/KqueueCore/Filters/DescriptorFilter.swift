@@ -100,7 +100,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unwatch(kn)
+        if kn.watchDescriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
         guard let s = kn.epollSet else { return }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).

@@ -15,7 +15,7 @@ import Glibc
 /// is set then, as BSD does). EV_CLEAR is implied.
 ///
 /// NOTE_FORK, NOTE_EXEC and NOTE_TRACK come from the kernel's process-events
-/// connector (a netlink socket per kqueue, while such knotes exist), which
+/// connector (``ProcSource``: a netlink socket per kqueue, while such knotes exist), which
 /// needs CAP_NET_ADMIN; without it they are refused with EOPNOTSUPP, never
 /// accepted and left silent. NOTE_TRACK registers a knote for each new child
 /// (same fflags and udata), whose first event is NOTE_CHILD with data = the
@@ -54,14 +54,14 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     /// `lastData` == 1 while the knote holds the kqueue's connector socket.
     private func holdConnector(_ kn: Knote, in kq: Kqueue) throws(Errno) {
         guard kn.lastData != 1 else { return }
-        if let e = kq.useProcConnector() { throw e }
+        try kq.source(ProcSource.self).use(in: kq)
         kn.lastData = 1
     }
 
     private func releaseConnector(_ kn: Knote, in kq: Kqueue) {
         guard kn.lastData == 1 else { return }
         kn.lastData = -1
-        kq.releaseProcConnector()
+        kq.source(ProcSource.self).release(in: kq)
     }
 
     override func detach(_ kn: Knote, from kq: Kqueue) {

@@ -31,7 +31,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     }
 
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {
-        kq.watch(kn, descriptor: descriptor(kn), mask: Inotify.modify)
+        try? kq.source(VnodeSource.self).watch(kn, descriptor: descriptor(kn), mask: Inotify.modify, in: kq)
     }
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {

@@ -17,17 +17,18 @@ final class SignalFilter: QueuedFilter {
               kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
         if let e = SignalHub.attach(sig) { throw e }
-        if let e = kq.watchSignals() {
+        do throws(Errno) {
+            try kq.source(SignalSource.self).add(kn, in: kq)
+        } catch {
             SignalHub.detach(sig)
-            throw e
+            throw error
         }
         kn.flags |= UInt16(EV_CLEAR)
         kn.lastData = Int(truncatingIfNeeded: SignalHub.count(sig))
-        kq.signalKnotes.append(kn)
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.signalKnotes.removeAll { $0 === kn }
+        kq.source(SignalSource.self).remove(kn)
         SignalHub.detach(Int32(kn.ident))
     }
 

@@ -18,11 +18,11 @@ final class TimerFilter: QueuedFilter {
     func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
         try configure(kn, fflags: kn.sfflags, data: kn.sdata)
         kn.flags |= UInt16(EV_CLEAR)
-        if case .failure(let e) = kq.schedule(kn) { throw e }
+        try kq.source(TimerSource.self).schedule(kn, in: kq)
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unschedule(kn)
+        kq.source(TimerSource.self).unschedule(kn, in: kq)
     }
 
     func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
@@ -30,20 +30,21 @@ final class TimerFilter: QueuedFilter {
         // only ones Kqueue.register passes here) re-arms the timer with the new
         // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
         // kn_modify). Enable/disable alone leave it running.
+        let timers = kq.source(TimerSource.self)
         let saved = (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime)
-        kq.unschedule(kn)
+        timers.unschedule(kn, in: kq)
         do throws(Errno) {
             try configure(kn, fflags: change.fflags, data: change.data)
         } catch {
             (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime) = saved
-            _ = kq.schedule(kn)
+            try? timers.schedule(kn, in: kq)
             throw error
         }
         kn.sfflags = change.fflags
         kn.sdata = change.data
         kn.data = 0
         kq.deactivate(kn)
-        if case .failure(let e) = kq.schedule(kn) { throw e }
+        try timers.schedule(kn, in: kq)
     }
 
     /// Computes deadline and period from fflags/data.
@@ -79,18 +80,19 @@ final class TimerFilter: QueuedFilter {
     /// expirations pending (libkqueue's behaviour, which its tests pin down:
     /// ticks while disabled, e.g. after an EV_DISPATCH delivery, do not count).
     func disable(_ kn: Knote, in kq: Kqueue) {
-        kq.unschedule(kn)
+        kq.source(TimerSource.self).unschedule(kn, in: kq)
         kq.deactivate(kn)
     }
 
     func enable(_ kn: Knote, in kq: Kqueue) {
-        kq.unschedule(kn)
+        let timers = kq.source(TimerSource.self)
+        timers.unschedule(kn, in: kq)
         kn.data = 0
         if !kn.realtime {
             let span = kn.period > 0 ? kn.period : kn.deadline &- min(kn.deadline, Clock.monotonicNanoseconds())
             kn.deadline = Clock.monotonicNanoseconds() &+ span
         }
-        _ = kq.schedule(kn)
+        try? timers.schedule(kn, in: kq)
     }
 
     func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {

@@ -6,7 +6,7 @@ import CBSDShimABI
 import Glibc
 
 /// EVFILT_VNODE (FreeBSD filt_vnode) on regular files and directories. The
-/// kqueue's inotify instance watches the inode behind the descriptor (through
+/// kqueue's inotify instance (``VnodeSource``) watches the inode behind the descriptor (through
 /// /proc/self/fd/N), so a renamed or moved file keeps reporting. Each inotify
 /// event is one BSD "hint", the notes BSD's file systems post for that change:
 ///
@@ -60,17 +60,17 @@ final class VnodeFilter: QueuedFilter {
         let type = st.st_mode & S_IFMT
         guard type == S_IFREG || type == S_IFDIR || type == S_IFCHR || type == S_IFBLK
                 || (type == S_IFIFO && Self.isNamed(fd)) else { throw .invalidArgument }
-        if let e = kq.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask) {
-            throw e
-        }
-        if type == S_IFDIR { kq.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
+        let watches = kq.source(VnodeSource.self)
+        try watches.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask, in: kq)
+        if type == S_IFDIR { watches.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
         kn.lastData = Int(st.st_size)
         kn.hookID = Int(st.st_nlink)
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unwatch(kn)
-        kq.unwatchParent(kn)
+        let watches = kq.source(VnodeSource.self)
+        watches.unwatch(kn)
+        watches.unwatchParent(kn)
     }
 
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
@@ -96,7 +96,7 @@ final class VnodeFilter: QueuedFilter {
         let fd = Int32(truncatingIfNeeded: kn.ident)
         if mask & Inotify.moveSelf != 0 && kn.parentWatchDescriptor >= 0 {
             // Maybe moved to another directory: that one's removals are its rmdir now.
-            kq.watchParent(kn, descriptor: fd, mask: Self.parentMask)
+            kq.source(VnodeSource.self).watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }
         var st = stat()
         let known = fstat(fd, &st) == 0

@@ -72,7 +72,9 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
                 // Linux wakes a pipe's writers only when the pipe was full, so
                 // space freed by a reader is seen through inotify's IN_ACCESS
                 // (every read of the pipe), which queues the knote for a look.
-                if kn.descriptorKind == .pipe { kq.watch(kn, descriptor: fd, mask: Inotify.access) }
+                if kn.descriptorKind == .pipe {
+                    try? kq.source(VnodeSource.self).watch(kn, descriptor: fd, mask: Inotify.access, in: kq)
+                }
                 return nil
             }
             if ev == 0 && data == 0 { return nil }
