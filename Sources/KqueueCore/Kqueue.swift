@@ -76,9 +76,6 @@ public final class Kqueue: @unchecked Sendable {
     /// without such proof asks (``probeIdentity()``): after a close() the
     /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
-    /// Set by a descriptor filter's detach that found its descriptor closed:
-    /// EBADF (no such descriptor) or ENOENT (the number names another file).
-    @exclusivity(unchecked) var detachFoundClosed: Int32 = 0
     /// Numbers kevent() calls: each call takes its own stamp, so that a
     /// level-triggered knote it re-queued is not collected twice by that call
     /// (and is still collected by every other call).
@@ -429,7 +426,7 @@ public final class Kqueue: @unchecked Sendable {
             let kn = makeKnote(change, ops)
             if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
             do throws(Errno) {
-                try ops.attach(kn, to: self)
+                if try ops.attach(kn, to: self) == .provedAlive { provenAlive = true }
             } catch {
                 releaseSlot(kn)
                 queue.remove(kn)
@@ -451,9 +448,11 @@ public final class Kqueue: @unchecked Sendable {
             // Linked without the preload library, close() goes unseen: a knote
             // whose descriptor was closed is gone on BSD, so deleting it is
             // EBADF, or ENOENT if the number now names another file.
-            detachFoundClosed = 0
-            drop(kn)
-            return detachFoundClosed
+            switch drop(kn) {
+            case .descriptorClosed: return EBADF
+            case .descriptorReplaced: return ENOENT
+            default: return 0
+            }
         }
         // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
         // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
@@ -462,16 +461,15 @@ public final class Kqueue: @unchecked Sendable {
         // EV_KEEPUDATA (FreeBSD) keeps the udata of a modified knote too.
         let modifies = flags & EV_ADD != 0 || flags & (EV_ENABLE | EV_DISABLE) == 0
         if modifies && flags & EV_KEEPUDATA == 0 { kn.udata = change.udata }
-        if modifies || ops is UserFilter {
+        if modifies || ops.touchesEveryChange {
+            // touch may find that the descriptor was closed behind our back
+            // (linked without the preload library, close() is not seen).
             do throws(Errno) {
-                try ops.touch(kn, with: change, in: self)
-            } catch {
-                // touch may find that the descriptor was closed behind our back
-                // (linked without the preload library, close() is not seen).
-                if error == DescriptorFilter.descriptorReused {
+                if try ops.touch(kn, with: change, in: self) == .descriptorReplaced {
                     drop(kn)
                     return register(change)
                 }
+            } catch {
                 if error == .badFileDescriptor { drop(kn) }
                 return error.rawValue
             }
@@ -492,7 +490,7 @@ public final class Kqueue: @unchecked Sendable {
     /// EV_DELETE / EV_ENABLE / EV_DISABLE on it fail with EBADF, not ENOENT.
     /// Only asked when no knote was found (the error path).
     static func namesClosedDescriptor(_ change: kevent) -> Bool {
-        guard descriptorFilters.contains(change.filter) else { return false }
+        guard FilterTable.descriptorFilters.contains(change.filter) else { return false }
         guard change.ident <= UInt(Int32.max) else { return true }
         if case .failure(let e) = FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD) {
             return e == .badFileDescriptor
@@ -500,28 +498,29 @@ public final class Kqueue: @unchecked Sendable {
         return false
     }
 
-    /// The filters whose ident is a descriptor (built once: close() runs this).
-    static let descriptorFilters: [Int16] = [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE].map { Int16($0) }
-
     /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
     func forgetDescriptor(_ fd: Int32) {
         locked {
-            for filter in Self.descriptorFilters {
+            for filter in FilterTable.descriptorFilters {
                 if let kn = knotes[UInt(fd), filter] { drop(kn) }
             }
             syncWakeup()
         }
     }
 
-    /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery).
-    func drop(_ kn: Knote) {
-        kn.ops.detach(kn, from: self)
+    /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery); returns what its
+    /// filter's detach found out about its descriptor.
+    @discardableResult
+    func drop(_ kn: Knote) -> FilterOutcome {
+        let outcome = kn.ops.detach(kn, from: self)
+        if outcome == .provedAlive { provenAlive = true }
         queue.remove(kn)
         releaseSlot(kn)
         // Recycle before the table lets go: callers may hold `kn` at +0
         // (routing slots are unmanaged), so the table's may be its last reference.
         recycle(kn)
         knotes[kn.ident, kn.filter] = nil
+        return outcome
     }
 
     /// A knote for `change`: a recycled one if any.

@@ -69,7 +69,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let ep: Epoll
         switch kq.epollSet(set) {
@@ -83,8 +83,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         let armed = armedEvents(for: kn)
         switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
-            if set == .main { kq.provenAlive = true }
-            return
+            return set == .main ? .provedAlive : .done
         case .failure(let e) where e == .notPermitted:
             becomeAlwaysReady(kn, in: kq)
         case .failure(let e) where e == .exists:
@@ -97,66 +96,63 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             kq.releaseSlot(kn)
             throw e == .invalidArgument ? .badFileDescriptor : e
         }
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         if kn.watchDescriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
-        guard let s = kn.epollSet else { return }
+        guard let s = kn.epollSet else { return .done }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
-        if kq.isClosed { return }
-        guard case .success(let ep) = kq.epollSet(s) else { return }
+        if kq.isClosed { return .done }
+        guard case .success(let ep) = kq.epollSet(s) else { return .done }
         switch ep.remove(descriptor(kn)) {
         case .success:
-            if s == .main { kq.provenAlive = true }
+            return s == .main ? .provedAlive : .done
         case .failure(let e):
             // Not in the set (ENOENT), a file epoll refuses (EPERM) or no file
             // at all (EBADF): the descriptor was closed behind our back.
-            if e == .badFileDescriptor {
-                kq.detachFoundClosed = EBADF
-            } else if e == .noSuchFile || e == .notPermitted {
-                kq.detachFoundClosed = ENOENT  // the number names another file now
-            }
+            if e == .badFileDescriptor { return .descriptorClosed }
+            if e == .noSuchFile || e == .notPermitted { return .descriptorReplaced }
+            return .done
         }
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    var identIsDescriptor: Bool { true }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
-        guard change.flags & UInt16(EV_ADD) != 0 else { return }
+        guard change.flags & UInt16(EV_ADD) != 0 else { return .done }
         if kn.descriptorKind == .alwaysReady {
             // Still a file epoll refuses? If epoll takes it, the number was
             // closed and reused by a pollable descriptor: register afresh.
             if case .success(let ep) = kq.epollSet(set), case .success = ep.add(descriptor(kn), events: 0, data: 0) {
                 _ = ep.remove(descriptor(kn))
-                throw Self.descriptorReused
+                return .descriptorReplaced
             }
             kn.lastData = -1
             kq.activate(kn)
-            return
+            return .done
         }
         // Re-adding re-arms the registration (and lets epoll re-evaluate it, as
         // BSD runs the filter on EV_ADD). ENOENT (not in the set any more) or
         // EPERM (now a file epoll refuses) means the descriptor was closed and
         // its number reused since: the knote belongs to a file that is gone.
         kn.epollEvents = epollEvents(for: kn)
-        guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return }
+        guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return .done }
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
         switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
-            return
+            return .done
         case .failure(let e) where e == .noSuchFile || e == .notPermitted:
-            throw Self.descriptorReused
+            // Nothing of the old file (EV_EOF, data) may survive in the knote.
+            return .descriptorReplaced
         case .failure(let e):
             throw e
         }
     }
-
-    /// Thrown by touch when the knote's descriptor number now names another
-    /// file: the kqueue drops the knote (BSD's close would have) and registers
-    /// the change afresh, so nothing of the old file (EV_EOF, data) survives.
-    static let descriptorReused = Errno(rawValue: ESTALE)
 
     /// epoll refused the descriptor (EPERM): a regular file or directory, which
     /// BSD says is always ready. Served from the userspace queue instead.

@@ -16,15 +16,16 @@ final class ExceptFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .except }
     override var interest: UInt32 { Epoll.priority }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.sfflags & ~UInt32(NOTE_OOB) == 0 else { throw .invalidArgument }
-        try super.attach(kn, to: kq)
+        let outcome = try super.attach(kn, to: kq)
         if kn.descriptorKind == .alwaysReady {
             // A file has no exceptional conditions: refuse rather than report forever.
-            detach(kn, from: kq)
+            _ = detach(kn, from: kq)
             kq.deactivate(kn)
             throw .invalidArgument
         }
+        return outcome
     }
 
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}

@@ -15,18 +15,21 @@ import Glibc
 final class FsFilter: QueuedFilter {
     static let notes = UInt32(VQ_MOUNT | VQ_UNMOUNT)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         try kq.source(FsSource.self).add(kn, in: kq)
         kn.flags |= UInt16(EV_CLEAR)
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         kq.source(FsSource.self).remove(kn, in: kq)
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
+        return .done
     }
 
     /// The mount table changed from `before` to `after` mounts.

@@ -30,7 +30,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     }
     override func descriptor(_ kn: Knote) -> Int32 { kn.ownedDescriptor }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
         let pidfd = cbsdshim_pidfd_open(pid_t(kn.ident), 0)
         if pidfd < 0 {
@@ -42,7 +42,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         kn.flags |= UInt16(EV_CLEAR)
         do throws(Errno) {
             if kn.sfflags & Self.connectorNotes != 0 { try holdConnector(kn, in: kq) }
-            try super.attach(kn, to: kq)
+            return try super.attach(kn, to: kq)
         } catch {
             releaseConnector(kn, in: kq)
             FileDescriptorOps.close(pidfd)
@@ -50,6 +50,9 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
             throw error
         }
     }
+
+    /// The ident is a process id.
+    override var identIsDescriptor: Bool { false }
 
     /// `lastData` == 1 while the knote holds the kqueue's connector socket.
     private func holdConnector(_ kn: Knote, in kq: Kqueue) throws(Errno) {
@@ -64,16 +67,17 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         kq.source(ProcSource.self).release(in: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) {
+    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         releaseConnector(kn, in: kq)
-        super.detach(kn, from: kq)
+        let outcome = super.detach(kn, from: kq)
         if kn.ownedDescriptor >= 0 {
             FileDescriptorOps.close(kn.ownedDescriptor)
             kn.ownedDescriptor = -1
         }
+        return outcome
     }
 
-    override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the notes: NOTE_EXIT arms, 0 disarms.
         if change.fflags & Self.connectorNotes != 0 {
@@ -86,6 +90,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         kn.sdata = change.data
         kn.epollEvents = epollEvents(for: kn)
         enable(kn, in: kq)
+        return .done
     }
 
     override func enable(_ kn: Knote, in kq: Kqueue) {

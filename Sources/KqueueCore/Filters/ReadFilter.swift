@@ -23,11 +23,11 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// A /dev/dmover descriptor: the kernel reports its readiness, the
     /// dmover core its data (bytes of responses ready).
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) && WriteReadiness.readable(for: Int32(kn.ident)) >= 0 {
             kn.descriptorKind = .libraryReadiness
         }
-        try super.attach(kn, to: kq)
+        return try super.attach(kn, to: kq)
     }
 
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {

@@ -12,7 +12,7 @@ import Glibc
 /// reported up to (`lastData`), so several kqueues watching one signal all see
 /// every delivery. A knote counts while disabled and reports on EV_ENABLE.
 final class SignalFilter: QueuedFilter {
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
               kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
@@ -25,17 +25,20 @@ final class SignalFilter: QueuedFilter {
         }
         kn.flags |= UInt16(EV_CLEAR)
         kn.lastData = Int(truncatingIfNeeded: SignalHub.count(sig))
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         kq.source(SignalSource.self).remove(kn)
         SignalHub.detach(Int32(kn.ident))
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify keeps the count: deliveries since the last retrieval still stand.
         kn.sfflags = change.fflags
         kn.sdata = change.data
+        return .done
     }
 
     /// Takes in the deliveries counted since this knote last looked.

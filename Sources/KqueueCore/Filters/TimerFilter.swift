@@ -15,17 +15,19 @@ import CBSDShimABI
 final class TimerFilter: QueuedFilter {
     static let unitMask = UInt32(NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         try configure(kn, fflags: kn.sfflags, data: kn.sdata)
         kn.flags |= UInt16(EV_CLEAR)
         try kq.source(TimerSource.self).schedule(kn, in: kq)
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         kq.source(TimerSource.self).unschedule(kn, in: kq)
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (EV_ADD again, or a change with no EV_ENABLE/EV_DISABLE: the
         // only ones Kqueue.register passes here) re-arms the timer with the new
         // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
@@ -45,6 +47,7 @@ final class TimerFilter: QueuedFilter {
         kn.data = 0
         kq.deactivate(kn)
         try timers.schedule(kn, in: kq)
+        return .done
     }
 
     /// Computes deadline and period from fflags/data.

@@ -52,7 +52,7 @@ final class VnodeFilter: QueuedFilter {
     private static let isDirectory = UInt32(IN_ISDIR)
     private static let madeOrRemoved = UInt32(IN_CREATE | IN_DELETE)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let fd = Int32(kn.ident)
         var st = stat()
@@ -65,13 +65,17 @@ final class VnodeFilter: QueuedFilter {
         if type == S_IFDIR { watches.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
         kn.lastData = Int(st.st_size)
         kn.hookID = Int(st.st_nlink)
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         let watches = kq.source(VnodeSource.self)
         watches.unwatch(kn)
         watches.unwatchParent(kn)
+        return .done
     }
+
+    var identIsDescriptor: Bool { true }
 
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
     private static func isNamed(_ fd: Int32) -> Bool {
@@ -81,13 +85,14 @@ final class VnodeFilter: QueuedFilter {
         }
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the subscription; notes no longer asked for are dropped.
         kn.sfflags = change.fflags
         kn.sdata = change.data
         kn.fflags &= kn.sfflags
         if kn.fflags == 0 { kq.deactivate(kn) }
+        return .done
     }
 
     /// One inotify event on the file itself (or, for a directory, on one of its entries).

@@ -27,30 +27,30 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         kn.descriptorKind == .libraryReadiness ? kn.ownedDescriptor : Int32(truncatingIfNeeded: kn.ident)
     }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) {
             let source = WriteReadiness.source(for: Int32(kn.ident))
             if source >= 0 {
                 kn.descriptorKind = .libraryReadiness
                 kn.ownedDescriptor = source
-                do { try super.attach(kn, to: kq) } catch {
+                do throws(Errno) { return try super.attach(kn, to: kq) } catch {
                     FileDescriptorOps.close(source)
                     kn.ownedDescriptor = -1
                     kn.descriptorKind = .unknown
                     throw error
                 }
-                return
             }
         }
-        try super.attach(kn, to: kq)
+        return try super.attach(kn, to: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) {
-        super.detach(kn, from: kq)
+    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        let outcome = super.detach(kn, from: kq)
         if kn.descriptorKind == .libraryReadiness && kn.ownedDescriptor >= 0 {
             FileDescriptorOps.close(kn.ownedDescriptor)
             kn.ownedDescriptor = -1
         }
+        return outcome
     }
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
