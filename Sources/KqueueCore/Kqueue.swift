@@ -154,7 +154,7 @@ public final class Kqueue: @unchecked Sendable {
     func closeDescriptorsInChild() {
         FileDescriptorOps.close(fd)
         closeOwnDescriptors()
-        for kn in knotes.all where kn.ownedDescriptor >= 0 { FileDescriptorOps.close(kn.ownedDescriptor) }
+        for kn in knotes.all where kn.fd.owned >= 0 { FileDescriptorOps.close(kn.fd.owned) }
     }
 
     @inline(__always) static func tag(_ slot: UInt32, _ generation: UInt32 = 0) -> UInt64 {
@@ -883,14 +883,14 @@ public final class Kqueue: @unchecked Sendable {
             // scan reports level-triggered descriptors again). A one-shot
             // registration that epoll just disarmed is armed again; an edge is
             // kept for the next call by a userspace re-check.
-            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
-            else if kn.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
+            if kn.fd.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
+            else if kn.fd.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
             return 0
         }
         guard let ev = process(kn, epollEvents: events) else {
             // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
             // registration must be re-armed or it would never fire again.
-            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
+            if kn.fd.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
             return 0
         }
         out.pointee = ev
@@ -930,7 +930,7 @@ public final class Kqueue: @unchecked Sendable {
             // Level-triggered: re-check at the next scan, after the others.
             queue.remove(kn)
             queue.append(kn)
-        } else if kn.epollEvents & Epoll.edgeTriggered != 0 {
+        } else if kn.fd.epollEvents & Epoll.edgeTriggered != 0 {
             // Level semantics emulated over an edge-triggered registration (NOTE_LOWAT).
             queue.append(kn)
         }

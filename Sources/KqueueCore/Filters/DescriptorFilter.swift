@@ -60,7 +60,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     /// What the knote's registration should be now: its events, or disarmed.
     final func armedEvents(for kn: Knote) -> UInt32 {
-        kn.disabled ? Self.disarmed : kn.epollEvents
+        kn.disabled ? Self.disarmed : kn.fd.epollEvents
     }
 
     /// NOTE_LOWAT's threshold, if set.
@@ -77,8 +77,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         case .failure(let e): throw e
         }
         kq.allocateSlot(kn)
-        kn.epollSet = set
-        kn.epollEvents = epollEvents(for: kn)
+        kn.fd.epollSet = set
+        kn.fd.epollEvents = epollEvents(for: kn)
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
         switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
@@ -100,8 +100,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
-        if kn.watchDescriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
-        guard let s = kn.epollSet else { return .done }
+        if kn.watch.descriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
+        guard let s = kn.fd.epollSet else { return .done }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
         if kq.isClosed { return .done }
@@ -124,7 +124,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.sfflags = change.fflags
         kn.sdata = change.data
         guard change.flags & UInt16(EV_ADD) != 0 else { return .done }
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             // Still a file epoll refuses? If epoll takes it, the number was
             // closed and reused by a pollable descriptor: register afresh.
             if case .success(let ep) = kq.epollSet(set), case .success = ep.add(descriptor(kn), events: 0, data: 0) {
@@ -139,8 +139,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         // BSD runs the filter on EV_ADD). ENOENT (not in the set any more) or
         // EPERM (now a file epoll refuses) means the descriptor was closed and
         // its number reused since: the knote belongs to a file that is gone.
-        kn.epollEvents = epollEvents(for: kn)
-        guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return .done }
+        kn.fd.epollEvents = epollEvents(for: kn)
+        guard case .success(let ep) = kq.epollSet(kn.fd.epollSet ?? set) else { return .done }
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
         switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
@@ -158,8 +158,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// BSD says is always ready. Served from the userspace queue instead.
     private func becomeAlwaysReady(_ kn: Knote, in kq: Kqueue) {
         kq.releaseSlot(kn)
-        kn.epollSet = nil
-        kn.descriptorKind = .alwaysReady
+        kn.fd.epollSet = nil
+        kn.fd.kind = .alwaysReady
         watchAlwaysReady(kn, in: kq)
         kq.activate(kn)
     }
@@ -168,21 +168,21 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}
 
     func enable(_ kn: Knote, in kq: Kqueue) {
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             kq.activate(kn)
             return
         }
-        rearm(kn, events: kn.epollEvents, in: kq)
+        rearm(kn, events: kn.fd.epollEvents, in: kq)
     }
 
     func disable(_ kn: Knote, in kq: Kqueue) {
         kq.deactivate(kn)
-        if kn.descriptorKind == .alwaysReady { return }
+        if kn.fd.kind == .alwaysReady { return }
         rearm(kn, events: Self.disarmed, in: kq)
     }
 
     private func rearm(_ kn: Knote, events: UInt32, in kq: Kqueue) {
-        guard let s = kn.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
+        guard let s = kn.fd.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
         _ = ep.modify(descriptor(kn), events: events, data: Kqueue.tag(kn.slot, kn.generation))
     }
 

@@ -19,7 +19,7 @@ final class ExceptFilter: DescriptorFilter, @unchecked Sendable {
     override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.sfflags & ~UInt32(NOTE_OOB) == 0 else { throw .invalidArgument }
         let outcome = try super.attach(kn, to: kq)
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             // A file has no exceptional conditions: refuse rather than report forever.
             _ = detach(kn, from: kq)
             kq.deactivate(kn)

@@ -28,7 +28,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func interest(for kn: Knote) -> UInt32 {
         kn.sfflags & UInt32(NOTE_EXIT) != 0 ? Epoll.readable : 0
     }
-    override func descriptor(_ kn: Knote) -> Int32 { kn.ownedDescriptor }
+    override func descriptor(_ kn: Knote) -> Int32 { kn.fd.owned }
 
     override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
@@ -38,7 +38,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
             throw e.rawValue == ENOSYS ? .notSupported : e
         }
         _ = FileDescriptorOps.fcntl(pidfd, F_SETFD, FD_CLOEXEC)
-        kn.ownedDescriptor = pidfd
+        kn.fd.owned = pidfd
         kn.flags |= UInt16(EV_CLEAR)
         do throws(Errno) {
             if kn.sfflags & Self.connectorNotes != 0 { try holdConnector(kn, in: kq) }
@@ -46,7 +46,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         } catch {
             releaseConnector(kn, in: kq)
             FileDescriptorOps.close(pidfd)
-            kn.ownedDescriptor = -1
+            kn.fd.owned = -1
             throw error
         }
     }
@@ -70,9 +70,9 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         releaseConnector(kn, in: kq)
         let outcome = super.detach(kn, from: kq)
-        if kn.ownedDescriptor >= 0 {
-            FileDescriptorOps.close(kn.ownedDescriptor)
-            kn.ownedDescriptor = -1
+        if kn.fd.owned >= 0 {
+            FileDescriptorOps.close(kn.fd.owned)
+            kn.fd.owned = -1
         }
         return outcome
     }
@@ -88,7 +88,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         kn.sfflags = change.fflags
         kn.fflags &= change.fflags | UInt32(NOTE_CHILD | NOTE_TRACKERR)
         kn.sdata = change.data
-        kn.epollEvents = epollEvents(for: kn)
+        kn.fd.epollEvents = epollEvents(for: kn)
         enable(kn, in: kq)
         return .done
     }
@@ -96,7 +96,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func enable(_ kn: Knote, in kq: Kqueue) {
         if kn.fflags != 0 { kq.activate(kn) }  // fork/exec notes that came meanwhile
         guard case .success(let ep) = kq.epollSet(set) else { return }
-        _ = ep.modify(kn.ownedDescriptor, events: armedEvents(for: kn),
+        _ = ep.modify(kn.fd.owned, events: armedEvents(for: kn),
                       data: Kqueue.tag(kn.slot, kn.generation))
     }
 
@@ -139,7 +139,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         }
         guard kn.sfflags & UInt32(NOTE_EXIT) != 0 else { return nil }
         var status: Int32 = 0
-        if cbsdshim_pidfd_exit_status(kn.ownedDescriptor, &status) != 0 {
+        if cbsdshim_pidfd_exit_status(kn.fd.owned, &status) != 0 {
             if Errno.current.rawValue == EAGAIN { return nil }  // not exited after all
             status = 0  // not our child: Linux keeps the status for the parent
         }

@@ -25,7 +25,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     /// dmover core its data (bytes of responses ready).
     override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) && WriteReadiness.readable(for: Int32(kn.ident)) >= 0 {
-            kn.descriptorKind = .libraryReadiness
+            kn.fd.kind = .libraryReadiness
         }
         return try super.attach(kn, to: kq)
     }
@@ -36,7 +36,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
         let fd = descriptor(kn)
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             // Ready while there is data past the offset (BSD filt_vnread). At
             // EOF the knote leaves the queue; an inotify IN_MODIFY on the file
             // (a write or truncate through any descriptor) queues it again.
@@ -63,15 +63,15 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// Bytes readable, by descriptor kind (learned on the first event).
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
-        switch kn.descriptorKind {
+        switch kn.fd.kind {
         case .stream, .unknown:
             var n: Int32 = 0
             if cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == 0 {
-                kn.descriptorKind = .stream
+                kn.fd.kind = .stream
                 return Int(n)
             }
-            kn.descriptorKind = classify(fd)
-            return kn.descriptorKind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
+            kn.fd.kind = classify(fd)
+            return kn.fd.kind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
         case .listeningSocket:
             var info = tcp_info()
             var len = socklen_t(MemoryLayout<tcp_info>.size)

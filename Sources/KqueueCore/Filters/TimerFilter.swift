@@ -33,12 +33,12 @@ final class TimerFilter: QueuedFilter {
         // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
         // kn_modify). Enable/disable alone leave it running.
         let timers = kq.source(TimerSource.self)
-        let saved = (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime)
+        let saved = (kn.sfflags, kn.sdata, kn.timer.deadline, kn.timer.period, kn.timer.realtime)
         timers.unschedule(kn, in: kq)
         do throws(Errno) {
             try configure(kn, fflags: change.fflags, data: change.data)
         } catch {
-            (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime) = saved
+            (kn.sfflags, kn.sdata, kn.timer.deadline, kn.timer.period, kn.timer.realtime) = saved
             try? timers.schedule(kn, in: kq)
             throw error
         }
@@ -64,16 +64,16 @@ final class TimerFilter: QueuedFilter {
         let (ns, overflow) = UInt64(data).multipliedReportingOverflow(by: unit)
         let value = overflow ? UInt64.max / 2 : ns
         if fflags & UInt32(NOTE_ABSOLUTE) != 0 {
-            kn.realtime = true
-            kn.period = 0
-            kn.deadline = value
+            kn.timer.realtime = true
+            kn.timer.period = 0
+            kn.timer.deadline = value
         } else {
-            kn.realtime = false
+            kn.timer.realtime = false
             // A periodic timer of 0 would spin: BSD makes it one unit.
             let period = value == 0 && !kn.has(EV_ONESHOT) ? unit : value
-            kn.period = kn.has(EV_ONESHOT) ? 0 : period
+            kn.timer.period = kn.has(EV_ONESHOT) ? 0 : period
             let (d, o) = Clock.monotonicNanoseconds().addingReportingOverflow(period)
-            kn.deadline = o ? UInt64.max / 2 : d
+            kn.timer.deadline = o ? UInt64.max / 2 : d
         }
     }
 
@@ -91,9 +91,9 @@ final class TimerFilter: QueuedFilter {
         let timers = kq.source(TimerSource.self)
         timers.unschedule(kn, in: kq)
         kn.data = 0
-        if !kn.realtime {
-            let span = kn.period > 0 ? kn.period : kn.deadline &- min(kn.deadline, Clock.monotonicNanoseconds())
-            kn.deadline = Clock.monotonicNanoseconds() &+ span
+        if !kn.timer.realtime {
+            let span = kn.timer.period > 0 ? kn.timer.period : kn.timer.deadline &- min(kn.timer.deadline, Clock.monotonicNanoseconds())
+            kn.timer.deadline = Clock.monotonicNanoseconds() &+ span
         }
         try? timers.schedule(kn, in: kq)
     }

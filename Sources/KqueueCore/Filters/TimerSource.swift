@@ -26,7 +26,7 @@ final class TimerSource: KqueueSource {
 
     init() {}
 
-    @inline(__always) private static func index(_ kn: Knote) -> Int { kn.realtime ? 1 : 0 }
+    @inline(__always) private static func index(_ kn: Knote) -> Int { kn.timer.realtime ? 1 : 0 }
 
     private var isIdle: Bool { clocks[0].heap.isEmpty && clocks[1].heap.isEmpty }
 
@@ -53,7 +53,7 @@ final class TimerSource: KqueueSource {
     }
 
     func unschedule(_ kn: Knote, in kq: Kqueue) {
-        if kn.heapIndex < 0 { return }
+        if kn.timer.heapIndex < 0 { return }
         clocks[Self.index(kn)].heap.remove(kn)
         if isIdle { kq.deadlineSources.removeAll { $0 === self } }
         // The timerfd may stay armed for this knote's deadline: the spurious
@@ -69,7 +69,7 @@ final class TimerSource: KqueueSource {
 
     func fireDue(in kq: Kqueue) {
         for c in 0..<2 {
-            guard let top = clocks[c].heap.top, top.deadline <= now(c) else { continue }
+            guard let top = clocks[c].heap.top, top.timer.deadline <= now(c) else { continue }
             fire(c, in: kq)
         }
     }
@@ -92,12 +92,12 @@ final class TimerSource: KqueueSource {
     /// periods, and re-arms the timerfd for the next deadline.
     private func fire(_ c: Int, in kq: Kqueue) {
         let now = now(c)
-        while let kn = clocks[c].heap.top, kn.deadline <= now {
+        while let kn = clocks[c].heap.top, kn.timer.deadline <= now {
             _ = clocks[c].heap.popTop()
-            if kn.period > 0 {
-                let missed = (now - kn.deadline) / kn.period
+            if kn.timer.period > 0 {
+                let missed = (now - kn.timer.deadline) / kn.timer.period
                 kn.data &+= 1 &+ Int(truncatingIfNeeded: missed)
-                kn.deadline &+= (missed &+ 1) &* kn.period
+                kn.timer.deadline &+= (missed &+ 1) &* kn.timer.period
                 clocks[c].heap.insert(kn)
             } else {
                 kn.data &+= 1
@@ -109,7 +109,7 @@ final class TimerSource: KqueueSource {
     }
 
     private func rearm(_ c: Int) {
-        let want = clocks[c].heap.top?.deadline
+        let want = clocks[c].heap.top?.timer.deadline
         if want != clocks[c].armed, let t = clocks[c].timerFD {
             _ = t.arm(at: want)
             clocks[c].armed = want

@@ -99,7 +99,7 @@ final class VnodeFilter: QueuedFilter {
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         guard mask & (Self.fileMask | Inotify.entries) != 0 else { return }  // IN_IGNORED, IN_UNMOUNT
         let fd = Int32(truncatingIfNeeded: kn.ident)
-        if mask & Inotify.moveSelf != 0 && kn.parentWatchDescriptor >= 0 {
+        if mask & Inotify.moveSelf != 0 && kn.watch.parent >= 0 {
             // Maybe moved to another directory: that one's removals are its rmdir now.
             kq.source(VnodeSource.self).watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }

@@ -23,7 +23,7 @@ final class VnodeSource: KqueueSource {
     /// Watches the file open as `fd` for `mask` on behalf of `kn`. Throws why
     /// it could not (e.g. ENOSPC: the user's inotify watch limit).
     func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32, in kq: Kqueue) throws(Errno) {
-        if kn.watchDescriptor >= 0 { return }
+        if kn.watch.descriptor >= 0 { return }
         if inotify == nil {
             let made: Inotify
             switch Inotify.create() {
@@ -42,15 +42,15 @@ final class VnodeSource: KqueueSource {
         case .failure(let e):
             throw e
         case .success(let wd):
-            kn.watchDescriptor = wd
+            kn.watch.descriptor = wd
             watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
         }
     }
 
     func unwatch(_ kn: Knote) {
-        let wd = kn.watchDescriptor
+        let wd = kn.watch.descriptor
         guard wd >= 0 else { return }
-        kn.watchDescriptor = -1
+        kn.watch.descriptor = -1
         Self.remove(kn, from: &watchers, wd)
         releaseWatch(wd)
     }
@@ -62,16 +62,16 @@ final class VnodeSource: KqueueSource {
     /// read permission on the parent, the watch limit) costs only that report.
     func watchParent(_ kn: Knote, descriptor fd: Int32, mask: UInt32) {
         guard let i = inotify, case .success(let wd) = i.watchParent(descriptor: fd, mask: mask),
-              wd != kn.parentWatchDescriptor else { return }
+              wd != kn.watch.parent else { return }
         unwatchParent(kn)
-        kn.parentWatchDescriptor = wd
+        kn.watch.parent = wd
         parentWatchers[wd, default: []].append(Unmanaged.passUnretained(kn))
     }
 
     func unwatchParent(_ kn: Knote) {
-        let wd = kn.parentWatchDescriptor
+        let wd = kn.watch.parent
         guard wd >= 0 else { return }
-        kn.parentWatchDescriptor = -1
+        kn.watch.parent = -1
         Self.remove(kn, from: &parentWatchers, wd)
         releaseWatch(wd)
     }
@@ -97,8 +97,8 @@ final class VnodeSource: KqueueSource {
                 // The inode is gone (or the watch was removed): forget it.
                 watchers[wd] = nil
                 parentWatchers[wd] = nil
-                for ref in list ?? [] { ref.takeUnretainedValue().watchDescriptor = -1 }
-                for ref in parents ?? [] { ref.takeUnretainedValue().parentWatchDescriptor = -1 }
+                for ref in list ?? [] { ref.takeUnretainedValue().watch.descriptor = -1 }
+                for ref in parents ?? [] { ref.takeUnretainedValue().watch.parent = -1 }
             }
             for ref in list ?? [] {
                 let kn = ref.takeUnretainedValue()
