@@ -63,18 +63,6 @@ public enum FileDescriptorOps {
         }
     }
 
-    /// open(path, O_RDONLY | O_CLOEXEC) of a file the library reads itself.
-    public static func openReadOnly(_ path: String) -> Result<Int32, Errno> {
-        valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) }
-    }
-
-    /// pread(2) into `buffer` from `offset`: bytes read, 0 at end of file.
-    @inlinable public static func read(
-        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int
-    ) -> Result<Int, Errno> {
-        valueOrErrno { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
-    }
-
     /// True if the open file description has O_NONBLOCK (false if fd is not open).
     @inlinable public static func isNonBlocking(_ fd: Int32) -> Bool {
         (try? fcntl(fd, F_GETFL).get()).map { $0 & O_NONBLOCK != 0 } ?? false

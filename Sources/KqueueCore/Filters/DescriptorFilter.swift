@@ -2,7 +2,6 @@
 // DescriptorFilter.swift: what EVFILT_READ and EVFILT_WRITE share: one epoll registration per knote.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -207,15 +206,13 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// and gives it back to the program's getsockopt(SO_ERROR)/recv()/send().
     /// Linked: 0, the error stays with the socket.
     final func pendingSocketError(_ fd: Int32, mayRead: Bool) -> UInt32 {
-        UInt32(truncatingIfNeeded: cbsdshim_socket_error_peek(fd, mayRead ? 1 : 0))
+        UInt32(truncatingIfNeeded: FileDescriptorOps.peekSocketError(fd, mayRead: mayRead))
     }
 
     /// For descriptors epoll refuses: bytes from the offset to the end of file.
     final func bytesToEndOfFile(_ fd: Int32) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return 0 }
-        if (st.st_mode & S_IFMT) != S_IFREG { return 0 }
-        let off = lseek(fd, 0, SEEK_CUR)
-        return off < 0 ? 0 : max(0, Int(st.st_size) - Int(off))
+        guard case .success(let st) = FileDescriptorOps.status(fd), st.isRegular,
+              case .success(let off) = FileDescriptorOps.offset(fd) else { return 0 }
+        return max(0, st.size - off)
     }
 }

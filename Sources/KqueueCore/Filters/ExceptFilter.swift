@@ -2,7 +2,6 @@
 // ExceptFilter.swift: EVFILT_EXCEPT with NOTE_OOB, out-of-band data on sockets (EPOLLPRI).
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 

@@ -2,7 +2,6 @@
 // ProcFilter.swift: EVFILT_PROC on a pidfd per watched process.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -32,12 +31,11 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
 
     override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
-        let pidfd = cbsdshim_pidfd_open(pid_t(kn.ident), 0)
-        if pidfd < 0 {
-            let e = Errno.current
-            throw e.rawValue == ENOSYS ? .notSupported : e
+        let pidfd: Int32
+        switch ProcessDescriptor.open(pid_t(kn.ident)) {
+        case .success(let fd): pidfd = fd
+        case .failure(let e): throw e.rawValue == ENOSYS ? .notSupported : e
         }
-        _ = FileDescriptorOps.fcntl(pidfd, F_SETFD, FD_CLOEXEC)
         kn.fd.owned = pidfd
         kn.flags |= UInt16(EV_CLEAR)
         do throws(Errno) {
@@ -138,10 +136,11 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
             return kn.event(fflags: kn.fflags, data: kn.data)
         }
         guard kn.sfflags & UInt32(NOTE_EXIT) != 0 else { return nil }
-        var status: Int32 = 0
-        if cbsdshim_pidfd_exit_status(kn.fd.owned, &status) != 0 {
-            if Errno.current.rawValue == EAGAIN { return nil }  // not exited after all
-            status = 0  // not our child: Linux keeps the status for the parent
+        let status: Int32
+        switch ProcessDescriptor.exitStatus(kn.fd.owned) {
+        case .success(let s): status = s
+        case .failure(let e) where e == .wouldBlock: return nil  // not exited after all
+        case .failure: status = 0  // not our child: Linux keeps the status for the parent
         }
         // The process is gone: this is the knote's last event (BSD sets EV_ONESHOT now).
         kn.flags |= UInt16(EV_ONESHOT)

@@ -2,7 +2,6 @@
 // ReadFilter.swift: EVFILT_READ on pipes, FIFOs, sockets, ttys, eventfds, kqueues and files.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -65,19 +64,14 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
         switch kn.fd.kind {
         case .stream, .unknown:
-            var n: Int32 = 0
-            if cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == 0 {
+            if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
                 kn.fd.kind = .stream
-                return Int(n)
+                return n
             }
             kn.fd.kind = classify(fd)
             return kn.fd.kind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
         case .listeningSocket:
-            var info = tcp_info()
-            var len = socklen_t(MemoryLayout<tcp_info>.size)
-            if getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 {
-                return max(1, Int(info.tcpi_unacked))  // Linux: accept-queue length when listening
-            }
+            if case .success(let n) = FileDescriptorOps.pendingConnections(fd) { return max(1, n) }
             return 1
         case .kqueue:
             return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
@@ -98,7 +92,9 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         if KqueueRegistry.lookup(fd) != nil { return .kqueue }
         // Anonymous inodes say what they are in their /proc link name.
         var buf = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/fd/\(fd)", &buf, 63)
+        let n = buf.withUnsafeMutableBufferPointer { b in
+            (try? FileDescriptorOps.link(of: fd, into: UnsafeMutableBufferPointer(rebasing: b[0..<63])).get()) ?? 0
+        }
         if n > 0 {
             let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if link.contains("eventfd") { return .eventfd }

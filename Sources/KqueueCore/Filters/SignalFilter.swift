@@ -2,7 +2,6 @@
 // SignalFilter.swift: EVFILT_SIGNAL, deliveries counted by the process-wide SignalHub.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 

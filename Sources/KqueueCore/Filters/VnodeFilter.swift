@@ -55,16 +55,19 @@ final class VnodeFilter: QueuedFilter {
     func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let fd = Int32(kn.ident)
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Errno.current }
-        let type = st.st_mode & S_IFMT
+        let st: FileStatus
+        switch FileDescriptorOps.status(fd) {
+        case .success(let s): st = s
+        case .failure(let e): throw e
+        }
+        let type = st.type
         guard type == S_IFREG || type == S_IFDIR || type == S_IFCHR || type == S_IFBLK
                 || (type == S_IFIFO && Self.isNamed(fd)) else { throw .invalidArgument }
         let watches = kq.source(VnodeSource.self)
         try watches.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask, in: kq)
         if type == S_IFDIR { watches.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
-        kn.lastData = Int(st.st_size)
-        kn.hookID = Int(st.st_nlink)
+        kn.lastData = st.size
+        kn.hookID = st.links
         return .done
     }
 
@@ -80,7 +83,7 @@ final class VnodeFilter: QueuedFilter {
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
     private static func isNamed(_ fd: Int32) -> Bool {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8) { buf in
-            let n = readlink("/proc/self/fd/\(fd)", buf.baseAddress!, 8)
+            guard case .success(let n) = FileDescriptorOps.link(of: fd, into: buf) else { return false }
             return n > 0 && buf[0] == 0x2F       // "/"
         }
     }
@@ -103,11 +106,10 @@ final class VnodeFilter: QueuedFilter {
             // Maybe moved to another directory: that one's removals are its rmdir now.
             kq.source(VnodeSource.self).watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }
-        var st = stat()
-        let known = fstat(fd, &st) == 0
-        let links = known ? Int(st.st_nlink) : kn.hookID
+        let st = try? FileDescriptorOps.status(fd).get()
+        let links = st?.links ?? kn.hookID
         var notes: UInt32 = 0
-        if known && st.st_mode & S_IFMT == S_IFDIR {
+        if st?.isDirectory == true {
             if mask & Inotify.attrib != 0 { notes |= UInt32(NOTE_ATTRIB) }
             if mask & Inotify.entries != 0 {
                 notes |= UInt32(NOTE_WRITE)
@@ -132,10 +134,10 @@ final class VnodeFilter: QueuedFilter {
         } else {
             // A size change is noticed on whichever event comes first: an attribute
             // change queued before the write's event must not swallow the growth.
-            if known {
-                if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
-                if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
-                kn.lastData = Int(st.st_size)
+            if let size = st?.size {
+                if size > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
+                if size < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
+                kn.lastData = size
             }
             if mask & Inotify.modify != 0 { notes |= UInt32(NOTE_WRITE) }
             // The link count is only looked at with the IN_ATTRIB that link(),
@@ -166,9 +168,8 @@ final class VnodeFilter: QueuedFilter {
     /// removed may have been this one (its link count is then 0).
     func parentChanged(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         guard mask & UInt32(IN_DELETE) != 0, mask & Self.isDirectory != 0, kn.hookID != 0 else { return }
-        var st = stat()
-        guard fstat(Int32(truncatingIfNeeded: kn.ident), &st) == 0, st.st_nlink == 0,
-              st.st_mode & S_IFMT == S_IFDIR else { return }
+        guard case .success(let st) = FileDescriptorOps.status(Int32(truncatingIfNeeded: kn.ident)),
+              st.links == 0, st.isDirectory else { return }
         kn.hookID = 0
         post(UInt32(NOTE_DELETE), to: kn, in: kq)
     }

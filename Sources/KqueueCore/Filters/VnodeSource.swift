@@ -130,8 +130,7 @@ extension Inotify {
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
             let base = UnsafeRawPointer(buf.baseAddress!)
             while true {
-                let n = read(fd, buf.baseAddress, buf.count)
-                if n <= 0 { return }
+                guard case .success(let n) = FileDescriptorOps.read(fd, into: buf), n > 0 else { return }
                 var off = 0
                 while off + header <= n {
                     let ev = base.advanced(by: off).loadUnaligned(as: inotify_event.self)
