@@ -60,9 +60,9 @@ extension Kqueue {
                 provenAlive = true  // our own descriptors' tags
                 if slot < Self.firstEngineSlot {
                     routeToSource(slot)
-                } else if slot != Self.wakeupSlot {
+                } else if slot <= Self.nestedSetSlot0 {
                     nestedReady |= 1 << Int(Self.nestedSetSlot0 - slot)
-                }  // wake-up eventfd: the queue is collected below
+                }  // else the wake-up eventfd: the queue is collected below
                 continue
             }
             produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
