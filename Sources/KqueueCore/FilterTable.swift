@@ -4,9 +4,11 @@
 import CBSDShimABI
 
 /// Maps a filter number (EVFILT_*) to its implementation. Adding a filter is
-/// one new file under Filters/ plus one row here: the filter says what the
-/// engine must know of it (``Filter``), and keeps whatever kernel resources it
-/// needs per kqueue in a ``KqueueSource`` of its own.
+/// one new file under Filters/ plus one row here (its constant and its case):
+/// the filter tells the engine what it must know through ``Filter``'s
+/// requirements, and keeps whatever kernel resources it needs per kqueue in a
+/// ``KqueueSource`` of its own (beside it, as Filters/<Name>Source.swift),
+/// which the engine finds and routes to without being told of it.
 enum FilterTable {
     static let read = ReadFilter()
     static let write = WriteFilter()

@@ -66,8 +66,12 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
     /// The filters' per-kqueue resources by ``SourceKey/index``, made on first use.
     @exclusivity(unchecked) var sources: [(any KqueueSource)?] = []
-    /// Sources with deadlines pending (timers): asked at every collection.
+    /// The same sources unretained (``sources`` keeps them), for ``withSource(_:_:)``.
+    @exclusivity(unchecked) var sourcePointers: [UnsafeMutableRawPointer?] = []
+    /// Sources that keep deadlines (timers), listed once each, and how many
+    /// of them have one pending now: collection asks them while it is not 0.
     @exclusivity(unchecked) var deadlineSources: [any KqueueSource] = []
+    @exclusivity(unchecked) var sourcesWithDeadlines = 0
     /// Sources with work to run once the lock is released (``runUnlocked(_:)``).
     @exclusivity(unchecked) var unlockedWork: [any KqueueSource] = []
     /// Set when something proved, during the current kevent() call, that the
@@ -279,10 +283,32 @@ public final class Kqueue: @unchecked Sendable {
     func source<S: KqueueSource>(_ type: S.Type) -> S {
         let i = S.key.index
         if i < sources.count, let s = sources[i] { return unsafeDowncast(s, to: S.self) }
-        if i >= sources.count { sources.append(contentsOf: repeatElement(nil, count: i + 1 - sources.count)) }
+        if i >= sources.count {
+            sources.append(contentsOf: repeatElement(nil, count: i + 1 - sources.count))
+            sourcePointers.append(contentsOf: repeatElement(nil, count: i + 1 - sourcePointers.count))
+        }
         let s = S()
         sources[i] = s
+        sourcePointers[i] = Unmanaged.passUnretained(s).toOpaque()
         return s
+    }
+
+    /// Runs `body` with the kqueue's source of kind `S` (made on first use)
+    /// at +0: no retain/release pair (two atomic operations), for the paths
+    /// of every EV_ADD / EV_DELETE of a filter with a source (timers).
+    @inline(__always)
+    func withSource<S: KqueueSource, R, E: Error>(_ type: S.Type, _ body: (S) throws(E) -> R) throws(E) -> R {
+        let i = S.key.index
+        let p: UnsafeMutableRawPointer
+        if i < sourcePointers.count, let known = sourcePointers[i] {
+            p = known
+        } else {
+            p = Unmanaged.passUnretained(source(type)).toOpaque()
+        }
+        let r: Result<R, E> = Unmanaged<S>.fromOpaque(p)._withUnsafeGuaranteedRef { s in
+            Result { () throws(E) -> R in try body(s) }
+        }
+        return try r.get()
     }
 
     /// Registers a source's descriptor in the main epoll set, tagged so that

@@ -11,17 +11,14 @@ extension Kqueue {
     /// The common case, nothing queued and no deadline, costs no call.
     @inline(__always)
     func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        if queue.isEmpty && deadlineSources.isEmpty { return 0 }
+        if queue.isEmpty && sourcesWithDeadlines == 0 { return 0 }
         return collectQueuedKnotes(into: out, room: room, stamp: stamp)
     }
 
     @inline(never)
     func collectQueuedKnotes(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        // By index, from the end: a source leaves the list once it has no deadline.
-        var d = deadlineSources.count
-        while d > 0 {
-            d -= 1
-            if d < deadlineSources.count { deadlineSources[d].fireDue(in: self) }
+        if sourcesWithDeadlines > 0 {
+            for d in deadlineSources.indices { deadlineSources[d].fireDue(in: self) }
         }
         var produced = 0
         var remaining = queue.count

@@ -22,7 +22,9 @@ struct SourceKey: Sendable {
 /// clock, an inotify instance, the shared signalfd's registration, the mount
 /// table, the process-events connector. Made by the filter on first use
 /// (``Kqueue/source(_:)``), kept until the kqueue goes. Every method but
-/// ``closeDescriptors()`` and ``runUnlocked(in:)`` is called with the kqueue's lock held.
+/// ``closeDescriptors()`` and ``runUnlocked(in:)`` is called with the kqueue's
+/// lock held, which guards the source's state: its stored properties opt out
+/// of dynamic exclusivity checks (`@exclusivity(unchecked)`), as the kqueue's do.
 protocol KqueueSource: AnyObject {
     /// This kind's place in a kqueue's source table (`static let key = SourceKey()`).
     static var key: SourceKey { get }
@@ -33,8 +35,9 @@ protocol KqueueSource: AnyObject {
     /// ``Kqueue/addSourceDescriptor(_:of:part:events:)`` as `part`.
     func ready(part: Int, in kq: Kqueue)
 
-    /// Userspace deadlines (timers) that are due: queue their knotes.
-    /// Asked while the source is in ``Kqueue/deadlineSources``.
+    /// Userspace deadlines (timers) that are due: queue their knotes. Asked
+    /// of the sources in ``Kqueue/deadlineSources`` while any has a deadline
+    /// (``Kqueue/sourcesWithDeadlines``).
     func fireDue(in kq: Kqueue)
 
     /// The kqueue's wait was interrupted by a signal: look for what it brought.

@@ -10,9 +10,9 @@ import Glibc
 final class FsSource: KqueueSource {
     static let key = SourceKey()
 
-    private var mountTableFD: Int32 = -1
-    private var mountCount = 0
-    private var knotes: [Knote] = []
+    @exclusivity(unchecked) private var mountTableFD: Int32 = -1
+    @exclusivity(unchecked) private var mountCount = 0
+    @exclusivity(unchecked) private var knotes: [Knote] = []
 
     init() {}
 

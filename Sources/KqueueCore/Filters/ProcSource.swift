@@ -10,8 +10,8 @@ import CBSDShimABI
 final class ProcSource: KqueueSource {
     static let key = SourceKey()
 
-    private var connector: ProcessConnector?
-    private var users = 0
+    @exclusivity(unchecked) private var connector: ProcessConnector?
+    @exclusivity(unchecked) private var users = 0
 
     init() {}
 

@@ -14,9 +14,9 @@ final class SignalSource: KqueueSource {
     private static let signalFDPart = 0
     private static let hubPart = 1
 
-    private(set) var knotes: [Knote] = []
+    @exclusivity(unchecked) private(set) var knotes: [Knote] = []
     /// The ``SignalHub`` generation whose descriptors are in the epoll set, 0 for none.
-    private var watching = 0
+    @exclusivity(unchecked) private var watching = 0
 
     init() {}
 

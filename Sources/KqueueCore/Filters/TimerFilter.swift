@@ -18,12 +18,12 @@ final class TimerFilter: QueuedFilter {
     func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         try configure(kn, fflags: kn.sfflags, data: kn.sdata)
         kn.flags |= UInt16(EV_CLEAR)
-        try kq.source(TimerSource.self).schedule(kn, in: kq)
+        try kq.withSource(TimerSource.self) { (timers) throws(Errno) in try timers.schedule(kn, in: kq) }
         return .done
     }
 
     func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
-        kq.source(TimerSource.self).unschedule(kn, in: kq)
+        kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
         return .done
     }
 
@@ -83,7 +83,7 @@ final class TimerFilter: QueuedFilter {
     /// expirations pending (libkqueue's behaviour, which its tests pin down:
     /// ticks while disabled, e.g. after an EV_DISPATCH delivery, do not count).
     func disable(_ kn: Knote, in kq: Kqueue) {
-        kq.source(TimerSource.self).unschedule(kn, in: kq)
+        kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
         kq.deactivate(kn)
     }
 

@@ -12,11 +12,11 @@ import Glibc
 final class VnodeSource: KqueueSource {
     static let key = SourceKey()
 
-    private var inotify: Inotify?
+    @exclusivity(unchecked) private var inotify: Inotify?
     /// Watch descriptor -> the knotes watching that inode.
-    private var watchers: [Int32: [Unmanaged<Knote>]] = [:]
+    @exclusivity(unchecked) private var watchers: [Int32: [Unmanaged<Knote>]] = [:]
     /// Directory knotes by the watch descriptor of their parent directory.
-    private var parentWatchers: [Int32: [Unmanaged<Knote>]] = [:]
+    @exclusivity(unchecked) private var parentWatchers: [Int32: [Unmanaged<Knote>]] = [:]
 
     init() {}
 
