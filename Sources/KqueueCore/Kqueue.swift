@@ -72,8 +72,10 @@ public final class Kqueue: @unchecked Sendable {
     /// of them have one pending now: collection asks them while it is not 0.
     @exclusivity(unchecked) var deadlineSources: [any KqueueSource] = []
     @exclusivity(unchecked) var sourcesWithDeadlines = 0
-    /// Sources with work to run once the lock is released (``runUnlocked(_:)``).
+    /// Sources with work to run once the lock is released (``runUnlocked(_:)``),
+    /// and whether there are any (what a scan round looks at).
     @exclusivity(unchecked) var unlockedWork: [any KqueueSource] = []
+    @exclusivity(unchecked) var hasUnlockedWork = false
     /// Set when something proved, during the current kevent() call, that the
     /// descriptor is still this kqueue's epoll instance: a successful epoll_ctl
     /// on it, or epoll_wait returning one of our own tags. A call that ends
@@ -328,6 +330,20 @@ public final class Kqueue: @unchecked Sendable {
     /// Has `s` run ``KqueueSource/runUnlocked(in:)`` once the current scan round releases the lock.
     func runUnlocked(_ s: any KqueueSource) {
         if !unlockedWork.contains(where: { $0 === s }) { unlockedWork.append(s) }
+        hasUnlockedWork = true
+    }
+
+    /// Takes the sources' pending unlocked work (under the lock) and runs it
+    /// (outside it: a program's signal handler may run, and may call kevent()).
+    func runUnlockedWork() {
+        let work = locked { () -> [any KqueueSource] in
+            defer {
+                unlockedWork.removeAll()
+                hasUnlockedWork = false
+            }
+            return unlockedWork
+        }
+        for s in work { s.runUnlocked(in: self) }
     }
 
     // MARK: - kevent()
@@ -417,7 +433,7 @@ public final class Kqueue: @unchecked Sendable {
                 var room = capacity - n
                 var before = n
                 var done = false
-                var unlocked: [any KqueueSource] = []
+                var unlockedWorkPending = false
                 var chunked = false
 
                 if deadline == 0 {
@@ -458,7 +474,7 @@ public final class Kqueue: @unchecked Sendable {
                             return nil
                         }
                         done = finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           unlocked: &unlocked)
+                                           unlockedWorkPending: &unlockedWorkPending)
                         return nil
                     }
                     if let early { return early }
@@ -539,11 +555,10 @@ public final class Kqueue: @unchecked Sendable {
                             if resetProof { provenAlive = false }
                         }
                         return finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           unlocked: &unlocked)
+                                           unlockedWorkPending: &unlockedWorkPending)
                     }
                 }
-                // Outside the lock: a program's signal handler may run, and may call kevent().
-                for s in unlocked { s.runUnlocked(in: self) }
+                if unlockedWorkPending { runUnlockedWork() }
                 if done {
                     // epoll filled the buffer: more may be ready. BSD fills the
                     // whole event list, so poll again (n > 0 makes the wait zero)
@@ -580,15 +595,15 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// The end of a scan round, under the lock: routes the `k` epoll events
-    /// in `base`, takes the sources' work to run unlocked (``runUnlocked(_:)``),
-    /// and syncs the wake-up flag when anything was collected. Returns whether
-    /// the round collected anything.
+    /// in `base`, notes whether sources asked for work to run unlocked
+    /// (``runUnlocked(_:)``), and syncs the wake-up flag when anything was
+    /// collected. Returns whether the round collected anything.
     @inline(__always)
     func finishRound(_ base: UnsafeMutablePointer<epoll_event>, _ k: Int, into out: UnsafeMutablePointer<kevent>,
                      n: inout Int, room: Int, stamp: UInt64, proven: inout Bool,
-                     unlocked: inout [any KqueueSource]) -> Bool {
+                     unlockedWorkPending: inout Bool) -> Bool {
         if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
-        if !unlockedWork.isEmpty { swap(&unlocked, &unlockedWork) }
+        unlockedWorkPending = hasUnlockedWork
         if n > 0 {
             syncWakeup()
             proven = provenAlive
