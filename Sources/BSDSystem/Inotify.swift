@@ -30,6 +30,12 @@ public struct Inotify: Sendable {
         return valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
     }
 
+    /// Watches the directory holding the file open as `descriptor` (its "..").
+    public func watchParent(descriptor: Int32, mask: UInt32) -> Result<Int32, Errno> {
+        let path = "/proc/self/fd/\(descriptor)/.."
+        return valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
+    }
+
     public func unwatch(_ wd: Int32) {
         _ = inotify_rm_watch(fd, wd)
     }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Debug.swift: tracing to stderr, enabled by BSDSHIM_DEBUG=1 or NOTE_DEBUG; free when off.
 
+import BSDSystem
 import Glibc
 import Synchronization
 
@@ -13,6 +14,6 @@ enum Debug {
     static func trace(_ message: @autoclosure () -> String) {
         guard enabled.load(ordering: .relaxed) else { return }
         var line = "bsdshim: " + message() + "\n"
-        line.withUTF8 { b in _ = Glibc.write(2, b.baseAddress, b.count) }
+        line.withUTF8 { b in _ = FileDescriptorOps.write(2, UnsafeRawBufferPointer(b)) }
     }
 }

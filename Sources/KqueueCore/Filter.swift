@@ -12,14 +12,29 @@ import CBSDShimABI
 protocol Filter: AnyObject, Sendable {
     /// Validates a new registration and attaches its resources (BSD f_attach).
     /// May activate the knote (``Kqueue/activate(_:)``) if it is ready at once.
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno)
+    @discardableResult
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome
 
-    /// Releases the registration's resources (BSD f_detach). Never fails.
-    func detach(_ kn: Knote, from kq: Kqueue)
+    /// Releases the registration's resources (BSD f_detach). Never fails, but
+    /// may find the knote's descriptor closed behind our back.
+    @discardableResult
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome
 
     /// A change to an existing knote (FreeBSD f_touch, EVENT_REGISTER).
-    /// `udata` is already updated. Modify is atomic: on error the old state stays.
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno)
+    /// `udata` is already updated. Modify is atomic: on error the old state
+    /// stays. ``FilterOutcome/descriptorReplaced``: the knote's descriptor
+    /// number names another file now, and the kqueue registers the change
+    /// afresh after dropping the knote (BSD's close would have).
+    @discardableResult
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome
+
+    /// The ident is a descriptor of the program's: its knotes go when it is
+    /// closed, and EV_DELETE of none on a closed one is EBADF (BSD's fd filters).
+    var identIsDescriptor: Bool { get }
+
+    /// Every change reaches ``touch(_:with:in:)``, EV_ENABLE / EV_DISABLE
+    /// alone too (EVFILT_USER: EV_ENABLE|NOTE_TRIGGER re-arms and fires at once).
+    var touchesEveryChange: Bool { get }
 
     /// Produces the event for `kn` (BSD f_event + copyout), or nil if it is not
     /// ready after all. `epollEvents` is what epoll reported, or 0 when the knote
@@ -39,7 +54,24 @@ protocol Filter: AnyObject, Sendable {
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue)
 }
 
+/// What a filter's attach, detach or touch learnt that the engine must act on.
+enum FilterOutcome {
+    /// Nothing beyond the call's own effect.
+    case done
+    /// An epoll_ctl on the kqueue's own epoll instance succeeded: the
+    /// descriptor still is this kqueue (``Kqueue/provenAlive``).
+    case provedAlive
+    /// detach: the knote's descriptor was closed behind our back (EBADF).
+    case descriptorClosed
+    /// detach, touch: the knote's descriptor number names another file now
+    /// (EV_DELETE reports ENOENT; a touch registers the change afresh).
+    case descriptorReplaced
+}
+
 extension Filter {
+    var identIsDescriptor: Bool { false }
+    var touchesEveryChange: Bool { false }
+
     /// By default a watch re-queues the knote for the filter to look again.
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         kq.activate(kn)

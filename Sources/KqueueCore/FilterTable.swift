@@ -4,7 +4,11 @@
 import CBSDShimABI
 
 /// Maps a filter number (EVFILT_*) to its implementation. Adding a filter is
-/// one new file under Filters/ plus one row here.
+/// one new file under Filters/ plus one row here (its constant and its case):
+/// the filter tells the engine what it must know through ``Filter``'s
+/// requirements, and keeps whatever kernel resources it needs per kqueue in a
+/// ``KqueueSource`` of its own (beside it, as Filters/<Name>Source.swift),
+/// which the engine finds and routes to without being told of it.
 enum FilterTable {
     static let read = ReadFilter()
     static let write = WriteFilter()
@@ -30,6 +34,13 @@ enum FilterTable {
         case EVFILT_FS: return fs
         default: return nil
         }
+    }
+
+    /// The filters whose ident is a descriptor (``Filter/identIsDescriptor``),
+    /// built once: every close() under the preload library looks them up.
+    /// (BSD numbers its filters from -1 down; none reaches -128.)
+    static let descriptorFilters: [Int16] = (Int16(-128)...(-1)).reversed().filter {
+        ops(for: $0)?.identIsDescriptor == true
     }
 
     /// Filters of the BSD numbering that bsdshim does not implement (yet, or

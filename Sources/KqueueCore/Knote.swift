@@ -47,23 +47,13 @@ final class Knote {
     /// epoll_data: an event whose generation does not match is stale and dropped.
     @exclusivity(unchecked) var slot: UInt32 = .max
     @exclusivity(unchecked) var generation: UInt32 = 0
-    /// Which epoll set the descriptor is registered in (see ``EpollSet``), or nil.
-    @exclusivity(unchecked) var epollSet: EpollSet?
-    /// The registered epoll interest (re-armed on EV_ENABLE).
-    @exclusivity(unchecked) var epollEvents: UInt32 = 0
-    /// What kind of descriptor this is, learned lazily (see ``DescriptorKind``).
-    @exclusivity(unchecked) var descriptorKind: DescriptorKind = .unknown
-    /// For descriptors epoll cannot watch (regular files): last reported data.
+    /// The descriptor filters' registration (``DescriptorFilter``).
+    @exclusivity(unchecked) var fd = Descriptor()
+    /// Filter-private: the last reported data of a file epoll cannot watch,
+    /// a pipe's capacity, the shared signal count seen (BSD's kn_sdata use).
     @exclusivity(unchecked) var lastData: Int = -1
-
-    /// A descriptor the knote owns and closes on detach (EVFILT_PROC's pidfd), or -1.
-    @exclusivity(unchecked) var ownedDescriptor: Int32 = -1
-    /// inotify watch descriptor in the kqueue's inotify instance, or -1
-    /// (regular files at end of file, pipes waiting for NOTE_LOWAT space).
-    @exclusivity(unchecked) var watchDescriptor: Int32 = -1
-    /// EVFILT_VNODE on a directory: the watch descriptor of its parent
-    /// directory (where its own rmdir shows), or -1.
-    @exclusivity(unchecked) var parentWatchDescriptor: Int32 = -1
+    /// The knote's inotify watches (``VnodeSource``).
+    @exclusivity(unchecked) var watch = Watches()
 
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
@@ -73,16 +63,8 @@ final class Knote {
     @exclusivity(unchecked) var next: Knote?
     @exclusivity(unchecked) unowned(unsafe) var prev: Knote?
 
-    // MARK: - Timers
-
-    /// Next expiry, in nanoseconds of the timer's clock.
-    @exclusivity(unchecked) var deadline: UInt64 = 0
-    /// Period in nanoseconds; 0 for a timer that fires once.
-    @exclusivity(unchecked) var period: UInt64 = 0
-    /// Position in the timer heap, -1 when not scheduled.
-    @exclusivity(unchecked) var heapIndex: Int = -1
-    /// NOTE_ABSOLUTE timers run on CLOCK_REALTIME.
-    @exclusivity(unchecked) var realtime = false
+    /// EVFILT_TIMER's schedule (``TimerFilter``, ``TimerSource``).
+    @exclusivity(unchecked) var timer = Timer()
 
     init(change: kevent, ops: any Filter) {
         self.ops = ops
@@ -105,21 +87,14 @@ final class Knote {
         disabled = false
         slot = .max
         generation = 0
-        epollSet = nil
-        epollEvents = 0
-        descriptorKind = .unknown
+        fd = Descriptor()
         lastData = -1
-        ownedDescriptor = -1
-        watchDescriptor = -1
-        parentWatchDescriptor = -1
+        watch = Watches()
         queued = false
         collectedIn = 0
         next = nil
         prev = nil
-        deadline = 0
-        period = 0
-        heapIndex = -1
-        realtime = false
+        timer = Timer()
     }
 
     @inline(__always) func has(_ flag: Int32) -> Bool { flags & UInt16(flag) != 0 }
@@ -130,6 +105,43 @@ final class Knote {
     func event(flags extra: UInt16 = 0, fflags: UInt32, data: Int) -> kevent {
         kevent(ident: ident, filter: filter, flags: flags | extra,
                fflags: fflags, data: data, udata: udata)
+    }
+}
+
+extension Knote {
+    /// A descriptor-backed knote's epoll registration, kept by its filter
+    /// (the routing slot and generation are the engine's, in ``Knote``).
+    struct Descriptor: Equatable {
+        /// Which epoll set the descriptor is registered in (see ``EpollSet``), or nil.
+        var epollSet: EpollSet?
+        /// The registered epoll interest (re-armed on EV_ENABLE).
+        var epollEvents: UInt32 = 0
+        /// What kind of descriptor this is, learned lazily (see ``DescriptorKind``).
+        var kind: DescriptorKind = .unknown
+        /// A descriptor the knote owns and closes on detach (EVFILT_PROC's
+        /// pidfd, a /dev/dmover readiness descriptor), or -1.
+        var owned: Int32 = -1
+    }
+
+    /// Watch descriptors in the kqueue's inotify instance, or -1.
+    struct Watches: Equatable {
+        /// The knote's own file (EVFILT_VNODE; regular files at end of file,
+        /// pipes waiting for NOTE_LOWAT space).
+        var descriptor: Int32 = -1
+        /// EVFILT_VNODE on a directory: its parent directory (where its own rmdir shows).
+        var parent: Int32 = -1
+    }
+
+    /// A timer's place in its clock's ``TimerHeap``.
+    struct Timer: Equatable {
+        /// Next expiry, in nanoseconds of the timer's clock.
+        var deadline: UInt64 = 0
+        /// Period in nanoseconds; 0 for a timer that fires once.
+        var period: UInt64 = 0
+        /// Position in the timer heap, -1 when not scheduled.
+        var heapIndex: Int = -1
+        /// NOTE_ABSOLUTE timers run on CLOCK_REALTIME.
+        var realtime = false
     }
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Kqueue.swift: one kqueue: knote tables, change registration and event scan.
+// Kqueue.swift: one kqueue: its descriptors, knote table, routing slots and sources, kevent() and its scan.
 
 import BSDSystem
 import CBSDShim
@@ -23,8 +23,8 @@ enum EpollSet: Int {
 }
 
 /// One kqueue. Its descriptor is a real epoll instance, so it is pollable and
-/// can be nested; everything else it needs (wake-up eventfd, one timerfd per
-/// clock, the nested write set) is created once per kqueue, never per knote.
+/// can be nested; everything else it needs (wake-up eventfd, the nested sets,
+/// the filters' ``KqueueSource``s) is created once per kqueue, never per knote.
 ///
 /// Locking: one mutex per kqueue, held while changes are applied and events
 /// are collected, never while blocked in epoll_wait. There is no global lock
@@ -67,63 +67,44 @@ public final class Kqueue: @unchecked Sendable {
     @exclusivity(unchecked) var wakeupSignaled = false
     /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
-    /// inotify instance (created on first use) and its watches: wd -> knotes.
-    @exclusivity(unchecked) var inotify: Inotify?
-    @exclusivity(unchecked) var watchers: [Int32: [Unmanaged<Knote>]] = [:]
-    /// Directory knotes by the watch descriptor of their parent directory.
-    @exclusivity(unchecked) var parentWatchers: [Int32: [Unmanaged<Knote>]] = [:]
-    /// EVFILT_SIGNAL knotes, and whether the shared signal descriptors are in our epoll set.
-    @exclusivity(unchecked) var signalKnotes: [Knote] = []
-    @exclusivity(unchecked) var watchingSignals = 0  // SignalHub generation registered, 0 for none
-    /// EVFILT_FS knotes, the mount table they watch (open while any exists) and its size.
-    @exclusivity(unchecked) var fsKnotes: [Knote] = []
-    @exclusivity(unchecked) var mountTableFD: Int32 = -1
-    @exclusivity(unchecked) var mountCount = 0
-    /// Process-events connector socket (NOTE_FORK/EXEC/TRACK) and its users.
-    @exclusivity(unchecked) var procConnectorFD: Int32 = -1
-    @exclusivity(unchecked) var procConnectorUsers = 0
-    /// Set when the shared signalfd polled readable: read it once the lock is released.
-    @exclusivity(unchecked) var signalFDReady = false
-    @exclusivity(unchecked) var monotonicTimers = TimerHeap()
-    @exclusivity(unchecked) var realtimeTimers = TimerHeap()
-    @exclusivity(unchecked) var monotonicTimerFD: TimerFD?
-    @exclusivity(unchecked) var realtimeTimerFD: TimerFD?
-    @exclusivity(unchecked) var monotonicArmed: UInt64?
-    @exclusivity(unchecked) var realtimeArmed: UInt64?
+    /// The filters' per-kqueue resources by ``SourceKey/index``, made on first use.
+    @exclusivity(unchecked) var sources: [(any KqueueSource)?] = []
+    /// The same sources unretained (``sources`` keeps them), for ``withSource(_:_:)``.
+    @exclusivity(unchecked) var sourcePointers: [UnsafeMutableRawPointer?] = []
+    /// Sources that keep deadlines (timers), listed once each, and how many
+    /// of them have one pending now: collection asks them while it is not 0.
+    @exclusivity(unchecked) var deadlineSources: [any KqueueSource] = []
+    @exclusivity(unchecked) var sourcesWithDeadlines = 0
+    /// Sources with work to run once the lock is released (``runUnlocked(_:)``),
+    /// and whether there are any (what a scan round looks at).
+    @exclusivity(unchecked) var unlockedWork: [any KqueueSource] = []
+    @exclusivity(unchecked) var hasUnlockedWork = false
     /// Set when something proved, during the current kevent() call, that the
     /// descriptor is still this kqueue's epoll instance: a successful epoll_ctl
     /// on it, or epoll_wait returning one of our own tags. A call that ends
     /// without such proof asks (``probeIdentity()``): after a close() the
     /// number may belong to a different file, even another epoll instance.
     @exclusivity(unchecked) var provenAlive = false
-    /// Set by a descriptor filter's detach that found its descriptor closed:
-    /// EBADF (no such descriptor) or ENOENT (the number names another file).
-    @exclusivity(unchecked) var detachFoundClosed: Int32 = 0
     /// Numbers kevent() calls: each call takes its own stamp, so that a
     /// level-triggered knote it re-queued is not collected twice by that call
     /// (and is still collected by every other call).
     @exclusivity(unchecked) var lastStamp: UInt64 = 0
 
-    // Slots reserved for the kqueue's own descriptors in epoll_data.
+    // Slots reserved for the kqueue's own descriptors in epoll_data: the
+    // engine's from firstEngineSlot up, the sources' below it.
     static let wakeupSlot: UInt32 = 0xFFFF_FFFF
-    static let monotonicTimerSlot: UInt32 = 0xFFFF_FFFE
-    static let realtimeTimerSlot: UInt32 = 0xFFFF_FFFD
     /// Nested set n is tagged nestedSetSlot0 - n (write: ...FB, except: ...FA).
     static let nestedSetSlot0: UInt32 = 0xFFFF_FFFC
-    static let inotifySlot: UInt32 = 0xFFFF_FFF0
-    static let signalFDSlot: UInt32 = 0xFFFF_FFEF
-    static let signalHubSlot: UInt32 = 0xFFFF_FFEE
-    static let mountTableSlot: UInt32 = 0xFFFF_FFED
-    static let procConnectorSlot: UInt32 = 0xFFFF_FFEC
+    static let firstEngineSlot: UInt32 = 0xFFFF_FFF0
+    /// A source's descriptor `part` is tagged firstReservedSlot + index * partsPerSource + part.
     static let firstReservedSlot: UInt32 = 0xFFFF_FF00
+    static let partsPerSource = 4
+    static let maxSources = Int(firstEngineSlot - firstReservedSlot) / partsPerSource
 
     /// Every this many nanoseconds the descriptor of a kqueue with blocked
     /// waiters is re-checked (``KqueueWatchdog``): Linux gives no notification
     /// when a program close()s an epoll descriptor another thread waits on.
     static let livenessInterval: UInt64 = 250_000_000
-
-    /// `*Armed` value meaning "the timerfd fired and must be set again".
-    static let timerExpired: UInt64 = .max
 
     /// Epoll events fetched per epoll_wait (kept on the stack).
     static let batch = 64
@@ -166,13 +147,23 @@ public final class Kqueue: @unchecked Sendable {
         lock.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
+        closeOwnDescriptors()
+    }
+
+    /// Closes what the kqueue made besides its epoll descriptor: the wake-up
+    /// eventfd, the nested sets, the sources' descriptors.
+    private func closeOwnDescriptors() {
         FileDescriptorOps.close(wakeup.fd)
         for case let n? in nestedSets { FileDescriptorOps.close(n.fd) }
-        if let i = inotify { FileDescriptorOps.close(i.fd) }
-        if mountTableFD >= 0 { FileDescriptorOps.close(mountTableFD) }
-        if procConnectorFD >= 0 { FileDescriptorOps.close(procConnectorFD) }
-        if let t = monotonicTimerFD { FileDescriptorOps.close(t.fd) }
-        if let t = realtimeTimerFD { FileDescriptorOps.close(t.fd) }
+        for case let s? in sources { s.closeDescriptors() }
+    }
+
+    /// Fork child: closes every descriptor behind the kqueue, the program's
+    /// epoll one included; the object is abandoned as it is (its lock may be held).
+    func closeDescriptorsInChild() {
+        FileDescriptorOps.close(fd)
+        closeOwnDescriptors()
+        for kn in knotes.all where kn.fd.owned >= 0 { FileDescriptorOps.close(kn.fd.owned) }
     }
 
     @inline(__always) static func tag(_ slot: UInt32, _ generation: UInt32 = 0) -> UInt64 {
@@ -196,14 +187,13 @@ public final class Kqueue: @unchecked Sendable {
         wakeup.signal()
         locked {
             // Drop every knote now: their descriptors' epoll entries went with
-            // the epoll instance; timers and queues are ours to free.
+            // the epoll instance; timers (unscheduled by their detach) and
+            // queues are ours to free.
             for kn in knotes.all { kn.ops.detach(kn, from: self) }
             knotes.removeAll()
             slots.removeAll()
             freeSlots.removeAll()
             queue.removeAll()
-            monotonicTimers.removeAll()
-            realtimeTimers.removeAll()
         }
         Debug.trace("kqueue \(fd) reclaimed")
     }
@@ -292,6 +282,73 @@ public final class Kqueue: @unchecked Sendable {
         }
     }
 
+    // MARK: - Filters' sources
+
+    /// The kqueue's source of kind `S`, made on first use.
+    func source<S: KqueueSource>(_ type: S.Type) -> S {
+        let i = S.key.index
+        if i < sources.count, let s = sources[i] { return unsafeDowncast(s, to: S.self) }
+        if i >= sources.count {
+            sources.append(contentsOf: repeatElement(nil, count: i + 1 - sources.count))
+            sourcePointers.append(contentsOf: repeatElement(nil, count: i + 1 - sourcePointers.count))
+        }
+        let s = S()
+        sources[i] = s
+        sourcePointers[i] = Unmanaged.passUnretained(s).toOpaque()
+        return s
+    }
+
+    /// Runs `body` with the kqueue's source of kind `S` (made on first use)
+    /// at +0: no retain/release pair (two atomic operations), for the paths
+    /// of every EV_ADD / EV_DELETE of a filter with a source (timers).
+    @inline(__always)
+    func withSource<S: KqueueSource, R, E: Error>(_ type: S.Type, _ body: (S) throws(E) -> R) throws(E) -> R {
+        let i = S.key.index
+        let p: UnsafeMutableRawPointer
+        if i < sourcePointers.count, let known = sourcePointers[i] {
+            p = known
+        } else {
+            p = Unmanaged.passUnretained(source(type)).toOpaque()
+        }
+        let r: Result<R, E> = Unmanaged<S>.fromOpaque(p)._withUnsafeGuaranteedRef { s in
+            Result { () throws(E) -> R in try body(s) }
+        }
+        return try r.get()
+    }
+
+    /// Registers a source's descriptor in the main epoll set, tagged so that
+    /// its events reach ``KqueueSource/ready(part:in:)`` as `part`.
+    func addSourceDescriptor(_ fd: Int32, of key: SourceKey, part: Int, events: UInt32) throws(Errno) {
+        precondition(part < Self.partsPerSource)
+        let slot = Self.firstReservedSlot + UInt32(key.index * Self.partsPerSource + part)
+        if case .failure(let e) = epoll.add(fd, events: events, data: Self.tag(slot)) { throw e }
+    }
+
+    /// Takes a source's descriptor out of the epoll set (unless the kqueue's
+    /// descriptor was closed: its number may be another epoll instance now).
+    func removeSourceDescriptor(_ fd: Int32) {
+        if !isClosed { _ = epoll.remove(fd) }
+    }
+
+    /// Has `s` run ``KqueueSource/runUnlocked(in:)`` once the current scan round releases the lock.
+    func runUnlocked(_ s: any KqueueSource) {
+        if !unlockedWork.contains(where: { $0 === s }) { unlockedWork.append(s) }
+        hasUnlockedWork = true
+    }
+
+    /// Takes the sources' pending unlocked work (under the lock) and runs it
+    /// (outside it: a program's signal handler may run, and may call kevent()).
+    func runUnlockedWork() {
+        let work = locked { () -> [any KqueueSource] in
+            defer {
+                unlockedWork.removeAll()
+                hasUnlockedWork = false
+            }
+            return unlockedWork
+        }
+        for s in work { s.runUnlocked(in: self) }
+    }
+
     // MARK: - kevent()
 
     /// kevent(): applies `count` changes, then collects up to `capacity` events.
@@ -343,187 +400,6 @@ public final class Kqueue: @unchecked Sendable {
         return r
     }
 
-    // MARK: - Changes (BSD kqueue_register)
-
-    /// Applies the changelist in order. Failed changes (and EV_RECEIPT ones) are
-    /// written to `events` while room remains; with no room the call fails with
-    /// the change's errno. Returns the number of entries written.
-    /// `finishing`: no scan follows in this call (nothing to collect, or a
-    /// change reported), so the wake-up flag is synced here, under the same
-    /// lock. `proven` tells whether a change went through our epoll instance.
-    func apply(
-        changes: UnsafePointer<kevent>, count: Int,
-        events: UnsafeMutablePointer<kevent>?, capacity: Int,
-        finishing: Bool, proven: inout Bool
-    ) -> Result<Int, Errno> {
-        locked {
-            defer { proven = provenAlive }
-            return applyLocked(changes: changes, count: count, events: events, capacity: capacity,
-                               finishing: finishing)
-        }
-    }
-
-    /// ``apply(changes:count:events:capacity:finishing:proven:)`` with the lock
-    /// already held; leaves in ``provenAlive`` whether a change went through
-    /// our epoll instance.
-    func applyLocked(
-        changes: UnsafePointer<kevent>, count: Int,
-        events: UnsafeMutablePointer<kevent>?, capacity: Int, finishing: Bool
-    ) -> Result<Int, Errno> {
-        provenAlive = false
-        var written = 0
-        for i in 0..<count {
-            // Copy first: eventlist may alias changelist (entries before i only are overwritten).
-            var change = changes[i]
-            change.flags &= ~UInt16(EV_SYSFLAGS)
-            var error: Int32
-            var reply = change.flags & UInt16(EV_RECEIPT) != 0
-            if Int32(change.filter) == EVFILT_LIBKQUEUE {
-                (error, reply) = LibkqueueControl.apply(&change)
-            } else {
-                error = register(change)
-            }
-            if error != 0 || reply {
-                if written < capacity, let out = events {
-                    if error != 0 || Int32(change.filter) != EVFILT_LIBKQUEUE {
-                        change.flags |= UInt16(EV_ERROR)
-                        change.data = Int(error)
-                    }
-                    out[written] = change
-                    written += 1
-                } else if error != 0 {
-                    syncWakeup()
-                    return .failure(Errno(rawValue: error))
-                }
-            }
-        }
-        if finishing || written > 0 { syncWakeup() }
-        return .success(written)
-    }
-
-    /// One change; returns 0 or an errno value.
-    func register(_ change: kevent) -> Int32 {
-        guard let ops = FilterTable.ops(for: change.filter) else {
-            return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
-        }
-        let flags = Int32(change.flags)
-        guard let ref = knotes.unretained(change.ident, change.filter) else {
-            guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
-            if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
-            if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
-            let kn = makeKnote(change, ops)
-            if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
-            do throws(Errno) {
-                try ops.attach(kn, to: self)
-            } catch {
-                releaseSlot(kn)
-                queue.remove(kn)
-                recycle(kn)
-                return error.rawValue
-            }
-            knotes[change.ident, change.filter] = kn
-            return 0
-        }
-        // At +0: drop() keeps the knote alive through its spare list while it
-        // may still be used, and nothing below touches it after a drop.
-        return ref._withUnsafeGuaranteedRef { kn in modify(kn, change, ops, flags) }
-    }
-
-    /// A change to the existing knote `kn` (EV_DELETE, EV_ADD, EV_ENABLE...).
-    @inline(__always)
-    private func modify(_ kn: Knote, _ change: kevent, _ ops: any Filter, _ flags: Int32) -> Int32 {
-        if flags & EV_DELETE != 0 {
-            // Linked without the preload library, close() goes unseen: a knote
-            // whose descriptor was closed is gone on BSD, so deleting it is
-            // EBADF, or ENOENT if the number now names another file.
-            detachFoundClosed = 0
-            drop(kn)
-            return detachFoundClosed
-        }
-        // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
-        // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
-        // and vnode subscriptions must survive an EV_ENABLE). EVFILT_USER always
-        // sees its fflags, so EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
-        // EV_KEEPUDATA (FreeBSD) keeps the udata of a modified knote too.
-        let modifies = flags & EV_ADD != 0 || flags & (EV_ENABLE | EV_DISABLE) == 0
-        if modifies && flags & EV_KEEPUDATA == 0 { kn.udata = change.udata }
-        if modifies || ops is UserFilter {
-            do throws(Errno) {
-                try ops.touch(kn, with: change, in: self)
-            } catch {
-                // touch may find that the descriptor was closed behind our back
-                // (linked without the preload library, close() is not seen).
-                if error == DescriptorFilter.descriptorReused {
-                    drop(kn)
-                    return register(change)
-                }
-                if error == .badFileDescriptor { drop(kn) }
-                return error.rawValue
-            }
-        }
-        if flags & EV_DISABLE != 0 && !kn.disabled {
-            kn.disabled = true
-            ops.disable(kn, in: self)
-        }
-        if flags & EV_ENABLE != 0 && kn.disabled {
-            kn.disabled = false
-            ops.enable(kn, in: self)
-        }
-        return 0
-    }
-
-    /// True if `change` is for a descriptor filter and names no open
-    /// descriptor: BSD checks the descriptor before looking for the knote, so
-    /// EV_DELETE / EV_ENABLE / EV_DISABLE on it fail with EBADF, not ENOENT.
-    /// Only asked when no knote was found (the error path).
-    static func namesClosedDescriptor(_ change: kevent) -> Bool {
-        guard descriptorFilters.contains(change.filter) else { return false }
-        guard change.ident <= UInt(Int32.max) else { return true }
-        if case .failure(let e) = FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD) {
-            return e == .badFileDescriptor
-        }
-        return false
-    }
-
-    /// The filters whose ident is a descriptor (built once: close() runs this).
-    static let descriptorFilters: [Int16] = [EVFILT_READ, EVFILT_WRITE, EVFILT_EXCEPT, EVFILT_VNODE].map { Int16($0) }
-
-    /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
-    func forgetDescriptor(_ fd: Int32) {
-        locked {
-            for filter in Self.descriptorFilters {
-                if let kn = knotes[UInt(fd), filter] { drop(kn) }
-            }
-            syncWakeup()
-        }
-    }
-
-    /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery).
-    func drop(_ kn: Knote) {
-        kn.ops.detach(kn, from: self)
-        queue.remove(kn)
-        releaseSlot(kn)
-        // Recycle before the table lets go: callers may hold `kn` at +0
-        // (routing slots are unmanaged), so the table's may be its last reference.
-        recycle(kn)
-        knotes[kn.ident, kn.filter] = nil
-    }
-
-    /// A knote for `change`: a recycled one if any.
-    func makeKnote(_ change: kevent, _ ops: any Filter) -> Knote {
-        if let kn = spareKnotes.popLast() {
-            kn.configure(change: change, ops: ops)
-            return kn
-        }
-        return Knote(change: change, ops: ops)
-    }
-
-    /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
-    /// table, routing slot, queue, timer heap and watches have let go.
-    func recycle(_ kn: Knote) {
-        spareKnotes.append(kn)
-    }
-
     // MARK: - Scan (BSD kqueue_scan)
 
     /// Collects up to `capacity` events. `timeout` is nil (wait forever) or
@@ -560,7 +436,7 @@ public final class Kqueue: @unchecked Sendable {
                 var room = capacity - n
                 var before = n
                 var done = false
-                var readSignals = false
+                var unlockedWorkPending = false
                 var chunked = false
                 var watched = false
 
@@ -602,7 +478,7 @@ public final class Kqueue: @unchecked Sendable {
                             return nil
                         }
                         done = finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           readSignals: &readSignals)
+                                           unlockedWorkPending: &unlockedWorkPending)
                         return nil
                     }
                     if let early { return early }
@@ -672,7 +548,7 @@ public final class Kqueue: @unchecked Sendable {
                         // Our counting handler for a watched signal interrupted the
                         // wait (it runs even for a signal the program ignores): report
                         // the signal, as BSD wakes a kqueue on it, not EINTR.
-                        if n == 0 && locked({ refreshSignals(); return !queue.isEmpty }) { continue }
+                        if n == 0 && locked({ sourcesInterrupted(); return !queue.isEmpty }) { continue }
                         locked { syncWakeup() }
                         return n > 0 ? .success(n) : .failure(e)
                     case .failure:
@@ -690,17 +566,10 @@ public final class Kqueue: @unchecked Sendable {
                             if resetProof { provenAlive = false }
                         }
                         return finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           readSignals: &readSignals)
+                                           unlockedWorkPending: &unlockedWorkPending)
                     }
                 }
-                if readSignals {
-                    // Outside the lock: the program's handler may run, and may call kevent().
-                    SignalHub.drainSignalFD()
-                    locked {
-                        refreshSignals()
-                        syncWakeup()
-                    }
-                }
+                if unlockedWorkPending { runUnlockedWork() }
                 if done {
                     // epoll filled the buffer: more may be ready. BSD fills the
                     // whole event list, so poll again (n > 0 makes the wait zero)
@@ -737,15 +606,15 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// The end of a scan round, under the lock: routes the `k` epoll events
-    /// in `base`, notes whether the shared signalfd must be read, and syncs
-    /// the wake-up flag when anything was collected. Returns whether the
-    /// round collected anything.
+    /// in `base`, notes whether sources asked for work to run unlocked
+    /// (``runUnlocked(_:)``), and syncs the wake-up flag when anything was
+    /// collected. Returns whether the round collected anything.
     @inline(__always)
     func finishRound(_ base: UnsafeMutablePointer<epoll_event>, _ k: Int, into out: UnsafeMutablePointer<kevent>,
-                     n: inout Int, room: Int, stamp: UInt64, proven: inout Bool, readSignals: inout Bool) -> Bool {
+                     n: inout Int, room: Int, stamp: UInt64, proven: inout Bool,
+                     unlockedWorkPending: inout Bool) -> Bool {
         if k > 0 { n += route(base, k, into: out + n, room: room, stamp: stamp) }
-        readSignals = signalFDReady
-        signalFDReady = false
+        unlockedWorkPending = hasUnlockedWork
         if n > 0 {
             syncWakeup()
             proven = provenAlive
@@ -753,510 +622,8 @@ public final class Kqueue: @unchecked Sendable {
         return n > 0
     }
 
-    /// Delivers queued knotes (each at most once per call) and due timers.
-    /// The common case, nothing queued and no timer, costs no call.
-    @inline(__always)
-    func collectQueued(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        if queue.isEmpty && monotonicTimers.isEmpty && realtimeTimers.isEmpty { return 0 }
-        return collectQueuedKnotes(into: out, room: room, stamp: stamp)
-    }
-
-    @inline(never)
-    func collectQueuedKnotes(into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        if !monotonicTimers.isEmpty, monotonicTimers.top!.deadline <= Clock.monotonicNanoseconds() {
-            fireTimers(realtime: false)
-        }
-        if !realtimeTimers.isEmpty, realtimeTimers.top!.deadline <= Clock.realtimeNanoseconds() {
-            fireTimers(realtime: true)
-        }
-        var produced = 0
-        var remaining = queue.count
-        var cursor = queue.head
-        while remaining > 0 && produced < room, let kn = cursor {
-            remaining -= 1
-            cursor = kn.next
-            if kn.collectedIn == stamp { continue }  // level-triggered, already returned by this call
-            if kn.disabled {
-                queue.remove(kn)
-                continue
-            }
-            if let ev = kn.ops.process(kn, epollEvents: 0, in: self) {
-                out[produced] = ev
-                produced += 1
-                kn.collectedIn = stamp
-                delivered(kn, fromQueue: true)
-            } else {
-                queue.remove(kn)
-            }
-        }
-        return produced
-    }
-
-    /// Turns epoll events into kevents. Each descriptor event yields at most one
-    /// kevent (one registration per (fd, filter)); the nested sets are read
-    /// last, with whatever room is left.
-    func route(_ events: UnsafeMutablePointer<epoll_event>, _ count: Int,
-               into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        var produced = 0
-        var nestedReady = 0  // bit per EpollSet raw value
-        for i in 0..<count {
-            let data = events[i].data.u64
-            let slot = UInt32(truncatingIfNeeded: data >> 32)
-            if slot >= Self.firstReservedSlot {
-                provenAlive = true  // our own descriptors' tags
-                switch slot {
-                case Self.monotonicTimerSlot:
-                    // Expired, so readable until set again: force the re-arm
-                    // (or disarm, which clears it) even for the same deadline.
-                    monotonicArmed = Self.timerExpired
-                    fireTimers(realtime: false)
-                case Self.realtimeTimerSlot:
-                    realtimeArmed = Self.timerExpired
-                    fireTimers(realtime: true)
-                case EpollSet.write.slot, EpollSet.except.slot:
-                    nestedReady |= 1 << Int(Self.nestedSetSlot0 - slot)
-                case Self.inotifySlot:
-                    drainWatches()
-                case Self.signalFDSlot:
-                    signalFDReady = true
-                case Self.signalHubSlot:
-                    refreshSignals()
-                case Self.mountTableSlot:
-                    mountTableChanged()
-                case Self.procConnectorSlot:
-                    readProcessEvents()
-                default:
-                    break  // wake-up eventfd: the queue is collected below
-                }
-                continue
-            }
-            produced += deliverEpollEvent(slot: slot, data: data, events: events[i].events,
-                                          into: out + produced, stamp: stamp)
-        }
-        if nestedReady != 0 { produced += routeNested(nestedReady, into: out + produced, room: room - produced, stamp: stamp) }
-        if produced < room && !queue.isEmpty {
-            produced += collectQueued(into: out + produced, room: room - produced, stamp: stamp)
-        }
-        return produced
-    }
-
-    /// Collects from the nested sets whose tag fired (bit per EpollSet raw value).
-    func routeNested(_ ready: Int, into out: UnsafeMutablePointer<kevent>, room: Int, stamp: UInt64) -> Int {
-        var produced = 0
-        for set in EpollSet.nested where ready & (1 << set.rawValue) != 0 {
-            guard let ns = nestedSets[set.rawValue] else { continue }
-            // Batches until the set has no more (a full batch may mean more
-            // are ready) or the caller's list is full; a round that brings
-            // nothing new (level-triggered ones reported again) ends it.
-            while produced < room {
-                let want = min(room - produced, Self.batch)
-                let (k, p) = withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb -> (Int, Int) in
-                    let nbase = nb.baseAddress!
-                    guard case .success(let k) = ns.wait(into: nbase, capacity: Int32(want), timeout: 0)
-                    else { return (0, 0) }
-                    var p = 0
-                    for j in 0..<Int(k) {
-                        let d = nbase[j].data.u64
-                        p += deliverEpollEvent(slot: UInt32(truncatingIfNeeded: d >> 32), data: d,
-                                               events: nbase[j].events, into: out + produced + p, stamp: stamp)
-                    }
-                    return (Int(k), p)
-                }
-                produced += p
-                if k < want || p == 0 { break }
-            }
-        }
-        return produced
-    }
-
-    @inline(__always)
-    func deliverEpollEvent(slot: UInt32, data: UInt64, events: UInt32,
-                           into out: UnsafeMutablePointer<kevent>, stamp: UInt64) -> Int {
-        guard Int(slot) < slots.count, let ref = slots[Int(slot)] else { return 0 }
-        return ref._withUnsafeGuaranteedRef { kn in
-            guard kn.generation == UInt32(truncatingIfNeeded: data) else { return 0 }  // stale
-            provenAlive = true
-            return deliver(kn, events: events, into: out, stamp: stamp)
-        }
-    }
-
-    @inline(__always)
-    func deliver(_ kn: Knote, events: UInt32, into out: UnsafeMutablePointer<kevent>, stamp: UInt64) -> Int {
-        if kn.disabled { return 0 }
-        if kn.collectedIn == stamp {
-            // Already returned by this call (a later epoll_wait of the same
-            // scan reports level-triggered descriptors again). A one-shot
-            // registration that epoll just disarmed is armed again; an edge is
-            // kept for the next call by a userspace re-check.
-            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
-            else if kn.epollEvents & Epoll.edgeTriggered != 0 { queue.append(kn) }
-            return 0
-        }
-        guard let ev = process(kn, epollEvents: events) else {
-            // Not ready after all (e.g. below NOTE_LOWAT): a one-shot epoll
-            // registration must be re-armed or it would never fire again.
-            if kn.epollEvents & Epoll.oneShot != 0 { kn.ops.enable(kn, in: self) }
-            return 0
-        }
-        out.pointee = ev
-        kn.collectedIn = stamp
-        delivered(kn, fromQueue: false)
-        return 1
-    }
-
-    /// The filter's event for `kn`. EVFILT_READ and EVFILT_WRITE, the filters
-    /// of nearly every epoll event, are called through their ``FilterTable``
-    /// constants: through `kn.ops` the call would retain and release the
-    /// filter object (two atomic operations) on every event.
-    @inline(__always)
-    func process(_ kn: Knote, epollEvents events: UInt32) -> kevent? {
-        switch Int32(kn.filter) {
-        case EVFILT_READ: return FilterTable.read.process(kn, epollEvents: events, in: self)
-        case EVFILT_WRITE: return FilterTable.write.process(kn, epollEvents: events, in: self)
-        default: return kn.ops.process(kn, epollEvents: events, in: self)
-        }
-    }
-
-    /// The EV_ONESHOT / EV_CLEAR / EV_DISPATCH state machine after a delivery.
-    func delivered(_ kn: Knote, fromQueue: Bool) {
-        if kn.has(EV_ONESHOT) {
-            drop(kn)
-            return
-        }
-        let clear = kn.has(EV_CLEAR)
-        let dispatch = kn.has(EV_DISPATCH)
-        if clear { kn.ops.clear(kn) }
-        if dispatch {
-            kn.disabled = true
-            queue.remove(kn)
-        } else if clear {
-            queue.remove(kn)
-        } else if fromQueue {
-            // Level-triggered: re-check at the next scan, after the others.
-            queue.remove(kn)
-            queue.append(kn)
-        } else if kn.epollEvents & Epoll.edgeTriggered != 0 {
-            // Level semantics emulated over an edge-triggered registration (NOTE_LOWAT).
-            queue.append(kn)
-        }
-    }
-
-    // MARK: - Signals
-
-    /// Adds the process-wide signalfd (level) and hub eventfd (edge) to our set.
-    func watchSignals() -> Errno? {
-        let (sfd, hub, generation) = SignalHub.descriptors
-        if watchingSignals == generation { return nil }
-        if case .failure(let e) = epoll.add(hub, events: Epoll.readable | Epoll.edgeTriggered,
-                                            data: Self.tag(Self.signalHubSlot)) { return e }
-        if case .failure(let e) = epoll.add(sfd, events: Epoll.readable, data: Self.tag(Self.signalFDSlot)) {
-            _ = epoll.remove(hub)
-            return e
-        }
-        watchingSignals = generation
-        return nil
-    }
-
-    /// Brings every signal knote up to the shared counts.
-    func refreshSignals() {
-        for kn in signalKnotes { FilterTable.signal.refresh(kn, in: self) }
-    }
-
-    // MARK: - Process-events connector
-
-    /// Opens (on first use) the netlink socket that reports forks and execs.
-    func useProcConnector() -> Errno? {
-        if procConnectorUsers == 0 {
-            let fd = cbsdshim_proc_connector_open()
-            if fd < 0 { return Errno.current }
-            if case .failure(let e) = epoll.add(fd, events: Epoll.readable, data: Self.tag(Self.procConnectorSlot)) {
-                FileDescriptorOps.close(fd)
-                return e
-            }
-            procConnectorFD = fd
-        }
-        procConnectorUsers += 1
-        return nil
-    }
-
-    func releaseProcConnector() {
-        procConnectorUsers -= 1
-        guard procConnectorUsers == 0, procConnectorFD >= 0 else { return }
-        if !isClosed { _ = epoll.remove(procConnectorFD) }
-        FileDescriptorOps.close(procConnectorFD)
-        procConnectorFD = -1
-    }
-
-    /// Hands forks and execs of watched processes to their knotes.
-    func readProcessEvents() {
-        guard procConnectorFD >= 0 else { return }
-        withUnsafeTemporaryAllocation(of: cbsdshim_proc_event.self, capacity: 64) { buf in
-            while true {
-                let n = Int(cbsdshim_proc_connector_read(procConnectorFD, buf.baseAddress, 64))
-                if n <= 0 { return }
-                for i in 0..<n {
-                    let ev = buf[i]
-                    if ev.kind == Int32(CBSDSHIM_PROC_FORK) {
-                        // A new thread is not a new process.
-                        guard ev.pid == ev.tgid, let kn = knotes[UInt(ev.parent_tgid), Int16(EVFILT_PROC)] else { continue }
-                        FilterTable.proc.forked(kn, child: ev.tgid, in: self)
-                    } else if let kn = knotes[UInt(ev.tgid), Int16(EVFILT_PROC)] {
-                        FilterTable.proc.execed(kn, in: self)
-                    }
-                }
-            }
-        }
-    }
-
-    // MARK: - Mount table
-
-    /// Opens /proc/self/mountinfo into our epoll set (EPOLLPRI: the table changed).
-    func watchMounts() -> Errno? {
-        if mountTableFD >= 0 { return nil }
-        let fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return Errno.current }
-        if case .failure(let e) = epoll.add(fd, events: Epoll.priority | Epoll.error, data: Self.tag(Self.mountTableSlot)) {
-            FileDescriptorOps.close(fd)
-            return e
-        }
-        mountTableFD = fd
-        mountCount = countMounts(fd)
-        return nil
-    }
-
-    func unwatchMounts() {
-        guard mountTableFD >= 0 else { return }
-        if !isClosed { _ = epoll.remove(mountTableFD) }
-        FileDescriptorOps.close(mountTableFD)
-        mountTableFD = -1
-    }
-
-    func mountTableChanged() {
-        guard mountTableFD >= 0 else { return }
-        let before = mountCount
-        mountCount = countMounts(mountTableFD)
-        for kn in fsKnotes { FilterTable.fs.mountsChanged(kn, before: before, after: mountCount, in: self) }
-    }
-
-    // MARK: - inotify watches
-
-    /// Watches the file open as `fd` for `mask` on behalf of `kn` (one watch per
-    /// inode, shared by every knote on it; masks accumulate). Returns nil or
-    /// why it could not (e.g. ENOSPC: the user's inotify watch limit).
-    @discardableResult
-    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32) -> Errno? {
-        if kn.watchDescriptor >= 0 { return nil }
-        if inotify == nil {
-            switch Inotify.create() {
-            case .failure(let e): return e
-            case .success(let i):
-                if case .failure(let e) = epoll.add(i.fd, events: Epoll.readable, data: Self.tag(Self.inotifySlot)) {
-                    FileDescriptorOps.close(i.fd)
-                    return e
-                }
-                inotify = i
-            }
-        }
-        switch inotify!.watch(descriptor: fd, mask: mask) {
-        case .failure(let e):
-            return e
-        case .success(let wd):
-            kn.watchDescriptor = wd
-            watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-            return nil
-        }
-    }
-
-    func unwatch(_ kn: Knote) {
-        let wd = kn.watchDescriptor
-        guard wd >= 0 else { return }
-        kn.watchDescriptor = -1
-        Self.remove(kn, from: &watchers, wd)
-        releaseWatch(wd)
-    }
-
-    /// Watches the directory holding the directory open as `fd` (its "..") on
-    /// behalf of `kn`, moving the knote's parent watch there if it had another
-    /// one. Linux tells a watched directory of its own rmdir only once its last
-    /// descriptor is closed; the parent's IN_DELETE tells at once. Failure (no
-    /// read permission on the parent, the watch limit) costs only that report.
-    func watchParent(_ kn: Knote, descriptor fd: Int32, mask: UInt32) {
-        guard let i = inotify else { return }
-        let wd = inotify_add_watch(i.fd, "/proc/self/fd/\(fd)/..", mask | UInt32(IN_MASK_ADD))
-        guard wd >= 0, wd != kn.parentWatchDescriptor else { return }
-        unwatchParent(kn)
-        kn.parentWatchDescriptor = wd
-        parentWatchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-    }
-
-    func unwatchParent(_ kn: Knote) {
-        let wd = kn.parentWatchDescriptor
-        guard wd >= 0 else { return }
-        kn.parentWatchDescriptor = -1
-        Self.remove(kn, from: &parentWatchers, wd)
-        releaseWatch(wd)
-    }
-
-    private static func remove(_ kn: Knote, from table: inout [Int32: [Unmanaged<Knote>]], _ wd: Int32) {
-        guard var list = table[wd] else { return }
-        list.removeAll { $0.toOpaque() == Unmanaged.passUnretained(kn).toOpaque() }
-        table[wd] = list.isEmpty ? nil : list
-    }
-
-    /// Removes the kernel watch once no knote uses it in either role.
-    private func releaseWatch(_ wd: Int32) {
-        if watchers[wd] == nil && parentWatchers[wd] == nil { inotify?.unwatch(wd) }
-    }
-
-    /// Hands every pending inotify event to the knotes watching that inode,
-    /// then to the directory knotes whose parent it is.
-    func drainWatches() {
-        guard let i = inotify else { return }
-        i.drainPairingMoves { wd, mask in
-            let list = watchers[wd], parents = parentWatchers[wd]
-            if mask & Inotify.ignored != 0 {
-                // The inode is gone (or the watch was removed): forget it.
-                watchers[wd] = nil
-                parentWatchers[wd] = nil
-                for ref in list ?? [] { ref.takeUnretainedValue().watchDescriptor = -1 }
-                for ref in parents ?? [] { ref.takeUnretainedValue().parentWatchDescriptor = -1 }
-            }
-            for ref in list ?? [] {
-                let kn = ref.takeUnretainedValue()
-                kn.ops.watchFired(kn, mask: mask, in: self)
-            }
-            for ref in parents ?? [] {
-                FilterTable.vnode.parentChanged(ref.takeUnretainedValue(), mask: mask, in: self)
-            }
-        }
-    }
-
-    // MARK: - Timers
-
-    /// Schedules a timer knote on its clock's heap and re-arms that clock's timerfd.
-    func schedule(_ kn: Knote) -> Result<Void, Errno> {
-        if kn.realtime {
-            if realtimeTimerFD == nil {
-                switch makeTimerFD(clock: CLOCK_REALTIME, slot: Self.realtimeTimerSlot) {
-                case .success(let t): realtimeTimerFD = t
-                case .failure(let e): return .failure(e)
-                }
-            }
-            realtimeTimers.insert(kn)
-        } else {
-            if monotonicTimerFD == nil {
-                switch makeTimerFD(clock: CLOCK_MONOTONIC, slot: Self.monotonicTimerSlot) {
-                case .success(let t): monotonicTimerFD = t
-                case .failure(let e): return .failure(e)
-                }
-            }
-            monotonicTimers.insert(kn)
-        }
-        rearmTimers(realtime: kn.realtime)
-        return .success(())
-    }
-
-    func unschedule(_ kn: Knote) {
-        if kn.heapIndex < 0 { return }
-        if kn.realtime { realtimeTimers.remove(kn) } else { monotonicTimers.remove(kn) }
-        // The timerfd may stay armed for this knote's deadline: the spurious
-        // expiry finds nothing due and re-arms for the next one.
-    }
-
-    private func makeTimerFD(clock: clockid_t, slot: UInt32) -> Result<TimerFD, Errno> {
-        switch TimerFD.create(clock: clock) {
-        case .failure(let e): return .failure(e)
-        case .success(let t):
-            if case .failure(let e) = epoll.add(t.fd, events: Epoll.readable, data: Self.tag(slot)) {
-                FileDescriptorOps.close(t.fd)
-                return .failure(e)
-            }
-            return .success(t)
-        }
-    }
-
-    /// Moves every due timer to the active queue, counting missed periods, and
-    /// re-arms the timerfd for the next deadline.
-    func fireTimers(realtime: Bool) {
-        let now = realtime ? Clock.realtimeNanoseconds() : Clock.monotonicNanoseconds()
-        while true {
-            let top: Knote? = realtime ? realtimeTimers.top : monotonicTimers.top
-            guard let kn = top, kn.deadline <= now else { break }
-            if realtime { _ = realtimeTimers.popTop() } else { _ = monotonicTimers.popTop() }
-            if kn.period > 0 {
-                let missed = (now - kn.deadline) / kn.period
-                kn.data &+= 1 &+ Int(truncatingIfNeeded: missed)
-                kn.deadline &+= (missed &+ 1) &* kn.period
-                if realtime { realtimeTimers.insert(kn) } else { monotonicTimers.insert(kn) }
-            } else {
-                kn.data &+= 1
-            }
-            activate(kn)
-        }
-        rearmTimers(realtime: realtime)
-    }
-
-    func rearmTimers(realtime: Bool) {
-        if realtime {
-            let want = realtimeTimers.top?.deadline
-            if want != realtimeArmed, let t = realtimeTimerFD {
-                _ = t.arm(at: want)
-                realtimeArmed = want
-            }
-        } else {
-            let want = monotonicTimers.top?.deadline
-            if want != monotonicArmed, let t = monotonicTimerFD {
-                _ = t.arm(at: want)
-                monotonicArmed = want
-            }
-        }
-    }
-
     // MARK: - Introspection (tests, benchmarks)
 
     /// Number of registered knotes.
     public var knoteCount: Int { locked { knotes.count } }
-}
-
-extension Inotify {
-    /// Reads pending events, calling `body(wd, mask)` for each, until none is
-    /// left. An event about an entry of a watched directory (it carries the
-    /// entry's name) keeps only its entry bits and IN_ISDIR: a file inside a
-    /// directory being written or chmod'ed is no change of the directory
-    /// itself (BSD's EVFILT_VNODE on a directory reports neither). A move gets
-    /// ``VnodeFilter/movedAcross`` too unless its other half (the event with
-    /// its cookie) is an event of the same watch in the same read: the entry
-    /// went to, or came from, another directory.
-    func drainPairingMoves(_ body: (Int32, UInt32) -> Void) {
-        let header = MemoryLayout<inotify_event>.size
-        let moves = UInt32(IN_MOVED_FROM | IN_MOVED_TO)
-        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
-            let base = UnsafeRawPointer(buf.baseAddress!)
-            while true {
-                let n = read(fd, buf.baseAddress, buf.count)
-                if n <= 0 { return }
-                var off = 0
-                while off + header <= n {
-                    let ev = base.advanced(by: off).loadUnaligned(as: inotify_event.self)
-                    var mask = ev.len > 0 ? ev.mask & (Self.entries | UInt32(IN_ISDIR)) : ev.mask
-                    if ev.mask & moves != 0 {
-                        var paired = false
-                        var o = 0
-                        while o + header <= n {
-                            let other = base.advanced(by: o).loadUnaligned(as: inotify_event.self)
-                            if o != off && other.cookie == ev.cookie && other.mask & moves != 0
-                                && other.mask & moves != ev.mask & moves {
-                                paired = other.wd == ev.wd
-                                break
-                            }
-                            o += header + Int(other.len)
-                        }
-                        if !paired { mask |= VnodeFilter.movedAcross }
-                    }
-                    if mask != 0 { body(ev.wd, mask) }
-                    off += header + Int(ev.len)
-                }
-            }
-        }
-    }
 }

@@ -159,17 +159,7 @@ public enum KqueueRegistry {
                     kq.forkedAway = true
                     kq.closed.store(true, ordering: .relaxed)
                     guard ours else { continue }
-                    FileDescriptorOps.close(kq.fd)
-                    FileDescriptorOps.close(kq.wakeup.fd)
-                    for case let n? in kq.nestedSets { FileDescriptorOps.close(n.fd) }
-                    if let i = kq.inotify { FileDescriptorOps.close(i.fd) }
-                    if kq.mountTableFD >= 0 { FileDescriptorOps.close(kq.mountTableFD) }
-                    if kq.procConnectorFD >= 0 { FileDescriptorOps.close(kq.procConnectorFD) }
-                    for kn in kq.knotes.all where kn.ownedDescriptor >= 0 {
-                        FileDescriptorOps.close(kn.ownedDescriptor)
-                    }
-                    if let x = kq.monotonicTimerFD { FileDescriptorOps.close(x.fd) }
-                    if let x = kq.realtimeTimerFD { FileDescriptorOps.close(x.fd) }
+                    kq.closeDescriptorsInChild()
                 }
                 // The objects are abandoned, not freed: their locks may be held.
                 // Kept referenced, so leak checkers see them as reachable.

@@ -2,7 +2,6 @@
 // SignalHub.swift: process-wide state behind EVFILT_SIGNAL (one per process, like signal dispositions).
 
 import BSDSystem
-import CBSDShim
 import Glibc
 
 /// Signals belong to the process, not to a kqueue, so their bookkeeping is
@@ -64,26 +63,20 @@ enum SignalHub {
                 state.generation += 1
             }
             if state.watchers[Int(sig)] == 0 {
-                if cbsdshim_signal_watch(sig, state.hubFD) != 0 { return Errno.current }
-                if cbsdshim_signal_interposed() == 0 {
-                    var set = sigset_t(), old = sigset_t()
-                    sigemptyset(&set)
-                    sigaddset(&set, sig)
-                    pthread_sigmask(SIG_BLOCK, &set, &old)
-                    if sigismember(&old, sig) == 0 {
-                        sigaddset(&state.libraryBlocked, sig)
-                        state.blockedIn[Int(sig)] = pthread_self()
-                    }
+                if case .failure(let e) = SignalCounter.watch(sig, hub: state.hubFD) { return e }
+                if !SignalCounter.isInterposed && !ThreadSignalMask.block(sig) {
+                    sigaddset(&state.libraryBlocked, sig)
+                    state.blockedIn[Int(sig)] = pthread_self()
                 }
                 sigaddset(&state.mask, sig)
-                let fd = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC))
-                if fd < 0 {
-                    let e = Errno.current
-                    cbsdshim_signal_unwatch(sig)
+                switch SignalFD.set(state.signalFD, to: state.mask) {
+                case .success(let fd):
+                    state.signalFD = fd
+                case .failure(let e):
+                    SignalCounter.unwatch(sig)
                     sigdelset(&state.mask, sig)
                     return e
                 }
-                state.signalFD = fd
             }
             state.watchers[Int(sig)] += 1
             state.total += 1
@@ -99,28 +92,23 @@ enum SignalHub {
             state.total -= 1
             defer { if state.total == 0 { closeDescriptors() } }
             guard state.watchers[Int(sig)] == 0 else { return }
-            cbsdshim_signal_unwatch(sig)
+            SignalCounter.unwatch(sig)
             sigdelset(&state.mask, sig)
             let libraryBlockedIt = sigismember(&state.libraryBlocked, sig) == 1
             sigdelset(&state.libraryBlocked, sig)
-            if state.signalFD >= 0 { _ = signalfd(state.signalFD, &state.mask, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+            if state.signalFD >= 0 { _ = SignalFD.set(state.signalFD, to: state.mask) }
             // Only in the thread the library blocked it in: elsewhere the
             // block may be the program's own.
-            if libraryBlockedIt && pthread_equal(state.blockedIn[Int(sig)], pthread_self()) != 0 { unblock(sig) }
+            if libraryBlockedIt && pthread_equal(state.blockedIn[Int(sig)], pthread_self()) != 0 {
+                ThreadSignalMask.unblock(sig)
+            }
         }
-    }
-
-    private static func unblock(_ sig: Int32) {
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, sig)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     /// No signal is watched any more: give the descriptors back (nothing of a
     /// closed kqueue may stay behind). The handlers are gone already.
     private static func closeDescriptors() {
-        cbsdshim_signal_forget_hub()
+        SignalCounter.forgetHub()
         if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
         if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
         state.signalFD = -1
@@ -133,7 +121,7 @@ enum SignalHub {
     }
 
     /// Deliveries of `sig` counted so far.
-    @inline(__always) static func count(_ sig: Int32) -> UInt64 { cbsdshim_signal_count(sig) }
+    @inline(__always) static func count(_ sig: Int32) -> UInt64 { SignalCounter.count(sig) }
 
     /// Reads every pending watched signal off the signalfd, counting each and
     /// applying the program's disposition unless the program blocks it (in
@@ -144,13 +132,11 @@ enum SignalHub {
         let (fd, libraryBlocked) = lock.withLock { (state.signalFD, state.libraryBlocked) }
         guard fd >= 0 else { return }
         var ours = libraryBlocked
-        var mask = sigset_t()
-        pthread_sigmask(SIG_SETMASK, nil, &mask)
-        var info = signalfd_siginfo()
-        while read(fd, &info, MemoryLayout<signalfd_siginfo>.size) == MemoryLayout<signalfd_siginfo>.size {
+        var mask = ThreadSignalMask.current
+        while var info = SignalFD.read(fd) {
             let sig = Int32(info.ssi_signo)
             let deliver = sigismember(&ours, sig) == 1 || sigismember(&mask, sig) == 0
-            cbsdshim_signal_consumed(sig, &info, deliver ? 1 : 0)
+            SignalCounter.consumed(sig, &info, deliver: deliver)
         }
     }
 
@@ -159,13 +145,13 @@ enum SignalHub {
     /// in the thread that forked (the child's only thread).
     static func forgetInChild() {
         lock.reset()
-        cbsdshim_signal_forget_hub()
+        SignalCounter.forgetHub()
         if state.signalFD >= 0 { FileDescriptorOps.close(state.signalFD) }
         if state.hubFD >= 0 { FileDescriptorOps.close(state.hubFD) }
-        cbsdshim_signal_unwatch_all_in_child()
+        SignalCounter.unwatchAllInChild()
         let me = pthread_self()
         for sig in 1..<signalCount where sigismember(&state.libraryBlocked, Int32(sig)) == 1 && state.blockedIn[sig] == me {
-            unblock(Int32(sig))
+            ThreadSignalMask.unblock(Int32(sig))
         }
         state = State()
     }

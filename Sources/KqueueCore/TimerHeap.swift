@@ -11,21 +11,21 @@ struct TimerHeap {
     var top: Knote? { items.first }
 
     mutating func insert(_ kn: Knote) {
-        kn.heapIndex = items.count
+        kn.timer.heapIndex = items.count
         items.append(kn)
         siftUp(items.count - 1)
     }
 
     mutating func remove(_ kn: Knote) {
-        let i = kn.heapIndex
+        let i = kn.timer.heapIndex
         guard i >= 0, i < items.count, items[i] === kn else { return }
         let last = items.count - 1
         if i != last {
             items.swapAt(i, last)
-            items[i].heapIndex = i
+            items[i].timer.heapIndex = i
         }
         items.removeLast()
-        kn.heapIndex = -1
+        kn.timer.heapIndex = -1
         if i < items.count {
             siftDown(i)
             siftUp(i)
@@ -40,7 +40,7 @@ struct TimerHeap {
     }
 
     mutating func removeAll() {
-        for kn in items { kn.heapIndex = -1 }
+        for kn in items { kn.timer.heapIndex = -1 }
         items.removeAll()
     }
 
@@ -48,10 +48,10 @@ struct TimerHeap {
         var i = start
         while i > 0 {
             let p = (i - 1) / 2
-            if items[p].deadline <= items[i].deadline { break }
+            if items[p].timer.deadline <= items[i].timer.deadline { break }
             items.swapAt(p, i)
-            items[p].heapIndex = p
-            items[i].heapIndex = i
+            items[p].timer.heapIndex = p
+            items[i].timer.heapIndex = i
             i = p
         }
     }
@@ -64,11 +64,11 @@ struct TimerHeap {
             if l >= n { break }
             var m = l
             let r = l + 1
-            if r < n && items[r].deadline < items[l].deadline { m = r }
-            if items[i].deadline <= items[m].deadline { break }
+            if r < n && items[r].timer.deadline < items[l].timer.deadline { m = r }
+            if items[i].timer.deadline <= items[m].timer.deadline { break }
             items.swapAt(i, m)
-            items[i].heapIndex = i
-            items[m].heapIndex = m
+            items[i].timer.heapIndex = i
+            items[m].timer.heapIndex = m
             i = m
         }
     }

@@ -79,9 +79,11 @@ import Testing
         let changes = (0..<5000).map { change(UInt($0), EVFILT_TIMER, EV_ADD, 0, 60_000) }
         _ = try run(kq, changes, capacity: 0).get()
         #expect(kq.knoteCount == 5000)
-        #expect(kq.monotonicTimerFD != nil)
-        #expect(kq.realtimeTimerFD == nil)
-        #expect(kq.monotonicTimers.items.count == 5000)
+        let (monotonic, realtime) = kq.locked {
+            (kq.source(TimerSource.self).scheduled(realtime: false), kq.source(TimerSource.self).scheduled(realtime: true))
+        }
+        #expect(monotonic.hasTimerFD && monotonic.timers == 5000)
+        #expect(!realtime.hasTimerFD && realtime.timers == 0)
     }
 
     @Test func closedDescriptorIsDetectedAndReclaimed() throws {

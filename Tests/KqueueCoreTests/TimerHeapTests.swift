@@ -9,7 +9,7 @@ import Testing
     func knote(_ ident: UInt, deadline: UInt64) -> Knote {
         let kn = Knote(change: kevent(ident: ident, filter: Int16(EVFILT_TIMER), flags: UInt16(EV_ADD),
                                       fflags: 0, data: 0, udata: nil), ops: FilterTable.timer)
-        kn.deadline = deadline
+        kn.timer.deadline = deadline
         return kn
     }
 
@@ -29,14 +29,14 @@ import Testing
             if next() % 4 == 0, !live.isEmpty {
                 let victim = live.remove(at: Int(next() % UInt64(live.count)))
                 heap.remove(victim)
-                #expect(victim.heapIndex == -1)
+                #expect(victim.timer.heapIndex == -1)
             }
         }
         var previous: UInt64 = 0
         var popped = 0
         while let kn = heap.popTop() {
-            #expect(kn.deadline >= previous)
-            previous = kn.deadline
+            #expect(kn.timer.deadline >= previous)
+            previous = kn.timer.deadline
             popped += 1
         }
         #expect(popped == live.count)

@@ -2,7 +2,6 @@
 // DescriptorFilter.swift: what EVFILT_READ and EVFILT_WRITE share: one epoll registration per knote.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -60,7 +59,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     /// What the knote's registration should be now: its events, or disarmed.
     final func armedEvents(for kn: Knote) -> UInt32 {
-        kn.disabled ? Self.disarmed : kn.epollEvents
+        kn.disabled ? Self.disarmed : kn.fd.epollEvents
     }
 
     /// NOTE_LOWAT's threshold, if set.
@@ -69,7 +68,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let ep: Epoll
         switch kq.epollSet(set) {
@@ -77,14 +76,13 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         case .failure(let e): throw e
         }
         kq.allocateSlot(kn)
-        kn.epollSet = set
-        kn.epollEvents = epollEvents(for: kn)
+        kn.fd.epollSet = set
+        kn.fd.epollEvents = epollEvents(for: kn)
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
         switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
-            if set == .main { kq.provenAlive = true }
-            return
+            return set == .main ? .provedAlive : .done
         case .failure(let e) where e == .notPermitted:
             becomeAlwaysReady(kn, in: kq)
         case .failure(let e) where e == .exists:
@@ -97,73 +95,70 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             kq.releaseSlot(kn)
             throw e == .invalidArgument ? .badFileDescriptor : e
         }
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unwatch(kn)
-        guard let s = kn.epollSet else { return }
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        if kn.watch.descriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
+        guard let s = kn.fd.epollSet else { return .done }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
-        if kq.isClosed { return }
-        guard case .success(let ep) = kq.epollSet(s) else { return }
+        if kq.isClosed { return .done }
+        guard case .success(let ep) = kq.epollSet(s) else { return .done }
         switch ep.remove(descriptor(kn)) {
         case .success:
-            if s == .main { kq.provenAlive = true }
+            return s == .main ? .provedAlive : .done
         case .failure(let e):
             // Not in the set (ENOENT), a file epoll refuses (EPERM) or no file
             // at all (EBADF): the descriptor was closed behind our back.
-            if e == .badFileDescriptor {
-                kq.detachFoundClosed = EBADF
-            } else if e == .noSuchFile || e == .notPermitted {
-                kq.detachFoundClosed = ENOENT  // the number names another file now
-            }
+            if e == .badFileDescriptor { return .descriptorClosed }
+            if e == .noSuchFile || e == .notPermitted { return .descriptorReplaced }
+            return .done
         }
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    var identIsDescriptor: Bool { true }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
-        guard change.flags & UInt16(EV_ADD) != 0 else { return }
-        if kn.descriptorKind == .alwaysReady {
+        guard change.flags & UInt16(EV_ADD) != 0 else { return .done }
+        if kn.fd.kind == .alwaysReady {
             // Still a file epoll refuses? If epoll takes it, the number was
             // closed and reused by a pollable descriptor: register afresh.
             if case .success(let ep) = kq.epollSet(set), case .success = ep.add(descriptor(kn), events: 0, data: 0) {
                 _ = ep.remove(descriptor(kn))
-                throw Self.descriptorReused
+                return .descriptorReplaced
             }
             kn.lastData = -1
             kq.activate(kn)
-            return
+            return .done
         }
         // Re-adding re-arms the registration (and lets epoll re-evaluate it, as
         // BSD runs the filter on EV_ADD). ENOENT (not in the set any more) or
         // EPERM (now a file epoll refuses) means the descriptor was closed and
         // its number reused since: the knote belongs to a file that is gone.
-        kn.epollEvents = epollEvents(for: kn)
-        guard case .success(let ep) = kq.epollSet(kn.epollSet ?? set) else { return }
+        kn.fd.epollEvents = epollEvents(for: kn)
+        guard case .success(let ep) = kq.epollSet(kn.fd.epollSet ?? set) else { return .done }
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
         switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
         case .success:
-            return
+            return .done
         case .failure(let e) where e == .noSuchFile || e == .notPermitted:
-            throw Self.descriptorReused
+            // Nothing of the old file (EV_EOF, data) may survive in the knote.
+            return .descriptorReplaced
         case .failure(let e):
             throw e
         }
     }
 
-    /// Thrown by touch when the knote's descriptor number now names another
-    /// file: the kqueue drops the knote (BSD's close would have) and registers
-    /// the change afresh, so nothing of the old file (EV_EOF, data) survives.
-    static let descriptorReused = Errno(rawValue: ESTALE)
-
     /// epoll refused the descriptor (EPERM): a regular file or directory, which
     /// BSD says is always ready. Served from the userspace queue instead.
     private func becomeAlwaysReady(_ kn: Knote, in kq: Kqueue) {
         kq.releaseSlot(kn)
-        kn.epollSet = nil
-        kn.descriptorKind = .alwaysReady
+        kn.fd.epollSet = nil
+        kn.fd.kind = .alwaysReady
         watchAlwaysReady(kn, in: kq)
         kq.activate(kn)
     }
@@ -172,21 +167,21 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}
 
     func enable(_ kn: Knote, in kq: Kqueue) {
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             kq.activate(kn)
             return
         }
-        rearm(kn, events: kn.epollEvents, in: kq)
+        rearm(kn, events: kn.fd.epollEvents, in: kq)
     }
 
     func disable(_ kn: Knote, in kq: Kqueue) {
         kq.deactivate(kn)
-        if kn.descriptorKind == .alwaysReady { return }
+        if kn.fd.kind == .alwaysReady { return }
         rearm(kn, events: Self.disarmed, in: kq)
     }
 
     private func rearm(_ kn: Knote, events: UInt32, in kq: Kqueue) {
-        guard let s = kn.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
+        guard let s = kn.fd.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
         _ = ep.modify(descriptor(kn), events: events, data: Kqueue.tag(kn.slot, kn.generation))
     }
 
@@ -211,15 +206,13 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// and gives it back to the program's getsockopt(SO_ERROR)/recv()/send().
     /// Linked: 0, the error stays with the socket.
     final func pendingSocketError(_ fd: Int32, mayRead: Bool) -> UInt32 {
-        UInt32(truncatingIfNeeded: cbsdshim_socket_error_peek(fd, mayRead ? 1 : 0))
+        UInt32(truncatingIfNeeded: FileDescriptorOps.peekSocketError(fd, mayRead: mayRead))
     }
 
     /// For descriptors epoll refuses: bytes from the offset to the end of file.
     final func bytesToEndOfFile(_ fd: Int32) -> Int {
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { return 0 }
-        if (st.st_mode & S_IFMT) != S_IFREG { return 0 }
-        let off = lseek(fd, 0, SEEK_CUR)
-        return off < 0 ? 0 : max(0, Int(st.st_size) - Int(off))
+        guard case .success(let st) = FileDescriptorOps.status(fd), st.isRegular,
+              case .success(let off) = FileDescriptorOps.offset(fd) else { return 0 }
+        return max(0, st.size - off)
     }
 }

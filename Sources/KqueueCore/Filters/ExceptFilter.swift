@@ -2,7 +2,6 @@
 // ExceptFilter.swift: EVFILT_EXCEPT with NOTE_OOB, out-of-band data on sockets (EPOLLPRI).
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -16,15 +15,16 @@ final class ExceptFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .except }
     override var interest: UInt32 { Epoll.priority }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.sfflags & ~UInt32(NOTE_OOB) == 0 else { throw .invalidArgument }
-        try super.attach(kn, to: kq)
-        if kn.descriptorKind == .alwaysReady {
+        let outcome = try super.attach(kn, to: kq)
+        if kn.fd.kind == .alwaysReady {
             // A file has no exceptional conditions: refuse rather than report forever.
-            detach(kn, from: kq)
+            _ = detach(kn, from: kq)
             kq.deactivate(kn)
             throw .invalidArgument
         }
+        return outcome
     }
 
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}

@@ -6,29 +6,30 @@ import CBSDShimABI
 import Glibc
 
 /// EVFILT_FS (DragonFly filt_fs): VQ_MOUNT when a file system is mounted,
-/// VQ_UNMOUNT when one goes, in the caller's mount namespace. The kqueue
-/// keeps /proc/self/mountinfo open in its epoll set (created on the first FS
-/// knote, closed with the last): the kernel reports EPOLLPRI on it once per
+/// VQ_UNMOUNT when one goes, in the caller's mount namespace. The kqueue's
+/// ``FsSource`` keeps /proc/self/mountinfo open in its epoll set (opened for
+/// the first FS knote, closed with the last): the kernel reports EPOLLPRI on it once per
 /// change of the mount table, and the number of mounts before and after tells
 /// which notes apply (a change that keeps the count, e.g. a remount or a
 /// move, reports both). EV_CLEAR is implied; notes accumulate until delivered.
 final class FsFilter: QueuedFilter {
     static let notes = UInt32(VQ_MOUNT | VQ_UNMOUNT)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
-        if let e = kq.watchMounts() { throw e }
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+        try kq.source(FsSource.self).add(kn, in: kq)
         kn.flags |= UInt16(EV_CLEAR)
-        kq.fsKnotes.append(kn)
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.fsKnotes.removeAll { $0 === kn }
-        if kq.fsKnotes.isEmpty { kq.unwatchMounts() }
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        kq.source(FsSource.self).remove(kn, in: kq)
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
+        return .done
     }
 
     /// The mount table changed from `before` to `after` mounts.
@@ -45,19 +46,4 @@ final class FsFilter: QueuedFilter {
         guard kn.fflags != 0 else { return nil }
         return kn.event(fflags: kn.fflags, data: 0)
     }
-}
-
-/// Counts the entries of the mount table open as `fd` (one line each).
-func countMounts(_ fd: Int32) -> Int {
-    var lines = 0
-    var offset: off_t = 0
-    withUnsafeTemporaryAllocation(byteCount: 8192, alignment: 8) { buf in
-        while true {
-            let n = pread(fd, buf.baseAddress, buf.count, offset)
-            if n <= 0 { break }
-            offset += off_t(n)
-            for i in 0..<n where buf[i] == 0x0A { lines += 1 }
-        }
-    }
-    return lines
 }

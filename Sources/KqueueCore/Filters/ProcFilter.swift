@@ -2,7 +2,6 @@
 // ProcFilter.swift: EVFILT_PROC on a pidfd per watched process.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -15,7 +14,7 @@ import Glibc
 /// is set then, as BSD does). EV_CLEAR is implied.
 ///
 /// NOTE_FORK, NOTE_EXEC and NOTE_TRACK come from the kernel's process-events
-/// connector (a netlink socket per kqueue, while such knotes exist), which
+/// connector (``ProcSource``: a netlink socket per kqueue, while such knotes exist), which
 /// needs CAP_NET_ADMIN; without it they are refused with EOPNOTSUPP, never
 /// accepted and left silent. NOTE_TRACK registers a knote for each new child
 /// (same fflags and udata), whose first event is NOTE_CHILD with data = the
@@ -28,52 +27,55 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func interest(for kn: Knote) -> UInt32 {
         kn.sfflags & UInt32(NOTE_EXIT) != 0 ? Epoll.readable : 0
     }
-    override func descriptor(_ kn: Knote) -> Int32 { kn.ownedDescriptor }
+    override func descriptor(_ kn: Knote) -> Int32 { kn.fd.owned }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
-        let pidfd = cbsdshim_pidfd_open(pid_t(kn.ident), 0)
-        if pidfd < 0 {
-            let e = Errno.current
-            throw e.rawValue == ENOSYS ? .notSupported : e
+        let pidfd: Int32
+        switch ProcessDescriptor.open(pid_t(kn.ident)) {
+        case .success(let fd): pidfd = fd
+        case .failure(let e): throw e.rawValue == ENOSYS ? .notSupported : e
         }
-        _ = FileDescriptorOps.fcntl(pidfd, F_SETFD, FD_CLOEXEC)
-        kn.ownedDescriptor = pidfd
+        kn.fd.owned = pidfd
         kn.flags |= UInt16(EV_CLEAR)
         do throws(Errno) {
             if kn.sfflags & Self.connectorNotes != 0 { try holdConnector(kn, in: kq) }
-            try super.attach(kn, to: kq)
+            return try super.attach(kn, to: kq)
         } catch {
             releaseConnector(kn, in: kq)
             FileDescriptorOps.close(pidfd)
-            kn.ownedDescriptor = -1
+            kn.fd.owned = -1
             throw error
         }
     }
 
+    /// The ident is a process id.
+    override var identIsDescriptor: Bool { false }
+
     /// `lastData` == 1 while the knote holds the kqueue's connector socket.
     private func holdConnector(_ kn: Knote, in kq: Kqueue) throws(Errno) {
         guard kn.lastData != 1 else { return }
-        if let e = kq.useProcConnector() { throw e }
+        try kq.source(ProcSource.self).use(in: kq)
         kn.lastData = 1
     }
 
     private func releaseConnector(_ kn: Knote, in kq: Kqueue) {
         guard kn.lastData == 1 else { return }
         kn.lastData = -1
-        kq.releaseProcConnector()
+        kq.source(ProcSource.self).release(in: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) {
+    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
         releaseConnector(kn, in: kq)
-        super.detach(kn, from: kq)
-        if kn.ownedDescriptor >= 0 {
-            FileDescriptorOps.close(kn.ownedDescriptor)
-            kn.ownedDescriptor = -1
+        let outcome = super.detach(kn, from: kq)
+        if kn.fd.owned >= 0 {
+            FileDescriptorOps.close(kn.fd.owned)
+            kn.fd.owned = -1
         }
+        return outcome
     }
 
-    override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the notes: NOTE_EXIT arms, 0 disarms.
         if change.fflags & Self.connectorNotes != 0 {
@@ -84,14 +86,15 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         kn.sfflags = change.fflags
         kn.fflags &= change.fflags | UInt32(NOTE_CHILD | NOTE_TRACKERR)
         kn.sdata = change.data
-        kn.epollEvents = epollEvents(for: kn)
+        kn.fd.epollEvents = epollEvents(for: kn)
         enable(kn, in: kq)
+        return .done
     }
 
     override func enable(_ kn: Knote, in kq: Kqueue) {
         if kn.fflags != 0 { kq.activate(kn) }  // fork/exec notes that came meanwhile
         guard case .success(let ep) = kq.epollSet(set) else { return }
-        _ = ep.modify(kn.ownedDescriptor, events: armedEvents(for: kn),
+        _ = ep.modify(kn.fd.owned, events: armedEvents(for: kn),
                       data: Kqueue.tag(kn.slot, kn.generation))
     }
 
@@ -133,10 +136,11 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
             return kn.event(fflags: kn.fflags, data: kn.data)
         }
         guard kn.sfflags & UInt32(NOTE_EXIT) != 0 else { return nil }
-        var status: Int32 = 0
-        if cbsdshim_pidfd_exit_status(kn.ownedDescriptor, &status) != 0 {
-            if Errno.current.rawValue == EAGAIN { return nil }  // not exited after all
-            status = 0  // not our child: Linux keeps the status for the parent
+        let status: Int32
+        switch ProcessDescriptor.exitStatus(kn.fd.owned) {
+        case .success(let s): status = s
+        case .failure(let e) where e == .wouldBlock: return nil  // not exited after all
+        case .failure: status = 0  // not our child: Linux keeps the status for the parent
         }
         // The process is gone: this is the knote's last event (BSD sets EV_ONESHOT now).
         kn.flags |= UInt16(EV_ONESHOT)

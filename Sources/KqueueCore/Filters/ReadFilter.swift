@@ -2,7 +2,6 @@
 // ReadFilter.swift: EVFILT_READ on pipes, FIFOs, sockets, ttys, eventfds, kqueues and files.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -23,20 +22,20 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// A /dev/dmover descriptor: the kernel reports its readiness, the
     /// dmover core its data (bytes of responses ready).
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) && WriteReadiness.readable(for: Int32(kn.ident)) >= 0 {
-            kn.descriptorKind = .libraryReadiness
+            kn.fd.kind = .libraryReadiness
         }
-        try super.attach(kn, to: kq)
+        return try super.attach(kn, to: kq)
     }
 
     override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {
-        kq.watch(kn, descriptor: descriptor(kn), mask: Inotify.modify)
+        try? kq.source(VnodeSource.self).watch(kn, descriptor: descriptor(kn), mask: Inotify.modify, in: kq)
     }
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
         let fd = descriptor(kn)
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             // Ready while there is data past the offset (BSD filt_vnread). At
             // EOF the knote leaves the queue; an inotify IN_MODIFY on the file
             // (a write or truncate through any descriptor) queues it again.
@@ -63,21 +62,16 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// Bytes readable, by descriptor kind (learned on the first event).
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
-        switch kn.descriptorKind {
+        switch kn.fd.kind {
         case .stream, .unknown:
-            var n: Int32 = 0
-            if cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == 0 {
-                kn.descriptorKind = .stream
-                return Int(n)
+            if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
+                kn.fd.kind = .stream
+                return n
             }
-            kn.descriptorKind = classify(fd)
-            return kn.descriptorKind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
+            kn.fd.kind = classify(fd)
+            return kn.fd.kind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
         case .listeningSocket:
-            var info = tcp_info()
-            var len = socklen_t(MemoryLayout<tcp_info>.size)
-            if getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 {
-                return max(1, Int(info.tcpi_unacked))  // Linux: accept-queue length when listening
-            }
+            if case .success(let n) = FileDescriptorOps.pendingConnections(fd) { return max(1, n) }
             return 1
         case .kqueue:
             return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
@@ -98,7 +92,9 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         if KqueueRegistry.lookup(fd) != nil { return .kqueue }
         // Anonymous inodes say what they are in their /proc link name.
         var buf = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/self/fd/\(fd)", &buf, 63)
+        let n = buf.withUnsafeMutableBufferPointer { b in
+            (try? FileDescriptorOps.link(of: fd, into: UnsafeMutableBufferPointer(rebasing: b[0..<63])).get()) ?? 0
+        }
         if n > 0 {
             let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
             if link.contains("eventfd") { return .eventfd }

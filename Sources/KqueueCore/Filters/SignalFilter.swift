@@ -2,7 +2,6 @@
 // SignalFilter.swift: EVFILT_SIGNAL, deliveries counted by the process-wide SignalHub.
 
 import BSDSystem
-import CBSDShim
 import CBSDShimABI
 import Glibc
 
@@ -12,29 +11,33 @@ import Glibc
 /// reported up to (`lastData`), so several kqueues watching one signal all see
 /// every delivery. A knote counts while disabled and reports on EV_ENABLE.
 final class SignalFilter: QueuedFilter {
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
               kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
         if let e = SignalHub.attach(sig) { throw e }
-        if let e = kq.watchSignals() {
+        do throws(Errno) {
+            try kq.source(SignalSource.self).add(kn, in: kq)
+        } catch {
             SignalHub.detach(sig)
-            throw e
+            throw error
         }
         kn.flags |= UInt16(EV_CLEAR)
         kn.lastData = Int(truncatingIfNeeded: SignalHub.count(sig))
-        kq.signalKnotes.append(kn)
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.signalKnotes.removeAll { $0 === kn }
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        kq.source(SignalSource.self).remove(kn)
         SignalHub.detach(Int32(kn.ident))
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify keeps the count: deliveries since the last retrieval still stand.
         kn.sfflags = change.fflags
         kn.sdata = change.data
+        return .done
     }
 
     /// Takes in the deliveries counted since this knote last looked.

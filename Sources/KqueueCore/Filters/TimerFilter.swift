@@ -15,35 +15,39 @@ import CBSDShimABI
 final class TimerFilter: QueuedFilter {
     static let unitMask = UInt32(NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         try configure(kn, fflags: kn.sfflags, data: kn.sdata)
         kn.flags |= UInt16(EV_CLEAR)
-        if case .failure(let e) = kq.schedule(kn) { throw e }
+        try kq.withSource(TimerSource.self) { (timers) throws(Errno) in try timers.schedule(kn, in: kq) }
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unschedule(kn)
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
+        return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (EV_ADD again, or a change with no EV_ENABLE/EV_DISABLE: the
         // only ones Kqueue.register passes here) re-arms the timer with the new
         // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
         // kn_modify). Enable/disable alone leave it running.
-        let saved = (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime)
-        kq.unschedule(kn)
+        let timers = kq.source(TimerSource.self)
+        let saved = (kn.sfflags, kn.sdata, kn.timer.deadline, kn.timer.period, kn.timer.realtime)
+        timers.unschedule(kn, in: kq)
         do throws(Errno) {
             try configure(kn, fflags: change.fflags, data: change.data)
         } catch {
-            (kn.sfflags, kn.sdata, kn.deadline, kn.period, kn.realtime) = saved
-            _ = kq.schedule(kn)
+            (kn.sfflags, kn.sdata, kn.timer.deadline, kn.timer.period, kn.timer.realtime) = saved
+            try? timers.schedule(kn, in: kq)
             throw error
         }
         kn.sfflags = change.fflags
         kn.sdata = change.data
         kn.data = 0
         kq.deactivate(kn)
-        if case .failure(let e) = kq.schedule(kn) { throw e }
+        try timers.schedule(kn, in: kq)
+        return .done
     }
 
     /// Computes deadline and period from fflags/data.
@@ -60,16 +64,16 @@ final class TimerFilter: QueuedFilter {
         let (ns, overflow) = UInt64(data).multipliedReportingOverflow(by: unit)
         let value = overflow ? UInt64.max / 2 : ns
         if fflags & UInt32(NOTE_ABSOLUTE) != 0 {
-            kn.realtime = true
-            kn.period = 0
-            kn.deadline = value
+            kn.timer.realtime = true
+            kn.timer.period = 0
+            kn.timer.deadline = value
         } else {
-            kn.realtime = false
+            kn.timer.realtime = false
             // A periodic timer of 0 would spin: BSD makes it one unit.
             let period = value == 0 && !kn.has(EV_ONESHOT) ? unit : value
-            kn.period = kn.has(EV_ONESHOT) ? 0 : period
+            kn.timer.period = kn.has(EV_ONESHOT) ? 0 : period
             let (d, o) = Clock.monotonicNanoseconds().addingReportingOverflow(period)
-            kn.deadline = o ? UInt64.max / 2 : d
+            kn.timer.deadline = o ? UInt64.max / 2 : d
         }
     }
 
@@ -79,18 +83,19 @@ final class TimerFilter: QueuedFilter {
     /// expirations pending (libkqueue's behaviour, which its tests pin down:
     /// ticks while disabled, e.g. after an EV_DISPATCH delivery, do not count).
     func disable(_ kn: Knote, in kq: Kqueue) {
-        kq.unschedule(kn)
+        kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
         kq.deactivate(kn)
     }
 
     func enable(_ kn: Knote, in kq: Kqueue) {
-        kq.unschedule(kn)
+        let timers = kq.source(TimerSource.self)
+        timers.unschedule(kn, in: kq)
         kn.data = 0
-        if !kn.realtime {
-            let span = kn.period > 0 ? kn.period : kn.deadline &- min(kn.deadline, Clock.monotonicNanoseconds())
-            kn.deadline = Clock.monotonicNanoseconds() &+ span
+        if !kn.timer.realtime {
+            let span = kn.timer.period > 0 ? kn.timer.period : kn.timer.deadline &- min(kn.timer.deadline, Clock.monotonicNanoseconds())
+            kn.timer.deadline = Clock.monotonicNanoseconds() &+ span
         }
-        _ = kq.schedule(kn)
+        try? timers.schedule(kn, in: kq)
     }
 
     func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {

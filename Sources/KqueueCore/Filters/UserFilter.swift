@@ -8,17 +8,21 @@ import CBSDShimABI
 /// the knote in userspace; a waiter in another thread is woken through the
 /// kqueue's wake-up eventfd at the end of the triggering kevent() call.
 final class UserFilter: QueuedFilter {
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         kn.hookID = kn.sfflags & UInt32(NOTE_TRIGGER) != 0 ? 1 : 0
         apply(control: kn.sfflags, to: kn)
         kn.sfflags &= UInt32(NOTE_FFLAGSMASK)
         kn.data = kn.sdata
         if kn.hookID != 0 { kq.activate(kn) }
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {}
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome { .done }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    /// EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
+    var touchesEveryChange: Bool { true }
+
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         if change.fflags & UInt32(NOTE_TRIGGER) != 0 { kn.hookID = 1 }
         apply(control: change.fflags, to: kn)
         kn.data = change.data
@@ -29,6 +33,7 @@ final class UserFilter: QueuedFilter {
             kq.deactivate(kn)
         }
         if kn.hookID != 0 { kq.activate(kn) }
+        return .done
     }
 
     /// NOTE_FFNOP / NOTE_FFAND / NOTE_FFOR / NOTE_FFCOPY on the knote's fflags.

@@ -6,7 +6,7 @@ import CBSDShimABI
 import Glibc
 
 /// EVFILT_VNODE (FreeBSD filt_vnode) on regular files and directories. The
-/// kqueue's inotify instance watches the inode behind the descriptor (through
+/// kqueue's inotify instance (``VnodeSource``) watches the inode behind the descriptor (through
 /// /proc/self/fd/N), so a renamed or moved file keeps reporting. Each inotify
 /// event is one BSD "hint", the notes BSD's file systems post for that change:
 ///
@@ -52,57 +52,64 @@ final class VnodeFilter: QueuedFilter {
     private static let isDirectory = UInt32(IN_ISDIR)
     private static let madeOrRemoved = UInt32(IN_CREATE | IN_DELETE)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let fd = Int32(kn.ident)
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw Errno.current }
-        let type = st.st_mode & S_IFMT
+        let st: FileStatus
+        switch FileDescriptorOps.status(fd) {
+        case .success(let s): st = s
+        case .failure(let e): throw e
+        }
+        let type = st.type
         guard type == S_IFREG || type == S_IFDIR || type == S_IFCHR || type == S_IFBLK
                 || (type == S_IFIFO && Self.isNamed(fd)) else { throw .invalidArgument }
-        if let e = kq.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask) {
-            throw e
-        }
-        if type == S_IFDIR { kq.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
-        kn.lastData = Int(st.st_size)
-        kn.hookID = Int(st.st_nlink)
+        let watches = kq.source(VnodeSource.self)
+        try watches.watch(kn, descriptor: fd, mask: type == S_IFDIR ? Self.directoryMask : Self.fileMask, in: kq)
+        if type == S_IFDIR { watches.watchParent(kn, descriptor: fd, mask: Self.parentMask) }
+        kn.lastData = st.size
+        kn.hookID = st.links
+        return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) {
-        kq.unwatch(kn)
-        kq.unwatchParent(kn)
+    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        let watches = kq.source(VnodeSource.self)
+        watches.unwatch(kn)
+        watches.unwatchParent(kn)
+        return .done
     }
+
+    var identIsDescriptor: Bool { true }
 
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
     private static func isNamed(_ fd: Int32) -> Bool {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8) { buf in
-            let n = readlink("/proc/self/fd/\(fd)", buf.baseAddress!, 8)
+            guard case .success(let n) = FileDescriptorOps.link(of: fd, into: buf) else { return false }
             return n > 0 && buf[0] == 0x2F       // "/"
         }
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) {
+    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the subscription; notes no longer asked for are dropped.
         kn.sfflags = change.fflags
         kn.sdata = change.data
         kn.fflags &= kn.sfflags
         if kn.fflags == 0 { kq.deactivate(kn) }
+        return .done
     }
 
     /// One inotify event on the file itself (or, for a directory, on one of its entries).
     func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         guard mask & (Self.fileMask | Inotify.entries) != 0 else { return }  // IN_IGNORED, IN_UNMOUNT
         let fd = Int32(truncatingIfNeeded: kn.ident)
-        if mask & Inotify.moveSelf != 0 && kn.parentWatchDescriptor >= 0 {
+        if mask & Inotify.moveSelf != 0 && kn.watch.parent >= 0 {
             // Maybe moved to another directory: that one's removals are its rmdir now.
-            kq.watchParent(kn, descriptor: fd, mask: Self.parentMask)
+            kq.source(VnodeSource.self).watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }
-        var st = stat()
-        let known = fstat(fd, &st) == 0
-        let links = known ? Int(st.st_nlink) : kn.hookID
+        let st = try? FileDescriptorOps.status(fd).get()
+        let links = st?.links ?? kn.hookID
         var notes: UInt32 = 0
-        if known && st.st_mode & S_IFMT == S_IFDIR {
+        if st?.isDirectory == true {
             if mask & Inotify.attrib != 0 { notes |= UInt32(NOTE_ATTRIB) }
             if mask & Inotify.entries != 0 {
                 notes |= UInt32(NOTE_WRITE)
@@ -127,10 +134,10 @@ final class VnodeFilter: QueuedFilter {
         } else {
             // A size change is noticed on whichever event comes first: an attribute
             // change queued before the write's event must not swallow the growth.
-            if known {
-                if Int(st.st_size) > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
-                if Int(st.st_size) < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
-                kn.lastData = Int(st.st_size)
+            if let size = st?.size {
+                if size > kn.lastData { notes |= UInt32(NOTE_EXTEND) }
+                if size < kn.lastData { notes |= UInt32(NOTE_TRUNCATE) }
+                kn.lastData = size
             }
             if mask & Inotify.modify != 0 { notes |= UInt32(NOTE_WRITE) }
             // The link count is only looked at with the IN_ATTRIB that link(),
@@ -161,9 +168,8 @@ final class VnodeFilter: QueuedFilter {
     /// removed may have been this one (its link count is then 0).
     func parentChanged(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
         guard mask & UInt32(IN_DELETE) != 0, mask & Self.isDirectory != 0, kn.hookID != 0 else { return }
-        var st = stat()
-        guard fstat(Int32(truncatingIfNeeded: kn.ident), &st) == 0, st.st_nlink == 0,
-              st.st_mode & S_IFMT == S_IFDIR else { return }
+        guard case .success(let st) = FileDescriptorOps.status(Int32(truncatingIfNeeded: kn.ident)),
+              st.links == 0, st.isDirectory else { return }
         kn.hookID = 0
         post(UInt32(NOTE_DELETE), to: kn, in: kq)
     }

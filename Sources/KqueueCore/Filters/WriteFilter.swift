@@ -20,45 +20,45 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
 
     /// The readiness eventfd is *readable* while there is room.
     override func interest(for kn: Knote) -> UInt32 {
-        kn.descriptorKind == .libraryReadiness ? Epoll.readable : Epoll.writable
+        kn.fd.kind == .libraryReadiness ? Epoll.readable : Epoll.writable
     }
 
     override func descriptor(_ kn: Knote) -> Int32 {
-        kn.descriptorKind == .libraryReadiness ? kn.ownedDescriptor : Int32(truncatingIfNeeded: kn.ident)
+        kn.fd.kind == .libraryReadiness ? kn.fd.owned : Int32(truncatingIfNeeded: kn.ident)
     }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) {
+    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) {
             let source = WriteReadiness.source(for: Int32(kn.ident))
             if source >= 0 {
-                kn.descriptorKind = .libraryReadiness
-                kn.ownedDescriptor = source
-                do { try super.attach(kn, to: kq) } catch {
+                kn.fd.kind = .libraryReadiness
+                kn.fd.owned = source
+                do throws(Errno) { return try super.attach(kn, to: kq) } catch {
                     FileDescriptorOps.close(source)
-                    kn.ownedDescriptor = -1
-                    kn.descriptorKind = .unknown
+                    kn.fd.owned = -1
+                    kn.fd.kind = .unknown
                     throw error
                 }
-                return
             }
         }
-        try super.attach(kn, to: kq)
+        return try super.attach(kn, to: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) {
-        super.detach(kn, from: kq)
-        if kn.descriptorKind == .libraryReadiness && kn.ownedDescriptor >= 0 {
-            FileDescriptorOps.close(kn.ownedDescriptor)
-            kn.ownedDescriptor = -1
+    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+        let outcome = super.detach(kn, from: kq)
+        if kn.fd.kind == .libraryReadiness && kn.fd.owned >= 0 {
+            FileDescriptorOps.close(kn.fd.owned)
+            kn.fd.owned = -1
         }
+        return outcome
     }
 
     override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
         let fd = descriptor(kn)
-        if kn.descriptorKind == .alwaysReady {
+        if kn.fd.kind == .alwaysReady {
             return kn.event(fflags: 0, data: 0)
         }
-        if kn.descriptorKind == .libraryReadiness {
+        if kn.fd.kind == .libraryReadiness {
             let room = WriteReadiness.room(for: Int32(truncatingIfNeeded: kn.ident))
             if room < 0 { return kn.event(flags: UInt16(EV_EOF), fflags: 0, data: 0) }
             return room > 0 ? kn.event(fflags: 0, data: room) : nil
@@ -72,7 +72,9 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
                 // Linux wakes a pipe's writers only when the pipe was full, so
                 // space freed by a reader is seen through inotify's IN_ACCESS
                 // (every read of the pipe), which queues the knote for a look.
-                if kn.descriptorKind == .pipe { kq.watch(kn, descriptor: fd, mask: Inotify.access) }
+                if kn.fd.kind == .pipe {
+                    try? kq.source(VnodeSource.self).watch(kn, descriptor: fd, mask: Inotify.access, in: kq)
+                }
                 return nil
             }
             if ev == 0 && data == 0 { return nil }
@@ -83,16 +85,16 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
 
     /// Capacity is learned once (kn.lastData); the fill level is read per event.
     private func spaceWritable(_ kn: Knote, _ fd: Int32) -> Int {
-        switch kn.descriptorKind {
+        switch kn.fd.kind {
         case .unknown:
             if case .success(let size) = FileDescriptorOps.fcntl(fd, cbsdshim_F_GETPIPE_SZ) {
-                kn.descriptorKind = .pipe
+                kn.fd.kind = .pipe
                 kn.lastData = Int(size)
             } else if case .success(let size) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_SNDBUF) {
-                kn.descriptorKind = .socket
+                kn.fd.kind = .socket
                 kn.lastData = Int(size)
             } else {
-                kn.descriptorKind = .other
+                kn.fd.kind = .other
                 return 0
             }
             return spaceWritable(kn, fd)

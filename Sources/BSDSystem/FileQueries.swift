@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// FileQueries.swift: what the kqueue filters ask of an open file (fstat, offset, /proc link, socket state).
+
+import CBSDShim
+import Glibc
+
+/// What fstat(2) says of an open file that the filters look at.
+public struct FileStatus: Equatable, Sendable {
+    /// The file type bits (`st_mode & S_IFMT`).
+    public let type: mode_t
+    public let size: Int
+    public let links: Int
+
+    @inlinable public init(_ st: stat) {
+        type = st.st_mode & S_IFMT
+        size = Int(st.st_size)
+        links = Int(st.st_nlink)
+    }
+
+    public var isRegular: Bool { type == S_IFREG }
+    public var isDirectory: Bool { type == S_IFDIR }
+}
+
+extension FileDescriptorOps {
+    /// fstat(fd).
+    @inlinable public static func status(_ fd: Int32) -> Result<FileStatus, Errno> {
+        var st = stat()
+        return valueOrErrno { fstat(fd, &st) }.map { _ in FileStatus(st) }
+    }
+
+    /// lseek(fd, 0, SEEK_CUR): the file offset.
+    @inlinable public static func offset(_ fd: Int32) -> Result<Int, Errno> {
+        valueOrErrno { lseek(fd, 0, SEEK_CUR) }.map { Int($0) }
+    }
+
+    /// What /proc/self/fd/N links to (a path, or e.g. "pipe:[N]",
+    /// "anon_inode:[eventfd]"), truncated to `buffer`: the bytes written.
+    public static func link(of fd: Int32, into buffer: UnsafeMutableBufferPointer<CChar>) -> Result<Int, Errno> {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return .success(0) }
+        let path = "/proc/self/fd/\(fd)"
+        return valueOrErrno { readlink(path, base, buffer.count) }
+    }
+
+    /// Connections waiting in a listening TCP socket's accept queue
+    /// (TCP_INFO's tcpi_unacked, which Linux reports so for a listener).
+    public static func pendingConnections(_ fd: Int32) -> Result<Int, Errno> {
+        var info = tcp_info()
+        var len = socklen_t(MemoryLayout<tcp_info>.size)
+        return valueOrErrno { getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) }.map { _ in
+            Int(info.tcpi_unacked)
+        }
+    }
+
+    /// The pending error of socket `fd` without taking it from the program
+    /// (needs the preload library, which reads it when `mayRead` and gives it
+    /// back to the program's own calls); 0 when linked without it.
+    @inlinable public static func peekSocketError(_ fd: Int32, mayRead: Bool) -> Int32 {
+        cbsdshim_socket_error_peek(fd, mayRead ? 1 : 0)
+    }
+
+    /// open(path, O_RDONLY | O_CLOEXEC) of a file the library reads itself.
+    public static func openReadOnly(_ path: String) -> Result<Int32, Errno> {
+        valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) }
+    }
+
+    /// pread(2) into `buffer` from `offset`: bytes read, 0 at end of file.
+    @inlinable public static func read(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int
+    ) -> Result<Int, Errno> {
+        valueOrErrno { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    }
+
+    /// read(2) into `buffer`: bytes read, 0 at end of file.
+    @inlinable public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
+        valueOrErrno { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// write(2) of `buffer`: bytes written.
+    @inlinable public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
+        valueOrErrno { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    }
+}

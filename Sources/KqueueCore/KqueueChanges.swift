@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KqueueChanges.swift: a kqueue's changelist: registration, modification and deletion of knotes (BSD kqueue_register).
+
+import BSDSystem
+import CBSDShimABI
+import Glibc
+
+extension Kqueue {
+    /// Applies the changelist in order. Failed changes (and EV_RECEIPT ones) are
+    /// written to `events` while room remains; with no room the call fails with
+    /// the change's errno. Returns the number of entries written.
+    /// `finishing`: no scan follows in this call (nothing to collect, or a
+    /// change reported), so the wake-up flag is synced here, under the same
+    /// lock. `proven` tells whether a change went through our epoll instance.
+    func apply(
+        changes: UnsafePointer<kevent>, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int,
+        finishing: Bool, proven: inout Bool
+    ) -> Result<Int, Errno> {
+        locked {
+            defer { proven = provenAlive }
+            return applyLocked(changes: changes, count: count, events: events, capacity: capacity,
+                               finishing: finishing)
+        }
+    }
+
+    /// ``apply(changes:count:events:capacity:finishing:proven:)`` with the lock
+    /// already held; leaves in ``provenAlive`` whether a change went through
+    /// our epoll instance.
+    func applyLocked(
+        changes: UnsafePointer<kevent>, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int, finishing: Bool
+    ) -> Result<Int, Errno> {
+        provenAlive = false
+        var written = 0
+        for i in 0..<count {
+            // Copy first: eventlist may alias changelist (entries before i only are overwritten).
+            var change = changes[i]
+            change.flags &= ~UInt16(EV_SYSFLAGS)
+            var error: Int32
+            var reply = change.flags & UInt16(EV_RECEIPT) != 0
+            if Int32(change.filter) == EVFILT_LIBKQUEUE {
+                (error, reply) = LibkqueueControl.apply(&change)
+            } else {
+                error = register(change)
+            }
+            if error != 0 || reply {
+                if written < capacity, let out = events {
+                    if error != 0 || Int32(change.filter) != EVFILT_LIBKQUEUE {
+                        change.flags |= UInt16(EV_ERROR)
+                        change.data = Int(error)
+                    }
+                    out[written] = change
+                    written += 1
+                } else if error != 0 {
+                    syncWakeup()
+                    return .failure(Errno(rawValue: error))
+                }
+            }
+        }
+        if finishing || written > 0 { syncWakeup() }
+        return .success(written)
+    }
+
+    /// One change; returns 0 or an errno value.
+    func register(_ change: kevent) -> Int32 {
+        guard let ops = FilterTable.ops(for: change.filter) else {
+            return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
+        }
+        let flags = Int32(change.flags)
+        guard let ref = knotes.unretained(change.ident, change.filter) else {
+            guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
+            if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
+            if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
+            let kn = makeKnote(change, ops)
+            if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
+            do throws(Errno) {
+                if try ops.attach(kn, to: self) == .provedAlive { provenAlive = true }
+            } catch {
+                releaseSlot(kn)
+                queue.remove(kn)
+                recycle(kn)
+                return error.rawValue
+            }
+            knotes[change.ident, change.filter] = kn
+            return 0
+        }
+        // At +0: drop() keeps the knote alive through its spare list while it
+        // may still be used, and nothing below touches it after a drop.
+        return ref._withUnsafeGuaranteedRef { kn in modify(kn, change, ops, flags) }
+    }
+
+    /// A change to the existing knote `kn` (EV_DELETE, EV_ADD, EV_ENABLE...).
+    @inline(__always)
+    fileprivate func modify(_ kn: Knote, _ change: kevent, _ ops: any Filter, _ flags: Int32) -> Int32 {
+        if flags & EV_DELETE != 0 {
+            // Linked without the preload library, close() goes unseen: a knote
+            // whose descriptor was closed is gone on BSD, so deleting it is
+            // EBADF, or ENOENT if the number now names another file.
+            switch drop(kn) {
+            case .descriptorClosed: return EBADF
+            case .descriptorReplaced: return ENOENT
+            default: return 0
+            }
+        }
+        // EV_ADD, or a change with no action (NOTE_TRIGGER), modifies the knote;
+        // EV_ENABLE / EV_DISABLE alone keep its udata and fflags (libkqueue,
+        // and vnode subscriptions must survive an EV_ENABLE). EVFILT_USER always
+        // sees its fflags, so EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
+        // EV_KEEPUDATA (FreeBSD) keeps the udata of a modified knote too.
+        let modifies = flags & EV_ADD != 0 || flags & (EV_ENABLE | EV_DISABLE) == 0
+        if modifies && flags & EV_KEEPUDATA == 0 { kn.udata = change.udata }
+        if modifies || ops.touchesEveryChange {
+            // touch may find that the descriptor was closed behind our back
+            // (linked without the preload library, close() is not seen).
+            do throws(Errno) {
+                if try ops.touch(kn, with: change, in: self) == .descriptorReplaced {
+                    drop(kn)
+                    return register(change)
+                }
+            } catch {
+                if error == .badFileDescriptor { drop(kn) }
+                return error.rawValue
+            }
+        }
+        if flags & EV_DISABLE != 0 && !kn.disabled {
+            kn.disabled = true
+            ops.disable(kn, in: self)
+        }
+        if flags & EV_ENABLE != 0 && kn.disabled {
+            kn.disabled = false
+            ops.enable(kn, in: self)
+        }
+        return 0
+    }
+
+    /// True if `change` is for a descriptor filter and names no open
+    /// descriptor: BSD checks the descriptor before looking for the knote, so
+    /// EV_DELETE / EV_ENABLE / EV_DISABLE on it fail with EBADF, not ENOENT.
+    /// Only asked when no knote was found (the error path).
+    static func namesClosedDescriptor(_ change: kevent) -> Bool {
+        guard FilterTable.descriptorFilters.contains(change.filter) else { return false }
+        guard change.ident <= UInt(Int32.max) else { return true }
+        if case .failure(let e) = FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD) {
+            return e == .badFileDescriptor
+        }
+        return false
+    }
+
+    /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
+    func forgetDescriptor(_ fd: Int32) {
+        locked {
+            for filter in FilterTable.descriptorFilters {
+                if let kn = knotes[UInt(fd), filter] { drop(kn) }
+            }
+            syncWakeup()
+        }
+    }
+
+    /// Deletes a knote (EV_DELETE, EV_ONESHOT delivery); returns what its
+    /// filter's detach found out about its descriptor.
+    @discardableResult
+    func drop(_ kn: Knote) -> FilterOutcome {
+        let outcome = kn.ops.detach(kn, from: self)
+        if outcome == .provedAlive { provenAlive = true }
+        queue.remove(kn)
+        releaseSlot(kn)
+        // Recycle before the table lets go: callers may hold `kn` at +0
+        // (routing slots are unmanaged), so the table's may be its last reference.
+        recycle(kn)
+        knotes[kn.ident, kn.filter] = nil
+        return outcome
+    }
+
+    /// A knote for `change`: a recycled one if any.
+    func makeKnote(_ change: kevent, _ ops: any Filter) -> Knote {
+        if let kn = spareKnotes.popLast() {
+            kn.configure(change: change, ops: ops)
+            return kn
+        }
+        return Knote(change: change, ops: ops)
+    }
+
+    /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
+    /// table, routing slot, queue, timer heap and watches have let go.
+    func recycle(_ kn: Knote) {
+        spareKnotes.append(kn)
+    }
+}
