@@ -459,24 +459,48 @@ EXPORT int dup3(int oldfd, int newfd, int flags) {
 	return r;
 }
 
-/* close_range(2): every open descriptor in [first, last] is about to close
- * (unless only marked close-on-exec); open ones below TRACKED_MAX are found
- * by probing (no allocation, safe in a child after vfork-style use). */
+/* Every open descriptor in [first, last] is about to close: open ones below
+ * TRACKED_MAX are found by probing (no allocation, safe in a child after
+ * vfork-style use). */
+static void closing_range(unsigned int first, unsigned int last) {
+	unsigned int end = last < TRACKED_MAX ? last : TRACKED_MAX - 1;
+	for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
+		if (fcntl((int)fd, F_GETFD) < 0) continue;
+		notify_closing((int)fd);
+		forget_error((int)fd);
+		set_tracked((int)fd, 0);
+	}
+}
+
+/* close_range(2): unless it only marks close-on-exec. */
 EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 	depth++;
-	if (depth == 1 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) {
-		unsigned int end = last < TRACKED_MAX ? last : TRACKED_MAX - 1;
-		for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
-			if (fcntl((int)fd, F_GETFD) < 0) continue;
-			notify_closing((int)fd);
-			forget_error((int)fd);
-			set_tracked((int)fd, 0);
-		}
-	}
+	if (depth == 1 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) closing_range(first, last);
 	NEXT(close_range, close_range_fn);
 	int r = next_close_range ? next_close_range(first, last, flags) : (errno = ENOSYS, -1);
 	depth--;
 	return r;
+}
+
+/* closefrom(3): glibc makes it of its own close_range, past the interposer
+ * above. A /dev/dmover number it closed and left tracked would take a
+ * regular file's write() that reuses the number as dmover records (read and
+ * write trust this table: see resolve). Closes made inside libc or by raw
+ * system calls (syscall(SYS_close), fclose of an fdopen'ed session) stay
+ * unseen: the program must close a session with close(), dup2, dup3,
+ * close_range or closefrom. */
+typedef void (*closefrom_fn)(int);
+
+EXPORT void closefrom(int lowfd) {
+	depth++;
+	if (depth == 1) closing_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u);
+	NEXT(closefrom, closefrom_fn);
+	if (next_closefrom) next_closefrom(lowfd);
+	else {
+		NEXT(close_range, close_range_fn);
+		if (next_close_range) next_close_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u, 0);
+	}
+	depth--;
 }
 
 /* poll, ppoll, select, pselect and epoll are not interposed: the kernel
