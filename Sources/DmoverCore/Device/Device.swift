@@ -64,9 +64,11 @@ public final class Device: @unchecked Sendable {
     /// responses it announces (see takeCarried).
     let carriesResponses = Atomic<Bool>(false)
     /// The responses the readable token carries, [tokenFirst, tokenFirst +
-    /// tokenCount); tokenCount 0: none (under readinessLock).
+    /// tokenCount); tokenCount 0: none. Set under readinessLock; a read from
+    /// the ring clears tokenCount (tokenSuperseded) without it: the counters
+    /// wrap, so a token outliving its responses could later match them again.
     private var tokenFirst: Int32 = 0
-    private var tokenCount: Int32 = 0
+    private let tokenCount = Atomic<Int32>(0)
     /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
@@ -112,7 +114,7 @@ public final class Device: @unchecked Sendable {
         d.completed.pointee = 0
         d.readCount.pointee = 0
         d.carriesResponses.store(false, ordering: .relaxed)
-        d.tokenCount = 0
+        d.tokenCount.store(0, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
         d.open.store(true, ordering: .releasing)
         return d
@@ -213,13 +215,14 @@ public final class Device: @unchecked Sendable {
         cbsdshim_lock(readinessLock)
         defer { cbsdshim_unlock(readinessLock) }
         let was = shown.load(ordering: .sequentiallyConsistent)
-        guard tokenCount > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
+        let carried = tokenCount.load(ordering: .relaxed)
+        guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
         let first = cbsdshim_atomic_load_int(readCount)
-        let k = Int(tokenCount)
-        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == tokenCount, k <= atMost else { return .success(0) }
+        let k = Int(carried)
+        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == carried, k <= atMost else { return .success(0) }
         let bytes = k * DeviceProtocol.responseSize
         let got = socket.takeReadable(into: buf, count: bytes)
-        tokenCount = 0
+        tokenCount.store(0, ordering: .relaxed)
         shown.store(was & ~1, ordering: .sequentiallyConsistent)
         var result = Result<Int, Errno>.success(0)
         switch got {
@@ -235,6 +238,13 @@ public final class Device: @unchecked Sendable {
         // (EFAULT, or a writer appended meanwhile) and POLLOUT if room opened.
         syncReadiness()
         return result
+    }
+
+    /// Under readLock, after responses were taken from the ring: a token
+    /// shown now no longer carries what waits first, and is never taken (a
+    /// later store by a writer is for a newer token, checked by position).
+    @inline(__always) func tokenSuperseded() {
+        if tokenCount.load(ordering: .relaxed) != 0 { tokenCount.store(0, ordering: .relaxed) }
     }
 
     @inline(__always) private var want: Int {
@@ -253,11 +263,11 @@ public final class Device: @unchecked Sendable {
             if now == was { break }
             var done = now
             if (now ^ was) & 1 != 0 {
-                tokenCount = 0
+                tokenCount.store(0, ordering: .relaxed)
                 if now & 1 != 0, let payload, carriesResponses.load(ordering: .relaxed),
                    socket.setReadable(carrying: payload) {
                     tokenFirst = first
-                    tokenCount = Int32(payload.count / DeviceProtocol.responseSize)
+                    tokenCount.store(Int32(payload.count / DeviceProtocol.responseSize), ordering: .relaxed)
                 } else if !showReadable(now & 1 != 0) {
                     // The token could not be sent (memory pressure): POLLIN stays
                     // unshown, and the next read, write or close tries again.

@@ -205,6 +205,7 @@ public enum DmoverDevice {
                     return got > 0 ? .success(got * size) : .failure(.badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
+                d.tokenSuperseded()
                 cbsdshim_unlock(d.readLock)
                 if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
                 d.updateReadiness()
