@@ -37,6 +37,12 @@ public final class Device: @unchecked Sendable {
     private(set) var opener: pid_t
     /// False once closed (entry points then see EBADF).
     let open = Atomic<Bool>(false)
+    /// Which descriptor the object serves: its number, and a count bumped
+    /// each time the object is reused. A call compares both with what it
+    /// started on (serves), so a call woken by its descriptor's close, or
+    /// racing with it, never serves the next session the object is given.
+    private let number = Atomic<Int32>(-1)
+    private let incarnation = Atomic<Int>(0)
     /// The session (as its address) once DMIO_SETFUNC succeeded; 0 before.
     let sessionAddress = Atomic<Int>(0)
     /// Guards DMIO_SETFUNC, submission (writers run one batch at a time, in
@@ -104,6 +110,7 @@ public final class Device: @unchecked Sendable {
         cbsdshim_unlock(spareLock)
         guard let d else {
             let n = Device(socket, inode: inode)
+            n.number.store(socket.client, ordering: .relaxed)
             n.open.store(true, ordering: .releasing)
             n.shown.store(2, ordering: .sequentiallyConsistent)
             return n
@@ -116,6 +123,8 @@ public final class Device: @unchecked Sendable {
         d.carriesResponses.store(false, ordering: .relaxed)
         d.tokenCount.store(0, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
+        d.number.store(socket.client, ordering: .relaxed)
+        d.incarnation.add(1, ordering: .relaxed)
         d.open.store(true, ordering: .releasing)
         return d
     }
@@ -154,6 +163,17 @@ public final class Device: @unchecked Sendable {
     static func resetInChild() { spareLock.pointee = 0 }
 
     // MARK: state
+
+    /// The incarnation a call on this object starts on (see serves).
+    @inline(__always) var current: Int { incarnation.load(ordering: .acquiring) }
+
+    /// True if the object is open and still serves descriptor `fd` as it
+    /// did when a call took `current` (under writeLock or readLock: a close
+    /// then waits for the call).
+    @inline(__always) func serves(_ fd: Int32, since start: Int) -> Bool {
+        open.load(ordering: .acquiring) && incarnation.load(ordering: .relaxed) == start
+            && number.load(ordering: .relaxed) == fd
+    }
 
     /// The session, once set (acquire: `request` and `ninputs` are visible).
     @inline(__always) var session: UnsafeMutablePointer<dmover_session>? {
