@@ -171,7 +171,8 @@ static int resolve(void) {
 		f.ioctl = (int (*)(int, unsigned long, void *))dlsym(h, "dmover_ioctl");
 		/* The _tracked entry points skip the descriptor's identity check (an
 		 * fstat each): only numbers we returned reach them, and we see the
-		 * program's close, dup2, dup3 and close_range. */
+		 * program's close, dup2, dup3, close_range and closefrom (for the
+		 * closes we cannot see, see closefrom below). */
 		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "bsdshim_dmover_read_tracked");
 		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "bsdshim_dmover_write_tracked");
 		if (f.read == NULL) f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
