@@ -339,13 +339,37 @@ static ssize_t iov_total(const struct iovec *iov, int cnt) {
 	return (ssize_t)total;
 }
 
+/* Copies between the caller's iovecs and buf as the kernel would: an
+ * unreadable (or, with `check_write`, unwritable) iovec is EFAULT, never a
+ * fault in the program. Through process_vm_readv/writev on this process;
+ * where those are refused (seccomp, ENOSYS) the iovecs are copied directly. */
+static int gather(const struct iovec *iov, int cnt, char *buf, size_t total, int check_write) {
+	struct iovec local = {buf, total};
+	ssize_t r = process_vm_readv(getpid(), &local, 1, iov, (unsigned long)cnt, 0);
+	if (r >= 0 && (size_t)r == total) {
+		/* The same bytes written back prove every page writable. */
+		if (!check_write) return 0;
+		r = process_vm_writev(getpid(), &local, 1, iov, (unsigned long)cnt, 0);
+		if (r >= 0 && (size_t)r == total) return 0;
+	}
+	if (r >= 0 || errno == EFAULT) { errno = EFAULT; return -1; }
+	if (!check_write)
+		for (size_t off = 0, i = 0; off < total; i++) {
+			memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+	return 0;
+}
+
 static ssize_t dmover_readv(int fd, const struct iovec *iov, int cnt) {
 	ssize_t total = iov_total(iov, cnt);
 	if (total <= 0) return total;
+	if (cnt == 1) return fns.read(fd, iov[0].iov_base, (size_t)total);   /* the library checks it */
 	char stackbuf[4096];
 	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
 	if (buf == NULL) { errno = ENOMEM; return -1; }
-	ssize_t r = fns.read(fd, buf, (size_t)total);
+	/* Every iovec proven writable first: a response read is never lost to a bad one. */
+	ssize_t r = gather(iov, cnt, buf, (size_t)total, 1) == 0 ? fns.read(fd, buf, (size_t)total) : -1;
 	for (ssize_t off = 0, i = 0; r > 0 && off < r; i++) {
 		size_t k = iov[i].iov_len < (size_t)(r - off) ? iov[i].iov_len : (size_t)(r - off);
 		memcpy(iov[i].iov_base, buf + off, k);
@@ -358,14 +382,11 @@ static ssize_t dmover_readv(int fd, const struct iovec *iov, int cnt) {
 static ssize_t dmover_writev(int fd, const struct iovec *iov, int cnt) {
 	ssize_t total = iov_total(iov, cnt);
 	if (total <= 0) return total;
+	if (cnt == 1) return fns.write(fd, iov[0].iov_base, (size_t)total);   /* the library checks it */
 	char stackbuf[4096];
 	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
 	if (buf == NULL) { errno = ENOMEM; return -1; }
-	for (ssize_t off = 0, i = 0; off < total; i++) {
-		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
-		off += (ssize_t)iov[i].iov_len;
-	}
-	ssize_t r = fns.write(fd, buf, (size_t)total);
+	ssize_t r = gather(iov, cnt, buf, (size_t)total, 0) == 0 ? fns.write(fd, buf, (size_t)total) : -1;
 	if (buf != stackbuf) free(buf);
 	return r;
 }
