@@ -171,7 +171,8 @@ static int resolve(void) {
 		f.ioctl = (int (*)(int, unsigned long, void *))dlsym(h, "dmover_ioctl");
 		/* The _tracked entry points skip the descriptor's identity check (an
 		 * fstat each): only numbers we returned reach them, and we see the
-		 * program's close, dup2, dup3 and close_range. */
+		 * program's close, dup2, dup3, close_range and closefrom (for the
+		 * closes we cannot see, see closefrom below). */
 		f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "bsdshim_dmover_read_tracked");
 		f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "bsdshim_dmover_write_tracked");
 		if (f.read == NULL) f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
@@ -338,13 +339,37 @@ static ssize_t iov_total(const struct iovec *iov, int cnt) {
 	return (ssize_t)total;
 }
 
+/* Copies between the caller's iovecs and buf as the kernel would: an
+ * unreadable (or, with `check_write`, unwritable) iovec is EFAULT, never a
+ * fault in the program. Through process_vm_readv/writev on this process;
+ * where those are refused (seccomp, ENOSYS) the iovecs are copied directly. */
+static int gather(const struct iovec *iov, int cnt, char *buf, size_t total, int check_write) {
+	struct iovec local = {buf, total};
+	ssize_t r = process_vm_readv(getpid(), &local, 1, iov, (unsigned long)cnt, 0);
+	if (r >= 0 && (size_t)r == total) {
+		/* The same bytes written back prove every page writable. */
+		if (!check_write) return 0;
+		r = process_vm_writev(getpid(), &local, 1, iov, (unsigned long)cnt, 0);
+		if (r >= 0 && (size_t)r == total) return 0;
+	}
+	if (r >= 0 || errno == EFAULT) { errno = EFAULT; return -1; }
+	if (!check_write)
+		for (size_t off = 0, i = 0; off < total; i++) {
+			memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
+			off += iov[i].iov_len;
+		}
+	return 0;
+}
+
 static ssize_t dmover_readv(int fd, const struct iovec *iov, int cnt) {
 	ssize_t total = iov_total(iov, cnt);
 	if (total <= 0) return total;
+	if (cnt == 1) return fns.read(fd, iov[0].iov_base, (size_t)total);   /* the library checks it */
 	char stackbuf[4096];
 	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
 	if (buf == NULL) { errno = ENOMEM; return -1; }
-	ssize_t r = fns.read(fd, buf, (size_t)total);
+	/* Every iovec proven writable first: a response read is never lost to a bad one. */
+	ssize_t r = gather(iov, cnt, buf, (size_t)total, 1) == 0 ? fns.read(fd, buf, (size_t)total) : -1;
 	for (ssize_t off = 0, i = 0; r > 0 && off < r; i++) {
 		size_t k = iov[i].iov_len < (size_t)(r - off) ? iov[i].iov_len : (size_t)(r - off);
 		memcpy(iov[i].iov_base, buf + off, k);
@@ -357,14 +382,11 @@ static ssize_t dmover_readv(int fd, const struct iovec *iov, int cnt) {
 static ssize_t dmover_writev(int fd, const struct iovec *iov, int cnt) {
 	ssize_t total = iov_total(iov, cnt);
 	if (total <= 0) return total;
+	if (cnt == 1) return fns.write(fd, iov[0].iov_base, (size_t)total);   /* the library checks it */
 	char stackbuf[4096];
 	char *buf = (size_t)total <= sizeof stackbuf ? stackbuf : malloc((size_t)total);
 	if (buf == NULL) { errno = ENOMEM; return -1; }
-	for (ssize_t off = 0, i = 0; off < total; i++) {
-		memcpy(buf + off, iov[i].iov_base, iov[i].iov_len);
-		off += (ssize_t)iov[i].iov_len;
-	}
-	ssize_t r = fns.write(fd, buf, (size_t)total);
+	ssize_t r = gather(iov, cnt, buf, (size_t)total, 0) == 0 ? fns.write(fd, buf, (size_t)total) : -1;
 	if (buf != stackbuf) free(buf);
 	return r;
 }
@@ -459,24 +481,48 @@ EXPORT int dup3(int oldfd, int newfd, int flags) {
 	return r;
 }
 
-/* close_range(2): every open descriptor in [first, last] is about to close
- * (unless only marked close-on-exec); open ones below TRACKED_MAX are found
- * by probing (no allocation, safe in a child after vfork-style use). */
+/* Every open descriptor in [first, last] is about to close: open ones below
+ * TRACKED_MAX are found by probing (no allocation, safe in a child after
+ * vfork-style use). */
+static void closing_range(unsigned int first, unsigned int last) {
+	unsigned int end = last < TRACKED_MAX ? last : TRACKED_MAX - 1;
+	for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
+		if (fcntl((int)fd, F_GETFD) < 0) continue;
+		notify_closing((int)fd);
+		forget_error((int)fd);
+		set_tracked((int)fd, 0);
+	}
+}
+
+/* close_range(2): unless it only marks close-on-exec. */
 EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 	depth++;
-	if (depth == 1 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) {
-		unsigned int end = last < TRACKED_MAX ? last : TRACKED_MAX - 1;
-		for (unsigned int fd = first; fd <= end && fd < TRACKED_MAX; fd++) {
-			if (fcntl((int)fd, F_GETFD) < 0) continue;
-			notify_closing((int)fd);
-			forget_error((int)fd);
-			set_tracked((int)fd, 0);
-		}
-	}
+	if (depth == 1 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */) && first <= last) closing_range(first, last);
 	NEXT(close_range, close_range_fn);
 	int r = next_close_range ? next_close_range(first, last, flags) : (errno = ENOSYS, -1);
 	depth--;
 	return r;
+}
+
+/* closefrom(3): glibc makes it of its own close_range, past the interposer
+ * above. A /dev/dmover number it closed and left tracked would take a
+ * regular file's write() that reuses the number as dmover records (read and
+ * write trust this table: see resolve). Closes made inside libc or by raw
+ * system calls (syscall(SYS_close), fclose of an fdopen'ed session) stay
+ * unseen: the program must close a session with close(), dup2, dup3,
+ * close_range or closefrom. */
+typedef void (*closefrom_fn)(int);
+
+EXPORT void closefrom(int lowfd) {
+	depth++;
+	if (depth == 1) closing_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u);
+	NEXT(closefrom, closefrom_fn);
+	if (next_closefrom) next_closefrom(lowfd);
+	else {
+		NEXT(close_range, close_range_fn);
+		if (next_close_range) next_close_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u, 0);
+	}
+	depth--;
 }
 
 /* poll, ppoll, select, pselect and epoll are not interposed: the kernel

@@ -37,6 +37,12 @@ public final class Device: @unchecked Sendable {
     private(set) var opener: pid_t
     /// False once closed (entry points then see EBADF).
     let open = Atomic<Bool>(false)
+    /// Which descriptor the object serves: its number, and a count bumped
+    /// each time the object is reused. A call compares both with what it
+    /// started on (serves), so a call woken by its descriptor's close, or
+    /// racing with it, never serves the next session the object is given.
+    private let number = Atomic<Int32>(-1)
+    private let incarnation = Atomic<Int>(0)
     /// The session (as its address) once DMIO_SETFUNC succeeded; 0 before.
     let sessionAddress = Atomic<Int>(0)
     /// Guards DMIO_SETFUNC, submission (writers run one batch at a time, in
@@ -64,9 +70,11 @@ public final class Device: @unchecked Sendable {
     /// responses it announces (see takeCarried).
     let carriesResponses = Atomic<Bool>(false)
     /// The responses the readable token carries, [tokenFirst, tokenFirst +
-    /// tokenCount); tokenCount 0: none (under readinessLock).
+    /// tokenCount); tokenCount 0: none. Set under readinessLock; a read from
+    /// the ring clears tokenCount (tokenSuperseded) without it: the counters
+    /// wrap, so a token outliving its responses could later match them again.
     private var tokenFirst: Int32 = 0
-    private var tokenCount: Int32 = 0
+    private let tokenCount = Atomic<Int32>(0)
     /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
@@ -102,6 +110,7 @@ public final class Device: @unchecked Sendable {
         cbsdshim_unlock(spareLock)
         guard let d else {
             let n = Device(socket, inode: inode)
+            n.number.store(socket.client, ordering: .relaxed)
             n.open.store(true, ordering: .releasing)
             n.shown.store(2, ordering: .sequentiallyConsistent)
             return n
@@ -112,8 +121,10 @@ public final class Device: @unchecked Sendable {
         d.completed.pointee = 0
         d.readCount.pointee = 0
         d.carriesResponses.store(false, ordering: .relaxed)
-        d.tokenCount = 0
+        d.tokenCount.store(0, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
+        d.number.store(socket.client, ordering: .relaxed)
+        d.incarnation.add(1, ordering: .relaxed)
         d.open.store(true, ordering: .releasing)
         return d
     }
@@ -152,6 +163,17 @@ public final class Device: @unchecked Sendable {
     static func resetInChild() { spareLock.pointee = 0 }
 
     // MARK: state
+
+    /// The incarnation a call on this object starts on (see serves).
+    @inline(__always) var current: Int { incarnation.load(ordering: .acquiring) }
+
+    /// True if the object is open and still serves descriptor `fd` as it
+    /// did when a call took `current` (under writeLock or readLock: a close
+    /// then waits for the call).
+    @inline(__always) func serves(_ fd: Int32, since start: Int) -> Bool {
+        open.load(ordering: .acquiring) && incarnation.load(ordering: .relaxed) == start
+            && number.load(ordering: .relaxed) == fd
+    }
 
     /// The session, once set (acquire: `request` and `ninputs` are visible).
     @inline(__always) var session: UnsafeMutablePointer<dmover_session>? {
@@ -213,13 +235,14 @@ public final class Device: @unchecked Sendable {
         cbsdshim_lock(readinessLock)
         defer { cbsdshim_unlock(readinessLock) }
         let was = shown.load(ordering: .sequentiallyConsistent)
-        guard tokenCount > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
+        let carried = tokenCount.load(ordering: .relaxed)
+        guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
         let first = cbsdshim_atomic_load_int(readCount)
-        let k = Int(tokenCount)
-        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == tokenCount, k <= atMost else { return .success(0) }
+        let k = Int(carried)
+        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == carried, k <= atMost else { return .success(0) }
         let bytes = k * DeviceProtocol.responseSize
         let got = socket.takeReadable(into: buf, count: bytes)
-        tokenCount = 0
+        tokenCount.store(0, ordering: .relaxed)
         shown.store(was & ~1, ordering: .sequentiallyConsistent)
         var result = Result<Int, Errno>.success(0)
         switch got {
@@ -235,6 +258,13 @@ public final class Device: @unchecked Sendable {
         // (EFAULT, or a writer appended meanwhile) and POLLOUT if room opened.
         syncReadiness()
         return result
+    }
+
+    /// Under readLock, after responses were taken from the ring: a token
+    /// shown now no longer carries what waits first, and is never taken (a
+    /// later store by a writer is for a newer token, checked by position).
+    @inline(__always) func tokenSuperseded() {
+        if tokenCount.load(ordering: .relaxed) != 0 { tokenCount.store(0, ordering: .relaxed) }
     }
 
     @inline(__always) private var want: Int {
@@ -253,11 +283,11 @@ public final class Device: @unchecked Sendable {
             if now == was { break }
             var done = now
             if (now ^ was) & 1 != 0 {
-                tokenCount = 0
+                tokenCount.store(0, ordering: .relaxed)
                 if now & 1 != 0, let payload, carriesResponses.load(ordering: .relaxed),
                    socket.setReadable(carrying: payload) {
                     tokenFirst = first
-                    tokenCount = Int32(payload.count / DeviceProtocol.responseSize)
+                    tokenCount.store(Int32(payload.count / DeviceProtocol.responseSize), ordering: .relaxed)
                 } else if !showReadable(now & 1 != 0) {
                     // The token could not be sent (memory pressure): POLLIN stays
                     // unshown, and the next read, write or close tries again.

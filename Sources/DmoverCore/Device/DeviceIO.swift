@@ -84,11 +84,12 @@ public enum DmoverDevice {
         if d.session == nil { return .failure(.noDevice) }
         if count == 0 { return .success(0) }
         guard let buf else { return .failure(.badAddress) }
+        let start = d.current
         let records = Int32(count / size)
         var done: Int32 = 0
         while done < records {
             cbsdshim_lock(d.writeLock)
-            guard d.open.load(ordering: .acquiring) else {
+            guard d.serves(fd, since: start) else {
                 cbsdshim_unlock(d.writeLock)
                 return done > 0 ? .success(Int(done) * size) : .failure(.badFileDescriptor)
             }
@@ -101,7 +102,7 @@ public enum DmoverDevice {
                 // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
-                if d.inFlight >= DeviceProtocol.maxInFlight && d.open.load(ordering: .acquiring) {
+                if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(fd, since: start) {
                     signalled = cbsdshim_futex_wait_signalled(d.readCount, seen) != 0
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
@@ -170,10 +171,11 @@ public enum DmoverDevice {
         guard let buf else { return .failure(.badAddress) }
         let want = count / size
         let slots = Int(DeviceProtocol.maxInFlight)
+        let start = d.current
         var got = 0
         while got < want {
             cbsdshim_lock(d.readLock)
-            guard d.open.load(ordering: .acquiring) else {
+            guard d.serves(fd, since: start) else {
                 cbsdshim_unlock(d.readLock)
                 return got > 0 ? .success(got * size) : .failure(.badFileDescriptor)
             }
@@ -205,6 +207,7 @@ public enum DmoverDevice {
                     return got > 0 ? .success(got * size) : .failure(.badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
+                d.tokenSuperseded()
                 cbsdshim_unlock(d.readLock)
                 if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
                 d.updateReadiness()
@@ -216,7 +219,7 @@ public enum DmoverDevice {
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
-            if seen == cbsdshim_atomic_load_int(d.readCount) && d.open.load(ordering: .acquiring) {
+            if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(fd, since: start) {
                 signalled = cbsdshim_futex_wait_signalled(d.completed, seen) != 0
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)

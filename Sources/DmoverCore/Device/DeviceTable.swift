@@ -74,9 +74,13 @@ enum DeviceTable {
 
     /// Runs body with fd's device without the identity check (two fstat calls
     /// a round trip): for the preload library only, which routes just the
-    /// descriptors it returned and sees the program's close, dup2, dup3 and
-    /// close_range, so the number cannot have been reused behind its back
-    /// (short of a raw close system call). nil if the slot is empty or closed.
+    /// descriptors it returned and sees the program's close, dup2, dup3,
+    /// close_range and closefrom, so the number cannot have been reused
+    /// behind its back. Not seen: a raw close system call, or a close made
+    /// inside libc (fclose of an fdopen'ed session); a number reused after
+    /// one of those is taken for the old session (its writes run as records).
+    /// No check short of a system call per call can tell. nil if the slot is
+    /// empty or closed.
     @inline(__always)
     static func withTracked<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }

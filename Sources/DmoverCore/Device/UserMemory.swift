@@ -6,6 +6,11 @@ import CBSDShim
 import Glibc
 
 /// Client memory as the kernel sees it: a bad address is an EFAULT, never a SIGSEGV.
+/// With the prefault check, the check and the memcpy are two steps: pages
+/// another thread unmaps or protects between them fault (SIGSEGV) as the
+/// request data copies do (see RecordBatch), where the kernel's copy would
+/// say EFAULT. Only a program freeing a buffer it is passing to a call on
+/// another thread meets this; guarding it would need a fault handler.
 enum UserMemory {
     /// IOV_MAX: the most iovecs one dmio_buffer may have.
     static let iovMax = Int(cbsdshim_UIO_MAXIOV)
