@@ -10,7 +10,7 @@ import SystemPackage
 extension DmoverSession {
     /// A zeroed request of this session.
     func allocateRequest() throws(DmoverError) -> UnsafeMutablePointer<dmover_request> {
-        do { return try Request.alloc(session.dses, inbuf: nil) } catch { throw DmoverError(core: error) }
+        do { return try RequestBlocks.alloc(session.dses, inbuf: nil) } catch { throw DmoverError(core: error) }
     }
 
     /// Describes `op` in `dreq`. Linear buffers are passed as they are; if any
@@ -91,10 +91,10 @@ extension DmoverSession {
             guard let dreq, let cookie = dreq.pointee.dreq_cookie else { return }
             let pending = Unmanaged<PendingRequest>.fromOpaque(cookie).takeRetainedValue()
             let result = DmoverSession.result(of: dreq)
-            Request.free(dreq)
+            RequestBlocks.free(dreq)
             pending.complete(result)
         }
-        Engine.process(dreq)
+        RequestProcessing.process(dreq)
     }
 }
 

@@ -39,7 +39,7 @@ public final class DmoverSession: Sendable {
     public init(function: Function) throws(DmoverError) {
         if case .xor(let n) = function, !(2...dmoverMaxInputs).contains(n) { throw .unknownFunction }
         let created: Result<UnsafeMutablePointer<dmover_session>, CoreErrno> = function.name.withCString { name in
-            Result { () throws(CoreErrno) in try Session.create(name) }
+            Result { () throws(CoreErrno) in try SessionLifecycle.create(name) }
         }
         switch created {
         case .success(let dses): session = SessionHandle(dses: dses)
@@ -50,7 +50,7 @@ public final class DmoverSession: Sendable {
 
     deinit {
         // Requests still in flight keep the library's session alive until they complete.
-        Session.destroy(session.dses)
+        SessionLifecycle.destroy(session.dses)
     }
 
     /// The name of the backend serving the session (e.g. `"swdmover"`).
@@ -84,11 +84,11 @@ public final class DmoverSession: Sendable {
     /// - Throws: ``DmoverError/invalidShape``, ``DmoverError/badAddress``, ``DmoverError/noMemory``.
     public func process(output: DmoverBuffer?, inputs: [DmoverBuffer], immediate: UInt64? = nil) throws(DmoverError) -> UInt64 {
         let dreq = try allocateRequest()
-        defer { Request.free(dreq) }
+        defer { RequestBlocks.free(dreq) }
         let storage = try fill(dreq, DmoverOperation(output: output, inputs: inputs, immediate: immediate))
         defer { free(storage) }
         dreq.pointee.dreq_flags |= Int32(DMOVER_REQ_WAIT)
-        Engine.process(dreq)
+        RequestProcessing.process(dreq)
         return try Self.result(of: dreq).get()
     }
 
@@ -151,7 +151,7 @@ public final class DmoverSession: Sendable {
         let dreq = try allocateRequest()
         let storage: UnsafeMutableRawPointer?
         do { storage = try fill(dreq, operation) } catch {
-            Request.free(dreq)
+            RequestBlocks.free(dreq)
             throw error
         }
         let request = RequestHandle(dreq: dreq)
@@ -183,7 +183,7 @@ public final class DmoverSession: Sendable {
                     let storage = try fill(dreq, op)
                     Self.start(dreq, PendingRequest(storage: storage, completion: .batch(batch, i)))
                 } catch {
-                    Request.free(dreq)
+                    RequestBlocks.free(dreq)
                     batch.finish(i, .failure(error))
                 }
             }

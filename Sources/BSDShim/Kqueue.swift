@@ -35,7 +35,7 @@ public final class Kqueue: Sendable {
     public var descriptor: FileDescriptor { FileDescriptor(rawValue: rawDescriptor) }
     /// The descriptor's number (kept as a plain number: `FileDescriptor` is not `Sendable`).
     let rawDescriptor: Int32
-    let core: KqueueCore.Kqueue
+    let core: KqueueCore.EpollKqueue
     let closed = Atomic<Bool>(false)
     /// Events taken from the core but not yet delivered: the rest of the batch
     /// an async iteration fetched when it ended early. They are still this
@@ -50,7 +50,7 @@ public final class Kqueue: Sendable {
     /// ```
     /// - Throws: `EMFILE`/`ENFILE` (no descriptors left), `ENOMEM`.
     public init() throws(Errno) {
-        switch KqueueCore.Kqueue.create() {
+        switch KqueueCore.EpollKqueue.create() {
         case .success(let kq):
             core = kq
             rawDescriptor = kq.fd

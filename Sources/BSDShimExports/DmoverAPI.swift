@@ -32,14 +32,14 @@ public func bsdshim_dmover_backend_dequeue(_ dmb: UnsafeMutablePointer<dmover_ba
     -> UnsafeMutablePointer<dmover_request>?
 {
     guard let dmb else { return nil }
-    return Engine.dequeue(dmb)
+    return RequestProcessing.dequeue(dmb)
 }
 
 /// `void dmover_done(struct dmover_request *)`: see dmovervar.h.
 @_cdecl("dmover_done")
 public func bsdshim_dmover_done(_ dreq: UnsafeMutablePointer<dmover_request>?) {
     guard let dreq else { return }
-    Engine.done(dreq)
+    RequestProcessing.done(dreq)
 }
 
 /// `const struct dmover_algdesc *dmover_algdesc_lookup(const struct dmover_algdesc *, int, const char *)`.
@@ -59,7 +59,7 @@ public func bsdshim_dmover_session_create(
 ) -> Int32 {
     guard let name, let dsesp else { return EINVAL }
     NativeKernels.install()
-    do { dsesp.pointee = try Session.create(name) } catch { return error.rawValue }
+    do { dsesp.pointee = try SessionLifecycle.create(name) } catch { return error.rawValue }
     return 0
 }
 
@@ -67,7 +67,7 @@ public func bsdshim_dmover_session_create(
 @_cdecl("dmover_session_destroy")
 public func bsdshim_dmover_session_destroy(_ dses: UnsafeMutablePointer<dmover_session>?) {
     guard let dses else { return }
-    Session.destroy(dses)
+    SessionLifecycle.destroy(dses)
 }
 
 /// `struct dmover_request *dmover_request_alloc(struct dmover_session *, dmover_buffer *)`.
@@ -79,7 +79,7 @@ public func bsdshim_dmover_request_alloc(
         Errno.current = .invalidArgument
         return nil
     }
-    do { return try Request.alloc(dses, inbuf: inbuf) } catch {
+    do { return try RequestBlocks.alloc(dses, inbuf: inbuf) } catch {
         Errno.current = error
         return nil
     }
@@ -89,12 +89,12 @@ public func bsdshim_dmover_request_alloc(
 @_cdecl("dmover_request_free")
 public func bsdshim_dmover_request_free(_ dreq: UnsafeMutablePointer<dmover_request>?) {
     guard let dreq else { return }
-    Request.free(dreq)
+    RequestBlocks.free(dreq)
 }
 
 /// `void dmover_process(struct dmover_request *)`: see dmovervar.h.
 @_cdecl("dmover_process")
 public func bsdshim_dmover_process(_ dreq: UnsafeMutablePointer<dmover_request>?) {
     guard let dreq else { return }
-    Engine.process(dreq)
+    RequestProcessing.process(dreq)
 }

@@ -6,11 +6,15 @@ import CBSDShimABI
 import DmoverCore
 import DmoverSIMD
 import Glibc
+import KqueueCore
 
 /// `int dmover_open(int flags)`: see dmover_io.h.
 @_cdecl("dmover_open")
 public func bsdshim_dmover_open(_ flags: Int32) -> Int32 {
     NativeKernels.install()
+    // kevent learns here how to ask about dmover descriptors (the first registration stays).
+    DeviceReadiness.register(source: DmoverDevice.writeReadinessSource, room: DmoverDevice.writeRoom,
+                             readable: DmoverDevice.responseBytes)
     do { return try DmoverDevice.open(flags: flags) } catch {
         Errno.current = error
         return -1

@@ -9,7 +9,7 @@ import KqueueCore
 /// `int kqueue(void)`: see include/sys/event.h.
 @_cdecl("kqueue")
 public func bsdshim_kqueue() -> Int32 {
-    switch Kqueue.create() {
+    switch EpollKqueue.create() {
     case .success(let kq): return kq.fd
     case .failure(let e):
         Errno.current = e

@@ -142,8 +142,8 @@ let output = buffer(maxSize, 0)
 @MainActor func bsdshim(_ name: String, _ n: Int)
     -> (run: () -> Void, finish: () -> Void)
 {
-    let dses = try! name.withCString { try Session.create($0) }
-    let dreq = try! Request.alloc(dses, inbuf: nil)
+    let dses = try! name.withCString { try SessionLifecycle.create($0) }
+    let dreq = try! RequestBlocks.alloc(dses, inbuf: nil)
     let ninputs = Int(dses.pointee.dses_ninputs)
     let hasOutput = name != "iscsi-crc32c" && name != "compare"
     if hasOutput {
@@ -163,11 +163,11 @@ let output = buffer(maxSize, 0)
     let resetsCRC = name == "iscsi-crc32c" || name == "copy-crc32c"   // outside the timed loop
     return ({
         if resetsCRC { dreq.pointee.dreq_immediate = (0, 0, 0, 0, 0, 0, 0, 0) }
-        Engine.process(dreq)
+        RequestProcessing.process(dreq)
     }, {
         precondition(dreq.pointee.dreq_flags & Int32(DMOVER_REQ_ERROR) == 0, "\(name) failed: \(dreq.pointee.dreq_error)")
-        Request.free(dreq)
-        Session.destroy(dses)
+        RequestBlocks.free(dreq)
+        SessionLifecycle.destroy(dses)
     })
 }
 

@@ -8,7 +8,7 @@ import Glibc
 /// A backend implemented in Swift takes requests directly instead of through
 /// `dmb_pendreqs` + `dmb_process` (no queue lock on its submission path).
 protocol NativeBackend: AnyObject, Sendable {
-    /// Runs or queues a submitted request; it must end in `Engine.done`.
+    /// Runs or queues a submitted request; it must end in `RequestProcessing.done`.
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool)
     /// In a fork child: forget the parent's threads and queued work.
     func resetInChild()

@@ -14,12 +14,12 @@ enum DmoverFork {
         cbsdshim_atfork(
             {
                 BackendRegistry.lock.lock()
-                cbsdshim_lock(Request.cacheLock)
+                cbsdshim_lock(RequestBlocks.cacheLock)
                 LibraryThread.prepareFork()
             },
             {
                 LibraryThread.parentAfterFork()
-                cbsdshim_unlock(Request.cacheLock)
+                cbsdshim_unlock(RequestBlocks.cacheLock)
                 BackendRegistry.lock.unlock()
             },
             { DmoverFork.child() }
@@ -36,7 +36,7 @@ enum DmoverFork {
     /// Runs in the child, single-threaded, with the prepare-time locks still "held".
     private static func child() {
         pid = getpid()
-        Request.cacheLock.pointee = 0
+        RequestBlocks.cacheLock.pointee = 0
         LibraryThread.childAfterFork()
         for b in BackendRegistry.allInChild {
             b.queueLock.reset()

@@ -70,8 +70,8 @@ func cpuModel() -> String {
 
 func inProcessRate() -> Double {
     let dses: UnsafeMutablePointer<dmover_session>
-    do { dses = try Session.create("copy") } catch { fail("dmover_session_create") }
-    guard let dreq = try? Request.alloc(dses, inbuf: nil) else { fail("dmover_request_alloc") }
+    do { dses = try SessionLifecycle.create("copy") } catch { fail("dmover_session_create") }
+    guard let dreq = try? RequestBlocks.alloc(dses, inbuf: nil) else { fail("dmover_request_alloc") }
     dreq.pointee.dreq_outbuf_type = DMOVER_BUF_LINEAR
     dreq.pointee.dreq_inbuf_type = DMOVER_BUF_LINEAR
     let t0 = now()
@@ -80,12 +80,12 @@ func inProcessRate() -> Double {
         dreq.pointee.dreq_outbuf.dmbuf_linear = dmover_buf_linear(l_addr: dst + s * length, l_len: length)
         dreq.pointee.dreq_inbuf[0].dmbuf_linear = dmover_buf_linear(l_addr: src + s * length, l_len: length)
         dreq.pointee.dreq_flags |= Int32(DMOVER_REQ_WAIT)
-        Engine.process(dreq)
+        RequestProcessing.process(dreq)
         if dreq.pointee.dreq_flags & Int32(DMOVER_REQ_ERROR) != 0 { fail("dmover_process") }
     }
     let rate = Double(requestsPerRun) / (now() - t0)
-    Request.free(dreq)
-    Session.destroy(dses)
+    RequestBlocks.free(dreq)
+    SessionLifecycle.destroy(dses)
     return rate
 }
 

@@ -14,10 +14,10 @@ struct KnoteKey: Hashable {
 /// of Swift's dynamic exclusivity checks (`@exclusivity(unchecked)`), which
 /// cost more than the kevent() work itself.
 ///
-/// Common code (``Kqueue``) owns the life cycle and the EV_ONESHOT / EV_CLEAR /
+/// Common code (``EpollKqueue``) owns the life cycle and the EV_ONESHOT / EV_CLEAR /
 /// EV_DISPATCH / EV_DISABLE state machine; the ``Filter`` owns what the event means.
 ///
-/// Knotes are recycled through their kqueue's spare list (``Kqueue/makeKnote``),
+/// Knotes are recycled through their kqueue's spare list (``EpollKqueue/makeKnote``),
 /// so `configure(change:ops:)` must reset every stored property; a test
 /// compares a recycled knote with a fresh one field by field.
 final class Knote {
@@ -58,7 +58,7 @@ final class Knote {
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
     @exclusivity(unchecked) var queued = false
-    /// The stamp of the kevent() call (``Kqueue/lastStamp``) that last returned this knote.
+    /// The stamp of the kevent() call (``EpollKqueue/lastStamp``) that last returned this knote.
     @exclusivity(unchecked) var collectedIn: UInt64 = 0
     @exclusivity(unchecked) var next: Knote?
     @exclusivity(unchecked) unowned(unsafe) var prev: Knote?
@@ -166,7 +166,7 @@ enum DescriptorKind: UInt8 {
     /// Not pollable (regular files, directories): always ready, handled in userspace.
     case alwaysReady
     /// Write side of a /dev/dmover descriptor: epoll watches the readiness
-    /// descriptor the knote owns (see BSDSystem's WriteReadiness); data = room.
+    /// descriptor the knote owns (see BSDSystem's DeviceReadiness); data = room.
     case libraryReadiness
 }
 

@@ -5,7 +5,7 @@ import BSDSystem
 import CBSDShimABI
 import Glibc
 
-extension Kqueue {
+extension EpollKqueue {
     /// Applies the changelist in order. Failed changes (and EV_RECEIPT ones) are
     /// written to `events` while room remains; with no room the call fails with
     /// the change's errno. Returns the number of entries written.

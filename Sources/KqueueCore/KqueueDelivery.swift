@@ -6,7 +6,7 @@ import CBSDShim
 import CBSDShimABI
 import Glibc
 
-extension Kqueue {
+extension EpollKqueue {
     /// Delivers queued knotes (each at most once per call) and due timers.
     /// The common case, nothing queued and no deadline, costs no call.
     @inline(__always)

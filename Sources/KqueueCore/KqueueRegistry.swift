@@ -18,7 +18,7 @@ public enum KqueueRegistry {
     /// reset (Swift's Mutex records an owner thread that does not exist there).
     struct Shards: @unchecked Sendable {
         let locks: [FutexLock]
-        let tables: UnsafeMutablePointer<[Kqueue?]>
+        let tables: UnsafeMutablePointer<[EpollKqueue?]>
 
         init() {
             locks = (0..<KqueueRegistry.shardCount).map { _ in FutexLock() }
@@ -27,7 +27,7 @@ public enum KqueueRegistry {
         }
 
         @inline(__always)
-        func withLock<R>(_ shard: Int, _ body: (inout [Kqueue?]) -> R) -> R {
+        func withLock<R>(_ shard: Int, _ body: (inout [EpollKqueue?]) -> R) -> R {
             let lock = locks.withUnsafeBufferPointer { $0[shard] }
             lock.lock()
             defer { lock.unlock() }
@@ -43,14 +43,14 @@ public enum KqueueRegistry {
     /// Every registered kqueue in one list, for the paths that visit them all
     /// (close tracking, sweeps) without locking 64 shards.
     static let liveLock = FutexLock()
-    nonisolated(unsafe) static var live: [Kqueue] = []
+    nonisolated(unsafe) static var live: [EpollKqueue] = []
 
     /// Round-robin cursor of the background sweep done by kqueue().
     static let sweepCursor = Atomic<Int>(0)
 
     /// The kqueue registered under `fd`, if any.
     @inline(__always)
-    public static func lookup(_ fd: Int32) -> Kqueue? {
+    public static func lookup(_ fd: Int32) -> EpollKqueue? {
         guard fd >= 0 else { return nil }
         let i = Int(fd)
         return shards.withLock(i & (shardCount - 1)) { t in
@@ -63,9 +63,9 @@ public enum KqueueRegistry {
     /// had its descriptor closed (the kernel handed the number out again): it is
     /// reclaimed. A couple of other entries are re-checked on the way, so
     /// kqueues closed without reuse of their number are reclaimed too.
-    static func insert(_ kq: Kqueue) {
+    static func insert(_ kq: EpollKqueue) {
         let i = Int(kq.fd)
-        let old: Kqueue? = shards.withLock(i & (shardCount - 1)) { t in
+        let old: EpollKqueue? = shards.withLock(i & (shardCount - 1)) { t in
             let j = i >> 6
             if j >= t.count { t.append(contentsOf: repeatElement(nil, count: j - t.count + 1)) }
             let o = t[j]
@@ -77,7 +77,7 @@ public enum KqueueRegistry {
         sweep(limit: 2)
     }
 
-    static func remove(_ kq: Kqueue) {
+    static func remove(_ kq: EpollKqueue) {
         let i = Int(kq.fd)
         shards.withLock(i & (shardCount - 1)) { t in
             let j = i >> 6
@@ -89,14 +89,14 @@ public enum KqueueRegistry {
     }
 
     /// All registered kqueues (snapshot).
-    static func all() -> [Kqueue] {
+    static func all() -> [EpollKqueue] {
         liveLock.withLock { live }
     }
 
     /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
     /// whose descriptor no longer is theirs.
     public static func sweep(limit: Int? = nil) {
-        let kqueues: [Kqueue] = liveLock.withLock {
+        let kqueues: [EpollKqueue] = liveLock.withLock {
             guard let limit, limit < live.count else { return live }
             // A few at a time, round-robin from the cursor.
             let start = UInt(bitPattern: sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue)
@@ -136,7 +136,7 @@ public enum KqueueRegistry {
     }()
 
     /// The parent's kqueues, as a fork child abandoned them.
-    nonisolated(unsafe) static var abandonedInChild: [Kqueue] = []
+    nonisolated(unsafe) static var abandonedInChild: [EpollKqueue] = []
 
     static func forgetAllInChild() {
         SignalHub.forgetInChild()

@@ -13,7 +13,7 @@ struct SourceKey: Sendable {
 
     init() {
         index = Self.next.wrappingAdd(1, ordering: .relaxed).oldValue
-        precondition(index < Kqueue.maxSources, "more source kinds than reserved epoll tags")
+        precondition(index < EpollKqueue.maxSources, "more source kinds than reserved epoll tags")
     }
 }
 
@@ -21,7 +21,7 @@ struct SourceKey: Sendable {
 /// descriptors (libkqueue's per-kqueue `struct filter` state): a timerfd per
 /// clock, an inotify instance, the shared signalfd's registration, the mount
 /// table, the process-events connector. Made by the filter on first use
-/// (``Kqueue/source(_:)``), kept until the kqueue goes. Every method but
+/// (``EpollKqueue/source(_:)``), kept until the kqueue goes. Every method but
 /// ``closeDescriptors()`` and ``runUnlocked(in:)`` is called with the kqueue's
 /// lock held, which guards the source's state: its stored properties opt out
 /// of dynamic exclusivity checks (`@exclusivity(unchecked)`), as the kqueue's do.
@@ -32,20 +32,20 @@ protocol KqueueSource: AnyObject {
     init()
 
     /// Epoll reported the source's descriptor registered with
-    /// ``Kqueue/addSourceDescriptor(_:of:part:events:)`` as `part`.
-    func ready(part: Int, in kq: Kqueue)
+    /// ``EpollKqueue/addSourceDescriptor(_:of:part:events:)`` as `part`.
+    func ready(part: Int, in kq: EpollKqueue)
 
     /// Userspace deadlines (timers) that are due: queue their knotes. Asked
-    /// of the sources in ``Kqueue/deadlineSources`` while any has a deadline
-    /// (``Kqueue/sourcesWithDeadlines``).
-    func fireDue(in kq: Kqueue)
+    /// of the sources in ``EpollKqueue/deadlineSources`` while any has a deadline
+    /// (``EpollKqueue/sourcesWithDeadlines``).
+    func fireDue(in kq: EpollKqueue)
 
     /// The kqueue's wait was interrupted by a signal: look for what it brought.
-    func waitInterrupted(in kq: Kqueue)
+    func waitInterrupted(in kq: EpollKqueue)
 
-    /// Work the source asked for with ``Kqueue/runUnlocked(_:)``, run with no
+    /// Work the source asked for with ``EpollKqueue/runUnlocked(_:)``, run with no
     /// lock held (it may call into the program, e.g. a signal handler).
-    func runUnlocked(in kq: Kqueue)
+    func runUnlocked(in kq: EpollKqueue)
 
     /// Closes the source's descriptors without touching the epoll set: the
     /// kqueue is being freed, or this is a fork child abandoning it.
@@ -53,7 +53,7 @@ protocol KqueueSource: AnyObject {
 }
 
 extension KqueueSource {
-    func fireDue(in kq: Kqueue) {}
-    func waitInterrupted(in kq: Kqueue) {}
-    func runUnlocked(in kq: Kqueue) {}
+    func fireDue(in kq: EpollKqueue) {}
+    func waitInterrupted(in kq: EpollKqueue) {}
+    func runUnlocked(in kq: EpollKqueue) {}
 }

@@ -8,12 +8,12 @@ import Synchronization
 /// thread is blocked on (linked without the preload library, bsdshim does not
 /// see the close() either), and the blocked epoll_wait goes on waiting on the
 /// file. BSD's waiter returns EBADF. Rather than each waiter waking itself
-/// every ``Kqueue/livenessInterval`` — a timed epoll_wait arms a kernel timer
+/// every ``EpollKqueue/livenessInterval`` — a timed epoll_wait arms a kernel timer
 /// on every call, which costs the wait path more than all of bsdshim's own
 /// work — one library thread, running only while long waits are in progress,
 /// re-checks every interval the descriptor of each kqueue that has blocked
 /// waiters, and reclaims it if it is no longer the kqueue's
-/// (``Kqueue/stillOurs()``), which wakes them.
+/// (``EpollKqueue/stillOurs()``), which wakes them.
 enum KqueueWatchdog {
     /// True while the watchdog thread runs (or is being started).
     static let running = Atomic<Bool>(false)
@@ -22,7 +22,7 @@ enum KqueueWatchdog {
     /// Returns false if no watchdog can run (the thread could not be
     /// started): the caller then slices its wait itself.
     @inline(__always)
-    static func waitBegins(_ kq: Kqueue) -> Bool {
+    static func waitBegins(_ kq: EpollKqueue) -> Bool {
         // Sequentially consistent, with `stop()`'s: either the watchdog sees
         // this waiter, or this waiter sees that no watchdog runs.
         kq.blockedWaiters.wrappingAdd(1, ordering: .sequentiallyConsistent)
@@ -33,7 +33,7 @@ enum KqueueWatchdog {
     }
 
     @inline(__always)
-    static func waitEnds(_ kq: Kqueue) {
+    static func waitEnds(_ kq: EpollKqueue) {
         kq.blockedWaiters.wrappingSubtract(1, ordering: .relaxed)
     }
 
@@ -50,7 +50,7 @@ enum KqueueWatchdog {
     /// thread ends once none has any (a later long wait starts it again).
     static func run() {
         while true {
-            Clock.sleep(nanoseconds: Kqueue.livenessInterval)
+            Clock.sleep(nanoseconds: EpollKqueue.livenessInterval)
             if checkWaited() { continue }
             running.store(false, ordering: .sequentiallyConsistent)
             // A waiter that counted itself before the store saw the thread

@@ -9,7 +9,7 @@ import Glibc
 import Synchronization
 import Testing
 
-/// Device objects are reused for new descriptors (never freed). A thread
+/// DmioState objects are reused for new descriptors (never freed). A thread
 /// blocked on a descriptor that is closed under it must end (EBADF, as
 /// NetBSD's close makes blocked calls fail) and never take part in the
 /// session the reused object serves next.

@@ -32,10 +32,10 @@ func referenceCRC(_ bytes: [UInt8], _ last: UInt32 = 0) -> UInt32 {
 
 /// Runs a request with DMOVER_REQ_WAIT over copies of `inputs` (linear buffers).
 func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0) throws -> (out: [UInt8], imm: UInt64, error: Int32) {
-    let dses = try name.withCString { try Session.create($0) }
-    defer { Session.destroy(dses) }
-    let dreq = try Request.alloc(dses, inbuf: nil)
-    defer { Request.free(dreq) }
+    let dses = try name.withCString { try SessionLifecycle.create($0) }
+    defer { SessionLifecycle.destroy(dses) }
+    let dreq = try RequestBlocks.alloc(dses, inbuf: nil)
+    defer { RequestBlocks.free(dreq) }
     let ob = UnsafeMutableRawBufferPointer.allocate(byteCount: max(1, output ?? 0), alignment: 64)
     ob.initializeMemory(as: UInt8.self, repeating: 0xEE)
     let ibs = inputs.map { bytes -> UnsafeMutableRawBufferPointer in
@@ -52,7 +52,7 @@ func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0)
     }
     withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: immediate.littleEndian, as: UInt64.self) }
     dreq.pointee.dreq_flags |= Int32(DMOVER_REQ_WAIT)
-    Engine.process(dreq)
+    RequestProcessing.process(dreq)
     #expect(dreq.pointee.dreq_flags & Int32(DMOVER_REQ_DONE) != 0)
     let imm = withUnsafeBytes(of: dreq.pointee.dreq_immediate) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
     let err = dreq.pointee.dreq_flags & Int32(DMOVER_REQ_ERROR) != 0 ? dreq.pointee.dreq_error : 0
@@ -116,6 +116,6 @@ func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0)
     }
 
     @Test func unknownFunctionIsESRCH() {
-        #expect(throws: Errno.noSuchProcess) { _ = try "nope".withCString { try Session.create($0) } }
+        #expect(throws: Errno.noSuchProcess) { _ = try "nope".withCString { try SessionLifecycle.create($0) } }
     }
 }

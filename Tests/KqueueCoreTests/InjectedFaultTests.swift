@@ -15,7 +15,7 @@ import Testing
         kevent(ident: ident, filter: Int16(filter), flags: UInt16(flags), fflags: fflags, data: data, udata: nil)
     }
 
-    func run(_ kq: Kqueue, _ changes: [kevent], capacity: Int = 8) -> Result<[kevent], Errno> {
+    func run(_ kq: EpollKqueue, _ changes: [kevent], capacity: Int = 8) -> Result<[kevent], Errno> {
         var out = Array<kevent>(repeating: kevent(), count: max(capacity, 1))
         let r = changes.withUnsafeBufferPointer { c in
             out.withUnsafeMutableBufferPointer { o in
@@ -37,7 +37,7 @@ import Testing
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func epollCtlOutOfMemoryIsTheChangesErrorAndRegistersNothing() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let (r, w) = readablePipe()
         defer { close(r); close(w) }
@@ -58,7 +58,7 @@ import Testing
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func interruptedEpollCtlIsRetried() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let (r, w) = readablePipe()
         defer { close(r); close(w) }
@@ -72,16 +72,16 @@ import Testing
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func kqueueCreationFailsCleanlyWhenOutOfDescriptors() throws {
         InjectedFault.arm(.epollCreate, .tooManyOpenFiles)
-        #expect(throws: Errno.tooManyOpenFiles) { try Kqueue.create().get() }
+        #expect(throws: Errno.tooManyOpenFiles) { try EpollKqueue.create().get() }
         #expect(InjectedFault.disarm() == 0)
         // And the next creation works (nothing left locked or half made).
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         close(kq.fd)
     }
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func timerDescriptorFailureIsTheChangesError() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         InjectedFault.arm(.timerfdCreate, .tooManyOpenFiles)
         InjectedFault.arm(.eventfd, .tooManyOpenFiles)

@@ -13,7 +13,7 @@ import Testing
         kevent(ident: ident, filter: Int16(filter), flags: UInt16(flags), fflags: fflags, data: data, udata: udata)
     }
 
-    func run(_ kq: Kqueue, _ changes: [kevent], capacity: Int = 8, timeout: UInt64? = 0) -> Result<[kevent], Errno> {
+    func run(_ kq: EpollKqueue, _ changes: [kevent], capacity: Int = 8, timeout: UInt64? = 0) -> Result<[kevent], Errno> {
         var out = Array<kevent>(repeating: kevent(), count: max(capacity, 1))
         let r = changes.withUnsafeBufferPointer { c in
             out.withUnsafeMutableBufferPointer { o in
@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func userEventRoundTripKeepsRegisteredFlagsAndUdata() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let tag = UnsafeMutableRawPointer(bitPattern: 0x1234)
         _ = try run(kq, [change(5, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, tag)], capacity: 0).get()
@@ -38,7 +38,7 @@ import Testing
     }
 
     @Test func changeErrorsAreReportedInTheEventList() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let evs = try run(kq, [change(1, EVFILT_USER, EV_DELETE), change(2, 77, EV_ADD)]).get()
         #expect(evs.count == 2)
@@ -49,7 +49,7 @@ import Testing
     }
 
     @Test func staleEpollEventsAreDroppedAfterDescriptorReuse() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         var p: [Int32] = [0, 0]
         #expect(pipe(&p) == 0)
@@ -74,7 +74,7 @@ import Testing
     }
 
     @Test func manyTimersShareOneDescriptor() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let changes = (0..<5000).map { change(UInt($0), EVFILT_TIMER, EV_ADD, 0, 60_000) }
         _ = try run(kq, changes, capacity: 0).get()
@@ -87,7 +87,7 @@ import Testing
     }
 
     @Test func closedDescriptorIsDetectedAndReclaimed() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         let fd = kq.fd
         close(fd)
         #expect(throws: Errno.badFileDescriptor) { try run(kq, [], capacity: 1, timeout: 0).get() }
@@ -96,7 +96,7 @@ import Testing
     }
 
     @Test func libkqueueVersionIsAnsweredAtOnce() throws {
-        let kq = try Kqueue.create().get()
+        let kq = try EpollKqueue.create().get()
         defer { close(kq.fd) }
         let evs = try run(kq, [change(0, EVFILT_LIBKQUEUE, EV_ADD, UInt32(NOTE_VERSION))]).get()
         #expect(evs.count == 1 && evs[0].data != 0 && evs[0].flags & UInt16(EV_ERROR) == 0)

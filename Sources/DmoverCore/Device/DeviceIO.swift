@@ -16,7 +16,6 @@ public enum DmoverDevice {
     public static func open(flags: Int32) throws(Errno) -> Int32 {
         if flags & (O_DIRECTORY | cbsdshim_O_PATH | cbsdshim_O_TMPFILE) != 0 { throw .invalidArgument }
         DmoverFork.install()
-        WriteReadiness.register(source: writeReadinessSource, room: writeRoom, readable: responseBytes)
         let socket = try ReadinessSocket.make(closeOnExec: flags & O_CLOEXEC != 0, nonBlocking: flags & O_NONBLOCK != 0)
         let identity: FileDescriptorOps.Identity
         switch FileDescriptorOps.identity(socket.client) {
@@ -26,7 +25,7 @@ public enum DmoverDevice {
             socket.closePeer()
             throw e
         }
-        let device = Device.make(socket, inode: identity.inode)
+        let device = DmioState.make(socket, inode: identity.inode)
         guard DeviceTable.insert(device) else {
             FileDescriptorOps.close(socket.client)
             device.retire()
@@ -76,8 +75,8 @@ public enum DmoverDevice {
         return try r.get()
     }
 
-    /// `carrying`: the preload library's call (see Device.carriesResponses).
-    private static func write(_ d: Device, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
+    /// `carrying`: the preload library's call (see DmioState.carriesResponses).
+    private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
                               carrying: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.requestSize
         if count % size != 0 { return .failure(.invalidArgument) }
@@ -131,7 +130,7 @@ public enum DmoverDevice {
     /// Runs the k records copied to d.records and appends their responses
     /// (also left in d.responses) to the ring; returns the first one's index.
     /// Under writeLock, with room for k.
-    private static func run(_ d: Device, count k: Int, copiedFrom client: UnsafeRawPointer) -> Int32 {
+    private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) -> Int32 {
         let foreign = DmoverFork.pid != d.opener
         for i in 0..<k {
             let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -161,8 +160,8 @@ public enum DmoverDevice {
         return try r.get()
     }
 
-    /// `carried`: the preload library's call, which may take responses from the readable token (Device.takeCarried).
-    private static func read(_ d: Device, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
+    /// `carried`: the preload library's call, which may take responses from the readable token (DmioState.takeCarried).
+    private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
                              carried: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.responseSize
         if count % size != 0 { return .failure(.invalidArgument) }
@@ -228,19 +227,23 @@ public enum DmoverDevice {
         return .success(got * size)
     }
 
+    // The three answers kevent needs about a dmover descriptor. The C ABI
+    // (BSDShimExports) hands them to KqueueCore's DeviceReadiness: neither
+    // core depends on the other.
+
     /// For kevent's EVFILT_WRITE: a close-on-exec copy of the descriptor's
     /// readiness eventfd, or -1 if `fd` is not a dmover descriptor.
-    private static let writeReadinessSource: WriteReadiness.SourceFunction = { fd in
+    public static let writeReadinessSource: @convention(c) (Int32) -> Int32 = { fd in
         DeviceTable.with(fd) { d in d.writeReadinessSource() } ?? -1
     }
 
     /// For kevent's EVFILT_WRITE: requests that can be written now, or -1.
-    private static let writeRoom: WriteReadiness.RoomFunction = { fd in
+    public static let writeRoom: @convention(c) (Int32) -> Int = { fd in
         DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
     }
 
     /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
-    private static let responseBytes: WriteReadiness.RoomFunction = { fd in
+    public static let responseBytes: @convention(c) (Int32) -> Int = { fd in
         DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
     }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// DeviceTable.swift: descriptor number -> Device, for the entry points (lock-free lookup).
+// DeviceTable.swift: descriptor number -> DmioState, for the entry points (lock-free lookup).
 
 import BSDSystem
 import CBSDShim
@@ -30,7 +30,7 @@ enum DeviceTable {
 
     /// Stores a device (the table keeps a reference); a stale one in the slot
     /// (its number closed with plain close() and reused) is retired.
-    static func insert(_ device: Device) -> Bool {
+    static func insert(_ device: DmioState) -> Bool {
         let fd = Int(device.socket.client)
         guard fd >= 0 && fd < capacity else { return false }
         cbsdshim_lock(lock)
@@ -39,30 +39,30 @@ enum DeviceTable {
         highWater = max(highWater, fd + 1)
         cbsdshim_unlock(lock)
         if let old {
-            let d = Unmanaged<Device>.fromOpaque(old).takeRetainedValue()
+            let d = Unmanaged<DmioState>.fromOpaque(old).takeRetainedValue()
             d.retire()
         }
         return true
     }
 
     /// Removes and returns fd's device (the caller owns the reference).
-    static func remove(_ fd: Int32) -> Device? {
+    static func remove(_ fd: Int32) -> DmioState? {
         guard fd >= 0 && Int(fd) < capacity else { return nil }
         cbsdshim_lock(lock)
         let old = slots[Int(fd)]
         slots[Int(fd)] = nil
         cbsdshim_unlock(lock)
         guard let old else { return nil }
-        return Unmanaged<Device>.fromOpaque(old).takeRetainedValue()
+        return Unmanaged<DmioState>.fromOpaque(old).takeRetainedValue()
     }
 
     /// Runs body with fd's device if fd still is that device's open socket; nil
-    /// otherwise. Devices are never freed (see Device), so a racing close
+    /// otherwise. Devices are never freed (see DmioState), so a racing close
     /// leaves a valid, closed object behind.
     @inline(__always)
-    static func with<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
+    static func with<T>(_ fd: Int32, _ body: (DmioState) -> T) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
-        return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
+        return Unmanaged<DmioState>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
             guard case .success(let id) = FileDescriptorOps.identity(fd), id.inode == d.clientInode, id.isSocket else {
                 reclaim(fd, p)
                 return nil
@@ -82,9 +82,9 @@ enum DeviceTable {
     /// No check short of a system call per call can tell. nil if the slot is
     /// empty or closed.
     @inline(__always)
-    static func withTracked<T>(_ fd: Int32, _ body: (Device) -> T) -> T? {
+    static func withTracked<T>(_ fd: Int32, _ body: (DmioState) -> T) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
-        return Unmanaged<Device>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
+        return Unmanaged<DmioState>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
             guard d.open.load(ordering: .acquiring) else { return nil }
             return body(d)
         }
@@ -97,17 +97,17 @@ enum DeviceTable {
         let same = slots[Int(fd)] == p
         if same { slots[Int(fd)] = nil }
         cbsdshim_unlock(lock)
-        if same { Unmanaged<Device>.fromOpaque(p).takeRetainedValue().retire() }
+        if same { Unmanaged<DmioState>.fromOpaque(p).takeRetainedValue().retire() }
     }
 
     /// In a fork child (single-threaded): locks held by the parent's other
-    /// threads are free; each device's socket stays the parent's (see Device).
+    /// threads are free; each device's socket stays the parent's (see DmioState).
     static func resetInChild() {
         lock.pointee = 0
-        Device.resetInChild()
+        DmioState.resetInChild()
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }
-            Unmanaged<Device>.fromOpaque(p).takeUnretainedValue().resetLocksInChild()
+            Unmanaged<DmioState>.fromOpaque(p).takeUnretainedValue().resetLocksInChild()
         }
     }
 }

@@ -210,9 +210,9 @@ final class RecordBatch {
         }
         dreq.pointee.dreq_immediate = rec.req_immediate
         dreq.pointee.dreq_callback = nil
-        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.wait)
-        Engine.process(dreq)
-        let flags = cbsdshim_atomic_load_int(Request.flags(dreq))
+        _ = cbsdshim_atomic_fetch_or_int(RequestBlocks.flags(dreq), RequestFlag.wait)
+        RequestProcessing.process(dreq)
+        let flags = cbsdshim_atomic_load_int(RequestBlocks.flags(dreq))
         if flags & RequestFlag.error != 0 {
             responses[r].resp_error = dreq.pointee.dreq_error
             responses[r].resp_immediate = dmio_usrresp().resp_immediate     // zeroed on error

@@ -51,7 +51,7 @@ extension SoftwareBackend {
         // Inputs checked non-nil above; one- and two-input kernels take them
         // straight from the request (no pointer array on this frame).
         @inline(__always) func input(_ j: Int) -> UnsafeRawPointer { UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
-        Request.markRunning(dreq)
+        RequestBlocks.markRunning(dreq)
         switch kind {
         case .zero:
             k.fill(dst, 0, length, nt)

@@ -162,12 +162,12 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     }
 
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
-        // Engine.process runs synchronous requests without a callback itself;
+        // RequestProcessing.process runs synchronous requests without a callback itself;
         // what comes here has a callback or is large. A small one runs here
         // (no thread hand-off; its callback still goes to the completion thread).
         if wait || runsInline(dreq) {
             run(dreq)
-            Engine.done(dreq, wake: false)      // a waiter is this very thread
+            RequestProcessing.done(dreq, wake: false)      // a waiter is this very thread
             return
         }
         dreq.pointee.dreq_dmbq.tqe_next = nil
@@ -182,7 +182,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
                 tail = nil
                 queue.unlock()
                 execute(dreq)
-                Engine.done(dreq)
+                RequestProcessing.done(dreq)
                 return
             }
         }
@@ -229,7 +229,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
             if head == nil { tail = nil }
             queue.unlock()
             execute(d)
-            Engine.done(d)
+            RequestProcessing.done(d)
             queue.lock()
         }
     }
@@ -239,12 +239,12 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// Validates and runs a request, recording the result or the error in it.
     func execute(_ dreq: UnsafeMutablePointer<dmover_request>) {
         // Only the executing thread writes the flags of a running request.
-        Request.markRunning(dreq)
+        RequestBlocks.markRunning(dreq)
         guard let a = dreq.pointee.dreq_assignment?.pointee.das_algdesc?.pointee,
               let tag = a.dad_data, Int(bitPattern: tag) & 0xFF >= 1,
               Int(bitPattern: tag) & 0xFF <= SoftwareFunction.table.count
         else {
-            Engine.fail(dreq, EINVAL)
+            RequestProcessing.fail(dreq, EINVAL)
             return
         }
         let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
@@ -253,7 +253,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, function.inputs, k)) {
         case .success(let o): op = o
         case .failure(let e):
-            Engine.fail(dreq, e.rawValue)
+            RequestProcessing.fail(dreq, e.rawValue)
             return
         }
         var result: UInt64

@@ -68,7 +68,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let ep: Epoll
         switch kq.epollSet(set) {
@@ -80,14 +80,14 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         kn.fd.epollEvents = epollEvents(for: kn)
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
-        switch ep.add(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+        switch ep.add(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
         case .success:
             return set == .main ? .provedAlive : .done
         case .failure(let e) where e == .notPermitted:
             becomeAlwaysReady(kn, in: kq)
         case .failure(let e) where e == .exists:
             // A registration left behind by a descriptor closed under a previous knote.
-            if case .failure(let e2) = ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+            if case .failure(let e2) = ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
                 kq.releaseSlot(kn)
                 throw e2
             }
@@ -98,7 +98,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         if kn.watch.descriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
         guard let s = kn.fd.epollSet else { return .done }
         // After the kqueue's descriptor was closed its number may be somebody
@@ -119,7 +119,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     var identIsDescriptor: Bool { true }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
         guard change.flags & UInt16(EV_ADD) != 0 else { return .done }
@@ -142,7 +142,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         guard case .success(let ep) = kq.epollSet(kn.fd.epollSet ?? set) else { return .done }
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
-        switch ep.modify(fd, events: armed, data: Kqueue.tag(kn.slot, kn.generation)) {
+        switch ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
         case .success:
             return .done
         case .failure(let e) where e == .noSuchFile || e == .notPermitted:
@@ -155,7 +155,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     /// epoll refused the descriptor (EPERM): a regular file or directory, which
     /// BSD says is always ready. Served from the userspace queue instead.
-    private func becomeAlwaysReady(_ kn: Knote, in kq: Kqueue) {
+    private func becomeAlwaysReady(_ kn: Knote, in kq: EpollKqueue) {
         kq.releaseSlot(kn)
         kn.fd.epollSet = nil
         kn.fd.kind = .alwaysReady
@@ -164,9 +164,9 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     /// Hook for files epoll refuses: the read filter watches them for growth.
-    func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}
+    func watchAlwaysReady(_ kn: Knote, in kq: EpollKqueue) {}
 
-    func enable(_ kn: Knote, in kq: Kqueue) {
+    func enable(_ kn: Knote, in kq: EpollKqueue) {
         if kn.fd.kind == .alwaysReady {
             kq.activate(kn)
             return
@@ -174,15 +174,15 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         rearm(kn, events: kn.fd.epollEvents, in: kq)
     }
 
-    func disable(_ kn: Knote, in kq: Kqueue) {
+    func disable(_ kn: Knote, in kq: EpollKqueue) {
         kq.deactivate(kn)
         if kn.fd.kind == .alwaysReady { return }
         rearm(kn, events: Self.disarmed, in: kq)
     }
 
-    private func rearm(_ kn: Knote, events: UInt32, in kq: Kqueue) {
+    private func rearm(_ kn: Knote, events: UInt32, in kq: EpollKqueue) {
         guard let s = kn.fd.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
-        _ = ep.modify(descriptor(kn), events: events, data: Kqueue.tag(kn.slot, kn.generation))
+        _ = ep.modify(descriptor(kn), events: events, data: EpollKqueue.tag(kn.slot, kn.generation))
     }
 
     func clear(_ kn: Knote) {
@@ -191,7 +191,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     /// Subclasses compute the event.
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? { nil }
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? { nil }
 
     // MARK: - Shared helpers
 

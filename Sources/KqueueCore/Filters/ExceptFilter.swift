@@ -15,7 +15,7 @@ final class ExceptFilter: DescriptorFilter, @unchecked Sendable {
     override var set: EpollSet { .except }
     override var interest: UInt32 { Epoll.priority }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.sfflags & ~UInt32(NOTE_OOB) == 0 else { throw .invalidArgument }
         let outcome = try super.attach(kn, to: kq)
         if kn.fd.kind == .alwaysReady {
@@ -27,9 +27,9 @@ final class ExceptFilter: DescriptorFilter, @unchecked Sendable {
         return outcome
     }
 
-    override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {}
+    override func watchAlwaysReady(_ kn: Knote, in kq: EpollKqueue) {}
 
-    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.sfflags & UInt32(NOTE_OOB) != 0 else { return nil }
         var flags: UInt16 = 0
         if ev & (Epoll.hangup | Epoll.error) != 0 { flags |= UInt16(EV_EOF) }

@@ -15,25 +15,25 @@ import Glibc
 final class FsFilter: QueuedFilter {
     static let notes = UInt32(VQ_MOUNT | VQ_UNMOUNT)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         try kq.source(FsSource.self).add(kn, in: kq)
         kn.flags |= UInt16(EV_CLEAR)
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         kq.source(FsSource.self).remove(kn, in: kq)
         return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         kn.sfflags = change.fflags
         kn.sdata = change.data
         return .done
     }
 
     /// The mount table changed from `before` to `after` mounts.
-    func mountsChanged(_ kn: Knote, before: Int, after: Int, in kq: Kqueue) {
+    func mountsChanged(_ kn: Knote, before: Int, after: Int, in kq: EpollKqueue) {
         let notes = after > before ? UInt32(VQ_MOUNT)
             : after < before ? UInt32(VQ_UNMOUNT) : UInt32(VQ_MOUNT | VQ_UNMOUNT)
         kn.fflags |= notes
@@ -42,7 +42,7 @@ final class FsFilter: QueuedFilter {
 
     func isActive(_ kn: Knote) -> Bool { kn.fflags != 0 }
 
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.fflags != 0 else { return nil }
         return kn.event(fflags: kn.fflags, data: 0)
     }

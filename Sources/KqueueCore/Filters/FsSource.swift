@@ -17,7 +17,7 @@ final class FsSource: KqueueSource {
     init() {}
 
     /// Adds `kn`, opening the mount table for the first one.
-    func add(_ kn: Knote, in kq: Kqueue) throws(Errno) {
+    func add(_ kn: Knote, in kq: EpollKqueue) throws(Errno) {
         if mountTableFD < 0 {
             let fd: Int32
             switch FileDescriptorOps.openReadOnly("/proc/self/mountinfo") {
@@ -37,7 +37,7 @@ final class FsSource: KqueueSource {
     }
 
     /// Removes `kn`, closing the mount table after the last one.
-    func remove(_ kn: Knote, in kq: Kqueue) {
+    func remove(_ kn: Knote, in kq: EpollKqueue) {
         knotes.removeAll { $0 === kn }
         guard knotes.isEmpty, mountTableFD >= 0 else { return }
         kq.removeSourceDescriptor(mountTableFD)
@@ -45,7 +45,7 @@ final class FsSource: KqueueSource {
         mountTableFD = -1
     }
 
-    func ready(part: Int, in kq: Kqueue) {
+    func ready(part: Int, in kq: EpollKqueue) {
         guard mountTableFD >= 0 else { return }
         let before = mountCount
         mountCount = countMounts(mountTableFD)

@@ -29,7 +29,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     }
     override func descriptor(_ kn: Knote) -> Int32 { kn.fd.owned }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
         let pidfd: Int32
         switch ProcessDescriptor.open(pid_t(kn.ident)) {
@@ -53,19 +53,19 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override var identIsDescriptor: Bool { false }
 
     /// `lastData` == 1 while the knote holds the kqueue's connector socket.
-    private func holdConnector(_ kn: Knote, in kq: Kqueue) throws(Errno) {
+    private func holdConnector(_ kn: Knote, in kq: EpollKqueue) throws(Errno) {
         guard kn.lastData != 1 else { return }
         try kq.source(ProcSource.self).use(in: kq)
         kn.lastData = 1
     }
 
-    private func releaseConnector(_ kn: Knote, in kq: Kqueue) {
+    private func releaseConnector(_ kn: Knote, in kq: EpollKqueue) {
         guard kn.lastData == 1 else { return }
         kn.lastData = -1
         kq.source(ProcSource.self).release(in: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    override func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         releaseConnector(kn, in: kq)
         let outcome = super.detach(kn, from: kq)
         if kn.fd.owned >= 0 {
@@ -75,7 +75,7 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         return outcome
     }
 
-    override func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    override func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the notes: NOTE_EXIT arms, 0 disarms.
         if change.fflags & Self.connectorNotes != 0 {
@@ -91,17 +91,17 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         return .done
     }
 
-    override func enable(_ kn: Knote, in kq: Kqueue) {
+    override func enable(_ kn: Knote, in kq: EpollKqueue) {
         if kn.fflags != 0 { kq.activate(kn) }  // fork/exec notes that came meanwhile
         guard case .success(let ep) = kq.epollSet(set) else { return }
         _ = ep.modify(kn.fd.owned, events: armedEvents(for: kn),
-                      data: Kqueue.tag(kn.slot, kn.generation))
+                      data: EpollKqueue.tag(kn.slot, kn.generation))
     }
 
     // MARK: - Process-events connector
 
     /// The process `kn` watches forked `child`.
-    func forked(_ kn: Knote, child: pid_t, in kq: Kqueue) {
+    func forked(_ kn: Knote, child: pid_t, in kq: EpollKqueue) {
         var notes: UInt32 = 0
         if kn.sfflags & UInt32(NOTE_FORK) != 0 { notes |= UInt32(NOTE_FORK) }
         if kn.sfflags & UInt32(NOTE_TRACK) != 0 && kq.knotes[UInt(child), kn.filter] == nil {
@@ -123,13 +123,13 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     }
 
     /// The process `kn` watches called exec().
-    func execed(_ kn: Knote, in kq: Kqueue) {
+    func execed(_ kn: Knote, in kq: EpollKqueue) {
         guard kn.sfflags & UInt32(NOTE_EXEC) != 0 else { return }
         kn.fflags |= UInt32(NOTE_EXEC)
         kq.activate(kn)
     }
 
-    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: EpollKqueue) -> kevent? {
         if ev == 0 {
             // Queued by the connector: fork/exec/child notes, reset on delivery (EV_CLEAR).
             guard kn.fflags != 0 else { return nil }

@@ -16,7 +16,7 @@ final class ProcSource: KqueueSource {
     init() {}
 
     /// Opens the connector for its first user.
-    func use(in kq: Kqueue) throws(Errno) {
+    func use(in kq: EpollKqueue) throws(Errno) {
         if users == 0 {
             let c: ProcessConnector
             switch ProcessConnector.open() {
@@ -35,7 +35,7 @@ final class ProcSource: KqueueSource {
     }
 
     /// Closes the connector after its last user.
-    func release(in kq: Kqueue) {
+    func release(in kq: EpollKqueue) {
         users -= 1
         guard users == 0, let c = connector else { return }
         kq.removeSourceDescriptor(c.fd)
@@ -44,7 +44,7 @@ final class ProcSource: KqueueSource {
     }
 
     /// Hands forks and execs of watched processes to their knotes.
-    func ready(part: Int, in kq: Kqueue) {
+    func ready(part: Int, in kq: EpollKqueue) {
         guard let c = connector else { return }
         withUnsafeTemporaryAllocation(of: cbsdshim_proc_event.self, capacity: 64) { buf in
             while true {

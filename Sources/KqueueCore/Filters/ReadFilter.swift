@@ -22,18 +22,18 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// A /dev/dmover descriptor: the kernel reports its readiness, the
     /// dmover core its data (bytes of responses ready).
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
-        if kn.ident <= UInt(Int32.max) && WriteReadiness.readable(for: Int32(kn.ident)) >= 0 {
+    override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
+        if kn.ident <= UInt(Int32.max) && DeviceReadiness.readable(for: Int32(kn.ident)) >= 0 {
             kn.fd.kind = .libraryReadiness
         }
         return try super.attach(kn, to: kq)
     }
 
-    override func watchAlwaysReady(_ kn: Knote, in kq: Kqueue) {
+    override func watchAlwaysReady(_ kn: Knote, in kq: EpollKqueue) {
         try? kq.source(VnodeSource.self).watch(kn, descriptor: descriptor(kn), mask: Inotify.modify, in: kq)
     }
 
-    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: EpollKqueue) -> kevent? {
         let fd = descriptor(kn)
         if kn.fd.kind == .alwaysReady {
             // Ready while there is data past the offset (BSD filt_vnread). At
@@ -61,7 +61,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     }
 
     /// Bytes readable, by descriptor kind (learned on the first event).
-    private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: Kqueue) -> Int {
+    private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: EpollKqueue) -> Int {
         switch kn.fd.kind {
         case .stream, .unknown:
             if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
@@ -78,7 +78,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         case .eventfd:
             return 8
         case .libraryReadiness:
-            return max(0, WriteReadiness.readable(for: fd))
+            return max(0, DeviceReadiness.readable(for: fd))
         case .other, .alwaysReady, .pipe, .socket:
             return 0
         }

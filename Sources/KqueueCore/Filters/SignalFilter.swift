@@ -11,7 +11,7 @@ import Glibc
 /// reported up to (`lastData`), so several kqueues watching one signal all see
 /// every delivery. A knote counts while disabled and reports on EV_ENABLE.
 final class SignalFilter: QueuedFilter {
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
               kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
@@ -27,13 +27,13 @@ final class SignalFilter: QueuedFilter {
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         kq.source(SignalSource.self).remove(kn)
         SignalHub.detach(Int32(kn.ident))
         return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         // A modify keeps the count: deliveries since the last retrieval still stand.
         kn.sfflags = change.fflags
         kn.sdata = change.data
@@ -41,7 +41,7 @@ final class SignalFilter: QueuedFilter {
     }
 
     /// Takes in the deliveries counted since this knote last looked.
-    func refresh(_ kn: Knote, in kq: Kqueue) {
+    func refresh(_ kn: Knote, in kq: EpollKqueue) {
         let now = Int(truncatingIfNeeded: SignalHub.count(Int32(kn.ident)))
         if now != kn.lastData {
             kn.data &+= now &- kn.lastData
@@ -52,7 +52,7 @@ final class SignalFilter: QueuedFilter {
 
     func isActive(_ kn: Knote) -> Bool { kn.data > 0 }
 
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.data > 0 else { return nil }
         return kn.event(fflags: 0, data: kn.data)
     }

@@ -22,7 +22,7 @@ final class SignalSource: KqueueSource {
 
     /// Adds `kn`, registering the shared descriptors if this kqueue does not
     /// watch the current ones yet.
-    func add(_ kn: Knote, in kq: Kqueue) throws(Errno) {
+    func add(_ kn: Knote, in kq: EpollKqueue) throws(Errno) {
         let (sfd, hub, generation) = SignalHub.descriptors
         if watching != generation {
             try kq.addSourceDescriptor(hub, of: Self.key, part: Self.hubPart,
@@ -42,7 +42,7 @@ final class SignalSource: KqueueSource {
         knotes.removeAll { $0 === kn }
     }
 
-    func ready(part: Int, in kq: Kqueue) {
+    func ready(part: Int, in kq: EpollKqueue) {
         if part == Self.signalFDPart {
             // Read it once the lock is released: reading applies the program's
             // disposition, whose handler may call kevent().
@@ -52,11 +52,11 @@ final class SignalSource: KqueueSource {
         }
     }
 
-    func waitInterrupted(in kq: Kqueue) {
+    func waitInterrupted(in kq: EpollKqueue) {
         refresh(in: kq)
     }
 
-    func runUnlocked(in kq: Kqueue) {
+    func runUnlocked(in kq: EpollKqueue) {
         SignalHub.drainSignalFD()
         kq.locked {
             refresh(in: kq)
@@ -68,7 +68,7 @@ final class SignalSource: KqueueSource {
     func closeDescriptors() {}
 
     /// Brings every signal knote up to the shared counts.
-    private func refresh(in kq: Kqueue) {
+    private func refresh(in kq: EpollKqueue) {
         for kn in knotes { FilterTable.signal.refresh(kn, in: kq) }
     }
 }

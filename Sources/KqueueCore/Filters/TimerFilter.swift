@@ -15,21 +15,21 @@ import CBSDShimABI
 final class TimerFilter: QueuedFilter {
     static let unitMask = UInt32(NOTE_SECONDS | NOTE_USECONDS | NOTE_NSECONDS)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         try configure(kn, fflags: kn.sfflags, data: kn.sdata)
         kn.flags |= UInt16(EV_CLEAR)
         try kq.withSource(TimerSource.self) { (timers) throws(Errno) in try timers.schedule(kn, in: kq) }
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
         return .done
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         // A modify (EV_ADD again, or a change with no EV_ENABLE/EV_DISABLE: the
-        // only ones Kqueue.register passes here) re-arms the timer with the new
+        // only ones EpollKqueue.register passes here) re-arms the timer with the new
         // period, pending expirations dropped (FreeBSD filt_timertouch, libkqueue's
         // kn_modify). Enable/disable alone leave it running.
         let timers = kq.source(TimerSource.self)
@@ -82,12 +82,12 @@ final class TimerFilter: QueuedFilter {
     /// A disabled timer stops; re-enabling restarts it from now with no
     /// expirations pending (libkqueue's behaviour, which its tests pin down:
     /// ticks while disabled, e.g. after an EV_DISPATCH delivery, do not count).
-    func disable(_ kn: Knote, in kq: Kqueue) {
+    func disable(_ kn: Knote, in kq: EpollKqueue) {
         kq.withSource(TimerSource.self) { $0.unschedule(kn, in: kq) }
         kq.deactivate(kn)
     }
 
-    func enable(_ kn: Knote, in kq: Kqueue) {
+    func enable(_ kn: Knote, in kq: EpollKqueue) {
         let timers = kq.source(TimerSource.self)
         timers.unschedule(kn, in: kq)
         kn.data = 0
@@ -98,7 +98,7 @@ final class TimerFilter: QueuedFilter {
         try? timers.schedule(kn, in: kq)
     }
 
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.data > 0 else { return nil }
         return kn.event(fflags: 0, data: kn.data)
     }

@@ -37,7 +37,7 @@ final class TimerSource: KqueueSource {
     /// Two stored clocks, not an array of them: no copy-on-write checks on the EV_ADD path.
     @exclusivity(unchecked) private var monotonic = ClockTimers(clock: CLOCK_MONOTONIC, part: 0)
     @exclusivity(unchecked) private var realtime = ClockTimers(clock: CLOCK_REALTIME, part: 1)
-    /// In the kqueue's ``Kqueue/deadlineSources`` (from its first timerfd on).
+    /// In the kqueue's ``EpollKqueue/deadlineSources`` (from its first timerfd on).
     @exclusivity(unchecked) private var listed = false
 
     init() {}
@@ -50,7 +50,7 @@ final class TimerSource: KqueueSource {
     }
 
     /// Schedules a timer knote on its clock's heap and re-arms that clock's timerfd.
-    func schedule(_ kn: Knote, in kq: Kqueue) throws(Errno) {
+    func schedule(_ kn: Knote, in kq: EpollKqueue) throws(Errno) {
         let wasIdle = isIdle
         try withClock(realtime: kn.timer.realtime) { (c: inout ClockTimers) throws(Errno) in
             if c.timerFD == nil {
@@ -77,7 +77,7 @@ final class TimerSource: KqueueSource {
         if wasIdle { kq.sourcesWithDeadlines += 1 }
     }
 
-    func unschedule(_ kn: Knote, in kq: Kqueue) {
+    func unschedule(_ kn: Knote, in kq: EpollKqueue) {
         if kn.timer.heapIndex < 0 { return }
         if kn.timer.realtime { realtime.heap.remove(kn) } else { monotonic.heap.remove(kn) }
         if isIdle { kq.sourcesWithDeadlines -= 1 }
@@ -85,7 +85,7 @@ final class TimerSource: KqueueSource {
         // expiry finds nothing due and re-arms for the next one.
     }
 
-    func ready(part: Int, in kq: Kqueue) {
+    func ready(part: Int, in kq: EpollKqueue) {
         // Expired, so readable until set again: force the re-arm (or disarm,
         // which clears it) even for the same deadline.
         let r = part == realtime.part
@@ -93,7 +93,7 @@ final class TimerSource: KqueueSource {
         fire(realtime: r, in: kq)
     }
 
-    func fireDue(in kq: Kqueue) {
+    func fireDue(in kq: EpollKqueue) {
         if let top = monotonic.heap.top, top.timer.deadline <= monotonic.now { fire(realtime: false, in: kq) }
         if let top = realtime.heap.top, top.timer.deadline <= realtime.now { fire(realtime: true, in: kq) }
     }
@@ -111,7 +111,7 @@ final class TimerSource: KqueueSource {
 
     /// Moves every due timer of one clock to the active queue, counting
     /// missed periods, and re-arms its timerfd for the next deadline.
-    private func fire(realtime r: Bool, in kq: Kqueue) {
+    private func fire(realtime r: Bool, in kq: EpollKqueue) {
         let wasIdle = isIdle
         withClock(realtime: r) { (c: inout ClockTimers) in
             let now = c.now

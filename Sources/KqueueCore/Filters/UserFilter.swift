@@ -8,7 +8,7 @@ import CBSDShimABI
 /// the knote in userspace; a waiter in another thread is woken through the
 /// kqueue's wake-up eventfd at the end of the triggering kevent() call.
 final class UserFilter: QueuedFilter {
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         kn.hookID = kn.sfflags & UInt32(NOTE_TRIGGER) != 0 ? 1 : 0
         apply(control: kn.sfflags, to: kn)
         kn.sfflags &= UInt32(NOTE_FFLAGSMASK)
@@ -17,12 +17,12 @@ final class UserFilter: QueuedFilter {
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome { .done }
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome { .done }
 
     /// EV_ENABLE|NOTE_TRIGGER re-arms and fires at once.
     var touchesEveryChange: Bool { true }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         if change.fflags & UInt32(NOTE_TRIGGER) != 0 { kn.hookID = 1 }
         apply(control: change.fflags, to: kn)
         kn.data = change.data
@@ -49,7 +49,7 @@ final class UserFilter: QueuedFilter {
 
     func isActive(_ kn: Knote) -> Bool { kn.hookID != 0 }
 
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.hookID != 0 else { return nil }
         return kn.event(fflags: kn.fflags, data: kn.data)
     }

@@ -52,7 +52,7 @@ final class VnodeFilter: QueuedFilter {
     private static let isDirectory = UInt32(IN_ISDIR)
     private static let madeOrRemoved = UInt32(IN_CREATE | IN_DELETE)
 
-    func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let fd = Int32(kn.ident)
         let st: FileStatus
@@ -71,7 +71,7 @@ final class VnodeFilter: QueuedFilter {
         return .done
     }
 
-    func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         let watches = kq.source(VnodeSource.self)
         watches.unwatch(kn)
         watches.unwatchParent(kn)
@@ -88,7 +88,7 @@ final class VnodeFilter: QueuedFilter {
         }
     }
 
-    func touch(_ kn: Knote, with change: kevent, in kq: Kqueue) throws(Errno) -> FilterOutcome {
+    func touch(_ kn: Knote, with change: kevent, in kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         // A modify (re-add, or a change without EV_ENABLE/EV_DISABLE) replaces
         // the subscription; notes no longer asked for are dropped.
         kn.sfflags = change.fflags
@@ -99,7 +99,7 @@ final class VnodeFilter: QueuedFilter {
     }
 
     /// One inotify event on the file itself (or, for a directory, on one of its entries).
-    func watchFired(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
+    func watchFired(_ kn: Knote, mask: UInt32, in kq: EpollKqueue) {
         guard mask & (Self.fileMask | Inotify.entries) != 0 else { return }  // IN_IGNORED, IN_UNMOUNT
         let fd = Int32(truncatingIfNeeded: kn.ident)
         if mask & Inotify.moveSelf != 0 && kn.watch.parent >= 0 {
@@ -166,7 +166,7 @@ final class VnodeFilter: QueuedFilter {
 
     /// An event of a directory knote's parent directory: a subdirectory
     /// removed may have been this one (its link count is then 0).
-    func parentChanged(_ kn: Knote, mask: UInt32, in kq: Kqueue) {
+    func parentChanged(_ kn: Knote, mask: UInt32, in kq: EpollKqueue) {
         guard mask & UInt32(IN_DELETE) != 0, mask & Self.isDirectory != 0, kn.hookID != 0 else { return }
         guard case .success(let st) = FileDescriptorOps.status(Int32(truncatingIfNeeded: kn.ident)),
               st.links == 0, st.isDirectory else { return }
@@ -174,7 +174,7 @@ final class VnodeFilter: QueuedFilter {
         post(UInt32(NOTE_DELETE), to: kn, in: kq)
     }
 
-    private func post(_ hint: UInt32, to kn: Knote, in kq: Kqueue) {
+    private func post(_ hint: UInt32, to kn: Knote, in kq: EpollKqueue) {
         let notes = hint & Self.notes
         if notes & kn.sfflags != 0 {
             kn.fflags |= notes
@@ -184,7 +184,7 @@ final class VnodeFilter: QueuedFilter {
 
     func isActive(_ kn: Knote) -> Bool { kn.fflags != 0 }
 
-    func process(_ kn: Knote, epollEvents: UInt32, in kq: Kqueue) -> kevent? {
+    func process(_ kn: Knote, epollEvents: UInt32, in kq: EpollKqueue) -> kevent? {
         guard kn.fflags != 0 else { return nil }
         // The notes are consumed by their delivery, as BSD's vnode filter clears them.
         let notes = kn.fflags

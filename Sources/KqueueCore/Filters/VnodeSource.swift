@@ -22,7 +22,7 @@ final class VnodeSource: KqueueSource {
 
     /// Watches the file open as `fd` for `mask` on behalf of `kn`. Throws why
     /// it could not (e.g. ENOSPC: the user's inotify watch limit).
-    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32, in kq: Kqueue) throws(Errno) {
+    func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32, in kq: EpollKqueue) throws(Errno) {
         if kn.watch.descriptor >= 0 { return }
         if inotify == nil {
             let made: Inotify
@@ -89,7 +89,7 @@ final class VnodeSource: KqueueSource {
 
     /// Hands every pending inotify event to the knotes watching that inode,
     /// then to the directory knotes whose parent it is.
-    func ready(part: Int, in kq: Kqueue) {
+    func ready(part: Int, in kq: EpollKqueue) {
         guard let i = inotify else { return }
         i.drainPairingMoves { wd, mask in
             let list = watchers[wd], parents = parentWatchers[wd]

@@ -27,9 +27,9 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         kn.fd.kind == .libraryReadiness ? kn.fd.owned : Int32(truncatingIfNeeded: kn.ident)
     }
 
-    override func attach(_ kn: Knote, to kq: Kqueue) throws(Errno) -> FilterOutcome {
+    override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) {
-            let source = WriteReadiness.source(for: Int32(kn.ident))
+            let source = DeviceReadiness.source(for: Int32(kn.ident))
             if source >= 0 {
                 kn.fd.kind = .libraryReadiness
                 kn.fd.owned = source
@@ -44,7 +44,7 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         return try super.attach(kn, to: kq)
     }
 
-    override func detach(_ kn: Knote, from kq: Kqueue) -> FilterOutcome {
+    override func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         let outcome = super.detach(kn, from: kq)
         if kn.fd.kind == .libraryReadiness && kn.fd.owned >= 0 {
             FileDescriptorOps.close(kn.fd.owned)
@@ -53,13 +53,13 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         return outcome
     }
 
-    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: Kqueue) -> kevent? {
+    override func process(_ kn: Knote, epollEvents ev: UInt32, in kq: EpollKqueue) -> kevent? {
         let fd = descriptor(kn)
         if kn.fd.kind == .alwaysReady {
             return kn.event(fflags: 0, data: 0)
         }
         if kn.fd.kind == .libraryReadiness {
-            let room = WriteReadiness.room(for: Int32(truncatingIfNeeded: kn.ident))
+            let room = DeviceReadiness.room(for: Int32(truncatingIfNeeded: kn.ident))
             if room < 0 { return kn.event(flags: UInt16(EV_EOF), fflags: 0, data: 0) }
             return room > 0 ? kn.event(fflags: 0, data: room) : nil
         }

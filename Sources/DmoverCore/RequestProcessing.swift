@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Engine.swift: submission and completion (NetBSD dmover_process.c).
+// RequestProcessing.swift: submission and completion (NetBSD dmover_process.c).
 
 import BSDSystem
 import CBSDShim
@@ -9,10 +9,10 @@ import Glibc
 
 /// The processing engine: `process` hands a request to its session's backend,
 /// `done` completes it for the client.
-public enum Engine {
+public enum RequestProcessing {
     /// [client interface] Submits a request. The corresponding C function is `dmover_process`.
     public static func process(_ dreq: UnsafeMutablePointer<dmover_request>) {
-        let flags = Request.flags(dreq)
+        let flags = RequestBlocks.flags(dreq)
         let old = cbsdshim_atomic_load_int(flags)
         if old & RequestFlag.queued != 0 { return }          // already in flight: leave it alone
         guard let dses = dreq.pointee.dreq_session else { return }
@@ -35,7 +35,7 @@ public enum Engine {
     private static func processSynchronously(_ dreq: UnsafeMutablePointer<dmover_request>,
                                              _ dses: UnsafeMutablePointer<dmover_session>,
                                              _ sw: Unmanaged<SoftwareBackend>, _ old: Int32) {
-        let flags = Request.flags(dreq)
+        let flags = RequestBlocks.flags(dreq)
         dreq.pointee.dreq_error = 0
         dreq.pointee.dreq_assignment = SessionState.assignment(dses)
         flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued
@@ -48,7 +48,7 @@ public enum Engine {
     @inline(__always)
     private static func submit(_ dreq: UnsafeMutablePointer<dmover_request>, _ dses: UnsafeMutablePointer<dmover_session>,
                                _ session: SessionState, _ old: Int32) {
-        let flags = Request.flags(dreq)
+        let flags = RequestBlocks.flags(dreq)
         let wait = old & RequestFlag.wait != 0
         dreq.pointee.dreq_error = 0
         dreq.pointee.dreq_assignment = SessionState.assignment(dses)
@@ -89,7 +89,7 @@ public enum Engine {
     @inline(__always)
     static func fail(_ dreq: UnsafeMutablePointer<dmover_request>, _ error: Int32) {
         dreq.pointee.dreq_error = error
-        _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.error)
+        _ = cbsdshim_atomic_fetch_or_int(RequestBlocks.flags(dreq), RequestFlag.error)
     }
 
     /// [backend interface] Takes the oldest pending request of a C backend and
@@ -99,7 +99,7 @@ public enum Engine {
         backend.queueLock.lock()
         let dreq = tailqRemoveHead(dmb)
         backend.queueLock.unlock()
-        if let dreq { _ = cbsdshim_atomic_fetch_or_int(Request.flags(dreq), RequestFlag.running) }
+        if let dreq { _ = cbsdshim_atomic_fetch_or_int(RequestBlocks.flags(dreq), RequestFlag.running) }
         return dreq
     }
 
@@ -107,7 +107,7 @@ public enum Engine {
     /// A request that is not in flight is ignored (a backend completing twice).
     /// - Parameter wake: false when the waiting submitter is the calling thread.
     public static func done(_ dreq: UnsafeMutablePointer<dmover_request>, wake: Bool = true) {
-        let flags = Request.flags(dreq)
+        let flags = RequestBlocks.flags(dreq)
         let callback = dreq.pointee.dreq_callback
         // DONE is set here, or for a callback by the completion thread right before
         // the callback, so the request cannot be freed while it sits on that queue.
@@ -174,7 +174,7 @@ final class CompletionQueue: @unchecked Sendable {
 
     private func deliver(_ d: UnsafeMutablePointer<dmover_request>) {
         let cb = d.pointee.dreq_callback
-        _ = cbsdshim_atomic_fetch_or_int(Request.flags(d), RequestFlag.done)
+        _ = cbsdshim_atomic_fetch_or_int(RequestBlocks.flags(d), RequestFlag.done)
         cb?(d)
     }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Request.swift: request allocation from a free list (NetBSD dmover_request.c's pool_cache).
+// RequestBlocks.swift: request allocation from a free list (NetBSD dmover_request.c's pool_cache).
 
 import CBSDShim
 import CBSDShimABI
@@ -21,7 +21,7 @@ enum RequestFlag {
 /// Requests: a block holds the request and room for 16 input buffers, so the
 /// library's inbuf array never needs a second allocation. Freed blocks are
 /// kept for reuse: the per-request path allocates nothing once warm.
-public enum Request {
+public enum RequestBlocks {
     static let inbufOffset = (MemoryLayout<dmover_request>.stride + 15) & ~15
     static let blockSize = inbufOffset + dmoverMaxInputs * MemoryLayout<dmover_buffer>.stride
     static let cacheLimit = 4096

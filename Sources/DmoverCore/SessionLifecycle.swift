@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Session.swift: sessions (NetBSD dmover_session.c).
+// SessionLifecycle.swift: sessions (NetBSD dmover_session.c).
 
 import CBSDShim
 import CBSDShimABI
@@ -78,7 +78,7 @@ final class SessionState: @unchecked Sendable {
 }
 
 /// Sessions: the client's handle on one function.
-public enum Session {
+public enum SessionLifecycle {
     /// Creates a session for function `name`. The corresponding C function is `dmover_session_create`.
     /// - Throws: ESRCH (no backend implements `name`), ENXIO (no backend registered), ENOMEM.
     public static func create(_ name: UnsafePointer<CChar>) throws(Errno) -> UnsafeMutablePointer<dmover_session> {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Device.swift: one /dev/dmover session descriptor: its readiness socket, function, counters and response ring.
+// DmioState.swift: one /dev/dmover session descriptor: its readiness socket, function, counters and response ring.
 
 import BSDSystem
 import CBSDShim
@@ -20,16 +20,16 @@ enum DeviceProtocol {
     static let fioasync = cbsdshim_FIOASYNC
 }
 
-/// A descriptor's state. Requests are copied in and run by the writing
+/// A descriptor's state (NetBSD's struct dmio_state). Requests are copied in and run by the writing
 /// thread inside dmover_write (NetBSD lets a request complete at any time
 /// before its response is read), so nothing of the caller's request records,
 /// input arrays or iovec arrays is read after the call returns; responses
 /// wait in a ring of DMIO_NREQS_MAX until dmover_read takes them. The
 /// descriptor itself is a ReadinessSocket that the kernel reports readable
 /// while responses wait and writable while fewer than 64 are in flight.
-/// Device objects are kept for reuse, never freed: an entry point racing
+/// DmioState objects are kept for reuse, never freed: an entry point racing
 /// with dmover_close holds a valid object and finds it closed.
-public final class Device: @unchecked Sendable {
+public final class DmioState: @unchecked Sendable {
     private(set) var socket: ReadinessSocket
     /// The socket inode of the client end: tells our descriptor from a reused number.
     private(set) var clientInode: UInt
@@ -96,7 +96,7 @@ public final class Device: @unchecked Sendable {
 
     // MARK: reuse
 
-    nonisolated(unsafe) private static var spare: [Device] = []
+    nonisolated(unsafe) private static var spare: [DmioState] = []
     nonisolated(unsafe) private static let spareLock: UnsafeMutablePointer<UInt32> = {
         let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
         p.initialize(to: 0)
@@ -104,12 +104,12 @@ public final class Device: @unchecked Sendable {
     }()
 
     /// A device for a new descriptor (a spare one when there is one).
-    static func make(_ socket: ReadinessSocket, inode: UInt) -> Device {
+    static func make(_ socket: ReadinessSocket, inode: UInt) -> DmioState {
         cbsdshim_lock(spareLock)
         let d = spare.popLast()
         cbsdshim_unlock(spareLock)
         guard let d else {
-            let n = Device(socket, inode: inode)
+            let n = DmioState(socket, inode: inode)
             n.number.store(socket.client, ordering: .relaxed)
             n.open.store(true, ordering: .releasing)
             n.shown.store(2, ordering: .sequentiallyConsistent)
@@ -135,9 +135,9 @@ public final class Device: @unchecked Sendable {
         cbsdshim_lock(writeLock)
         cbsdshim_lock(readLock)
         open.store(false, ordering: .sequentiallyConsistent)
-        if let dreq = request { Request.free(dreq) }
+        if let dreq = request { RequestBlocks.free(dreq) }
         request = nil
-        if let dses = session { Session.destroy(dses) }
+        if let dses = session { SessionLifecycle.destroy(dses) }
         sessionAddress.store(0, ordering: .releasing)
         cbsdshim_lock(readinessLock)
         let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
@@ -191,10 +191,10 @@ public final class Device: @unchecked Sendable {
         cbsdshim_lock(writeLock)
         defer { cbsdshim_unlock(writeLock) }
         if sessionAddress.load(ordering: .relaxed) != 0 { throw .busy }
-        let dses = try Session.create(name)
+        let dses = try SessionLifecycle.create(name)
         let dreq: UnsafeMutablePointer<dmover_request>
-        do { dreq = try Request.alloc(dses, inbuf: nil) } catch {
-            Session.destroy(dses)
+        do { dreq = try RequestBlocks.alloc(dses, inbuf: nil) } catch {
+            SessionLifecycle.destroy(dses)
             throw error
         }
         request = dreq

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Kqueue.swift: one kqueue: its descriptors, knote table, routing slots and sources, kevent() and its scan.
+// EpollKqueue.swift: one kqueue: its descriptors, knote table, routing slots and sources, kevent() and its scan.
 
 import BSDSystem
 import CBSDShim
@@ -19,7 +19,7 @@ enum EpollSet: Int {
 
     /// The sets nested in the main one, each with its tag in the main set.
     static let nested: [EpollSet] = [.write, .except]
-    var slot: UInt32 { Kqueue.nestedSetSlot0 - UInt32(rawValue) }
+    var slot: UInt32 { EpollKqueue.nestedSetSlot0 - UInt32(rawValue) }
 }
 
 /// One kqueue. Its descriptor is a real epoll instance, so it is pollable and
@@ -29,7 +29,7 @@ enum EpollSet: Int {
 /// Locking: one mutex per kqueue, held while changes are applied and events
 /// are collected, never while blocked in epoll_wait. There is no global lock
 /// on the kevent() path.
-public final class Kqueue: @unchecked Sendable {
+public final class EpollKqueue: @unchecked Sendable {
     /// The user-visible descriptor: an epoll instance.
     public let fd: Int32
     let epoll: Epoll
@@ -118,7 +118,7 @@ public final class Kqueue: @unchecked Sendable {
     }
 
     /// kqueue(): a new kqueue registered under its descriptor.
-    public static func create() -> Result<Kqueue, Errno> {
+    public static func create() -> Result<EpollKqueue, Errno> {
         let ep: Epoll
         switch Epoll.create() {
         case .success(let e): ep = e
@@ -136,7 +136,7 @@ public final class Kqueue: @unchecked Sendable {
             FileDescriptorOps.close(ep.fd)
             return .failure(e)
         }
-        let kq = Kqueue(epoll: ep, wakeup: w)
+        let kq = EpollKqueue(epoll: ep, wakeup: w)
         KqueueRegistry.insert(kq)
         Debug.trace("kqueue() = \(kq.fd)")
         return .success(kq)

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// WriteReadiness.swift: descriptors whose write readiness is the library's, not the kernel's.
+// DeviceReadiness.swift: descriptors whose readiness is the library's, not the kernel's.
 
 import Synchronization
 
 /// A /dev/dmover session descriptor is writable while fewer than 64 requests
-/// are in flight, which no socket state shows. DmoverCore registers a provider
-/// here (this module is the one both cores depend on); KqueueCore's EVFILT_WRITE
-/// asks it before registering a descriptor with epoll.
-public enum WriteReadiness {
+/// are in flight, which no socket state shows. EVFILT_WRITE and EVFILT_READ
+/// ask the provider registered here before registering a descriptor with
+/// epoll. The C ABI registers DmoverCore's answers when a program first opens
+/// /dev/dmover, so neither core depends on the other.
+public enum DeviceReadiness {
     /// For `fd`: a new close-on-exec descriptor (the caller closes it) that
     /// polls readable exactly while `fd` is writable, or -1 for any other descriptor.
     public typealias SourceFunction = @convention(c) (Int32) -> Int32
