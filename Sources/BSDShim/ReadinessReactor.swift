@@ -16,7 +16,7 @@ final class ReadinessReactor: Sendable {
     /// threads, gets a new one on first use).
     static var shared: ReadinessReactor {
         current.withLock { r in
-            let pid = getpid()
+            let pid = CurrentProcess.id
             if let r, r.pid == pid { return r }
             let fresh = ReadinessReactor(pid: pid)
             r = fresh

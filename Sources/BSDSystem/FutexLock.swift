@@ -16,6 +16,11 @@ public struct FutexLock: @unchecked Sendable {
         word.initialize(to: 0)
     }
 
+    /// A lock over a word inside memory the caller owns (for example a
+    /// field of a C structure or of a raw allocation, zeroed when unlocked).
+    @inlinable @inline(__always)
+    public init(wrapping word: UnsafeMutablePointer<UInt32>) { self.word = word }
+
     @inlinable @inline(__always) public func lock() { cbsdshim_lock(word) }
     @inlinable @inline(__always) public func unlock() { cbsdshim_unlock(word) }
 

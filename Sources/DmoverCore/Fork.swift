@@ -11,32 +11,32 @@ import Glibc
 
 enum DmoverFork {
     private static let installed: Bool = {
-        cbsdshim_atfork(
-            {
+        CurrentProcess.onFork(
+            prepare: {
                 BackendRegistry.lock.lock()
-                cbsdshim_lock(RequestBlocks.cacheLock)
+                RequestBlocks.cacheLock.lock()
                 LibraryThread.prepareFork()
             },
-            {
+            parent: {
                 LibraryThread.parentAfterFork()
-                cbsdshim_unlock(RequestBlocks.cacheLock)
+                RequestBlocks.cacheLock.unlock()
                 BackendRegistry.lock.unlock()
             },
-            { DmoverFork.child() }
-        ) == 0
+            child: { DmoverFork.child() }
+        )
     }()
 
     /// Installs the fork handlers once (before the first backend registers).
     static func install() { _ = installed }
 
     /// This process's id, kept current by the fork child handler (glibc's
-    /// getpid() is a system call; the device paths ask several times per request).
-    nonisolated(unsafe) private(set) static var pid: pid_t = getpid()
+    /// CurrentProcess.id is a system call; the device paths ask several times per request).
+    nonisolated(unsafe) private(set) static var pid: pid_t = CurrentProcess.id
 
     /// Runs in the child, single-threaded, with the prepare-time locks still "held".
     private static func child() {
-        pid = getpid()
-        RequestBlocks.cacheLock.pointee = 0
+        pid = CurrentProcess.id
+        RequestBlocks.cacheLock.reset()
         LibraryThread.childAfterFork()
         for b in BackendRegistry.allInChild {
             b.queueLock.reset()

@@ -32,8 +32,8 @@ public enum RequestBlocks {
         p.initialize(repeating: 0, count: 2)
         return p
     }()
-    @inline(__always) static var cacheLock: UnsafeMutablePointer<UInt32> {
-        UnsafeMutableRawPointer(cache).assumingMemoryBound(to: UInt32.self)
+    @inline(__always) static var cacheLock: FutexLock {
+        FutexLock(wrapping: UnsafeMutableRawPointer(cache).assumingMemoryBound(to: UInt32.self))
     }
 
     /// Allocates a zeroed request. The corresponding C function is `dmover_request_alloc`.
@@ -45,13 +45,13 @@ public enum RequestBlocks {
     {
         guard SessionState.of(dses) != nil else { throw .invalidArgument }
         var block: UnsafeMutableRawPointer? = nil
-        cbsdshim_lock(cacheLock)
+        cacheLock.lock()
         let count = cache[1]
         if count > 0 {
             block = UnsafeMutableRawPointer(bitPattern: cache[1 + count])
             cache[1] = count &- 1
         }
-        cbsdshim_unlock(cacheLock)
+        cacheLock.unlock()
         if block == nil {
             var p: UnsafeMutableRawPointer? = nil
             guard posix_memalign(&p, 64, blockSize) == 0, let p else { throw .noMemory }
@@ -79,14 +79,14 @@ public enum RequestBlocks {
             return
         }
         let raw = UnsafeMutableRawPointer(dreq)
-        cbsdshim_lock(cacheLock)
+        cacheLock.lock()
         let count = cache[1]
         let kept = count < cacheLimit
         if kept {
             cache[2 + count] = Int(bitPattern: raw)
             cache[1] = count &+ 1
         }
-        cbsdshim_unlock(cacheLock)
+        cacheLock.unlock()
         if !kept { Glibc.free(raw) }
     }
 

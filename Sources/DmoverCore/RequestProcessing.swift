@@ -81,7 +81,7 @@ public enum RequestProcessing {
         while true {
             let f = cbsdshim_atomic_load_int(flags)
             if f & RequestFlag.done != 0 { return }
-            cbsdshim_futex_wait(flags, f)
+            Futex.wait(flags, while: f)
         }
     }
 
@@ -123,7 +123,7 @@ public enum RequestProcessing {
         } else if wake && old & RequestFlag.wait != 0 {
             // The waiter may free the request as soon as it sees DONE; a futex wake
             // on that (pooled, never unmapped) memory is harmless.
-            cbsdshim_futex_wake_all(flags)
+            Futex.wakeAll(flags)
         }
     }
 }

@@ -59,7 +59,7 @@ final class MutexCondition: @unchecked Sendable {
         let s = cbsdshim_atomic_load_int(seq)
         waiters &+= 1
         unlock()
-        cbsdshim_futex_wait(seq, s)
+        Futex.wait(seq, while: s)
         lock()
         waiters &-= 1
     }
@@ -68,7 +68,7 @@ final class MutexCondition: @unchecked Sendable {
     @inline(__always) func signal() {
         if waiters == 0 { return }
         _ = cbsdshim_atomic_fetch_add_int(seq, 1)
-        cbsdshim_futex_wake_all(seq)
+        Futex.wakeAll(seq)
     }
 
     @inline(__always) func broadcast() { signal() }

@@ -128,11 +128,11 @@ public enum KqueueRegistry {
     /// descriptor (and everything behind it) is closed, so kevent() there fails
     /// with EBADF and nothing of the parent's is shared or leaked.
     static let forkHandlersInstalled: Bool = {
-        cbsdshim_atfork(
-            { for l in KqueueRegistry.shards.locks { l.lock() } },
-            { for l in KqueueRegistry.shards.locks { l.unlock() } },
-            { KqueueRegistry.forgetAllInChild() }
-        ) == 0
+        CurrentProcess.onFork(
+            prepare: { for l in KqueueRegistry.shards.locks { l.lock() } },
+            parent: { for l in KqueueRegistry.shards.locks { l.unlock() } },
+            child: { KqueueRegistry.forgetAllInChild() }
+        )
     }()
 
     /// The parent's kqueues, as a fork child abandoned them.

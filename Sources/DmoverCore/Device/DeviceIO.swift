@@ -87,22 +87,22 @@ public enum DmoverDevice {
         let records = Int32(count / size)
         var done: Int32 = 0
         while done < records {
-            cbsdshim_lock(d.writeLock)
+            d.writeLock.lock()
             guard d.serves(fd, since: start) else {
-                cbsdshim_unlock(d.writeLock)
+                d.writeLock.unlock()
                 return done > 0 ? .success(Int(done) * size) : .failure(.badFileDescriptor)
             }
             let seen = cbsdshim_atomic_load_int(d.readCount)
             let room = DeviceProtocol.maxInFlight - (cbsdshim_atomic_load_int(d.completed) &- seen)
             if room <= 0 {
-                cbsdshim_unlock(d.writeLock)
+                d.writeLock.unlock()
                 if FileDescriptorOps.isNonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
                 // NetBSD sleeps interruptibly: a signal whose handler lacks
                 // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
                 if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(fd, since: start) {
-                    signalled = cbsdshim_futex_wait_signalled(d.readCount, seen) != 0
+                    signalled = Futex.waitInterruptible(d.readCount, while: seen)
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
                 if signalled { return done > 0 ? .success(Int(done) * size) : .failure(.interrupted) }
@@ -111,7 +111,7 @@ public enum DmoverDevice {
             let k = Int(min(room, records - done))
             // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
             guard UserMemory.copyIn(d.records, from: buf + Int(done) * size, count: k * size) else {
-                cbsdshim_unlock(d.writeLock)
+                d.writeLock.unlock()
                 return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
             }
             let first = run(d, count: k, copiedFrom: buf + Int(done) * size)
@@ -119,8 +119,8 @@ public enum DmoverDevice {
                 if !d.carriesResponses.load(ordering: .relaxed) { d.carriesResponses.store(true, ordering: .relaxed) }
                 d.updateReadiness(carrying: d.responses, first: first, count: k)
             }
-            cbsdshim_unlock(d.writeLock)
-            if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.completed) }
+            d.writeLock.unlock()
+            if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.completed) }
             if !carrying { d.updateReadiness() }
             done += Int32(k)
         }
@@ -173,9 +173,9 @@ public enum DmoverDevice {
         let start = d.current
         var got = 0
         while got < want {
-            cbsdshim_lock(d.readLock)
+            d.readLock.lock()
             guard d.serves(fd, since: start) else {
-                cbsdshim_unlock(d.readLock)
+                d.readLock.unlock()
                 return got > 0 ? .success(got * size) : .failure(.badFileDescriptor)
             }
             let first = cbsdshim_atomic_load_int(d.readCount)
@@ -183,12 +183,12 @@ public enum DmoverDevice {
             if available > 0 && carried {
                 switch d.takeCarried(into: buf + got * size, atMost: want - got) {
                 case .success(let n) where n > 0:
-                    cbsdshim_unlock(d.readLock)
-                    if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
+                    d.readLock.unlock()
+                    if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
                     got += n
                     continue
                 case .failure(let e):
-                    cbsdshim_unlock(d.readLock)
+                    d.readLock.unlock()
                     return got > 0 ? .success(got * size) : .failure(e)
                 default:
                     break
@@ -202,24 +202,24 @@ public enum DmoverDevice {
                 var ok = UserMemory.copyOut(buf + got * size, from: d.ring + at, count: run1 * size)
                 if ok && n > run1 { ok = UserMemory.copyOut(buf + (got + run1) * size, from: d.ring, count: (n - run1) * size) }
                 guard ok else {
-                    cbsdshim_unlock(d.readLock)
+                    d.readLock.unlock()
                     return got > 0 ? .success(got * size) : .failure(.badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
                 d.tokenSuperseded()
-                cbsdshim_unlock(d.readLock)
-                if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { cbsdshim_futex_wake_all(d.readCount) }
+                d.readLock.unlock()
+                if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
                 d.updateReadiness()
                 got += n
                 continue
             }
-            cbsdshim_unlock(d.readLock)
+            d.readLock.unlock()
             if FileDescriptorOps.isNonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
             if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(fd, since: start) {
-                signalled = cbsdshim_futex_wait_signalled(d.completed, seen) != 0
+                signalled = Futex.waitInterruptible(d.completed, while: seen)
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
             if signalled { return got > 0 ? .success(got * size) : .failure(.interrupted) }

@@ -19,11 +19,7 @@ enum DeviceTable {
         calloc(capacity, MemoryLayout<UnsafeMutableRawPointer?>.stride)!.bindMemory(to: UnsafeMutableRawPointer?.self,
                                                                                     capacity: capacity)
     }()
-    nonisolated(unsafe) private static let lock: UnsafeMutablePointer<UInt32> = {
-        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        p.initialize(to: 0)
-        return p
-    }()
+    private static let lock = FutexLock()
 
     /// One past the highest slot ever used (changed under the lock).
     nonisolated(unsafe) private static var highWater = 0
@@ -33,11 +29,11 @@ enum DeviceTable {
     static func insert(_ device: DmioState) -> Bool {
         let fd = Int(device.socket.client)
         guard fd >= 0 && fd < capacity else { return false }
-        cbsdshim_lock(lock)
+        lock.lock()
         let old = slots[fd]
         slots[fd] = Unmanaged.passRetained(device).toOpaque()
         highWater = max(highWater, fd + 1)
-        cbsdshim_unlock(lock)
+        lock.unlock()
         if let old {
             let d = Unmanaged<DmioState>.fromOpaque(old).takeRetainedValue()
             d.retire()
@@ -48,10 +44,10 @@ enum DeviceTable {
     /// Removes and returns fd's device (the caller owns the reference).
     static func remove(_ fd: Int32) -> DmioState? {
         guard fd >= 0 && Int(fd) < capacity else { return nil }
-        cbsdshim_lock(lock)
+        lock.lock()
         let old = slots[Int(fd)]
         slots[Int(fd)] = nil
-        cbsdshim_unlock(lock)
+        lock.unlock()
         guard let old else { return nil }
         return Unmanaged<DmioState>.fromOpaque(old).takeRetainedValue()
     }
@@ -93,17 +89,17 @@ enum DeviceTable {
     /// The program closed fd with plain close(): the device in its slot is
     /// retired (the session and the library's socket end are released).
     private static func reclaim(_ fd: Int32, _ p: UnsafeMutableRawPointer) {
-        cbsdshim_lock(lock)
+        lock.lock()
         let same = slots[Int(fd)] == p
         if same { slots[Int(fd)] = nil }
-        cbsdshim_unlock(lock)
+        lock.unlock()
         if same { Unmanaged<DmioState>.fromOpaque(p).takeRetainedValue().retire() }
     }
 
     /// In a fork child (single-threaded): locks held by the parent's other
     /// threads are free; each device's socket stays the parent's (see DmioState).
     static func resetInChild() {
-        lock.pointee = 0
+        lock.reset()
         DmioState.resetInChild()
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }

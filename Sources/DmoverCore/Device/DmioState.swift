@@ -47,9 +47,9 @@ public final class DmioState: @unchecked Sendable {
     let sessionAddress = Atomic<Int>(0)
     /// Guards DMIO_SETFUNC, submission (writers run one batch at a time, in
     /// order, into the ring) and close.
-    let writeLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    let writeLock = FutexLock()
     /// Guards taking responses from the ring.
-    let readLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    let readLock = FutexLock()
     /// Responses completed and responses read (both wrap; completed − read is
     /// what is in flight, at most DMIO_NREQS_MAX). Futex words: readers wait
     /// on `completed`, writers on `readCount`.
@@ -61,7 +61,7 @@ public final class DmioState: @unchecked Sendable {
     let ring = UnsafeMutablePointer<dmio_usrresp>.allocate(capacity: Int(DeviceProtocol.maxInFlight))
     /// What the socket shows now (bit 0 readable, bit 1 writable), changed under readinessLock.
     private let shown = Atomic<Int>(0)
-    private let readinessLock = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    private let readinessLock = FutexLock()
     /// eventfd readable exactly while there is room, for kevent's EVFILT_WRITE
     /// (its data is the room); made on the first registration, -1 otherwise.
     private let writeReadyFD = Atomic<Int32>(-1)
@@ -87,7 +87,6 @@ public final class DmioState: @unchecked Sendable {
         self.socket = socket
         clientInode = inode
         opener = DmoverFork.pid
-        for p in [writeLock, readLock, readinessLock] { p.initialize(to: 0) }
         completed.initialize(to: 0)
         readCount.initialize(to: 0)
         records = .allocate(byteCount: Int(DeviceProtocol.maxInFlight) * DeviceProtocol.requestSize, alignment: 16)
@@ -97,17 +96,13 @@ public final class DmioState: @unchecked Sendable {
     // MARK: reuse
 
     nonisolated(unsafe) private static var spare: [DmioState] = []
-    nonisolated(unsafe) private static let spareLock: UnsafeMutablePointer<UInt32> = {
-        let p = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-        p.initialize(to: 0)
-        return p
-    }()
+    private static let spareLock = FutexLock()
 
     /// A device for a new descriptor (a spare one when there is one).
     static func make(_ socket: ReadinessSocket, inode: UInt) -> DmioState {
-        cbsdshim_lock(spareLock)
+        spareLock.lock()
         let d = spare.popLast()
-        cbsdshim_unlock(spareLock)
+        spareLock.unlock()
         guard let d else {
             let n = DmioState(socket, inode: inode)
             n.number.store(socket.client, ordering: .relaxed)
@@ -132,35 +127,35 @@ public final class DmioState: @unchecked Sendable {
     /// Ends the session: waits for a batch being run and a read in progress,
     /// releases the session and the library's socket end, keeps the object.
     func retire() {
-        cbsdshim_lock(writeLock)
-        cbsdshim_lock(readLock)
+        writeLock.lock()
+        readLock.lock()
         open.store(false, ordering: .sequentiallyConsistent)
         if let dreq = request { RequestBlocks.free(dreq) }
         request = nil
         if let dses = session { SessionLifecycle.destroy(dses) }
         sessionAddress.store(0, ordering: .releasing)
-        cbsdshim_lock(readinessLock)
+        readinessLock.lock()
         let fd = writeReadyFD.exchange(-1, ordering: .sequentiallyConsistent)
         if fd >= 0 { FileDescriptorOps.close(fd) }
-        cbsdshim_unlock(readinessLock)
+        readinessLock.unlock()
         socket.closePeer()
         // Sleepers see the device closed.
         _ = cbsdshim_atomic_fetch_add_int(completed, 0)
-        cbsdshim_futex_wake_all(completed)
-        cbsdshim_futex_wake_all(readCount)
-        cbsdshim_unlock(readLock)
-        cbsdshim_unlock(writeLock)
-        cbsdshim_lock(Self.spareLock)
+        Futex.wakeAll(completed)
+        Futex.wakeAll(readCount)
+        readLock.unlock()
+        writeLock.unlock()
+        Self.spareLock.lock()
         Self.spare.append(self)
-        cbsdshim_unlock(Self.spareLock)
+        Self.spareLock.unlock()
     }
 
     /// In a fork child: locks held by the parent's other threads are free.
     func resetLocksInChild() {
-        for p in [writeLock, readLock, readinessLock] { p.pointee = 0 }
+        for l in [writeLock, readLock, readinessLock] { l.reset() }
     }
 
-    static func resetInChild() { spareLock.pointee = 0 }
+    static func resetInChild() { spareLock.reset() }
 
     // MARK: state
 
@@ -188,8 +183,8 @@ public final class DmioState: @unchecked Sendable {
     /// DMIO_SETFUNC: creates the session for `name` once.
     /// - Throws: EBUSY (already set), ESRCH, ENXIO, ENOMEM.
     func setFunction(_ name: UnsafePointer<CChar>) throws(Errno) {
-        cbsdshim_lock(writeLock)
-        defer { cbsdshim_unlock(writeLock) }
+        writeLock.lock()
+        defer { writeLock.unlock() }
         if sessionAddress.load(ordering: .relaxed) != 0 { throw .busy }
         let dses = try SessionLifecycle.create(name)
         let dreq: UnsafeMutablePointer<dmover_request>
@@ -210,9 +205,9 @@ public final class DmioState: @unchecked Sendable {
     /// `shown` and flips it back itself or is seen by the re-read.
     @inline(__always) func updateReadiness() {
         if want == shown.load(ordering: .sequentiallyConsistent) { return }
-        cbsdshim_lock(readinessLock)
+        readinessLock.lock()
         syncReadiness()
-        cbsdshim_unlock(readinessLock)
+        readinessLock.unlock()
     }
 
     /// updateReadiness for a writer that just appended the responses
@@ -220,9 +215,9 @@ public final class DmioState: @unchecked Sendable {
     /// token it sends carries them, for takeCarried.
     @inline(__always) func updateReadiness(carrying batch: UnsafePointer<dmio_usrresp>, first: Int32, count: Int) {
         if want == shown.load(ordering: .sequentiallyConsistent) { return }
-        cbsdshim_lock(readinessLock)
+        readinessLock.lock()
         syncReadiness(carrying: UnsafeRawBufferPointer(start: batch, count: count * DeviceProtocol.responseSize), first: first)
-        cbsdshim_unlock(readinessLock)
+        readinessLock.unlock()
     }
 
     /// Under readLock: when the readable token carries exactly the responses
@@ -232,8 +227,8 @@ public final class DmioState: @unchecked Sendable {
     /// receive. Returns how many were taken (0: the token cannot serve this
     /// read, use the ring), or EFAULT (nothing taken; POLLIN is shown again).
     func takeCarried(into buf: UnsafeMutableRawPointer, atMost: Int) -> Result<Int, Errno> {
-        cbsdshim_lock(readinessLock)
-        defer { cbsdshim_unlock(readinessLock) }
+        readinessLock.lock()
+        defer { readinessLock.unlock() }
         let was = shown.load(ordering: .sequentiallyConsistent)
         let carried = tokenCount.load(ordering: .relaxed)
         guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
@@ -319,8 +314,8 @@ public final class DmioState: @unchecked Sendable {
     /// A new close-on-exec descriptor polling readable while there is room
     /// (for EVFILT_WRITE), or -1 once closed.
     func writeReadinessSource() -> Int32 {
-        cbsdshim_lock(readinessLock)
-        defer { cbsdshim_unlock(readinessLock) }
+        readinessLock.lock()
+        defer { readinessLock.unlock() }
         if !open.load(ordering: .acquiring) { return -1 }
         var fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
         if fd < 0 {

@@ -5,6 +5,7 @@
 // choice and the thresholds (`KernelTuning`) are derived from these facts only.
 
 #if arch(x86_64)
+import BSDSystem
 import CDmoverIntrin
 #endif
 import CBSDShim
@@ -67,7 +68,7 @@ public struct MachineFacts: Sendable {
 
     static func read() -> MachineFacts {
         var f = MachineFacts()
-        f.cpus = max(1, Int(cbsdshim_cpus_allowed()))
+        f.cpus = CurrentProcess.allowedCPUCount
         #if arch(x86_64)
         var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
         func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (a: UInt32, b: UInt32, c: UInt32, d: UInt32) {

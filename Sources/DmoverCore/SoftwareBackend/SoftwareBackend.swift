@@ -64,7 +64,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     // Tunables and the kernel level, read on every request through `self`
     // (no global access); SoftwareBackendConfig and Kernels.use set them.
     let workers = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_THREADS").map { max(1, $0) }
-                              ?? min(Int(cbsdshim_cpus_allowed()), WorkerPool.maxParts))
+                              ?? min(CurrentProcess.allowedCPUCount, WorkerPool.maxParts))
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
     let ntMin = Atomic<Int>(KernelTuning.current.nonTemporalMinimum)
     let fillNTMin = Atomic<Int>(KernelTuning.current.fillNonTemporalMinimum)

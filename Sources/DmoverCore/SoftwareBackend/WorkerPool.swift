@@ -51,7 +51,7 @@ final class WorkerPool: @unchecked Sendable {
                 lock.broadcast()
             }
             work()
-            while cbsdshim_atomic_load_int(doneWord) == 0 { cbsdshim_futex_wait(doneWord, 0) }
+            while cbsdshim_atomic_load_int(doneWord) == 0 { Futex.wait(doneWord, while: 0) }
             next.store(Int.max / 2, ordering: .relaxed)
             self.op = nil
             return join(op)
@@ -66,7 +66,7 @@ final class WorkerPool: @unchecked Sendable {
             results[p] = SoftwareBackend.runPart(op.pointee, k, from: bounds[p], to: bounds[p + 1], first: p == 0)
             if remaining.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                 _ = cbsdshim_atomic_fetch_or_int(doneWord, 1)
-                cbsdshim_futex_wake_all(doneWord)
+                Futex.wakeAll(doneWord)
             }
         }
     }
