@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// CurrentProcess.swift: facts about, and fork hooks of, the process the library runs in.
+// CurrentProcess.swift: facts about, and fork hooks of, the process the library runs in; the calling thread's yield.
 
 import CBSDShim
 import Glibc
@@ -18,4 +18,10 @@ public enum CurrentProcess {
                               child: @convention(c) () -> Void) -> Bool {
         cbsdshim_atfork(prepare, parent, child) == 0
     }
+}
+
+/// The calling thread.
+public enum CurrentThread {
+    /// sched_yield(2): lets another runnable thread have this CPU.
+    @inlinable public static func yield() { sched_yield() }
 }

@@ -306,7 +306,7 @@ public final class DmioState: @unchecked Sendable {
     private func showReadable(_ on: Bool) -> Bool {
         for _ in 0..<3 {
             if socket.setReadable(on) { return true }
-            sched_yield()
+            CurrentThread.yield()
         }
         return false
     }
