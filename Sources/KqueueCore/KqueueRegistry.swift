@@ -14,8 +14,11 @@ public enum KqueueRegistry {
     /// One shard: kqueues whose descriptor % shardCount is this shard's index,
     /// stored at descriptor / shardCount, guarded by the shard's lock. The
     /// shards live in raw memory (no object to retain per lookup) and their
-    /// locks are ``FutexLock``s on separate cache lines, which a fork child can
-    /// reset (Swift's Mutex records an owner thread that does not exist there).
+    /// locks are ``FutexLock``s, which a fork child can reset (Swift's Mutex
+    /// records an owner thread that does not exist there). Each lock word is
+    /// its own small allocation, so two may share a cache line: giving each
+    /// a line of its own measured slower, not faster, with two threads
+    /// polling two kqueues (Zen 2), so it was not kept.
     struct Shards: @unchecked Sendable {
         let locks: [FutexLock]
         let tables: UnsafeMutablePointer<[EpollKqueue?]>
