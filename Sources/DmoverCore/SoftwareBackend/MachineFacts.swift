@@ -31,7 +31,7 @@ public struct MachineFacts: Sendable {
     public var movdir64b = false
     /// Data cache sizes in bytes (0 when unknown) and the logical CPUs sharing the last level.
     public var l1d = 0, l2 = 0, l3 = 0, l3Sharing = 1
-    /// CPUs this process may run on (its affinity mask, as a cpuset or taskset leaves it).
+    /// Online CPUs of this machine or guest (not the affinity mask: see ``l3PerThread``).
     public var cpus = 1
 
     /// Unknown facts (tests fill in those of other machines).
@@ -57,8 +57,11 @@ public struct MachineFacts: Sendable {
     }
 
     /// Last-level cache one thread can count on: the L3 divided among the
-    /// logical CPUs that share it, capped by the CPUs this process can use
-    /// (a 2-vCPU guest of a 64-core part does not compete with the other 62).
+    /// logical CPUs that share it, as glibc divides it, capped by the online
+    /// CPUs (a 2-vCPU guest of a 64-core part, whose CPUID reports the host's
+    /// sharing, sees only its own 2). The affinity mask is deliberately not
+    /// used: a taskset or cpuset leaves the other CPUs' programs on the same
+    /// L3, and thresholds should not change when a program is pinned.
     public var l3PerThread: Int {
         l3 == 0 ? 0 : l3 / max(1, min(l3Sharing, cpus))
     }
@@ -68,7 +71,7 @@ public struct MachineFacts: Sendable {
 
     static func read() -> MachineFacts {
         var f = MachineFacts()
-        f.cpus = CurrentProcess.allowedCPUCount
+        f.cpus = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         #if arch(x86_64)
         var r: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
         func cpuid(_ leaf: UInt32, _ sub: UInt32 = 0) -> (a: UInt32, b: UInt32, c: UInt32, d: UInt32) {
