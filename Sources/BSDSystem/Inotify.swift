@@ -26,38 +26,19 @@ public struct Inotify: Sendable {
     /// Watches the file open as `descriptor`; the mask is added to an
     /// existing watch of the same inode (one watch descriptor per inode).
     public func watch(descriptor: Int32, mask: UInt32) -> Result<Int32, Errno> {
-        let path = "/proc/self/fd/\(descriptor)"
-        return valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
+        add("/proc/self/fd/\(descriptor)", mask)
     }
 
     /// Watches the directory holding the file open as `descriptor` (its "..").
     public func watchParent(descriptor: Int32, mask: UInt32) -> Result<Int32, Errno> {
-        let path = "/proc/self/fd/\(descriptor)/.."
-        return valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
+        add("/proc/self/fd/\(descriptor)/..", mask)
+    }
+
+    private func add(_ path: String, _ mask: UInt32) -> Result<Int32, Errno> {
+        valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
     }
 
     public func unwatch(_ wd: Int32) {
         _ = inotify_rm_watch(fd, wd)
-    }
-
-    /// Reads pending events, calling `body(wd, mask)` for each; stops when none is left.
-    /// An event about an entry of a watched directory (it carries the entry's
-    /// name) keeps only its `entries` bits: a file inside a directory being
-    /// written or chmod'ed is not a change of the directory itself (BSD's
-    /// EVFILT_VNODE on a directory reports neither), and is dropped.
-    public func drain(_ body: (Int32, UInt32) -> Void) {
-        withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
-            while true {
-                let n = read(fd, buf.baseAddress, buf.count)
-                if n <= 0 { return }
-                var off = 0
-                while off + MemoryLayout<inotify_event>.size <= n {
-                    let ev = buf.baseAddress!.advanced(by: off).loadUnaligned(as: inotify_event.self)
-                    let mask = ev.len > 0 ? ev.mask & (Self.entries | UInt32(IN_ISDIR)) : ev.mask
-                    if mask != 0 { body(ev.wd, mask) }
-                    off += MemoryLayout<inotify_event>.size + Int(ev.len)
-                }
-            }
-        }
     }
 }
