@@ -14,16 +14,6 @@ import Testing
 /// NetBSD's close makes blocked calls fail) and never take part in the
 /// session the reused object serves next.
 @Suite struct DeviceCloseTests {
-    func openZero(flags: Int32) throws -> Int32 {
-        let fd = try DmoverDevice.open(flags: flags)
-        var name = dmio_setfunc()
-        withUnsafeMutableBytes(of: &name.dsf_name) { p in
-            for (i, c) in "zero".utf8.enumerated() { p[i] = c }
-        }
-        try DmoverDevice.ioctl(fd, UInt(DMIO_SETFUNC_NETBSD), &name)
-        return fd
-    }
-
     /// True if thread `tid` of this process is asleep (state S in its stat).
     static func sleeping(_ tid: Int32) -> Bool {
         guard let f = fopen("/proc/self/task/\(tid)/stat", "r") else { return false }
@@ -40,7 +30,7 @@ import Testing
         let rounds = 300
         var stolen = 0, lost = 0
         for _ in 0..<rounds {
-            let a = try openZero(flags: 0)                               // blocking
+            let a = try openZeroSession(flags: 0)                               // blocking
             let result = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
             defer { result.deallocate() }
             result.initialize(to: -1)
@@ -61,7 +51,7 @@ import Testing
             while !Self.sleeping(tid.pointee.load(ordering: .sequentiallyConsistent))
                 || (DeviceTable.with(a) { $0.waitingReaders.load(ordering: .sequentiallyConsistent) } ?? 0) == 0 { sched_yield() }
             try DmoverDevice.close(a)
-            let b = try openZero(flags: O_NONBLOCK)
+            let b = try openZeroSession(flags: O_NONBLOCK)
             var req = dmio_usrreq()
             req.req_id = 77
             let wsize = MemoryLayout<dmio_usrreq>.stride

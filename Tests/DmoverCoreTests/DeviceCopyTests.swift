@@ -21,19 +21,9 @@ import Testing
         return p
     }
 
-    func openZero(flags: Int32 = O_NONBLOCK) throws -> Int32 {
-        let fd = try DmoverDevice.open(flags: flags)
-        var name = dmio_setfunc()
-        withUnsafeMutableBytes(of: &name.dsf_name) { p in
-            for (i, c) in "zero".utf8.enumerated() { p[i] = c }
-        }
-        try DmoverDevice.ioctl(fd, UInt(DMIO_SETFUNC_NETBSD), &name)
-        return fd
-    }
-
     @Test(arguments: [false, true])
     func aRecordOrResponseBufferRunningIntoAnInaccessiblePageIsEFAULTAndNothingIsLost(tracked: Bool) throws {
-        let fd = try openZero()
+        let fd = try openZeroSession()
         defer { try? DmoverDevice.close(fd) }
         let mem = guardedPages()
         defer { munmap(mem, 2 * Self.page) }
@@ -75,7 +65,7 @@ import Testing
     @Test func racingWritersAndReaderOnThePreloadPathLoseAndDuplicateNothing() throws {
         var seed = UInt64(UInt(bitPattern: time(nil)))
         print("DeviceCopyTests race seed \(seed)")
-        let fd = try openZero(flags: 0)                             // blocking: writers wait for room
+        let fd = try openZeroSession(flags: 0)                             // blocking: writers wait for room
         defer { try? DmoverDevice.close(fd) }
         let writers = 2, perWriter = 3000
         // One output buffer per writer: requests run in their writer's thread.

@@ -12,23 +12,13 @@ import Testing
 /// Counters wrap at 2^32, so position alone cannot tell an old token from a
 /// current one.
 @Suite struct DeviceTokenTests {
-    func openZero() throws -> Int32 {
-        let fd = try DmoverDevice.open(flags: O_NONBLOCK)
-        var name = dmio_setfunc()
-        withUnsafeMutableBytes(of: &name.dsf_name) { p in
-            for (i, c) in "zero".utf8.enumerated() { p[i] = c }
-        }
-        try DmoverDevice.ioctl(fd, UInt(DMIO_SETFUNC_NETBSD), &name)
-        return fd
-    }
-
     /// A token shown for responses [0, 2), then read past one by one from
     /// the ring while traffic never lets the ring empty: after 2^32
     /// responses the counters sit where the token's did. Simulated here by
     /// setting the counters to that position, with two new responses (ids
     /// 100, 101) in the ring: a read must return those, not the token's copy.
     @Test func aTokenOutlivingItsResponsesIsNotTakenWhenTheCountersWrapBackToIt() throws {
-        let fd = try openZero()
+        let fd = try openZeroSession()
         defer { try? DmoverDevice.close(fd) }
         var reqs = [dmio_usrreq](repeating: dmio_usrreq(), count: 2)
         reqs[0].req_id = 41
