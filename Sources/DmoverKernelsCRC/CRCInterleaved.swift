@@ -47,9 +47,7 @@ public enum CRCInterleavedKernels {
         var a = UInt64(c), b: UInt64 = 0, d: UInt64 = 0
         var i = 0
         while i < l {
-            a = _mm_crc32_u64(a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            b = _mm_crc32_u64(b, p.loadUnaligned(fromByteOffset: l &+ i, as: UInt64.self))
-            d = _mm_crc32_u64(d, p.loadUnaligned(fromByteOffset: 2 &* l &+ i, as: UInt64.self))
+            step(&a, &b, &d, p, l, i)
             i &+= 8
         }
         return join(a, b, d, k)
@@ -73,13 +71,19 @@ public enum CRCInterleavedKernels {
             cdm_prefetch_nta(next + (l &+ i))
             cdm_prefetch_nta(next + (2 &* l &+ i))
             for _ in 0..<8 {
-                a = _mm_crc32_u64(a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-                b = _mm_crc32_u64(b, p.loadUnaligned(fromByteOffset: l &+ i, as: UInt64.self))
-                d = _mm_crc32_u64(d, p.loadUnaligned(fromByteOffset: 2 &* l &+ i, as: UInt64.self))
+                step(&a, &b, &d, p, l, i)
                 i &+= 8
             }
         }
         return join(a, b, d, k)
+    }
+
+    /// Eight bytes at offset i of each of the three chains.
+    @inline(__always)
+    static func step(_ a: inout UInt64, _ b: inout UInt64, _ d: inout UInt64, _ p: UnsafeRawPointer, _ l: Int, _ i: Int) {
+        a = _mm_crc32_u64(a, p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+        b = _mm_crc32_u64(b, p.loadUnaligned(fromByteOffset: l &+ i, as: UInt64.self))
+        d = _mm_crc32_u64(d, p.loadUnaligned(fromByteOffset: 2 &* l &+ i, as: UInt64.self))
     }
 
     /// The register of three consecutive chains (b and d started from 0).
