@@ -50,13 +50,10 @@ public final class Kqueue: Sendable {
     /// ```
     /// - Throws: `EMFILE`/`ENFILE` (no descriptors left), `ENOMEM`.
     public init() throws(Errno) {
-        switch KqueueCore.EpollKqueue.create() {
-        case .success(let kq):
-            core = kq
-            rawDescriptor = kq.fd
-        case .failure(let e):
-            throw Errno(core: e)
-        }
+        let kq: KqueueCore.EpollKqueue
+        do { kq = try KqueueCore.EpollKqueue.create() } catch { throw Errno(core: error) }
+        core = kq
+        rawDescriptor = kq.fd
     }
 
     deinit {
@@ -307,9 +304,10 @@ public final class Kqueue: Sendable {
                     _ events: UnsafeMutablePointer<kevent>?, _ capacity: Int,
                     timeout: UInt64?) throws(Errno) -> Int {
         if isClosed { throw .badFileDescriptor }
-        switch core.kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout) {
-        case .success(let n): return n
-        case .failure(let e): throw Errno(core: e)
+        do {
+            return try core.kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout)
+        } catch {
+            throw Errno(core: error)
         }
     }
 

@@ -80,7 +80,7 @@ final class ReadinessReactor: Sendable {
     /// The descriptor is about to be closed: drop it from the set and end its waits.
     func forget(_ fd: Int32) {
         let ended = state.withLock { s -> [Waiter] in
-            if s.armed.removeValue(forKey: fd) != nil { _ = s.epoll.remove(fd) }
+            if s.armed.removeValue(forKey: fd) != nil { try? s.epoll.remove(fd) }
             return take(fd, &s)
         }
         for w in ended { w.continuation.resume(returning: false) }
@@ -101,9 +101,12 @@ final class ReadinessReactor: Sendable {
         if s.armed[fd] == true { return true }
         let events = Epoll.readable | Epoll.oneShot
         let data = UInt64(UInt32(bitPattern: fd))
-        let r = s.armed[fd] == nil ? s.epoll.add(fd, events: events, data: data)
-                                   : s.epoll.modify(fd, events: events, data: data)
-        guard case .success = r else { return false }
+        do {
+            if s.armed[fd] == nil { try s.epoll.add(fd, events: events, data: data) }
+            else { try s.epoll.modify(fd, events: events, data: data) }
+        } catch {
+            return false
+        }
         s.armed[fd] = true
         return true
     }
@@ -111,7 +114,7 @@ final class ReadinessReactor: Sendable {
     /// Creates the epoll set and starts the thread on first use.
     private func start(_ s: inout State) -> Bool {
         if s.started { return true }
-        guard case .success(let ep) = Epoll.create() else { return false }
+        guard let ep = try? Epoll.create() else { return false }
         s.epoll = ep
         guard LibraryThread.start(name: "bsdshim-async", { [self] in run(epoll: ep) }) else {
             FileDescriptorOps.close(ep.fd)
@@ -127,10 +130,9 @@ final class ReadinessReactor: Sendable {
         withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: 32) { buf in
             while true {
                 let n: Int32
-                switch ep.wait(into: buf.baseAddress!, capacity: 32, timeout: nil) {
-                case .success(let k): n = k
-                case .failure(let e) where e == .interrupted: continue
-                case .failure: return
+                do throws(BSDSystem.Errno) { n = try ep.wait(into: buf.baseAddress!, capacity: 32, timeout: nil) } catch {
+                    if error == .interrupted { continue }
+                    return
                 }
                 var ready: [Waiter] = []
                 state.withLock { s in

@@ -9,12 +9,7 @@ import KqueueCore
 /// `int kqueue(void)`: see include/sys/event.h.
 @_cdecl("kqueue")
 public func bsdshim_kqueue() -> Int32 {
-    switch EpollKqueue.create() {
-    case .success(let kq): return kq.fd
-    case .failure(let e):
-        Errno.current = e
-        return -1
-    }
+    do { return try EpollKqueue.create().fd } catch { return fail(error) }
 }
 
 /// `int kevent(int, const struct kevent *, int, struct kevent *, int, const struct timespec *)`:
@@ -37,10 +32,11 @@ public func bsdshim_kevent(
         let (s, o) = UInt64(t.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
         ns = o || s > UInt64(Int64.max) / 2 ? nil : s + UInt64(t.tv_nsec)
     }
-    switch queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist,
-                        capacity: Int(nevents), timeout: ns) {
-    case .success(let n): return Int32(n)
-    case .failure(let e): return fail(e)
+    do {
+        return Int32(try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist,
+                                      capacity: Int(nevents), timeout: ns))
+    } catch {
+        return fail(error)
     }
 }
 

@@ -19,48 +19,48 @@ public struct Epoll: Sendable {
     public static let oneShot = cbsdshim_EPOLLONESHOT
 
     /// epoll_create1(EPOLL_CLOEXEC).
-    public static func create() -> Result<Epoll, Errno> {
-        valueOrErrno { InjectedFault.hit(.epollCreate) ? -1 : epoll_create1(Int32(EPOLL_CLOEXEC)) }.map(Epoll.init(fd:))
+    public static func create() throws(Errno) -> Epoll {
+        Epoll(fd: try valueOrErrno { InjectedFault.hit(.epollCreate) ? -1 : epoll_create1(Int32(EPOLL_CLOEXEC)) })
     }
 
-    @inlinable public func add(_ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
-        ctl(Int32(EPOLL_CTL_ADD), target, events: events, data: data)
+    @inlinable public func add(_ target: Int32, events: UInt32, data: UInt64) throws(Errno) {
+        try ctl(Int32(EPOLL_CTL_ADD), target, events: events, data: data)
     }
-    @inlinable public func modify(_ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
-        ctl(Int32(EPOLL_CTL_MOD), target, events: events, data: data)
+    @inlinable public func modify(_ target: Int32, events: UInt32, data: UInt64) throws(Errno) {
+        try ctl(Int32(EPOLL_CTL_MOD), target, events: events, data: data)
     }
-    @inlinable public func remove(_ target: Int32) -> Result<Void, Errno> {
-        ctl(Int32(EPOLL_CTL_DEL), target, events: 0, data: 0)
+    @inlinable public func remove(_ target: Int32) throws(Errno) {
+        try ctl(Int32(EPOLL_CTL_DEL), target, events: 0, data: 0)
     }
 
-    @inlinable func ctl(_ op: Int32, _ target: Int32, events: UInt32, data: UInt64) -> Result<Void, Errno> {
+    @inlinable func ctl(_ op: Int32, _ target: Int32, events: UInt32, data: UInt64) throws(Errno) {
         var ev = epoll_event()
         ev.events = events
         ev.data.u64 = data
-        return valueOrErrno { InjectedFault.hit(.epollCtl) ? -1 : epoll_ctl(fd, op, target, &ev) }.map { _ in () }
+        _ = try valueOrErrno { InjectedFault.hit(.epollCtl) ? -1 : epoll_ctl(fd, op, target, &ev) }
     }
 
-    /// epoll_pwait2 with a nanosecond timeout (nil = infinite). EINTR is returned,
+    /// epoll_pwait2 with a nanosecond timeout (nil = infinite). EINTR is thrown,
     /// not retried: kevent() reports it to its caller as BSD does.
     @inlinable public func wait(
         into buffer: UnsafeMutablePointer<epoll_event>, capacity: Int32, timeout: UInt64?
-    ) -> Result<Int32, Errno> {
+    ) throws(Errno) -> Int32 {
         if timeout == 0 {
             // A poll: the plain call is the cheapest.
-            return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, 0) }
+            return try valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, 0) }
         }
         if let ns = timeout {
             var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-            let r = valueOrErrno(retryOnInterrupt: false) {
-                cbsdshim_epoll_pwait2(fd, buffer, capacity, &ts)
-            }
-            if case .failure(let e) = r, e.rawValue == ENOSYS {
+            do {
+                return try valueOrErrno(retryOnInterrupt: false) {
+                    cbsdshim_epoll_pwait2(fd, buffer, capacity, &ts)
+                }
+            } catch where error.rawValue == ENOSYS {
                 // Kernels before 5.11: millisecond resolution, rounded up.
                 let ms = ns == 0 ? 0 : Int32(clamping: (ns + 999_999) / 1_000_000)
-                return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, ms) }
+                return try valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, ms) }
             }
-            return r
         }
-        return valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, -1) }
+        return try valueOrErrno(retryOnInterrupt: false) { epoll_wait(fd, buffer, capacity, -1) }
     }
 }

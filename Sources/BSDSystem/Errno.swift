@@ -38,17 +38,17 @@ public struct Errno: Error, RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let timedOut = Errno(rawValue: ETIMEDOUT)
 }
 
-/// Runs `body` until it does not fail with EINTR; returns its result or the errno.
+/// Runs `body` until it does not fail with EINTR; returns its result or throws the errno.
 /// The single place in the core that reads `errno` after a raw system call.
 @inlinable @inline(__always)
 public func valueOrErrno<T: FixedWidthInteger>(
     retryOnInterrupt: Bool = true, _ body: () -> T
-) -> Result<T, Errno> {
+) throws(Errno) -> T {
     while true {
         let r = body()
-        if r != -1 { return .success(r) }
+        if r != -1 { return r }
         let e = Errno.current
         if retryOnInterrupt && e == .interrupted { continue }
-        return .failure(e)
+        throw e
     }
 }

@@ -9,19 +9,19 @@ public struct EventFD: Sendable {
     public let fd: Int32
     @inlinable public init(fd: Int32) { self.fd = fd }
 
-    public static func create() -> Result<EventFD, Errno> {
-        valueOrErrno { InjectedFault.hit(.eventfd) ? -1 : eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) }.map(EventFD.init(fd:))
+    public static func create() throws(Errno) -> EventFD {
+        EventFD(fd: try valueOrErrno { InjectedFault.hit(.eventfd) ? -1 : eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) })
     }
 
     /// Makes the descriptor readable (adds 1 to the counter).
     @inlinable public func signal() {
         var one: UInt64 = 1
-        _ = valueOrErrno { Glibc.write(fd, &one, 8) }
+        _ = try? valueOrErrno { Glibc.write(fd, &one, 8) }
     }
 
     /// Makes the descriptor unreadable again (reads the counter).
     @inlinable public func reset() {
         var v: UInt64 = 0
-        _ = valueOrErrno { Glibc.read(fd, &v, 8) }
+        _ = try? valueOrErrno { Glibc.read(fd, &v, 8) }
     }
 }

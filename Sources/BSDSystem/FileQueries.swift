@@ -23,32 +23,32 @@ public struct FileStatus: Equatable, Sendable {
 
 extension FileDescriptorOps {
     /// fstat(fd).
-    @inlinable public static func status(_ fd: Int32) -> Result<FileStatus, Errno> {
+    @inlinable public static func status(_ fd: Int32) throws(Errno) -> FileStatus {
         var st = stat()
-        return valueOrErrno { fstat(fd, &st) }.map { _ in FileStatus(st) }
+        _ = try valueOrErrno { fstat(fd, &st) }
+        return FileStatus(st)
     }
 
     /// lseek(fd, 0, SEEK_CUR): the file offset.
-    @inlinable public static func offset(_ fd: Int32) -> Result<Int, Errno> {
-        valueOrErrno { lseek(fd, 0, SEEK_CUR) }.map { Int($0) }
+    @inlinable public static func offset(_ fd: Int32) throws(Errno) -> Int {
+        Int(try valueOrErrno { lseek(fd, 0, SEEK_CUR) })
     }
 
     /// What /proc/self/fd/N links to (a path, or e.g. "pipe:[N]",
     /// "anon_inode:[eventfd]"), truncated to `buffer`: the bytes written.
-    public static func link(of fd: Int32, into buffer: UnsafeMutableBufferPointer<CChar>) -> Result<Int, Errno> {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return .success(0) }
+    public static func link(of fd: Int32, into buffer: UnsafeMutableBufferPointer<CChar>) throws(Errno) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         let path = "/proc/self/fd/\(fd)"
-        return valueOrErrno { readlink(path, base, buffer.count) }
+        return try valueOrErrno { readlink(path, base, buffer.count) }
     }
 
     /// Connections waiting in a listening TCP socket's accept queue
     /// (TCP_INFO's tcpi_unacked, which Linux reports so for a listener).
-    public static func pendingConnections(_ fd: Int32) -> Result<Int, Errno> {
+    public static func pendingConnections(_ fd: Int32) throws(Errno) -> Int {
         var info = tcp_info()
         var len = socklen_t(MemoryLayout<tcp_info>.size)
-        return valueOrErrno { getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) }.map { _ in
-            Int(info.tcpi_unacked)
-        }
+        _ = try valueOrErrno { getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) }
+        return Int(info.tcpi_unacked)
     }
 
     /// The pending error of socket `fd` without taking it from the program
@@ -59,24 +59,24 @@ extension FileDescriptorOps {
     }
 
     /// open(path, O_RDONLY | O_CLOEXEC) of a file the library reads itself.
-    public static func openReadOnly(_ path: String) -> Result<Int32, Errno> {
-        valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) }
+    public static func openReadOnly(_ path: String) throws(Errno) -> Int32 {
+        try valueOrErrno { open(path, O_RDONLY | O_CLOEXEC) }
     }
 
     /// pread(2) into `buffer` from `offset`: bytes read, 0 at end of file.
     @inlinable public static func read(
         _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int
-    ) -> Result<Int, Errno> {
-        valueOrErrno { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
+    ) throws(Errno) -> Int {
+        try valueOrErrno { pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }
     }
 
     /// read(2) into `buffer`: bytes read, 0 at end of file.
-    @inlinable public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Result<Int, Errno> {
-        valueOrErrno { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    @inlinable public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try valueOrErrno { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// write(2) of `buffer`: bytes written.
-    @inlinable public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) -> Result<Int, Errno> {
-        valueOrErrno { Glibc.write(fd, buffer.baseAddress, buffer.count) }
+    @inlinable public static func write(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        try valueOrErrno { Glibc.write(fd, buffer.baseAddress, buffer.count) }
     }
 }

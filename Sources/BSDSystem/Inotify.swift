@@ -19,23 +19,23 @@ public struct Inotify: Sendable {
     /// A directory's entries changed.
     public static let entries = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
 
-    public static func create() -> Result<Inotify, Errno> {
-        valueOrErrno { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) }.map(Inotify.init(fd:))
+    public static func create() throws(Errno) -> Inotify {
+        Inotify(fd: try valueOrErrno { inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK)) })
     }
 
     /// Watches the file open as `descriptor`; the mask is added to an
     /// existing watch of the same inode (one watch descriptor per inode).
-    public func watch(descriptor: Int32, mask: UInt32) -> Result<Int32, Errno> {
-        add("/proc/self/fd/\(descriptor)", mask)
+    public func watch(descriptor: Int32, mask: UInt32) throws(Errno) -> Int32 {
+        try add("/proc/self/fd/\(descriptor)", mask)
     }
 
     /// Watches the directory holding the file open as `descriptor` (its "..").
-    public func watchParent(descriptor: Int32, mask: UInt32) -> Result<Int32, Errno> {
-        add("/proc/self/fd/\(descriptor)/..", mask)
+    public func watchParent(descriptor: Int32, mask: UInt32) throws(Errno) -> Int32 {
+        try add("/proc/self/fd/\(descriptor)/..", mask)
     }
 
-    private func add(_ path: String, _ mask: UInt32) -> Result<Int32, Errno> {
-        valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
+    private func add(_ path: String, _ mask: UInt32) throws(Errno) -> Int32 {
+        try valueOrErrno { inotify_add_watch(fd, path, mask | UInt32(IN_MASK_ADD)) }
     }
 
     public func unwatch(_ wd: Int32) {

@@ -11,8 +11,8 @@ public struct ProcessConnector: Sendable {
     @inlinable public init(fd: Int32) { self.fd = fd }
 
     /// Opens and subscribes the socket; EOPNOTSUPP when the kernel refuses.
-    public static func open() -> Result<ProcessConnector, Errno> {
-        valueOrErrno { cbsdshim_proc_connector_open() }.map(ProcessConnector.init(fd:))
+    public static func open() throws(Errno) -> ProcessConnector {
+        ProcessConnector(fd: try valueOrErrno { cbsdshim_proc_connector_open() })
     }
 
     /// Reads pending fork/exec events into `buffer`; returns how many (0: none).

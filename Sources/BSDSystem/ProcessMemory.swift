@@ -17,7 +17,7 @@ public enum ProcessMemory {
         guard let from else { return false }
         var local = iovec(iov_base: to, iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
-        guard case .success(let copied) = valueOrErrno({ cbsdshim_process_vm_readv(pid, &local, 1, &remote, 1) }) else { return false }
+        guard let copied = try? valueOrErrno({ cbsdshim_process_vm_readv(pid, &local, 1, &remote, 1) }) else { return false }
         return copied == count
     }
 
@@ -27,7 +27,7 @@ public enum ProcessMemory {
     public static func copy(toUnchecked to: UnsafeRawPointer, from: UnsafeRawPointer, count: Int, pid: pid_t) -> Bool {
         var local = iovec(iov_base: UnsafeMutableRawPointer(mutating: from), iov_len: count)
         var remote = iovec(iov_base: UnsafeMutableRawPointer(mutating: to), iov_len: count)
-        guard case .success(let copied) = valueOrErrno({ cbsdshim_process_vm_writev(pid, &local, 1, &remote, 1) }) else { return false }
+        guard let copied = try? valueOrErrno({ cbsdshim_process_vm_writev(pid, &local, 1, &remote, 1) }) else { return false }
         return copied == count
     }
 
@@ -43,7 +43,6 @@ public enum ProcessMemory {
     /// read-only. Needs ``canPrefault``.
     public static func prefault(_ lo: UInt, _ hi: UInt, forWriting: Bool) -> Bool {
         let advice = forWriting ? cbsdshim_MADV_POPULATE_WRITE : cbsdshim_MADV_POPULATE_READ
-        if case .success = valueOrErrno({ madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), advice) }) { return true }
-        return false
+        return (try? valueOrErrno({ madvise(UnsafeMutableRawPointer(bitPattern: lo), Int(hi - lo), advice) })) != nil
     }
 }

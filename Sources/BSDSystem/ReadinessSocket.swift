@@ -45,16 +45,13 @@ public struct ReadinessSocket {
         // blocking write never sleeps for room before it gets EPIPE).
         guard setBuffer(client, 1) else { throw fail(Errno.current) }
         let minimum: Int32
-        switch FileDescriptorOps.socketOption(client, SOL_SOCKET, SO_SNDBUF) {
-        case .success(let v): minimum = v
-        case .failure(let e): throw fail(e)
-        }
+        do { minimum = try FileDescriptorOps.socketOption(client, SOL_SOCKET, SO_SNDBUF) } catch { throw fail(error) }
         var ballast = [UInt8](repeating: 0, count: 256)
         var charged = 0
         for _ in 0..<16 {
             if charged * 4 > Int(minimum) { break }
             guard send(client, &ballast, ballast.count, Int32(MSG_DONTWAIT)) == ballast.count else { throw fail(Errno.current) }
-            charged = (try? FileDescriptorOps.bytesQueuedForSend(client).get()) ?? 0
+            charged = (try? FileDescriptorOps.bytesQueuedForSend(client)) ?? 0
         }
         guard charged * 4 > Int(minimum), charged < Int(minimum) else { throw fail(Errno(rawValue: EIO)) }
         guard shutdown(peer, Int32(SHUT_RD)) == 0 else { throw fail(Errno.current) }
@@ -87,12 +84,12 @@ public struct ReadinessSocket {
     public func setReadable(_ on: Bool) -> Bool {
         var byte: UInt8 = 0
         if on {
-            let sent = valueOrErrno {
+            let sent = try? valueOrErrno {
                 InjectedFault.hit(.datagramSend) ? -1 : send(peer, &byte, 0, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
             }
-            if case .failure = sent { return false }
+            if sent == nil { return false }
         } else {
-            _ = valueOrErrno { recv(client, &byte, 1, Int32(MSG_DONTWAIT)) }
+            _ = try? valueOrErrno { recv(client, &byte, 1, Int32(MSG_DONTWAIT)) }
         }
         return true
     }
@@ -100,19 +97,18 @@ public struct ReadinessSocket {
     /// Shows POLLIN with a token that carries `payload` (for the library: a
     /// copy of what the token announces); false as for setReadable(true).
     public func setReadable(carrying payload: UnsafeRawBufferPointer) -> Bool {
-        let sent = valueOrErrno {
+        let sent = try? valueOrErrno {
             InjectedFault.hit(.datagramSend) ? -1
                 : send(peer, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
         }
-        if case .failure = sent { return false }
-        return true
+        return sent != nil
     }
 
     /// Hides POLLIN by receiving the token into `buf` (at most `count`
     /// bytes; the kernel checks the buffer): the token's length, or EAGAIN
     /// (no token), or EFAULT (`buf` not writable; the token is gone then).
-    public func takeReadable(into buf: UnsafeMutableRawPointer, count: Int) -> Result<Int, Errno> {
-        valueOrErrno { recv(client, buf, count, Int32(MSG_DONTWAIT)) }
+    public func takeReadable(into buf: UnsafeMutableRawPointer, count: Int) throws(Errno) -> Int {
+        try valueOrErrno { recv(client, buf, count, Int32(MSG_DONTWAIT)) }
     }
 
     /// Shows or hides POLLOUT.

@@ -7,16 +7,16 @@ import Glibc
 /// signalfd(2): a non-blocking, close-on-exec descriptor reading pending signals.
 public enum SignalFD {
     /// Makes a signalfd for `mask` (`fd` -1) or changes the mask of `fd`.
-    public static func set(_ fd: Int32, to mask: sigset_t) -> Result<Int32, Errno> {
+    public static func set(_ fd: Int32, to mask: sigset_t) throws(Errno) -> Int32 {
         var m = mask
-        return valueOrErrno { signalfd(fd, &m, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
+        return try valueOrErrno { signalfd(fd, &m, Int32(SFD_NONBLOCK | SFD_CLOEXEC)) }
     }
 
     /// Takes one pending signal, nil when none is left.
     public static func read(_ fd: Int32) -> signalfd_siginfo? {
         var info = signalfd_siginfo()
         let size = MemoryLayout<signalfd_siginfo>.size
-        guard case .success(let n) = valueOrErrno({ Glibc.read(fd, &info, size) }), n == size else { return nil }
+        guard let n = try? valueOrErrno({ Glibc.read(fd, &info, size) }), n == size else { return nil }
         return info
     }
 }
@@ -52,8 +52,8 @@ public enum ThreadSignalMask {
 /// program's own disposition. C, because a handler must be async-signal-safe.
 public enum SignalCounter {
     /// Installs the handler for `sig`, poking `hub` on each delivery.
-    public static func watch(_ sig: Int32, hub: Int32) -> Result<Void, Errno> {
-        valueOrErrno { cbsdshim_signal_watch(sig, hub) }.map { _ in () }
+    public static func watch(_ sig: Int32, hub: Int32) throws(Errno) {
+        _ = try valueOrErrno { cbsdshim_signal_watch(sig, hub) }
     }
 
     /// Puts the program's disposition of `sig` back.

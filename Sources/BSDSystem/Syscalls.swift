@@ -17,32 +17,36 @@ public enum FileDescriptorOps {
     }
 
     /// ioctl(fd, FIONREAD): bytes readable.
-    @inlinable public static func bytesReadable(_ fd: Int32) -> Result<Int, Errno> {
+    @inlinable public static func bytesReadable(_ fd: Int32) throws(Errno) -> Int {
         var n: Int32 = 0
-        return valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) }.map { _ in Int(n) }
+        _ = try valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) }
+        return Int(n)
     }
 
     /// ioctl(fd, SIOCOUTQ): bytes queued for sending on a socket (or a tty).
-    @inlinable public static func bytesQueuedForSend(_ fd: Int32) -> Result<Int, Errno> {
+    @inlinable public static func bytesQueuedForSend(_ fd: Int32) throws(Errno) -> Int {
         var n: Int32 = 0
-        return valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_SIOCOUTQ, &n) }.map { _ in Int(n) }
+        _ = try valueOrErrno { cbsdshim_ioctl_int(fd, cbsdshim_SIOCOUTQ, &n) }
+        return Int(n)
     }
 
     /// getsockopt(fd, level, name) for an int option.
-    @inlinable public static func socketOption(_ fd: Int32, _ level: Int32, _ name: Int32) -> Result<Int32, Errno> {
+    @inlinable public static func socketOption(_ fd: Int32, _ level: Int32, _ name: Int32) throws(Errno) -> Int32 {
         var v: Int32 = 0
         var len = socklen_t(MemoryLayout<Int32>.size)
-        return valueOrErrno { getsockopt(fd, level, name, &v, &len) }.map { _ in v }
+        _ = try valueOrErrno { getsockopt(fd, level, name, &v, &len) }
+        return v
     }
 
     /// fcntl(fd, cmd) returning an int.
-    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32) -> Result<Int32, Errno> {
-        valueOrErrno { cbsdshim_fcntl(fd, cmd) }
+    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32) throws(Errno) -> Int32 {
+        try valueOrErrno { cbsdshim_fcntl(fd, cmd) }
     }
 
     /// Sets FD_CLOEXEC/O_NONBLOCK style flags.
-    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) -> Result<Int32, Errno> {
-        valueOrErrno { cbsdshim_fcntl_int(fd, cmd, arg) }
+    @discardableResult
+    @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) throws(Errno) -> Int32 {
+        try valueOrErrno { cbsdshim_fcntl_int(fd, cmd, arg) }
     }
 
     /// What fstat(2) says identifies an open file: its inode and whether it is a socket.
@@ -56,30 +60,30 @@ public enum FileDescriptorOps {
     }
 
     /// fstat(fd): the open file's identity.
-    @inlinable public static func identity(_ fd: Int32) -> Result<Identity, Errno> {
+    @inlinable public static func identity(_ fd: Int32) throws(Errno) -> Identity {
         var st = stat()
-        return valueOrErrno { fstat(fd, &st) }.map { _ in
-            Identity(inode: UInt(st.st_ino), isSocket: st.st_mode & S_IFMT == S_IFSOCK)
-        }
+        _ = try valueOrErrno { fstat(fd, &st) }
+        return Identity(inode: UInt(st.st_ino), isSocket: st.st_mode & S_IFMT == S_IFSOCK)
     }
 
     /// True if the open file description has O_NONBLOCK (false if fd is not open).
     @inlinable public static func isNonBlocking(_ fd: Int32) -> Bool {
-        (try? fcntl(fd, F_GETFL).get()).map { $0 & O_NONBLOCK != 0 } ?? false
+        (try? fcntl(fd, F_GETFL)).map { $0 & O_NONBLOCK != 0 } ?? false
     }
 
     /// Sets or clears O_NONBLOCK on the open file description.
-    public static func setNonBlocking(_ fd: Int32, _ on: Bool) -> Result<Void, Errno> {
-        fcntl(fd, F_GETFL).flatMap { fl in fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK) }.map { _ in () }
+    public static func setNonBlocking(_ fd: Int32, _ on: Bool) throws(Errno) {
+        let fl = try fcntl(fd, F_GETFL)
+        try fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK)
     }
 
     /// close(2) through the C library, for a descriptor of the program's own
     /// (an interposed close(), the preload library's, must see it). EINTR
     /// counts as closed: Linux always releases the descriptor.
-    public static func closeThroughLibc(_ fd: Int32) -> Result<Void, Errno> {
-        if Glibc.close(fd) == 0 { return .success(()) }
+    public static func closeThroughLibc(_ fd: Int32) throws(Errno) {
+        if Glibc.close(fd) == 0 { return }
         let e = Errno.current
-        return e == .interrupted ? .success(()) : .failure(e)
+        if e != .interrupted { throw e }
     }
 
     /// The hard limit on descriptor numbers (RLIMIT_NOFILE), nil if unlimited.

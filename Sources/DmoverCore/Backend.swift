@@ -40,10 +40,10 @@ public enum BackendRegistry {
     nonisolated(unsafe) private static var list: [BackendState] = []
 
     @inline(__always)
-    private static func withList<T>(_ body: (inout [BackendState]) -> T) -> T {
+    private static func withList<T, E: Error>(_ body: (inout [BackendState]) throws(E) -> T) throws(E) -> T {
         lock.lock()
         defer { lock.unlock() }
-        return body(&list)
+        return try body(&list)
     }
 
     /// Every registered backend (fork child only: no lock, one thread).
@@ -66,38 +66,34 @@ public enum BackendRegistry {
                 throw .invalidArgument
             }
         }
-        let result: Errno? = withList { list in
-            if list.contains(where: { $0.dmb == dmb }) { return .exists }
+        try withList { (list) throws(Errno) in
+            if list.contains(where: { $0.dmb == dmb }) { throw .exists }
             let state = BackendState(dmb, native: native)
             dmb.pointee.dmb_nsessions = 0
             dmb.pointee.dmb_npendreqs = 0
             tailqInit(dmb)
             dmb.pointee.__dmb_impl = Unmanaged.passUnretained(state).toOpaque()
             list.append(state)
-            return nil
         }
-        if let result { throw result }
     }
 
     /// Unregisters a backend. The corresponding C function is `dmover_backend_unregister`.
     /// - Throws: EBUSY while sessions are assigned to it, ENOENT if not registered.
     public static func unregister(_ dmb: UnsafeMutablePointer<dmover_backend>) throws(Errno) {
-        let result: Errno? = withList { list in
-            guard let i = list.firstIndex(where: { $0.dmb == dmb }) else { return .noSuchFile }
-            if dmb.pointee.dmb_nsessions > 0 { return .busy }
+        try withList { (list) throws(Errno) in
+            guard let i = list.firstIndex(where: { $0.dmb == dmb }) else { throw .noSuchFile }
+            if dmb.pointee.dmb_nsessions > 0 { throw .busy }
             list.remove(at: i)
             dmb.pointee.__dmb_impl = nil
-            return nil
         }
-        if let result { throw result }
     }
 
     /// Chooses the backend for a new session: highest dmb_speed, then fewest
     /// sessions, then earliest registration; counts the session on it.
     /// - Throws: ENXIO if no backend is registered, ESRCH if none implements `name`.
     static func assign(_ name: UnsafePointer<CChar>) throws(Errno) -> Assignment {
-        let r: Result<Assignment, Errno> = withList { list in
-            if list.isEmpty { return .failure(.noDevice) }
+        try withList { (list) throws(Errno) -> Assignment in
+            if list.isEmpty { throw .noDevice }
             var best: (BackendState, UnsafePointer<dmover_algdesc>)? = nil
             for b in list {
                 guard let a = algdescLookup(b.dmb.pointee.dmb_algdescs, count: Int(b.dmb.pointee.dmb_nalgdescs),
@@ -111,11 +107,10 @@ public enum BackendRegistry {
                     best = (b, a)
                 }
             }
-            guard let best else { return .failure(.noSuchProcess) }
+            guard let best else { throw .noSuchProcess }
             best.0.dmb.pointee.dmb_nsessions += 1
-            return .success(Assignment(backend: best.0, algdesc: best.1))
+            return Assignment(backend: best.0, algdesc: best.1)
         }
-        return try r.get()
     }
 
     /// Drops a session's count on its backend.

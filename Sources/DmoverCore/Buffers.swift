@@ -14,39 +14,39 @@ struct Segments {
 
     static var empty: Segments { Segments(linear: nil, iov: nil, iovcnt: 0, length: 0) }
 
-    /// Checks a buffer of the given type; nil + errno for a bad one.
+    /// Checks a buffer of the given type; throws why a bad one is bad.
     /// EINVAL: wrong type, NULL uio, bad iovcnt, iovecs shorter than uio_resid;
     /// EFAULT: NULL address with a non-zero length.
-    static func make(_ type: dmover_buffer_type, _ buf: dmover_buffer) -> Result<Segments, Errno> {
+    static func make(_ type: dmover_buffer_type, _ buf: dmover_buffer) throws(Errno) -> Segments {
         switch type {
         case DMOVER_BUF_LINEAR:
             let l = buf.dmbuf_linear
             // size_t imports as Int: a length above Int.max reads as negative.
-            guard l.l_len >= 0 else { return .failure(.invalidArgument) }
-            if l.l_len > 0 && l.l_addr == nil { return .failure(.badAddress) }
-            return .success(Segments(linear: l.l_addr ?? UnsafeMutableRawPointer(bitPattern: 64), iov: nil,
-                                     iovcnt: 0, length: Int(l.l_len)))
+            guard l.l_len >= 0 else { throw .invalidArgument }
+            if l.l_len > 0 && l.l_addr == nil { throw .badAddress }
+            return Segments(linear: l.l_addr ?? UnsafeMutableRawPointer(bitPattern: 64), iov: nil,
+                            iovcnt: 0, length: Int(l.l_len))
         case DMOVER_BUF_UIO:
-            guard let uio = buf.dmbuf_uio else { return .failure(.invalidArgument) }
+            guard let uio = buf.dmbuf_uio else { throw .invalidArgument }
             let u = uio.pointee
             guard u.uio_iovcnt >= 0, u.uio_iovcnt <= 1024 /* IOV_MAX */, u.uio_resid >= 0 else {
-                return .failure(.invalidArgument)
+                throw .invalidArgument
             }
             let resid = Int(u.uio_resid)
-            if u.uio_iovcnt > 0 && u.uio_iov == nil { return .failure(.badAddress) }
+            if u.uio_iovcnt > 0 && u.uio_iov == nil { throw .badAddress }
             var have = 0
             for i in 0..<Int(u.uio_iovcnt) where have < resid {
                 let v = u.uio_iov![i]
-                guard v.iov_len >= 0 else { return .failure(.invalidArgument) }
-                if v.iov_len > 0 && v.iov_base == nil { return .failure(.badAddress) }
+                guard v.iov_len >= 0 else { throw .invalidArgument }
+                if v.iov_len > 0 && v.iov_base == nil { throw .badAddress }
                 let (s, o) = have.addingReportingOverflow(Int(v.iov_len))
                 have = o ? Int.max : s
             }
-            guard have >= resid else { return .failure(.invalidArgument) }
-            return .success(Segments(linear: nil, iov: UnsafePointer(u.uio_iov), iovcnt: Int(u.uio_iovcnt),
-                                     length: resid))
+            guard have >= resid else { throw .invalidArgument }
+            return Segments(linear: nil, iov: UnsafePointer(u.uio_iov), iovcnt: Int(u.uio_iovcnt),
+                            length: resid)
         default:
-            return .failure(.invalidArgument)
+            throw .invalidArgument
         }
     }
 }

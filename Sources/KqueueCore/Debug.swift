@@ -14,6 +14,6 @@ enum Debug {
     static func trace(_ message: @autoclosure () -> String) {
         guard enabled.load(ordering: .relaxed) else { return }
         var line = "bsdshim: " + message() + "\n"
-        line.withUTF8 { b in _ = FileDescriptorOps.write(2, UnsafeRawBufferPointer(b)) }
+        line.withUTF8 { b in _ = try? FileDescriptorOps.write(2, UnsafeRawBufferPointer(b)) }
     }
 }

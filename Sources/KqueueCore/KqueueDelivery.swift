@@ -98,7 +98,7 @@ extension EpollKqueue {
                 let want = min(room - produced, Self.batch)
                 let (k, p) = withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { nb -> (Int, Int) in
                     let nbase = nb.baseAddress!
-                    guard case .success(let k) = ns.wait(into: nbase, capacity: Int32(want), timeout: 0)
+                    guard let k = try? ns.wait(into: nbase, capacity: Int32(want), timeout: 0)
                     else { return (0, 0) }
                     var p = 0
                     for j in 0..<Int(k) {

@@ -51,36 +51,31 @@ enum SignalHub {
     nonisolated(unsafe) static var state = State()
 
     /// Starts watching `sig` for one knote.
-    static func attach(_ sig: Int32) -> Errno? {
-        lock.withLock { () -> Errno? in
+    static func attach(_ sig: Int32) throws(Errno) {
+        try lock.withLock { () throws(Errno) in
             if state.hubFD < 0 {
-                switch EventFD.create() {
-                case .success(let e): state.hubFD = e.fd
-                case .failure(let e): return e
-                }
+                state.hubFD = try EventFD.create().fd
                 sigemptyset(&state.mask)
                 sigemptyset(&state.libraryBlocked)
                 state.generation += 1
             }
             if state.watchers[Int(sig)] == 0 {
-                if case .failure(let e) = SignalCounter.watch(sig, hub: state.hubFD) { return e }
+                try SignalCounter.watch(sig, hub: state.hubFD)
                 if !SignalCounter.isInterposed && !ThreadSignalMask.block(sig) {
                     sigaddset(&state.libraryBlocked, sig)
                     state.blockedIn[Int(sig)] = pthread_self()
                 }
                 sigaddset(&state.mask, sig)
-                switch SignalFD.set(state.signalFD, to: state.mask) {
-                case .success(let fd):
-                    state.signalFD = fd
-                case .failure(let e):
+                do throws(Errno) {
+                    state.signalFD = try SignalFD.set(state.signalFD, to: state.mask)
+                } catch {
                     SignalCounter.unwatch(sig)
                     sigdelset(&state.mask, sig)
-                    return e
+                    throw error
                 }
             }
             state.watchers[Int(sig)] += 1
             state.total += 1
-            return nil
         }
     }
 
@@ -96,7 +91,7 @@ enum SignalHub {
             sigdelset(&state.mask, sig)
             let libraryBlockedIt = sigismember(&state.libraryBlocked, sig) == 1
             sigdelset(&state.libraryBlocked, sig)
-            if state.signalFD >= 0 { _ = SignalFD.set(state.signalFD, to: state.mask) }
+            if state.signalFD >= 0 { _ = try? SignalFD.set(state.signalFD, to: state.mask) }
             // Only in the thread the library blocked it in: elsewhere the
             // block may be the program's own.
             if libraryBlockedIt && pthread_equal(state.blockedIn[Int(sig)], pthread_self()) != 0 {

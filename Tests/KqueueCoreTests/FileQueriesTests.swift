@@ -12,16 +12,16 @@ import Testing
         try #require(fd >= 0)
         defer { close(fd); template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) } }
         let bytes: [UInt8] = Array(repeating: 0x41, count: 100)
-        #expect(try FileDescriptorOps.write(fd, bytes.withUnsafeBytes { $0 }).get() == 100)
+        #expect(try FileDescriptorOps.write(fd, bytes.withUnsafeBytes { $0 }) == 100)
         _ = lseek(fd, 30, SEEK_SET)
-        let st = try FileDescriptorOps.status(fd).get()
+        let st = try FileDescriptorOps.status(fd)
         #expect(st.isRegular && !st.isDirectory && st.size == 100 && st.links == 1)
-        #expect(try FileDescriptorOps.offset(fd).get() == 30)
+        #expect(try FileDescriptorOps.offset(fd) == 30)
         var buf = [UInt8](repeating: 0, count: 16)
-        let n = try buf.withUnsafeMutableBytes { try FileDescriptorOps.read(fd, into: $0, at: 95).get() }
+        let n = try buf.withUnsafeMutableBytes { try FileDescriptorOps.read(fd, into: $0, at: 95) }
         #expect(n == 5 && buf[0] == 0x41)
         var link = [CChar](repeating: 0, count: 64)
-        let len = try link.withUnsafeMutableBufferPointer { try FileDescriptorOps.link(of: fd, into: $0).get() }
+        let len = try link.withUnsafeMutableBufferPointer { try FileDescriptorOps.link(of: fd, into: $0) }
         #expect(len > 0 && link[0] == 0x2F)  // a path
     }
 
@@ -30,8 +30,8 @@ import Testing
         #expect(pipe(&p) == 0)
         close(p[0])
         close(p[1])
-        #expect(throws: Errno.badFileDescriptor) { try FileDescriptorOps.status(p[0]).get() }
-        #expect(throws: Errno.badFileDescriptor) { try FileDescriptorOps.offset(p[0]).get() }
+        #expect(throws: Errno.badFileDescriptor) { try FileDescriptorOps.status(p[0]) }
+        #expect(throws: Errno.badFileDescriptor) { try FileDescriptorOps.offset(p[0]) }
     }
 
     @Test func pipeLinkAndNoPendingConnections() throws {
@@ -39,32 +39,30 @@ import Testing
         try #require(pipe(&p) == 0)
         defer { close(p[0]); close(p[1]) }
         var link = [CChar](repeating: 0, count: 64)
-        let len = try link.withUnsafeMutableBufferPointer { try FileDescriptorOps.link(of: p[0], into: $0).get() }
+        let len = try link.withUnsafeMutableBufferPointer { try FileDescriptorOps.link(of: p[0], into: $0) }
         let text = String(decoding: link[0..<len].map { UInt8(bitPattern: $0) }, as: UTF8.self)
         #expect(text.hasPrefix("pipe:["))
-        #expect(throws: Errno.self) { try FileDescriptorOps.pendingConnections(p[0]).get() }  // not a socket
+        #expect(throws: Errno.self) { try FileDescriptorOps.pendingConnections(p[0]) }  // not a socket
         #expect(FileDescriptorOps.peekSocketError(p[0], mayRead: false) == 0)
     }
 
     @Test func processDescriptorOfARunningProcessHasNoExitStatus() throws {
         let pidfd: Int32
-        switch ProcessDescriptor.open(getpid()) {
-        case .success(let fd): pidfd = fd
-        case .failure(let e):
+        do throws(Errno) { pidfd = try ProcessDescriptor.open(getpid()) } catch {
             // Kernels before 5.3 have no pidfd: nothing to check there.
-            try #require(e.rawValue == ENOSYS, "pidfd_open: \(e)")
+            try #require(error.rawValue == ENOSYS, "pidfd_open: \(error)")
             return
         }
         defer { close(pidfd) }
-        #expect(FileDescriptorOps.fcntl(pidfd, F_GETFD).map { $0 & FD_CLOEXEC } == .success(FD_CLOEXEC))
-        #expect(throws: Errno.self) { try ProcessDescriptor.exitStatus(pidfd).get() }
+        #expect(try FileDescriptorOps.fcntl(pidfd, F_GETFD) & FD_CLOEXEC == FD_CLOEXEC)
+        #expect(throws: Errno.self) { try ProcessDescriptor.exitStatus(pidfd) }
     }
 
     @Test func signalFDWithNothingPendingReadsNothing() throws {
         var mask = sigset_t()
         sigemptyset(&mask)
         sigaddset(&mask, SIGURG)
-        let fd = try SignalFD.set(-1, to: mask).get()
+        let fd = try SignalFD.set(-1, to: mask)
         defer { close(fd) }
         #expect(SignalFD.read(fd) == nil)
         #expect(FileDescriptorOps.isNonBlocking(fd))

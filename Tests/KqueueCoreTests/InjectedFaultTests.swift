@@ -19,7 +19,9 @@ import Testing
         var out = Array<kevent>(repeating: kevent(), count: max(capacity, 1))
         let r = changes.withUnsafeBufferPointer { c in
             out.withUnsafeMutableBufferPointer { o in
-                kq.kevent(changes: c.baseAddress, count: c.count, events: o.baseAddress, capacity: capacity, timeout: 0)
+                Result { () throws(Errno) in
+                    try kq.kevent(changes: c.baseAddress, count: c.count, events: o.baseAddress, capacity: capacity, timeout: 0)
+                }
             }
         }
         return r.map { Array(out.prefix($0)) }
@@ -37,7 +39,7 @@ import Testing
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func epollCtlOutOfMemoryIsTheChangesErrorAndRegistersNothing() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let (r, w) = readablePipe()
         defer { close(r); close(w) }
@@ -58,7 +60,7 @@ import Testing
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func interruptedEpollCtlIsRetried() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let (r, w) = readablePipe()
         defer { close(r); close(w) }
@@ -72,16 +74,16 @@ import Testing
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func kqueueCreationFailsCleanlyWhenOutOfDescriptors() throws {
         InjectedFault.arm(.epollCreate, .tooManyOpenFiles)
-        #expect(throws: Errno.tooManyOpenFiles) { try EpollKqueue.create().get() }
+        #expect(throws: Errno.tooManyOpenFiles) { try EpollKqueue.create() }
         #expect(InjectedFault.disarm() == 0)
         // And the next creation works (nothing left locked or half made).
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         close(kq.fd)
     }
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func timerDescriptorFailureIsTheChangesError() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         InjectedFault.arm(.timerfdCreate, .tooManyOpenFiles)
         InjectedFault.arm(.eventfd, .tooManyOpenFiles)

@@ -17,14 +17,16 @@ import Testing
         var out = Array<kevent>(repeating: kevent(), count: max(capacity, 1))
         let r = changes.withUnsafeBufferPointer { c in
             out.withUnsafeMutableBufferPointer { o in
-                kq.kevent(changes: c.baseAddress, count: c.count, events: o.baseAddress, capacity: capacity, timeout: timeout)
+                Result { () throws(Errno) in
+                    try kq.kevent(changes: c.baseAddress, count: c.count, events: o.baseAddress, capacity: capacity, timeout: timeout)
+                }
             }
         }
         return r.map { Array(out.prefix($0)) }
     }
 
     @Test func userEventRoundTripKeepsRegisteredFlagsAndUdata() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let tag = UnsafeMutableRawPointer(bitPattern: 0x1234)
         _ = try run(kq, [change(5, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, tag)], capacity: 0).get()
@@ -38,7 +40,7 @@ import Testing
     }
 
     @Test func changeErrorsAreReportedInTheEventList() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let evs = try run(kq, [change(1, EVFILT_USER, EV_DELETE), change(2, 77, EV_ADD)]).get()
         #expect(evs.count == 2)
@@ -49,7 +51,7 @@ import Testing
     }
 
     @Test func staleEpollEventsAreDroppedAfterDescriptorReuse() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         var p: [Int32] = [0, 0]
         #expect(pipe(&p) == 0)
@@ -74,7 +76,7 @@ import Testing
     }
 
     @Test func manyTimersShareOneDescriptor() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let changes = (0..<5000).map { change(UInt($0), EVFILT_TIMER, EV_ADD, 0, 60_000) }
         _ = try run(kq, changes, capacity: 0).get()
@@ -87,7 +89,7 @@ import Testing
     }
 
     @Test func closedDescriptorIsDetectedAndReclaimed() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         let fd = kq.fd
         close(fd)
         #expect(throws: Errno.badFileDescriptor) { try run(kq, [], capacity: 1, timeout: 0).get() }
@@ -96,7 +98,7 @@ import Testing
     }
 
     @Test func libkqueueVersionIsAnsweredAtOnce() throws {
-        let kq = try EpollKqueue.create().get()
+        let kq = try EpollKqueue.create()
         defer { close(kq.fd) }
         let evs = try run(kq, [change(0, EVFILT_LIBKQUEUE, EV_ADD, UInt32(NOTE_VERSION))]).get()
         #expect(evs.count == 1 && evs[0].data != 0 && evs[0].flags & UInt16(EV_ERROR) == 0)

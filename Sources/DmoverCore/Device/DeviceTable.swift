@@ -56,15 +56,15 @@ enum DeviceTable {
     /// otherwise. Devices are never freed (see DmioState), so a racing close
     /// leaves a valid, closed object behind.
     @inline(__always)
-    static func with<T>(_ fd: Int32, _ body: (DmioState) -> T) -> T? {
+    static func with<T, E: Error>(_ fd: Int32, _ body: (DmioState) throws(E) -> T) throws(E) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
-        return Unmanaged<DmioState>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
-            guard case .success(let id) = FileDescriptorOps.identity(fd), id.inode == d.clientInode, id.isSocket else {
+        return try withDevice(at: p) { (d) throws(E) -> T? in
+            guard let id = try? FileDescriptorOps.identity(fd), id.inode == d.clientInode, id.isSocket else {
                 reclaim(fd, p)
                 return nil
             }
             guard d.open.load(ordering: .acquiring) else { return nil }
-            return body(d)
+            return try body(d)
         }
     }
 
@@ -78,12 +78,24 @@ enum DeviceTable {
     /// No check short of a system call per call can tell. nil if the slot is
     /// empty or closed.
     @inline(__always)
-    static func withTracked<T>(_ fd: Int32, _ body: (DmioState) -> T) -> T? {
+    static func withTracked<T, E: Error>(_ fd: Int32, _ body: (DmioState) throws(E) -> T) throws(E) -> T? {
         guard fd >= 0 && Int(fd) < capacity, let p = slots[Int(fd)] else { return nil }
-        return Unmanaged<DmioState>.fromOpaque(p)._withUnsafeGuaranteedRef { d -> T? in
+        return try withDevice(at: p) { (d) throws(E) -> T? in
             guard d.open.load(ordering: .acquiring) else { return nil }
-            return body(d)
+            return try body(d)
         }
+    }
+
+    /// Runs body with the device at `p` at +0 (no retain/release). The
+    /// standard library's guaranteed-reference call rethrows untyped errors
+    /// only: a `Result` carries the typed one across it, so that no
+    /// `any Error` is boxed on the read/write path.
+    @inline(__always)
+    private static func withDevice<T, E: Error>(at p: UnsafeMutableRawPointer,
+                                                _ body: (DmioState) throws(E) -> T) throws(E) -> T {
+        try Unmanaged<DmioState>.fromOpaque(p)._withUnsafeGuaranteedRef { d in
+            Result { () throws(E) -> T in try body(d) }
+        }.get()
     }
 
     /// The program closed fd with plain close(): the device in its slot is

@@ -70,30 +70,28 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
-        let ep: Epoll
-        switch kq.epollSet(set) {
-        case .success(let e): ep = e
-        case .failure(let e): throw e
-        }
+        let ep = try kq.epollSet(set)
         kq.allocateSlot(kn)
         kn.fd.epollSet = set
         kn.fd.epollEvents = epollEvents(for: kn)
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
-        switch ep.add(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
-        case .success:
+        do {
+            try ep.add(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation))
             return set == .main ? .provedAlive : .done
-        case .failure(let e) where e == .notPermitted:
+        } catch where error == .notPermitted {
             becomeAlwaysReady(kn, in: kq)
-        case .failure(let e) where e == .exists:
+        } catch where error == .exists {
             // A registration left behind by a descriptor closed under a previous knote.
-            if case .failure(let e2) = ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
+            do {
+                try ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation))
+            } catch {
                 kq.releaseSlot(kn)
-                throw e2
+                throw error
             }
-        case .failure(let e):
+        } catch {
             kq.releaseSlot(kn)
-            throw e == .invalidArgument ? .badFileDescriptor : e
+            throw error == .invalidArgument ? .badFileDescriptor : error
         }
         return .done
     }
@@ -104,15 +102,15 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
         if kq.isClosed { return .done }
-        guard case .success(let ep) = kq.epollSet(s) else { return .done }
-        switch ep.remove(descriptor(kn)) {
-        case .success:
+        guard let ep = try? kq.epollSet(s) else { return .done }
+        do {
+            try ep.remove(descriptor(kn))
             return s == .main ? .provedAlive : .done
-        case .failure(let e):
+        } catch {
             // Not in the set (ENOENT), a file epoll refuses (EPERM) or no file
             // at all (EBADF): the descriptor was closed behind our back.
-            if e == .badFileDescriptor { return .descriptorClosed }
-            if e == .noSuchFile || e == .notPermitted { return .descriptorReplaced }
+            if error == .badFileDescriptor { return .descriptorClosed }
+            if error == .noSuchFile || error == .notPermitted { return .descriptorReplaced }
             return .done
         }
     }
@@ -126,8 +124,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         if kn.fd.kind == .alwaysReady {
             // Still a file epoll refuses? If epoll takes it, the number was
             // closed and reused by a pollable descriptor: register afresh.
-            if case .success(let ep) = kq.epollSet(set), case .success = ep.add(descriptor(kn), events: 0, data: 0) {
-                _ = ep.remove(descriptor(kn))
+            if let ep = try? kq.epollSet(set), (try? ep.add(descriptor(kn), events: 0, data: 0)) != nil {
+                try? ep.remove(descriptor(kn))
                 return .descriptorReplaced
             }
             kn.lastData = -1
@@ -139,17 +137,15 @@ class DescriptorFilter: Filter, @unchecked Sendable {
         // EPERM (now a file epoll refuses) means the descriptor was closed and
         // its number reused since: the knote belongs to a file that is gone.
         kn.fd.epollEvents = epollEvents(for: kn)
-        guard case .success(let ep) = kq.epollSet(kn.fd.epollSet ?? set) else { return .done }
+        guard let ep = try? kq.epollSet(kn.fd.epollSet ?? set) else { return .done }
         let fd = descriptor(kn)
         let armed = armedEvents(for: kn)
-        switch ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation)) {
-        case .success:
+        do {
+            try ep.modify(fd, events: armed, data: EpollKqueue.tag(kn.slot, kn.generation))
             return .done
-        case .failure(let e) where e == .noSuchFile || e == .notPermitted:
+        } catch where error == .noSuchFile || error == .notPermitted {
             // Nothing of the old file (EV_EOF, data) may survive in the knote.
             return .descriptorReplaced
-        case .failure(let e):
-            throw e
         }
     }
 
@@ -181,8 +177,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     }
 
     private func rearm(_ kn: Knote, events: UInt32, in kq: EpollKqueue) {
-        guard let s = kn.fd.epollSet, case .success(let ep) = kq.epollSet(s) else { return }
-        _ = ep.modify(descriptor(kn), events: events, data: EpollKqueue.tag(kn.slot, kn.generation))
+        guard let s = kn.fd.epollSet, let ep = try? kq.epollSet(s) else { return }
+        try? ep.modify(descriptor(kn), events: events, data: EpollKqueue.tag(kn.slot, kn.generation))
     }
 
     func clear(_ kn: Knote) {
@@ -211,8 +207,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     /// For descriptors epoll refuses: bytes from the offset to the end of file.
     final func bytesToEndOfFile(_ fd: Int32) -> Int {
-        guard case .success(let st) = FileDescriptorOps.status(fd), st.isRegular,
-              case .success(let off) = FileDescriptorOps.offset(fd) else { return 0 }
+        guard let st = try? FileDescriptorOps.status(fd), st.isRegular,
+              let off = try? FileDescriptorOps.offset(fd) else { return 0 }
         return max(0, st.size - off)
     }
 }

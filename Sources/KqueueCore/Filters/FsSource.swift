@@ -19,11 +19,7 @@ final class FsSource: KqueueSource {
     /// Adds `kn`, opening the mount table for the first one.
     func add(_ kn: Knote, in kq: EpollKqueue) throws(Errno) {
         if mountTableFD < 0 {
-            let fd: Int32
-            switch FileDescriptorOps.openReadOnly("/proc/self/mountinfo") {
-            case .success(let opened): fd = opened
-            case .failure(let e): throw e
-            }
+            let fd = try FileDescriptorOps.openReadOnly("/proc/self/mountinfo")
             do throws(Errno) {
                 try kq.addSourceDescriptor(fd, of: Self.key, part: 0, events: Epoll.priority | Epoll.error)
             } catch {
@@ -61,7 +57,7 @@ final class FsSource: KqueueSource {
         var lines = 0
         var offset = 0
         withUnsafeTemporaryAllocation(byteCount: 8192, alignment: 8) { buf in
-            while case .success(let n) = FileDescriptorOps.read(fd, into: buf, at: offset), n > 0 {
+            while let n = try? FileDescriptorOps.read(fd, into: buf, at: offset), n > 0 {
                 offset += n
                 for i in 0..<n where buf[i] == 0x0A { lines += 1 }
             }

@@ -32,9 +32,8 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
     override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident > 0, kn.ident <= UInt(Int32.max) else { throw .noSuchProcess }
         let pidfd: Int32
-        switch ProcessDescriptor.open(pid_t(kn.ident)) {
-        case .success(let fd): pidfd = fd
-        case .failure(let e): throw e.rawValue == ENOSYS ? .notSupported : e
+        do { pidfd = try ProcessDescriptor.open(pid_t(kn.ident)) } catch {
+            throw error.rawValue == ENOSYS ? .notSupported : error
         }
         kn.fd.owned = pidfd
         kn.flags |= UInt16(EV_CLEAR)
@@ -93,9 +92,9 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
 
     override func enable(_ kn: Knote, in kq: EpollKqueue) {
         if kn.fflags != 0 { kq.activate(kn) }  // fork/exec notes that came meanwhile
-        guard case .success(let ep) = kq.epollSet(set) else { return }
-        _ = ep.modify(kn.fd.owned, events: armedEvents(for: kn),
-                      data: EpollKqueue.tag(kn.slot, kn.generation))
+        guard let ep = try? kq.epollSet(set) else { return }
+        try? ep.modify(kn.fd.owned, events: armedEvents(for: kn),
+                       data: EpollKqueue.tag(kn.slot, kn.generation))
     }
 
     // MARK: - Process-events connector
@@ -137,10 +136,9 @@ final class ProcFilter: DescriptorFilter, @unchecked Sendable {
         }
         guard kn.sfflags & UInt32(NOTE_EXIT) != 0 else { return nil }
         let status: Int32
-        switch ProcessDescriptor.exitStatus(kn.fd.owned) {
-        case .success(let s): status = s
-        case .failure(let e) where e == .wouldBlock: return nil  // not exited after all
-        case .failure: status = 0  // not our child: Linux keeps the status for the parent
+        do { status = try ProcessDescriptor.exitStatus(kn.fd.owned) } catch {
+            if error == .wouldBlock { return nil }  // not exited after all
+            status = 0  // not our child: Linux keeps the status for the parent
         }
         // The process is gone: this is the knote's last event (BSD sets EV_ONESHOT now).
         kn.flags |= UInt16(EV_ONESHOT)

@@ -18,11 +18,7 @@ final class ProcSource: KqueueSource {
     /// Opens the connector for its first user.
     func use(in kq: EpollKqueue) throws(Errno) {
         if users == 0 {
-            let c: ProcessConnector
-            switch ProcessConnector.open() {
-            case .success(let opened): c = opened
-            case .failure(let e): throw e
-            }
+            let c = try ProcessConnector.open()
             do throws(Errno) {
                 try kq.addSourceDescriptor(c.fd, of: Self.key, part: 0, events: Epoll.readable)
             } catch {

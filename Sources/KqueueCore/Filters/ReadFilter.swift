@@ -64,14 +64,14 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: EpollKqueue) -> Int {
         switch kn.fd.kind {
         case .stream, .unknown:
-            if case .success(let n) = FileDescriptorOps.bytesReadable(fd) {
+            if let n = try? FileDescriptorOps.bytesReadable(fd) {
                 kn.fd.kind = .stream
                 return n
             }
             kn.fd.kind = classify(fd)
             return kn.fd.kind == .stream ? 0 : bytesReadable(kn, fd, in: kq)
         case .listeningSocket:
-            if case .success(let n) = FileDescriptorOps.pendingConnections(fd) { return max(1, n) }
+            if let n = try? FileDescriptorOps.pendingConnections(fd) { return max(1, n) }
             return 1
         case .kqueue:
             return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
@@ -86,14 +86,14 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
 
     /// Tells apart the descriptors FIONREAD does not work on.
     private func classify(_ fd: Int32) -> DescriptorKind {
-        if case .success(let v) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ACCEPTCONN), v != 0 {
+        if let v = try? FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ACCEPTCONN), v != 0 {
             return .listeningSocket
         }
         if KqueueRegistry.lookup(fd) != nil { return .kqueue }
         // Anonymous inodes say what they are in their /proc link name.
         var buf = [CChar](repeating: 0, count: 64)
         let n = buf.withUnsafeMutableBufferPointer { b in
-            (try? FileDescriptorOps.link(of: fd, into: UnsafeMutableBufferPointer(rebasing: b[0..<63])).get()) ?? 0
+            (try? FileDescriptorOps.link(of: fd, into: UnsafeMutableBufferPointer(rebasing: b[0..<63]))) ?? 0
         }
         if n > 0 {
             let link = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -15,7 +15,7 @@ final class SignalFilter: QueuedFilter {
         guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
               kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
-        if let e = SignalHub.attach(sig) { throw e }
+        try SignalHub.attach(sig)
         do throws(Errno) {
             try kq.source(SignalSource.self).add(kn, in: kq)
         } catch {

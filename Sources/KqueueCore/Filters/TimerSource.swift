@@ -25,7 +25,7 @@ final class TimerSource: KqueueSource {
         mutating func rearm() {
             let want = heap.top?.timer.deadline
             if want != armed, let t = timerFD {
-                _ = t.arm(at: want)
+                try? t.arm(at: want)
                 armed = want
             }
         }
@@ -54,11 +54,7 @@ final class TimerSource: KqueueSource {
         let wasIdle = isIdle
         try withClock(realtime: kn.timer.realtime) { (c: inout ClockTimers) throws(Errno) in
             if c.timerFD == nil {
-                let t: TimerFD
-                switch TimerFD.create(clock: c.clock) {
-                case .success(let made): t = made
-                case .failure(let e): throw e
-                }
+                let t = try TimerFD.create(clock: c.clock)
                 do throws(Errno) {
                     try kq.addSourceDescriptor(t.fd, of: Self.key, part: c.part, events: Epoll.readable)
                 } catch {

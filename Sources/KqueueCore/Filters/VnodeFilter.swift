@@ -55,11 +55,7 @@ final class VnodeFilter: QueuedFilter {
     func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         guard kn.ident <= UInt(Int32.max) else { throw .badFileDescriptor }
         let fd = Int32(kn.ident)
-        let st: FileStatus
-        switch FileDescriptorOps.status(fd) {
-        case .success(let s): st = s
-        case .failure(let e): throw e
-        }
+        let st = try FileDescriptorOps.status(fd)
         let type = st.type
         guard type == S_IFREG || type == S_IFDIR || type == S_IFCHR || type == S_IFBLK
                 || (type == S_IFIFO && Self.isNamed(fd)) else { throw .invalidArgument }
@@ -83,7 +79,7 @@ final class VnodeFilter: QueuedFilter {
     /// A FIFO opened by path (its /proc link is that path), not a pipe("pipe:[N]").
     private static func isNamed(_ fd: Int32) -> Bool {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 8) { buf in
-            guard case .success(let n) = FileDescriptorOps.link(of: fd, into: buf) else { return false }
+            guard let n = try? FileDescriptorOps.link(of: fd, into: buf) else { return false }
             return n > 0 && buf[0] == 0x2F       // "/"
         }
     }
@@ -106,7 +102,7 @@ final class VnodeFilter: QueuedFilter {
             // Maybe moved to another directory: that one's removals are its rmdir now.
             kq.source(VnodeSource.self).watchParent(kn, descriptor: fd, mask: Self.parentMask)
         }
-        let st = try? FileDescriptorOps.status(fd).get()
+        let st = try? FileDescriptorOps.status(fd)
         let links = st?.links ?? kn.hookID
         var notes: UInt32 = 0
         if st?.isDirectory == true {
@@ -168,7 +164,7 @@ final class VnodeFilter: QueuedFilter {
     /// removed may have been this one (its link count is then 0).
     func parentChanged(_ kn: Knote, mask: UInt32, in kq: EpollKqueue) {
         guard mask & UInt32(IN_DELETE) != 0, mask & Self.isDirectory != 0, kn.hookID != 0 else { return }
-        guard case .success(let st) = FileDescriptorOps.status(Int32(truncatingIfNeeded: kn.ident)),
+        guard let st = try? FileDescriptorOps.status(Int32(truncatingIfNeeded: kn.ident)),
               st.links == 0, st.isDirectory else { return }
         kn.hookID = 0
         post(UInt32(NOTE_DELETE), to: kn, in: kq)

@@ -25,11 +25,7 @@ final class VnodeSource: KqueueSource {
     func watch(_ kn: Knote, descriptor fd: Int32, mask: UInt32, in kq: EpollKqueue) throws(Errno) {
         if kn.watch.descriptor >= 0 { return }
         if inotify == nil {
-            let made: Inotify
-            switch Inotify.create() {
-            case .success(let i): made = i
-            case .failure(let e): throw e
-            }
+            let made = try Inotify.create()
             do throws(Errno) {
                 try kq.addSourceDescriptor(made.fd, of: Self.key, part: 0, events: Epoll.readable)
             } catch {
@@ -38,13 +34,9 @@ final class VnodeSource: KqueueSource {
             }
             inotify = made
         }
-        switch inotify!.watch(descriptor: fd, mask: mask) {
-        case .failure(let e):
-            throw e
-        case .success(let wd):
-            kn.watch.descriptor = wd
-            watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
-        }
+        let wd = try inotify!.watch(descriptor: fd, mask: mask)
+        kn.watch.descriptor = wd
+        watchers[wd, default: []].append(Unmanaged.passUnretained(kn))
     }
 
     func unwatch(_ kn: Knote) {
@@ -61,7 +53,7 @@ final class VnodeSource: KqueueSource {
     /// descriptor is closed; the parent's IN_DELETE tells at once. Failure (no
     /// read permission on the parent, the watch limit) costs only that report.
     func watchParent(_ kn: Knote, descriptor fd: Int32, mask: UInt32) {
-        guard let i = inotify, case .success(let wd) = i.watchParent(descriptor: fd, mask: mask),
+        guard let i = inotify, let wd = try? i.watchParent(descriptor: fd, mask: mask),
               wd != kn.watch.parent else { return }
         unwatchParent(kn)
         kn.watch.parent = wd
@@ -130,7 +122,7 @@ extension Inotify {
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buf in
             let base = UnsafeRawPointer(buf.baseAddress!)
             while true {
-                guard case .success(let n) = FileDescriptorOps.read(fd, into: buf), n > 0 else { return }
+                guard let n = try? FileDescriptorOps.read(fd, into: buf), n > 0 else { return }
                 var off = 0
                 while off + header <= n {
                     let ev = base.advanced(by: off).loadUnaligned(as: inotify_event.self)

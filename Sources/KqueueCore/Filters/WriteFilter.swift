@@ -87,10 +87,10 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
     private func spaceWritable(_ kn: Knote, _ fd: Int32) -> Int {
         switch kn.fd.kind {
         case .unknown:
-            if case .success(let size) = FileDescriptorOps.fcntl(fd, cbsdshim_F_GETPIPE_SZ) {
+            if let size = try? FileDescriptorOps.fcntl(fd, cbsdshim_F_GETPIPE_SZ) {
                 kn.fd.kind = .pipe
                 kn.lastData = Int(size)
-            } else if case .success(let size) = FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_SNDBUF) {
+            } else if let size = try? FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_SNDBUF) {
                 kn.fd.kind = .socket
                 kn.lastData = Int(size)
             } else {
@@ -99,10 +99,10 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
             }
             return spaceWritable(kn, fd)
         case .pipe:
-            let used = (try? FileDescriptorOps.bytesReadable(fd).get()) ?? 0
+            let used = (try? FileDescriptorOps.bytesReadable(fd)) ?? 0
             return max(0, kn.lastData - used)
         case .socket:
-            let used = (try? FileDescriptorOps.bytesQueuedForSend(fd).get()) ?? 0
+            let used = (try? FileDescriptorOps.bytesQueuedForSend(fd)) ?? 0
             return max(0, kn.lastData - used)
         default:
             return 0
