@@ -118,28 +118,22 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     /// kqueue(): a new kqueue registered under its descriptor.
-    public static func create() -> Result<EpollKqueue, Errno> {
-        let ep: Epoll
-        switch Epoll.create() {
-        case .success(let e): ep = e
-        case .failure(let e): return .failure(e)
-        }
+    public static func create() throws(Errno) -> EpollKqueue {
+        let ep = try Epoll.create()
         let w: EventFD
-        switch EventFD.create() {
-        case .success(let e): w = e
-        case .failure(let e):
+        do { w = try EventFD.create() } catch {
             FileDescriptorOps.close(ep.fd)
-            return .failure(e)
+            throw error
         }
-        if case .failure(let e) = ep.add(w.fd, events: Epoll.readable, data: tag(wakeupSlot)) {
+        do { try ep.add(w.fd, events: Epoll.readable, data: tag(wakeupSlot)) } catch {
             FileDescriptorOps.close(w.fd)
             FileDescriptorOps.close(ep.fd)
-            return .failure(e)
+            throw error
         }
         let kq = EpollKqueue(epoll: ep, wakeup: w)
         KqueueRegistry.insert(kq)
         Debug.trace("kqueue() = \(kq.fd)")
-        return .success(kq)
+        return kq
     }
 
     deinit {
@@ -202,10 +196,11 @@ public final class EpollKqueue: @unchecked Sendable {
     /// contains our wake-up eventfd, so EPOLL_CTL_MOD of it succeeds only there.
     func probeIdentity() -> Bool {
         if isClosed { return false }
-        switch epoll.modify(wakeup.fd, events: Epoll.readable, data: Self.tag(Self.wakeupSlot)) {
-        case .success: return true
-        case .failure(let e) where e == .noMemory: return true
-        case .failure: return false
+        do {
+            try epoll.modify(wakeup.fd, events: Epoll.readable, data: Self.tag(Self.wakeupSlot))
+            return true
+        } catch {
+            return error == .noMemory
         }
     }
 
@@ -267,19 +262,16 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     /// The epoll set a knote's descriptor is registered in (created on first use).
-    func epollSet(_ set: EpollSet) -> Result<Epoll, Errno> {
-        if set == .main { return .success(epoll) }
-        if let n = nestedSets[set.rawValue] { return .success(n) }
-        switch Epoll.create() {
-        case .failure(let e): return .failure(e)
-        case .success(let n):
-            if case .failure(let e) = epoll.add(n.fd, events: Epoll.readable, data: Self.tag(set.slot)) {
-                FileDescriptorOps.close(n.fd)
-                return .failure(e)
-            }
-            nestedSets[set.rawValue] = n
-            return .success(n)
+    func epollSet(_ set: EpollSet) throws(Errno) -> Epoll {
+        if set == .main { return epoll }
+        if let n = nestedSets[set.rawValue] { return n }
+        let n = try Epoll.create()
+        do { try epoll.add(n.fd, events: Epoll.readable, data: Self.tag(set.slot)) } catch {
+            FileDescriptorOps.close(n.fd)
+            throw error
         }
+        nestedSets[set.rawValue] = n
+        return n
     }
 
     // MARK: - Filters' sources
@@ -310,6 +302,8 @@ public final class EpollKqueue: @unchecked Sendable {
         } else {
             p = Unmanaged.passUnretained(source(type)).toOpaque()
         }
+        // The guaranteed-reference call rethrows untyped errors only: the
+        // Result carries the typed one across it (no `any Error` boxed).
         let r: Result<R, E> = Unmanaged<S>.fromOpaque(p)._withUnsafeGuaranteedRef { s in
             Result { () throws(E) -> R in try body(s) }
         }
@@ -321,13 +315,13 @@ public final class EpollKqueue: @unchecked Sendable {
     func addSourceDescriptor(_ fd: Int32, of key: SourceKey, part: Int, events: UInt32) throws(Errno) {
         precondition(part < Self.partsPerSource)
         let slot = Self.firstReservedSlot + UInt32(key.index * Self.partsPerSource + part)
-        if case .failure(let e) = epoll.add(fd, events: events, data: Self.tag(slot)) { throw e }
+        try epoll.add(fd, events: events, data: Self.tag(slot))
     }
 
     /// Takes a source's descriptor out of the epoll set (unless the kqueue's
     /// descriptor was closed: its number may be another epoll instance now).
     func removeSourceDescriptor(_ fd: Int32) {
-        if !isClosed { _ = epoll.remove(fd) }
+        if !isClosed { try? epoll.remove(fd) }
     }
 
     /// Has `s` run ``KqueueSource/runUnlocked(in:)`` once the current scan round releases the lock.
@@ -359,43 +353,53 @@ public final class EpollKqueue: @unchecked Sendable {
         changes: UnsafePointer<kevent>?, count: Int,
         events: UnsafeMutablePointer<kevent>?, capacity: Int,
         timeout: UInt64?
-    ) -> Result<Int, Errno> {
-        if isClosed { return .failure(.badFileDescriptor) }
+    ) throws(Errno) -> Int {
+        if isClosed { throw .badFileDescriptor }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
         let merged = collects && timeout == 0 && count > 0 && changes != nil
         if count > 0, let changes, !merged {
             var proven = false
-            let r = apply(changes: changes, count: count, events: events, capacity: capacity,
-                          finishing: !collects, proven: &proven)
-            switch r {
-            case .failure, .success(1...):
-                // Reported changes end the call (BSD kern_kevent).
-                return proven || stillOurs() ? r : .failure(.badFileDescriptor)
-            default:
-                if !collects {
-                    // Unless a change went through our epoll instance, ask whether
-                    // the descriptor is still ours (a closed kqueue: EBADF).
-                    return proven || stillOurs() ? .success(0) : .failure(.badFileDescriptor)
-                }
+            let r: Int
+            do {
+                r = try apply(changes: changes, count: count, events: events, capacity: capacity,
+                              finishing: !collects, proven: &proven)
+            } catch {
+                // A failed change ends the call (BSD kern_kevent).
+                throw proven || stillOurs() ? error : .badFileDescriptor
+            }
+            // Reported changes end the call (BSD kern_kevent); so does one that
+            // collects nothing. Unless a change went through our epoll instance,
+            // ask whether the descriptor is still ours (a closed kqueue: EBADF).
+            if r > 0 || !collects {
+                guard proven || stillOurs() else { throw .badFileDescriptor }
+                return r
             }
         }
         guard collects, let events else {
-            return stillOurs() ? .success(0) : .failure(.badFileDescriptor)
+            guard stillOurs() else { throw .badFileDescriptor }
+            return 0
         }
         var proven = false
         var reported = false
-        let r = scan(into: events, capacity: capacity, timeout: timeout,
-                     changes: merged ? changes : nil, changeCount: merged ? count : 0,
-                     resetProof: count == 0, proven: &proven, changesReported: &reported)
+        let r: Int
+        do {
+            r = try scan(into: events, capacity: capacity, timeout: timeout,
+                         changes: merged ? changes : nil, changeCount: merged ? count : 0,
+                         resetProof: count == 0, proven: &proven, changesReported: &reported)
+        } catch {
+            // Reported changes end the call (BSD kern_kevent), as above.
+            throw !reported || proven || stillOurs() ? error : .badFileDescriptor
+        }
         if reported {
             // Reported changes end the call (BSD kern_kevent), as above.
-            return proven || stillOurs() ? r : .failure(.badFileDescriptor)
+            guard proven || stillOurs() else { throw .badFileDescriptor }
+            return r
         }
-        if case .success(let n) = r, n > 0, !proven {
+        if r > 0, !proven {
             // Everything came from the userspace queue: make sure the queue
             // still belongs to the descriptor the caller named.
-            if !stillOurs() { return .failure(.badFileDescriptor) }
+            if !stillOurs() { throw .badFileDescriptor }
         }
         return r
     }
@@ -419,16 +423,16 @@ public final class EpollKqueue: @unchecked Sendable {
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
         proven: inout Bool, changesReported: inout Bool
-    ) -> Result<Int, Errno> {
+    ) throws(Errno) -> Int {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
-        return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
+        return try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { (buf) throws(Errno) -> Int in
             let base = buf.baseAddress!
             var n = 0
             var stamp: UInt64 = 0
             var idleRounds = 0
             var firstRound = true
             while true {
-                if isClosed { return .failure(.badFileDescriptor) }
+                if isClosed { throw .badFileDescriptor }
                 let skipQueueStep = firstRound && resetProof && deadline != 0
                 var pending = firstRound ? changes : nil
                 firstRound = false
@@ -442,18 +446,24 @@ public final class EpollKqueue: @unchecked Sendable {
 
                 if deadline == 0 {
                     // A poll: nothing here blocks, so one lock covers the round.
-                    var failed: Errno? = nil
-                    let early: Result<Int, Errno>? = locked { () -> Result<Int, Errno>? in
+                    let early: Int?
+                    do throws(Errno) {
+                      early = try locked { () throws(Errno) -> Int? in
                         if let c = pending {
                             pending = nil
-                            let r = applyLocked(changes: c, count: changeCount, events: out, capacity: capacity,
-                                                finishing: false)
-                            switch r {
-                            case .failure, .success(1...):
+                            let r: Int
+                            do throws(Errno) {
+                                r = try applyLocked(changes: c, count: changeCount, events: out, capacity: capacity,
+                                                    finishing: false)
+                            } catch {
+                                changesReported = true
+                                proven = provenAlive
+                                throw error
+                            }
+                            if r > 0 {
                                 changesReported = true
                                 proven = provenAlive
                                 return r
-                            default: break
                             }
                         }
                         if stamp == 0 {
@@ -465,29 +475,32 @@ public final class EpollKqueue: @unchecked Sendable {
                         if n == capacity {
                             syncWakeup()
                             proven = provenAlive
-                            return .success(n)
+                            return n
                         }
                         before = n
                         room = capacity - n
-                        switch epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: 0) {
-                        case .success(let r):
-                            k = Int(r)
-                        case .failure(let e):
-                            failed = e
+                        do throws(Errno) {
+                            k = Int(try epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: 0))
+                        } catch {
                             syncWakeup()
-                            return nil
+                            throw error
                         }
                         done = finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
                                            unlockedWorkPending: &unlockedWorkPending)
                         return nil
-                    }
-                    if let early { return early }
-                    if let e = failed {
-                        if e == .interrupted { return n > 0 ? .success(n) : .failure(e) }
+                      }
+                    } catch {
+                        // A failed change ends the call as it is.
+                        if changesReported { throw error }
+                        if error == .interrupted {
+                            if n > 0 { return n }
+                            throw error
+                        }
                         // EBADF / EINVAL: the descriptor no longer is our epoll.
                         markClosed()
-                        return .failure(.badFileDescriptor)
+                        throw .badFileDescriptor
                     }
+                    if let early { return early }
                 } else {
                     // 1. Queued knotes; if none, make sure the wake-up flag is clear
                     //    before blocking, or epoll_wait would return at once forever.
@@ -514,7 +527,7 @@ public final class EpollKqueue: @unchecked Sendable {
                         }
                         n += got
                         mayBlock = block
-                        if n == capacity { return .success(n) }
+                        if n == capacity { return n }
                     }
 
                     // 2. How long epoll_wait may block.
@@ -539,22 +552,21 @@ public final class EpollKqueue: @unchecked Sendable {
 
                     room = capacity - n
                     before = n
-                    let waited = epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait)
-                    if watched { KqueueWatchdog.waitEnds(self) }
-                    switch waited {
-                    case .success(let r):
-                        k = Int(r)
-                    case .failure(let e) where e == .interrupted:
+                    do throws(Errno) {
+                        defer { if watched { KqueueWatchdog.waitEnds(self) } }
+                        k = Int(try epoll.wait(into: base, capacity: Int32(min(room, Self.batch)), timeout: wait))
+                    } catch where error == .interrupted {
                         // Our counting handler for a watched signal interrupted the
                         // wait (it runs even for a signal the program ignores): report
                         // the signal, as BSD wakes a kqueue on it, not EINTR.
                         if n == 0 && locked({ sourcesInterrupted(); return !queue.isEmpty }) { continue }
                         locked { syncWakeup() }
-                        return n > 0 ? .success(n) : .failure(e)
-                    case .failure:
+                        if n > 0 { return n }
+                        throw error
+                    } catch {
                         // EBADF / EINVAL: the descriptor no longer is our epoll.
                         markClosed()
-                        return .failure(.badFileDescriptor)
+                        throw .badFileDescriptor
                     }
 
                     // 3. Route what epoll returned; finish if anything was collected.
@@ -576,15 +588,15 @@ public final class EpollKqueue: @unchecked Sendable {
                     // until a round brings nothing new (level-triggered
                     // descriptors come back; deliver() skips them).
                     if k == Self.batch && n < capacity && n > before { continue }
-                    return .success(n)
+                    return n
                 }
-                if isClosed { return .failure(.badFileDescriptor) }
+                if isClosed { throw .badFileDescriptor }
                 // Nothing for the caller. Before waiting again or reporting a
                 // timeout, make sure the descriptor still is this kqueue: after
                 // a close() its number may be another epoll instance, whose
                 // events (or silence) are not ours to report.
                 if k > 0 || chunked || deadline == 0 {
-                    if !stillOurs() { return .failure(.badFileDescriptor) }
+                    if !stillOurs() { throw .badFileDescriptor }
                 }
                 // Internal/stale events, or a liveness slice. A poll stops after a
                 // few such rounds: a knote that epoll keeps reporting but that is not
@@ -598,8 +610,8 @@ public final class EpollKqueue: @unchecked Sendable {
                 // whatever epoll keeps reporting; otherwise wait again.
                 if let d = deadline, d == 0 || Clock.monotonicNanoseconds() >= d {
                     locked { syncWakeup() }
-                    if d != 0 && !stillOurs() { return .failure(.badFileDescriptor) }
-                    return .success(0)
+                    if d != 0 && !stillOurs() { throw .badFileDescriptor }
+                    return 0
                 }
             }
         }
