@@ -16,10 +16,10 @@ extension EpollKqueue {
         changes: UnsafePointer<kevent>, count: Int,
         events: UnsafeMutablePointer<kevent>?, capacity: Int,
         finishing: Bool, proven: inout Bool
-    ) -> Result<Int, Errno> {
-        locked {
+    ) throws(Errno) -> Int {
+        try locked { () throws(Errno) -> Int in
             defer { proven = provenAlive }
-            return applyLocked(changes: changes, count: count, events: events, capacity: capacity,
+            return try applyLocked(changes: changes, count: count, events: events, capacity: capacity,
                                finishing: finishing)
         }
     }
@@ -30,7 +30,7 @@ extension EpollKqueue {
     func applyLocked(
         changes: UnsafePointer<kevent>, count: Int,
         events: UnsafeMutablePointer<kevent>?, capacity: Int, finishing: Bool
-    ) -> Result<Int, Errno> {
+    ) throws(Errno) -> Int {
         provenAlive = false
         var written = 0
         for i in 0..<count {
@@ -54,12 +54,12 @@ extension EpollKqueue {
                     written += 1
                 } else if error != 0 {
                     syncWakeup()
-                    return .failure(Errno(rawValue: error))
+                    throw Errno(rawValue: error)
                 }
             }
         }
         if finishing || written > 0 { syncWakeup() }
-        return .success(written)
+        return written
     }
 
     /// One change; returns 0 or an errno value.
@@ -141,10 +141,12 @@ extension EpollKqueue {
     static func namesClosedDescriptor(_ change: kevent) -> Bool {
         guard FilterTable.descriptorFilters.contains(change.filter) else { return false }
         guard change.ident <= UInt(Int32.max) else { return true }
-        if case .failure(let e) = FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD) {
-            return e == .badFileDescriptor
+        do {
+            _ = try FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD)
+            return false
+        } catch {
+            return error == .badFileDescriptor
         }
-        return false
     }
 
     /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).
