@@ -18,12 +18,10 @@ public enum DmoverDevice {
         DmoverFork.install()
         let socket = try ReadinessSocket.make(closeOnExec: flags & O_CLOEXEC != 0, nonBlocking: flags & O_NONBLOCK != 0)
         let identity: FileDescriptorOps.Identity
-        switch FileDescriptorOps.identity(socket.client) {
-        case .success(let id): identity = id
-        case .failure(let e):
+        do { identity = try FileDescriptorOps.identity(socket.client) } catch {
             FileDescriptorOps.close(socket.client)
             socket.closePeer()
-            throw e
+            throw error
         }
         let device = DmioState.make(socket, inode: identity.inode)
         guard DeviceTable.insert(device) else {
@@ -37,30 +35,28 @@ public enum DmoverDevice {
     /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO, FIOASYNC.
     /// - Throws: EBADF, EFAULT, EBUSY, ESRCH, ENXIO, ENOMEM, ENOTTY.
     public static func ioctl(_ fd: Int32, _ cmd: UInt, _ arg: UnsafeMutableRawPointer?) throws(Errno) {
-        let r: Errno? = DeviceTable.with(fd) { d -> Errno? in
+        let found: Void? = try DeviceTable.with(fd) { (d) throws(Errno) in
             switch cmd {
             case DeviceProtocol.setFuncLinux, DeviceProtocol.setFuncNetBSD:
                 var name = dmio_setfunc()
                 let ok = withUnsafeMutableBytes(of: &name) {
                     UserMemory.copyIn($0.baseAddress!, from: arg, count: Int(DMIO_MAX_FUNCNAME))
                 }
-                guard ok else { return .badAddress }
+                guard ok else { throw .badAddress }
                 withUnsafeMutableBytes(of: &name.dsf_name) { $0[Int(DMIO_MAX_FUNCNAME) - 1] = 0 }
-                return withUnsafeBytes(of: &name) { p -> Errno? in
-                    do throws(Errno) { try d.setFunction(p.baseAddress!.assumingMemoryBound(to: CChar.self)) } catch { return error }
-                    return nil
+                try withUnsafeBytes(of: &name) { (p) throws(Errno) in
+                    try d.setFunction(p.baseAddress!.assumingMemoryBound(to: CChar.self))
                 }
             case DeviceProtocol.fionbio, DeviceProtocol.fioasync:
                 var on: Int32 = 0
-                guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { return .badAddress }
-                if cmd == DeviceProtocol.fioasync { return nil }        // accepted; does nothing (as NetBSD)
-                if case .failure(let e) = FileDescriptorOps.setNonBlocking(fd, on != 0) { return e }
-                return nil
+                guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { throw .badAddress }
+                if cmd == DeviceProtocol.fioasync { return }        // accepted; does nothing (as NetBSD)
+                try FileDescriptorOps.setNonBlocking(fd, on != 0)
             default:
-                return .notTTY
+                throw .notTTY
             }
-        } ?? .badFileDescriptor
-        if let r { throw r }
+        }
+        if found == nil { throw .badFileDescriptor }
     }
 
     /// Writes whole request records; NetBSD's semantics (see dmover_io.h).
@@ -69,20 +65,20 @@ public enum DmoverDevice {
     ///   and saw every close of it: the identity check is skipped.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
     public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in write(d, fd, buf, count, carrying: true) }
-                                             : DeviceTable.with(fd) { d in write(d, fd, buf, count, carrying: false) }
+        let r: Int? = tracked ? try DeviceTable.withTracked(fd) { (d) throws(Errno) in try write(d, fd, buf, count, carrying: true) }
+                              : try DeviceTable.with(fd) { (d) throws(Errno) in try write(d, fd, buf, count, carrying: false) }
         guard let r else { throw .badFileDescriptor }
-        return try r.get()
+        return r
     }
 
     /// `carrying`: the preload library's call (see DmioState.carriesResponses).
     private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
-                              carrying: Bool) -> Result<Int, Errno> {
+                              carrying: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.requestSize
-        if count % size != 0 { return .failure(.invalidArgument) }
-        if d.session == nil { return .failure(.noDevice) }
-        if count == 0 { return .success(0) }
-        guard let buf else { return .failure(.badAddress) }
+        if count % size != 0 { throw .invalidArgument }
+        if d.session == nil { throw .noDevice }
+        if count == 0 { return 0 }
+        guard let buf else { throw .badAddress }
         let start = d.current
         let records = Int32(count / size)
         var done: Int32 = 0
@@ -90,13 +86,13 @@ public enum DmoverDevice {
             d.writeLock.lock()
             guard d.serves(fd, since: start) else {
                 d.writeLock.unlock()
-                return done > 0 ? .success(Int(done) * size) : .failure(.badFileDescriptor)
+                return try partial(Int(done) * size, or: .badFileDescriptor)
             }
             let seen = cbsdshim_atomic_load_int(d.readCount)
             let room = DeviceProtocol.maxInFlight - (cbsdshim_atomic_load_int(d.completed) &- seen)
             if room <= 0 {
                 d.writeLock.unlock()
-                if FileDescriptorOps.isNonBlocking(fd) { return done > 0 ? .success(Int(done) * size) : .failure(.wouldBlock) }
+                if FileDescriptorOps.isNonBlocking(fd) { return try partial(Int(done) * size, or: .wouldBlock) }
                 // NetBSD sleeps interruptibly: a signal whose handler lacks
                 // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
@@ -105,14 +101,14 @@ public enum DmoverDevice {
                     signalled = Futex.waitInterruptible(d.readCount, while: seen)
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
-                if signalled { return done > 0 ? .success(Int(done) * size) : .failure(.interrupted) }
+                if signalled { return try partial(Int(done) * size, or: .interrupted) }
                 continue
             }
             let k = Int(min(room, records - done))
             // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
             guard UserMemory.copyIn(d.records, from: buf + Int(done) * size, count: k * size) else {
                 d.writeLock.unlock()
-                return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
+                return try partial(Int(done) * size, or: .badAddress)
             }
             let first = run(d, count: k, copiedFrom: buf + Int(done) * size)
             if carrying {
@@ -124,7 +120,7 @@ public enum DmoverDevice {
             if !carrying { d.updateReadiness() }
             done += Int32(k)
         }
-        return .success(count)
+        return count
     }
 
     /// Runs the k records copied to d.records and appends their responses
@@ -154,20 +150,20 @@ public enum DmoverDevice {
     /// - Parameter tracked: as for ``write(_:_:_:tracked:)``.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
     public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
-        let r: Result<Int, Errno>? = tracked ? DeviceTable.withTracked(fd) { d in read(d, fd, buf, count, carried: true) }
-                                             : DeviceTable.with(fd) { d in read(d, fd, buf, count, carried: false) }
+        let r: Int? = tracked ? try DeviceTable.withTracked(fd) { (d) throws(Errno) in try read(d, fd, buf, count, carried: true) }
+                              : try DeviceTable.with(fd) { (d) throws(Errno) in try read(d, fd, buf, count, carried: false) }
         guard let r else { throw .badFileDescriptor }
-        return try r.get()
+        return r
     }
 
     /// `carried`: the preload library's call, which may take responses from the readable token (DmioState.takeCarried).
     private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
-                             carried: Bool) -> Result<Int, Errno> {
+                             carried: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.responseSize
-        if count % size != 0 { return .failure(.invalidArgument) }
-        if d.session == nil { return .failure(.noDevice) }
-        if count == 0 { return .success(0) }
-        guard let buf else { return .failure(.badAddress) }
+        if count % size != 0 { throw .invalidArgument }
+        if d.session == nil { throw .noDevice }
+        if count == 0 { return 0 }
+        guard let buf else { throw .badAddress }
         let want = count / size
         let slots = Int(DeviceProtocol.maxInFlight)
         let start = d.current
@@ -176,22 +172,21 @@ public enum DmoverDevice {
             d.readLock.lock()
             guard d.serves(fd, since: start) else {
                 d.readLock.unlock()
-                return got > 0 ? .success(got * size) : .failure(.badFileDescriptor)
+                return try partial(got * size, or: .badFileDescriptor)
             }
             let first = cbsdshim_atomic_load_int(d.readCount)
             let available = Int(cbsdshim_atomic_load_int(d.completed) &- first)
             if available > 0 && carried {
-                switch d.takeCarried(into: buf + got * size, atMost: want - got) {
-                case .success(let n) where n > 0:
+                let n: Int
+                do throws(Errno) { n = try d.takeCarried(into: buf + got * size, atMost: want - got) } catch {
+                    d.readLock.unlock()
+                    return try partial(got * size, or: error)
+                }
+                if n > 0 {
                     d.readLock.unlock()
                     if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
                     got += n
                     continue
-                case .failure(let e):
-                    d.readLock.unlock()
-                    return got > 0 ? .success(got * size) : .failure(e)
-                default:
-                    break
                 }
             }
             if available > 0 {
@@ -203,7 +198,7 @@ public enum DmoverDevice {
                 if ok && n > run1 { ok = UserMemory.copyOut(buf + (got + run1) * size, from: d.ring, count: (n - run1) * size) }
                 guard ok else {
                     d.readLock.unlock()
-                    return got > 0 ? .success(got * size) : .failure(.badAddress)
+                    return try partial(got * size, or: .badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
                 d.tokenSuperseded()
@@ -214,7 +209,7 @@ public enum DmoverDevice {
                 continue
             }
             d.readLock.unlock()
-            if FileDescriptorOps.isNonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
+            if FileDescriptorOps.isNonBlocking(fd) { return try partial(got * size, or: .wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
@@ -222,9 +217,17 @@ public enum DmoverDevice {
                 signalled = Futex.waitInterruptible(d.completed, while: seen)
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
-            if signalled { return got > 0 ? .success(got * size) : .failure(.interrupted) }
+            if signalled { return try partial(got * size, or: .interrupted) }
         }
-        return .success(got * size)
+        return got * size
+    }
+
+    /// What a read or write that stops early returns: the bytes it moved,
+    /// or `error` when it moved none.
+    @inline(__always)
+    private static func partial(_ bytes: Int, or error: Errno) throws(Errno) -> Int {
+        if bytes > 0 { return bytes }
+        throw error
     }
 
     // The three answers kevent needs about a dmover descriptor. The C ABI
@@ -264,6 +267,6 @@ public enum DmoverDevice {
         d.retire()
         // The program's descriptor (not FileDescriptorOps.close, which is for
         // the library's own): an interposed close() may need to see it.
-        try FileDescriptorOps.closeThroughLibc(fd).get()
+        try FileDescriptorOps.closeThroughLibc(fd)
     }
 }
