@@ -225,34 +225,33 @@ public final class DmioState: @unchecked Sendable {
     /// the socket straight into `buf` (the kernel's copy-out checks it) and so
     /// hides POLLIN: one system call instead of a check, a copy and a
     /// receive. Returns how many were taken (0: the token cannot serve this
-    /// read, use the ring), or EFAULT (nothing taken; POLLIN is shown again).
-    func takeCarried(into buf: UnsafeMutableRawPointer, atMost: Int) -> Result<Int, Errno> {
+    /// read, use the ring), or throws EFAULT (nothing taken; POLLIN is shown again).
+    func takeCarried(into buf: UnsafeMutableRawPointer, atMost: Int) throws(Errno) -> Int {
         readinessLock.lock()
         defer { readinessLock.unlock() }
         let was = shown.load(ordering: .sequentiallyConsistent)
         let carried = tokenCount.load(ordering: .relaxed)
-        guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return .success(0) }
+        guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return 0 }
         let first = cbsdshim_atomic_load_int(readCount)
         let k = Int(carried)
-        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == carried, k <= atMost else { return .success(0) }
+        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == carried, k <= atMost else { return 0 }
         let bytes = k * DeviceProtocol.responseSize
-        let got = socket.takeReadable(into: buf, count: bytes)
+        // Anything but the whole token or EFAULT: it was taken behind our back, the ring serves the read.
+        var taken = 0
+        var fault = false
+        do throws(Errno) {
+            if try socket.takeReadable(into: buf, count: bytes) == bytes { taken = k }
+        } catch {
+            fault = error == .badAddress
+        }
         tokenCount.store(0, ordering: .relaxed)
         shown.store(was & ~1, ordering: .sequentiallyConsistent)
-        var result = Result<Int, Errno>.success(0)
-        switch got {
-        case .success(bytes):
-            _ = cbsdshim_atomic_fetch_add_int(readCount, Int32(k))
-            result = .success(k)
-        case .failure(.badAddress):
-            result = .failure(.badAddress)
-        default:
-            break       // the token was taken behind our back: the ring serves the read
-        }
+        if taken > 0 { _ = cbsdshim_atomic_fetch_add_int(readCount, Int32(k)) }
         // Re-read the counts: shows POLLIN again if responses still wait
         // (EFAULT, or a writer appended meanwhile) and POLLOUT if room opened.
         syncReadiness()
-        return result
+        if fault { throw .badAddress }
+        return taken
     }
 
     /// Under readLock, after responses were taken from the ring: a token
@@ -319,12 +318,12 @@ public final class DmioState: @unchecked Sendable {
         if !open.load(ordering: .acquiring) { return -1 }
         var fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
         if fd < 0 {
-            guard case .success(let ready) = EventFD.create() else { return -1 }
+            guard let ready = try? EventFD.create() else { return -1 }
             fd = ready.fd
             if shown.load(ordering: .sequentiallyConsistent) & 2 != 0 { ready.signal() }
             writeReadyFD.store(fd, ordering: .sequentiallyConsistent)
             syncReadiness()
         }
-        return (try? FileDescriptorOps.fcntl(fd, F_DUPFD_CLOEXEC, 0).get()) ?? -1
+        return (try? FileDescriptorOps.fcntl(fd, F_DUPFD_CLOEXEC, 0)) ?? -1
     }
 }
