@@ -20,37 +20,31 @@ struct Operation {
     /// Use non-temporal stores (large outputs that would only evict the cache).
     let nt: Bool
 
-    /// Validates the request's buffers for `function`; EINVAL/EFAULT per request on a bad shape.
+    /// Validates the request's buffers for `function`; throws EINVAL/EFAULT per request on a bad shape.
     static func make(_ dreq: UnsafeMutablePointer<dmover_request>, _ function: SoftwareFunction,
-                     ntThreshold: Int) -> Result<Operation, Errno> {
+                     ntThreshold: Int) throws(Errno) -> Operation {
         let r = dreq.pointee
         let n = function.inputs
         var out = Segments.empty
         if function.hasOutput {
-            guard r.dreq_outbuf_type != DMOVER_BUF_NONE else { return .failure(.invalidArgument) }
-            switch Segments.make(r.dreq_outbuf_type, r.dreq_outbuf) {
-            case .success(let s): out = s
-            case .failure(let e): return .failure(e)
-            }
+            guard r.dreq_outbuf_type != DMOVER_BUF_NONE else { throw .invalidArgument }
+            out = try Segments.make(r.dreq_outbuf_type, r.dreq_outbuf)
         } else if r.dreq_outbuf_type != DMOVER_BUF_NONE {
-            return .failure(.invalidArgument)
+            throw .invalidArgument
         }
         var ins = InlineArray<16, Segments>(repeating: .empty)
         if n > 0 {
-            guard let inbuf = r.dreq_inbuf else { return .failure(.invalidArgument) }
-            if function.hasOutput && r.dreq_inbuf_type != r.dreq_outbuf_type { return .failure(.invalidArgument) }
+            guard let inbuf = r.dreq_inbuf else { throw .invalidArgument }
+            if function.hasOutput && r.dreq_inbuf_type != r.dreq_outbuf_type { throw .invalidArgument }
             for j in 0..<n {
-                switch Segments.make(r.dreq_inbuf_type, inbuf[j]) {
-                case .success(let s): ins[j] = s
-                case .failure(let e): return .failure(e)
-                }
+                ins[j] = try Segments.make(r.dreq_inbuf_type, inbuf[j])
             }
         }
         let length = function.hasOutput ? out.length : ins[0].length
-        for j in 0..<n where ins[j].length != length { return .failure(.invalidArgument) }
+        for j in 0..<n where ins[j].length != length { throw .invalidArgument }
         let imm = withUnsafeBytes(of: r.dreq_immediate) { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
-        return .success(Operation(function: function, ninputs: n, out: out, ins: ins, length: length,
-                                  immediate: imm, nt: function.hasOutput && length >= ntThreshold))
+        return Operation(function: function, ninputs: n, out: out, ins: ins, length: length,
+                         immediate: imm, nt: function.hasOutput && length >= ntThreshold)
     }
 
     /// Calls `body(dst, srcs, position, count)` for each run of [from, to) that is
