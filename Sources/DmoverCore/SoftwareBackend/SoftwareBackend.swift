@@ -250,10 +250,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         let function = SoftwareFunction.table[Int(bitPattern: tag) & 0xFF - 1]
         let k = kernels
         let op: Operation
-        switch Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, function.inputs, k)) {
-        case .success(let o): op = o
-        case .failure(let e):
-            RequestProcessing.fail(dreq, e.rawValue)
+        do { op = try Operation.make(dreq, function, ntThreshold: ntThreshold(function.kind, function.inputs, k)) } catch {
+            RequestProcessing.fail(dreq, error.rawValue)
             return
         }
         var result: UInt64
