@@ -4,7 +4,6 @@
 import CBSDShimABI
 internal import DmoverCore
 import Glibc
-import Synchronization
 import SystemPackage
 
 extension DmoverSession {
@@ -130,11 +129,11 @@ final class BatchCompletion: Sendable {
         var remaining: Int
     }
 
-    private let state: Mutex<State>
+    private let state: LockedValue<State>
     private let continuation: CheckedContinuation<[Result<UInt64, DmoverError>], Never>
 
     init(count: Int, continuation: CheckedContinuation<[Result<UInt64, DmoverError>], Never>) {
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+        state = LockedValue(State(results: Array(repeating: nil, count: count), remaining: count))
         self.continuation = continuation
     }
 

@@ -41,7 +41,7 @@ public final class Kqueue: Sendable {
     /// an async iteration fetched when it ended early. They are still this
     /// kqueue's (the core has already cleared or deleted EV_CLEAR and
     /// EV_ONESHOT registrations), so the next iteration or wait returns them first.
-    let undelivered = Mutex(UndeliveredEvents())
+    let undelivered = LockedValue(UndeliveredEvents())
 
     /// Creates a kqueue. The corresponding C function is `kqueue`.
     ///

@@ -5,7 +5,6 @@
 internal import BSDSystem
 internal import CBSDShim
 import Glibc
-import Synchronization
 
 /// Watches descriptors for readability on behalf of suspended tasks: one epoll
 /// set and one thread for the whole process, however many kqueues are awaited.
@@ -23,7 +22,7 @@ final class ReadinessReactor: Sendable {
             return fresh
         }
     }
-    private static let current = Mutex<ReadinessReactor?>(nil)
+    private static let current = LockedValue<ReadinessReactor?>(nil)
 
     private struct Waiter {
         let fd: Int32
@@ -40,7 +39,7 @@ final class ReadinessReactor: Sendable {
     }
 
     private let pid: pid_t
-    private let state = Mutex(State())
+    private let state = LockedValue(State())
 
     private init(pid: pid_t) {
         self.pid = pid
