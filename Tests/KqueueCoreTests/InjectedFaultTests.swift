@@ -102,4 +102,82 @@ import Testing
         }
         #expect(fired.count == 1 && fired.first?.filter == Int16(EVFILT_TIMER))
     }
+
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
+    func kqueueCreationThrowsWhenItsWakeupEventfdOrItsRegistrationFails() throws {
+        // After its epoll_create1 succeeded: the wake-up eventfd, then the eventfd's registration.
+        for (call, errno) in [(InjectedFault.Call.eventfd, Errno.tooManyOpenFiles), (.epollCtl, .noMemory)] {
+            InjectedFault.arm(call, errno)
+            #expect(throws: errno) { try EpollKqueue.create() }
+            #expect(InjectedFault.disarm() == 0, "\(call)")
+        }
+        #expect(close(try EpollKqueue.create().fd) == 0)   // and the next creation works
+    }
+
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
+    func aFailedChangeWithNoRoomLeftFailsTheWholeCall() throws {
+        let kq = try EpollKqueue.create()
+        defer { close(kq.fd) }
+        let (r1, w1) = readablePipe()
+        let (r2, w2) = readablePipe()
+        defer { close(r1); close(w1); close(r2); close(w2) }
+        // No event list: the change's error is the call's.
+        InjectedFault.arm(.epollCtl, .noMemory)
+        #expect(throws: Errno.noMemory) { try run(kq, [change(UInt(r1), EVFILT_READ, EV_ADD)], capacity: 0).get() }
+        #expect(InjectedFault.disarm() == 0)
+        // A poll with room for one error entry: the first failure takes it, the second fails the call.
+        InjectedFault.arm(.epollCtl, .noMemory, count: 2)
+        #expect(throws: Errno.noMemory) {
+            try run(kq, [change(UInt(r1), EVFILT_READ, EV_ADD), change(UInt(r2), EVFILT_READ, EV_ADD)], capacity: 1).get()
+        }
+        #expect(InjectedFault.disarm() == 0)
+        // Nothing was registered, and the kqueue still works.
+        #expect(kq.knoteCount == 0)
+        #expect(try run(kq, []).get().isEmpty)
+        #expect(try run(kq, [change(UInt(r2), EVFILT_READ, EV_ADD)], capacity: 0).get().isEmpty)
+        let ready = try run(kq, []).get()
+        #expect(ready.count == 1 && ready.first?.ident == UInt(r2))
+    }
+
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
+    func writeSetCreationFailureIsTheChangesErrorAndTheNextAddWorks() throws {
+        let (r, w) = readablePipe()
+        defer { close(r); close(w) }
+        // The first EVFILT_WRITE knote makes the kqueue's nested write set:
+        // its epoll_create1 and its registration in the main set can fail.
+        for (call, errno) in [(InjectedFault.Call.epollCreate, Errno.tooManyOpenFiles), (.epollCtl, .noMemory)] {
+            let kq = try EpollKqueue.create()
+            defer { close(kq.fd) }
+            InjectedFault.arm(call, errno)
+            let evs = try run(kq, [change(UInt(w), EVFILT_WRITE, EV_ADD)]).get()
+            #expect(InjectedFault.disarm() == 0, "\(call)")
+            #expect(evs.count == 1 && evs.first.map { $0.flags & UInt16(EV_ERROR) != 0 && $0.data == Int(errno.rawValue) } == true,
+                    "\(call)")
+            #expect(kq.knoteCount == 0)
+            #expect(try run(kq, [change(UInt(w), EVFILT_WRITE, EV_ADD)], capacity: 0).get().isEmpty)
+            let ready = try run(kq, []).get()
+            #expect(ready.count == 1 && ready.first?.ident == UInt(w) && ready.first?.filter == Int16(EVFILT_WRITE), "\(call)")
+        }
+    }
+
+    @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
+    func signalHubEventfdFailureIsTheChangesError() throws {
+        let kq = try EpollKqueue.create()
+        defer { close(kq.fd) }
+        InjectedFault.arm(.eventfd, .tooManyOpenFiles)
+        let evs = try run(kq, [change(UInt(SIGURG), EVFILT_SIGNAL, EV_ADD)]).get()
+        if InjectedFault.disarm() == 0 {
+            // The process-wide hub had no eventfd yet: making it failed, and so did the change.
+            #expect(evs.count == 1 && evs.first.map { $0.flags & UInt16(EV_ERROR) != 0 && $0.data == Int(EMFILE) } == true)
+            #expect(kq.knoteCount == 0)
+        } else {
+            // A test running beside this one watches a signal: the hub existed, nothing failed.
+            #expect(evs.isEmpty && kq.knoteCount == 1)
+        }
+        // Either way the next registration works, and deleting it leaves nothing behind.
+        #expect(try run(kq, [change(UInt(SIGURG), EVFILT_SIGNAL, EV_ADD)], capacity: 0).get().isEmpty)
+        #expect(kq.knoteCount == 1)
+        #expect(try run(kq, [change(UInt(SIGURG), EVFILT_SIGNAL, EV_DELETE)], capacity: 0).get().isEmpty)
+        #expect(kq.knoteCount == 0)
+    }
 }
