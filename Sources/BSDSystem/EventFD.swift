@@ -13,14 +13,16 @@ public struct EventFD: Sendable {
         EventFD(fd: try valueOrErrno { InjectedFault.hit(.eventfd) ? -1 : eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK)) })
     }
 
-    /// Makes the descriptor readable (adds 1 to the counter).
-    @inlinable public func signal() {
+    /// Makes the descriptor readable (adds 1 to the counter). Always inlined,
+    /// as before typed throws made its unused error path larger: kevent()
+    /// calls it (and reset()) each time its queue fills or empties.
+    @inlinable @inline(__always) public func signal() {
         var one: UInt64 = 1
         _ = try? valueOrErrno { Glibc.write(fd, &one, 8) }
     }
 
     /// Makes the descriptor unreadable again (reads the counter).
-    @inlinable public func reset() {
+    @inlinable @inline(__always) public func reset() {
         var v: UInt64 = 0
         _ = try? valueOrErrno { Glibc.read(fd, &v, 8) }
     }
