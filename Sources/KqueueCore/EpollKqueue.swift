@@ -360,6 +360,17 @@ public final class EpollKqueue: @unchecked Sendable {
         events: UnsafeMutablePointer<kevent>?, capacity: Int,
         timeout: UInt64?
     ) -> Result<Int, Errno> {
+        var hold = KqueueHold.owned
+        return kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout, hold: &hold)
+    }
+
+    /// kevent() by a thread that found the kqueue through ``KqueueRegistry/withKqueue(_:_:)``
+    /// and keeps it alive by `hold`.
+    public func kevent(
+        changes: UnsafePointer<kevent>?, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int,
+        timeout: UInt64?, hold: inout KqueueHold
+    ) -> Result<Int, Errno> {
         if isClosed { return .failure(.badFileDescriptor) }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
@@ -387,7 +398,7 @@ public final class EpollKqueue: @unchecked Sendable {
         var reported = false
         let r = scan(into: events, capacity: capacity, timeout: timeout,
                      changes: merged ? changes : nil, changeCount: merged ? count : 0,
-                     resetProof: count == 0, proven: &proven, changesReported: &reported)
+                     resetProof: count == 0, proven: &proven, changesReported: &reported, hold: &hold)
         if reported {
             // Reported changes end the call (BSD kern_kevent), as above.
             return proven || stillOurs() ? r : .failure(.badFileDescriptor)
@@ -418,7 +429,7 @@ public final class EpollKqueue: @unchecked Sendable {
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
-        proven: inout Bool, changesReported: inout Bool
+        proven: inout Bool, changesReported: inout Bool, hold: inout KqueueHold
     ) -> Result<Int, Errno> {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
@@ -529,6 +540,7 @@ public final class EpollKqueue: @unchecked Sendable {
                         // A long wait is watched for a close() of the descriptor by the
                         // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
+                            hold.keepForLongWait(self)
                             watched = KqueueWatchdog.waitBegins(self)
                             if !watched {
                                 wait = Self.livenessInterval
