@@ -149,9 +149,9 @@ public enum KqueueRegistry {
             guard o != 0, let i = live.firstIndex(where: { UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque()) == o })
             else { return nil }
             let oldKq = live[i]
+            retireLocked(oldKq, e)
             live.swapAt(i, live.count - 1)
             live.removeLast()
-            retireLocked(oldKq, e)
             return oldKq
         }
         old?.markClosed()
@@ -164,9 +164,11 @@ public enum KqueueRegistry {
             let me = UInt(bitPattern: Unmanaged.passUnretained(kq).toOpaque())
             _ = e.pointee.kqueue.compareExchange(expected: me, desired: 0, ordering: .sequentiallyConsistent)
             guard let i = live.firstIndex(where: { $0 === kq }) else { return [] }
+            // Retired before `live` lets go: the caller may hold `kq` at +0
+            // (a kevent() counted in the entry), and `live`'s reference may be its last.
+            retireLocked(kq, e)
             live.swapAt(i, live.count - 1)
             live.removeLast()
-            retireLocked(kq, e)
             return reclaimLocked()
         }
         _ = dropped  // released here, outside the lock

@@ -2,6 +2,7 @@
 // KqueueRegistryTests.swift: the lock-free descriptor -> kqueue table keeps a kqueue alive exactly while it is used.
 
 import BSDSystem
+import CBSDShimABI
 import Glibc
 import Testing
 @testable import KqueueCore
@@ -31,6 +32,35 @@ import Testing
         #expect(seen == 1)
         #expect(gone == nil)
         #expect(KqueueRegistry.withKqueue(fd) { _, _ in 1 } == nil)
+    }
+
+    /// kevent() that finds its kqueue's number taken by another file
+    /// (closed unseen, linked) reclaims the kqueue and fails with EBADF; the
+    /// kqueue it holds at +0 must survive that reclamation until it leaves.
+    @Test func keventThatReclaimsItsOwnKqueueKeepsItUntilItLeaves() throws {
+        weak var gone: EpollKqueue?
+        let fd: Int32
+        do {
+            let kq = try EpollKqueue.create().get()
+            fd = kq.fd
+            gone = kq
+        }
+        var p: [Int32] = [0, 0]
+        try #require(pipe(&p) == 0)
+        defer { Glibc.close(p[0]); Glibc.close(p[1]) }
+        let r = KqueueRegistry.withKqueue(fd) { inner, hold in
+            // Atomically: the number becomes the pipe's read end (no window for another test's descriptor).
+            #expect(dup2(p[0], fd) == fd)
+            var ev = kevent()
+            let r = inner.kevent(changes: nil, count: 0, events: &ev, capacity: 1, timeout: 0, hold: &hold)
+            #expect(r == .failure(.badFileDescriptor))
+            #expect(inner.isClosed)
+            #expect(gone != nil)
+            return 1
+        }
+        #expect(r == 1)
+        #expect(gone == nil)
+        Glibc.close(fd)
     }
 
     /// The number of a closed kqueue registered again by a new kqueue: the
