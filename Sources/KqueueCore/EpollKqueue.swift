@@ -48,6 +48,11 @@ public final class EpollKqueue: @unchecked Sendable {
     let pendingHint = Atomic<Int>(0)
     /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
     let blockedWaiters = Atomic<Int>(0)
+    /// The filters of nearly every epoll event, unretained (``FilterTable``
+    /// keeps them for the life of the process): through the static lets each
+    /// event paid a once check and a static-object initialisation check.
+    let readFilter = Unmanaged.passUnretained(FilterTable.read)
+    let writeFilter = Unmanaged.passUnretained(FilterTable.write)
 
     // MARK: State protected by `lock`
     // (the lock guarantees exclusive access: dynamic exclusivity checks are off)
