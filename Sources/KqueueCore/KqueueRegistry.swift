@@ -260,10 +260,16 @@ public enum KqueueRegistry {
     static func forgetAllInChild() {
         SignalHub.forgetInChild()
         KqueueWatchdog.forgetInChild()
-        // Single-threaded here; the registry lock was taken in prepare. The
-        // threads counted in the entries do not exist in the child: every
-        // entry is emptied. Other locks (per-kqueue) may have been held by
-        // such threads, so only immutable or quiescent fields are touched.
+        // Single-threaded here; the registry lock was taken in prepare and
+        // is freed first, with the lists taken out, as the old live lock was:
+        // nothing below may find them locked. The threads counted in the
+        // entries do not exist in the child: every entry is emptied. Other
+        // locks (per-kqueue) may have been held by such threads, so only
+        // immutable or quiescent fields are touched.
+        table.lock.reset()
+        let kqueues = live, wasRetired = retired
+        live = []
+        retired = []
         for leaf in leaves {
             for i in 0..<leafSize {
                 let e = (leaf + i * entryStride).assumingMemoryBound(to: Entry.self)
@@ -272,7 +278,7 @@ public enum KqueueRegistry {
                 e.pointee.retired.store(0, ordering: .relaxed)
             }
         }
-        for kq in live {
+        for kq in kqueues {
             // Linked without the preload library, the program's close()
             // of a kqueue goes unseen and its number may now be another
             // file of the program: close nothing unless the number still
@@ -286,14 +292,11 @@ public enum KqueueRegistry {
         }
         // The objects are abandoned, not freed: their locks may be held.
         // Kept referenced, so leak checkers see them as reachable.
-        for kq in live { abandonedInChild.append(kq) }
-        for r in retired {
+        for kq in kqueues { abandonedInChild.append(kq) }
+        for r in wasRetired {
             r.kq.forkedAway = true
             abandonedInChild.append(r.kq)
         }
-        live = []
-        retired = []
-        table.lock.reset()
     }
 }
 
