@@ -21,7 +21,19 @@ public func bsdshim_kevent(
     _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
     _ timeout: UnsafePointer<timespec>?
 ) -> Int32 {
-    guard let queue = KqueueRegistry.lookup(kq) else { return fail(.badFileDescriptor) }
+    // The kqueue at +0, found without a lock (see KqueueRegistry).
+    KqueueRegistry.withKqueue(kq) { queue, hold in
+        keventCall(queue, &hold, changelist, nchanges, eventlist, nevents, timeout)
+    } ?? fail(.badFileDescriptor)
+}
+
+@inline(__always)
+private func keventCall(
+    _ queue: EpollKqueue, _ hold: inout KqueueHold,
+    _ changelist: UnsafePointer<kevent>?, _ nchanges: Int32,
+    _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
+    _ timeout: UnsafePointer<timespec>?
+) -> Int32 {
     guard nchanges >= 0, nevents >= 0 else { return fail(.invalidArgument) }
     if nchanges > 0 && changelist == nil { return fail(.badAddress) }
     if nevents > 0 && eventlist == nil { return fail(.badAddress) }
@@ -34,7 +46,7 @@ public func bsdshim_kevent(
     }
     do {
         return Int32(try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist,
-                                      capacity: Int(nevents), timeout: ns))
+                                      capacity: Int(nevents), timeout: ns, hold: &hold))
     } catch {
         return fail(error)
     }

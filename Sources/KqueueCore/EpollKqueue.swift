@@ -48,6 +48,11 @@ public final class EpollKqueue: @unchecked Sendable {
     let pendingHint = Atomic<Int>(0)
     /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
     let blockedWaiters = Atomic<Int>(0)
+    /// The filters of nearly every epoll event, unretained (``FilterTable``
+    /// keeps them for the life of the process): through the static lets each
+    /// event paid a once check and a static-object initialisation check.
+    let readFilter = Unmanaged.passUnretained(FilterTable.read)
+    let writeFilter = Unmanaged.passUnretained(FilterTable.write)
 
     // MARK: State protected by `lock`
     // (the lock guarantees exclusive access: dynamic exclusivity checks are off)
@@ -354,6 +359,17 @@ public final class EpollKqueue: @unchecked Sendable {
         events: UnsafeMutablePointer<kevent>?, capacity: Int,
         timeout: UInt64?
     ) throws(Errno) -> Int {
+        var hold = KqueueHold.owned
+        return try kevent(changes: changes, count: count, events: events, capacity: capacity, timeout: timeout, hold: &hold)
+    }
+
+    /// kevent() by a thread that found the kqueue through ``KqueueRegistry/withKqueue(_:_:)``
+    /// and keeps it alive by `hold`.
+    public func kevent(
+        changes: UnsafePointer<kevent>?, count: Int,
+        events: UnsafeMutablePointer<kevent>?, capacity: Int,
+        timeout: UInt64?, hold: inout KqueueHold
+    ) throws(Errno) -> Int {
         if isClosed { throw .badFileDescriptor }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
@@ -386,7 +402,7 @@ public final class EpollKqueue: @unchecked Sendable {
         do {
             r = try scan(into: events, capacity: capacity, timeout: timeout,
                          changes: merged ? changes : nil, changeCount: merged ? count : 0,
-                         resetProof: count == 0, proven: &proven, changesReported: &reported)
+                         resetProof: count == 0, proven: &proven, changesReported: &reported, hold: &hold)
         } catch {
             // Reported changes end the call (BSD kern_kevent), as above.
             throw !reported || proven || stillOurs() ? error : .badFileDescriptor
@@ -422,7 +438,7 @@ public final class EpollKqueue: @unchecked Sendable {
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
-        proven: inout Bool, changesReported: inout Bool
+        proven: inout Bool, changesReported: inout Bool, hold: inout KqueueHold
     ) throws(Errno) -> Int {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { (buf) throws(Errno) -> Int in
@@ -542,6 +558,7 @@ public final class EpollKqueue: @unchecked Sendable {
                         // A long wait is watched for a close() of the descriptor by the
                         // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
+                            hold.keepForLongWait(self)
                             watched = KqueueWatchdog.waitBegins(self)
                             if !watched {
                                 wait = Self.livenessInterval

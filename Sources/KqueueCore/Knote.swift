@@ -21,62 +21,85 @@ struct KnoteKey: Hashable {
 /// so `configure(change:ops:)` must reset every stored property; a test
 /// compares a recycled knote with a fresh one field by field.
 final class Knote {
-    @exclusivity(unchecked) private(set) var ident: UInt = 0
-    @exclusivity(unchecked) private(set) var filter: Int16 = 0
+    @exclusivity(unchecked) private(set) var ident: UInt
+    @exclusivity(unchecked) private(set) var filter: Int16
     @exclusivity(unchecked) private(set) var ops: any Filter
 
     /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
     /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
-    @exclusivity(unchecked) var flags: UInt16 = 0
+    @exclusivity(unchecked) var flags: UInt16
     /// fflags and data given by the caller (kn_sfflags / kn_sdata).
-    @exclusivity(unchecked) var sfflags: UInt32 = 0
-    @exclusivity(unchecked) var sdata: Int = 0
+    @exclusivity(unchecked) var sfflags: UInt32
+    @exclusivity(unchecked) var sdata: Int
     @exclusivity(unchecked) var udata: UnsafeMutableRawPointer?
 
     /// Output fflags and data accumulated since the last delivery.
-    @exclusivity(unchecked) var fflags: UInt32 = 0
-    @exclusivity(unchecked) var data: Int = 0
+    @exclusivity(unchecked) var fflags: UInt32
+    @exclusivity(unchecked) var data: Int
     /// Filter-private state (BSD's kn_hookid): e.g. "triggered" for EVFILT_USER.
-    @exclusivity(unchecked) var hookID: Int = 0
+    @exclusivity(unchecked) var hookID: Int
     /// EV_DISABLE'd (or EV_DISPATCH'ed after a delivery).
-    @exclusivity(unchecked) var disabled = false
+    @exclusivity(unchecked) var disabled: Bool
 
     // MARK: - Routing of epoll events (knotes backed by a descriptor)
 
     /// Slot in the kqueue's routing table and the generation stamped into
     /// epoll_data: an event whose generation does not match is stale and dropped.
-    @exclusivity(unchecked) var slot: UInt32 = .max
-    @exclusivity(unchecked) var generation: UInt32 = 0
+    @exclusivity(unchecked) var slot: UInt32
+    @exclusivity(unchecked) var generation: UInt32
     /// The descriptor filters' registration (``DescriptorFilter``).
-    @exclusivity(unchecked) var fd = Descriptor()
+    @exclusivity(unchecked) var fd: Descriptor
     /// Filter-private: the last reported data of a file epoll cannot watch,
     /// a pipe's capacity, the shared signal count seen (BSD's kn_sdata use).
-    @exclusivity(unchecked) var lastData: Int = -1
+    @exclusivity(unchecked) var lastData: Int
     /// The knote's inotify watches (``VnodeSource``).
-    @exclusivity(unchecked) var watch = Watches()
+    @exclusivity(unchecked) var watch: Watches
 
     // MARK: - Userspace active queue (user events, timers, always-ready files)
 
-    @exclusivity(unchecked) var queued = false
+    @exclusivity(unchecked) var queued: Bool
     /// The stamp of the kevent() call (``EpollKqueue/lastStamp``) that last returned this knote.
-    @exclusivity(unchecked) var collectedIn: UInt64 = 0
+    @exclusivity(unchecked) var collectedIn: UInt64
     @exclusivity(unchecked) var next: Knote?
     @exclusivity(unchecked) unowned(unsafe) var prev: Knote?
 
     /// EVFILT_TIMER's schedule (``TimerFilter``, ``TimerSource``).
-    @exclusivity(unchecked) var timer = Timer()
+    @exclusivity(unchecked) var timer: Timer
 
+    /// Writes each field once (no defaults overwritten): EV_ADD of a new
+    /// descriptor runs this; ``configure(change:ops:)`` is its recycling twin.
     init(change: kevent, ops: any Filter) {
-        self.ops = ops
-        configure(change: change, ops: ops)
-    }
-
-    /// Makes this knote the registration described by `change`, with every
-    /// other field as a new knote has it.
-    func configure(change: kevent, ops: any Filter) {
         ident = change.ident
         filter = change.filter
         self.ops = ops
+        flags = change.flags & ~UInt16(EV_DELETE | EV_ENABLE | EV_DISABLE | EV_SYSFLAGS)
+        sfflags = change.fflags
+        sdata = change.data
+        udata = change.udata
+        fflags = 0
+        data = 0
+        hookID = 0
+        disabled = false
+        slot = .max
+        generation = 0
+        fd = Descriptor()
+        lastData = -1
+        watch = Watches()
+        queued = false
+        collectedIn = 0
+        next = nil
+        prev = nil
+        timer = Timer()
+    }
+
+    /// Makes this knote the registration described by `change`, with every
+    /// other field as a new knote has it. The filter is compared before it
+    /// is stored: a knote recycled for the same filter (the common churn)
+    /// skips the retain/release pair of the existential.
+    func configure(change: kevent, ops: any Filter) {
+        ident = change.ident
+        filter = change.filter
+        if self.ops !== ops { self.ops = ops }
         flags = change.flags & ~UInt16(EV_DELETE | EV_ENABLE | EV_DISABLE | EV_SYSFLAGS)
         sfflags = change.fflags
         sdata = change.data

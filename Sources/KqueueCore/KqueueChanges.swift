@@ -62,11 +62,24 @@ extension EpollKqueue {
         return written
     }
 
-    /// One change; returns 0 or an errno value.
+    /// One change; returns 0 or an errno value. EVFILT_READ / EVFILT_WRITE
+    /// reach their filter through the kqueue's unretained references: the
+    /// table's existential costs a retain/release pair per change.
     func register(_ change: kevent) -> Int32 {
-        guard let ops = FilterTable.ops(for: change.filter) else {
-            return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
+        switch Int32(change.filter) {
+        case EVFILT_READ: return readFilter._withUnsafeGuaranteedRef { register(change, $0) }
+        case EVFILT_WRITE: return writeFilter._withUnsafeGuaranteedRef { register(change, $0) }
+        default:
+            guard let ops = FilterTable.ops(for: change.filter) else {
+                return FilterTable.isKnown(change.filter) ? ENOSYS : EINVAL
+            }
+            return register(change, ops)
         }
+    }
+
+    /// ``register(_:)`` with the change's filter found.
+    @inline(__always)
+    private func register(_ change: kevent, _ ops: any Filter) -> Int32 {
         let flags = Int32(change.flags)
         guard let ref = knotes.unretained(change.ident, change.filter) else {
             guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }

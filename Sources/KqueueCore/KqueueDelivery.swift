@@ -151,14 +151,14 @@ extension EpollKqueue {
     }
 
     /// The filter's event for `kn`. EVFILT_READ and EVFILT_WRITE, the filters
-    /// of nearly every epoll event, are called through their ``FilterTable``
-    /// constants: through `kn.ops` the call would retain and release the
-    /// filter object (two atomic operations) on every event.
+    /// of nearly every epoll event, are called through the kqueue's unretained
+    /// references to them: through `kn.ops` the call would retain and release
+    /// the filter object (two atomic operations) on every event.
     @inline(__always)
     func process(_ kn: Knote, epollEvents events: UInt32) -> kevent? {
         switch Int32(kn.filter) {
-        case EVFILT_READ: return FilterTable.read.process(kn, epollEvents: events, in: self)
-        case EVFILT_WRITE: return FilterTable.write.process(kn, epollEvents: events, in: self)
+        case EVFILT_READ: return readFilter._withUnsafeGuaranteedRef { $0.process(kn, epollEvents: events, in: self) }
+        case EVFILT_WRITE: return writeFilter._withUnsafeGuaranteedRef { $0.process(kn, epollEvents: events, in: self) }
         default: return kn.ops.process(kn, epollEvents: events, in: self)
         }
     }

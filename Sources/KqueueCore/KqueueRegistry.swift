@@ -6,60 +6,134 @@ import CBSDShim
 import Glibc
 import Synchronization
 
-/// Finds the kqueue behind a descriptor. Sharded by descriptor number so that
-/// kevent() on different kqueues never contends, and there is no global lock.
+/// Finds the kqueue behind a descriptor. kevent() looks it up without a lock
+/// and without retaining it: the table holds one entry per descriptor number,
+/// on its own cache line, with the kqueue's address and a count of the threads
+/// using that entry. A kqueue taken out of the table (closed, or its number
+/// registered again) is kept, "retired", until its entry's count is 0 — so no
+/// close() can free a kqueue under a thread that found it.
+///
+/// Why this is safe: a reader increments the count and then loads the address;
+/// a remover stores the new address and then reads the count, all sequentially
+/// consistent. Either the remover sees the reader counted (and keeps the
+/// kqueue), or the reader sees the new address (and never touches the old one).
 public enum KqueueRegistry {
-    static let shardCount = 64
+    /// One descriptor number's slot.
+    struct Entry: ~Copyable {
+        /// The registered kqueue (unretained: ``live`` owns it), or 0.
+        let kqueue = Atomic<UInt>(0)
+        /// Threads between ``enter(_:)`` and ``leave(_:)`` on this number.
+        let users = Atomic<Int>(0)
+        /// Retired kqueues waiting for `users` to reach 0: while not 0, a
+        /// leaving thread reclaims them.
+        let retired = Atomic<Int>(0)
+    }
 
-    /// One shard: kqueues whose descriptor % shardCount is this shard's index,
-    /// stored at descriptor / shardCount, guarded by the shard's lock. The
-    /// shards live in raw memory (no object to retain per lookup) and their
-    /// locks are ``FutexLock``s, which a fork child can reset (Swift's Mutex
-    /// records an owner thread that does not exist there). Each lock word is
-    /// its own small allocation, so two may share a cache line: giving each
-    /// a line of its own measured slower, not faster, with two threads
-    /// polling two kqueues (Zen 2), so it was not kept.
-    struct Shards: @unchecked Sendable {
-        let locks: [FutexLock]
-        let tables: UnsafeMutablePointer<[EpollKqueue?]>
+    /// Entries are a cache line apart: threads on different kqueues never
+    /// write the same line (the count is written by every kevent()).
+    static let entryStride = 64
+    /// Entries come in leaves of this many, made when a number in their range
+    /// is first registered; the directory covers every non-negative Int32 and
+    /// is calloc'ed, so only the pages it uses are ever touched.
+    static let leafShift = 12
+    static let leafSize = 1 << leafShift
+    static let leafCount = (Int(Int32.max) >> leafShift) + 1
+
+    /// The directory (leaf addresses, 0 until made) and the registry's lock,
+    /// which serialises registration, removal and reclamation (never taken by
+    /// a kevent() that finds its kqueue registered and no kqueue retired there).
+    struct Table: @unchecked Sendable {
+        let directory: UnsafeMutablePointer<Atomic<UInt>>
+        let lock = FutexLock()
 
         init() {
-            locks = (0..<KqueueRegistry.shardCount).map { _ in FutexLock() }
-            tables = .allocate(capacity: KqueueRegistry.shardCount)
-            tables.initialize(repeating: [], count: KqueueRegistry.shardCount)
-        }
-
-        @inline(__always)
-        func withLock<R>(_ shard: Int, _ body: (inout [EpollKqueue?]) -> R) -> R {
-            let lock = locks.withUnsafeBufferPointer { $0[shard] }
-            lock.lock()
-            defer { lock.unlock() }
-            return body(&tables[shard])
+            let raw = calloc(KqueueRegistry.leafCount, MemoryLayout<UInt>.stride)!
+            // Zero bits are an Atomic<UInt> holding 0.
+            directory = raw.bindMemory(to: Atomic<UInt>.self, capacity: KqueueRegistry.leafCount)
         }
     }
 
-    static let shards: Shards = {
+    static let table: Table = {
         _ = forkHandlersInstalled
-        return Shards()
+        return Table()
     }()
 
-    /// Every registered kqueue in one list, for the paths that visit them all
-    /// (close tracking, sweeps) without locking 64 shards.
-    static let liveLock = FutexLock()
+    // State below is protected by `table.lock`.
+
+    /// Every registered kqueue, owned here; for the paths that visit them all
+    /// (close tracking, sweeps, the watchdog).
     nonisolated(unsafe) static var live: [EpollKqueue] = []
+    /// Kqueues out of the table whose entry may still have users, with that entry.
+    nonisolated(unsafe) static var retired: [(kq: EpollKqueue, entry: UnsafeMutablePointer<Entry>)] = []
+    /// Every leaf made (a fork child resets them).
+    nonisolated(unsafe) static var leaves: [UnsafeMutableRawPointer] = []
 
     /// Round-robin cursor of the background sweep done by kqueue().
     static let sweepCursor = Atomic<Int>(0)
 
-    /// The kqueue registered under `fd`, if any.
+    /// The entry of descriptor number `fd`, if its leaf exists.
     @inline(__always)
-    public static func lookup(_ fd: Int32) -> EpollKqueue? {
+    static func entry(_ fd: Int32) -> UnsafeMutablePointer<Entry>? {
         guard fd >= 0 else { return nil }
         let i = Int(fd)
-        return shards.withLock(i & (shardCount - 1)) { t in
-            let j = i >> 6
-            return j < t.count ? t[j] : nil
+        let leaf = table.directory[i >> leafShift].load(ordering: .acquiring)
+        guard leaf != 0 else { return nil }
+        return (UnsafeMutableRawPointer(bitPattern: leaf)! + (i & (leafSize - 1)) * entryStride)
+            .assumingMemoryBound(to: Entry.self)
+    }
+
+    /// The entry of `fd`, making its leaf if needed (under the lock).
+    static func entryMaking(_ fd: Int32) -> UnsafeMutablePointer<Entry> {
+        let d = Int(fd) >> leafShift
+        if table.directory[d].load(ordering: .relaxed) == 0 {
+            let leaf = UnsafeMutableRawPointer.allocate(byteCount: leafSize * entryStride, alignment: entryStride)
+            for i in 0..<leafSize {
+                (leaf + i * entryStride).bindMemory(to: Entry.self, capacity: 1).initialize(to: Entry())
+            }
+            leaves.append(leaf)
+            table.directory[d].store(UInt(bitPattern: leaf), ordering: .releasing)
         }
+        return entry(fd)!
+    }
+
+    /// Counts the caller into `e` and returns the kqueue registered there (at +0, valid until ``leave(_:)``), or nil.
+    @inline(__always)
+    static func enter(_ e: UnsafeMutablePointer<Entry>) -> Unmanaged<EpollKqueue>? {
+        e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        let p = e.pointee.kqueue.load(ordering: .sequentiallyConsistent)
+        guard p != 0 else { return nil }
+        return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: p)!)
+    }
+
+    /// Counts the caller out of `e`; frees what was retired there if it was the last user.
+    @inline(__always)
+    static func leave(_ e: UnsafeMutablePointer<Entry>) {
+        e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+    }
+
+    /// Runs `body` with the kqueue registered under `fd` at +0, no lock and no
+    /// retain; nil if none is. `hold` lets a long wait keep the kqueue in its
+    /// own right (``KqueueHold/keepForLongWait(_:)``).
+    /// Not generic: the C entry point in another module calls it unspecialised.
+    public static func withKqueue(_ fd: Int32, _ body: (EpollKqueue, inout KqueueHold) -> Int32) -> Int32? {
+        guard let e = entry(fd) else { return nil }
+        guard let ref = enter(e) else {
+            leave(e)
+            return nil
+        }
+        var hold = KqueueHold(entry: e)
+        let r = ref._withUnsafeGuaranteedRef { body($0, &hold) }
+        hold.end(ref)
+        return r
+    }
+
+    /// The kqueue registered under `fd`, if any (retained).
+    public static func lookup(_ fd: Int32) -> EpollKqueue? {
+        guard let e = entry(fd) else { return nil }
+        let kq = enter(e)?.takeUnretainedValue()
+        leave(e)
+        return kq
     }
 
     /// Registers a new kqueue. A kqueue already registered under the same number
@@ -67,45 +141,87 @@ public enum KqueueRegistry {
     /// reclaimed. A couple of other entries are re-checked on the way, so
     /// kqueues closed without reuse of their number are reclaimed too.
     static func insert(_ kq: EpollKqueue) {
-        let i = Int(kq.fd)
-        let old: EpollKqueue? = shards.withLock(i & (shardCount - 1)) { t in
-            let j = i >> 6
-            if j >= t.count { t.append(contentsOf: repeatElement(nil, count: j - t.count + 1)) }
-            let o = t[j]
-            t[j] = kq
-            return o
+        let old: EpollKqueue? = table.lock.withLock {
+            let e = entryMaking(kq.fd)
+            live.append(kq)
+            let o = e.pointee.kqueue.exchange(UInt(bitPattern: Unmanaged.passUnretained(kq).toOpaque()),
+                                              ordering: .sequentiallyConsistent)
+            guard o != 0, let i = live.firstIndex(where: { UInt(bitPattern: Unmanaged.passUnretained($0).toOpaque()) == o })
+            else { return nil }
+            let oldKq = live[i]
+            retireLocked(oldKq, e)
+            live.swapAt(i, live.count - 1)
+            live.removeLast()
+            return oldKq
         }
-        liveLock.withLock { live.append(kq) }
         old?.markClosed()
         sweep(limit: 2)
     }
 
     static func remove(_ kq: EpollKqueue) {
-        let i = Int(kq.fd)
-        shards.withLock(i & (shardCount - 1)) { t in
-            let j = i >> 6
-            if j < t.count, t[j] === kq { t[j] = nil }
+        let dropped: [EpollKqueue] = table.lock.withLock {
+            guard let e = entry(kq.fd) else { return [] }
+            let me = UInt(bitPattern: Unmanaged.passUnretained(kq).toOpaque())
+            _ = e.pointee.kqueue.compareExchange(expected: me, desired: 0, ordering: .sequentiallyConsistent)
+            guard let i = live.firstIndex(where: { $0 === kq }) else { return [] }
+            // Retired before `live` lets go: the caller may hold `kq` at +0
+            // (a kevent() counted in the entry), and `live`'s reference may be its last.
+            retireLocked(kq, e)
+            live.swapAt(i, live.count - 1)
+            live.removeLast()
+            return reclaimLocked()
         }
-        liveLock.withLock {
-            if let k = live.firstIndex(where: { $0 === kq }) { live.swapAt(k, live.count - 1); live.removeLast() }
+        _ = dropped  // released here, outside the lock
+    }
+
+    /// Keeps `kq`, out of the table now, until `e` has no users.
+    private static func retireLocked(_ kq: EpollKqueue, _ e: UnsafeMutablePointer<Entry>) {
+        retired.append((kq, e))
+        e.pointee.retired.wrappingAdd(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Takes out of ``retired`` the kqueues whose entry has no users; the
+    /// caller releases them once the lock is dropped (their deinit closes descriptors).
+    private static func reclaimLocked() -> [EpollKqueue] {
+        var dropped: [EpollKqueue] = []
+        var i = 0
+        while i < retired.count {
+            let e = retired[i].entry
+            if e.pointee.users.load(ordering: .sequentiallyConsistent) == 0 {
+                e.pointee.retired.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+                dropped.append(retired[i].kq)
+                retired.swapAt(i, retired.count - 1)
+                retired.removeLast()
+            } else {
+                i += 1
+            }
         }
+        return dropped
+    }
+
+    /// Frees the retired kqueues nobody uses any more.
+    @inline(never)
+    static func reclaim() {
+        let dropped = table.lock.withLock { reclaimLocked() }
+        _ = dropped
     }
 
     /// All registered kqueues (snapshot).
     static func all() -> [EpollKqueue] {
-        liveLock.withLock { live }
+        table.lock.withLock { live }
     }
 
     /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
     /// whose descriptor no longer is theirs.
     public static func sweep(limit: Int? = nil) {
-        let kqueues: [EpollKqueue] = liveLock.withLock {
+        let kqueues: [EpollKqueue] = table.lock.withLock {
             guard let limit, limit < live.count else { return live }
             // A few at a time, round-robin from the cursor.
             let start = UInt(bitPattern: sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue)
             return (0..<UInt(limit)).map { live[Int((start &+ $0) % UInt(live.count))] }
         }
         for kq in kqueues { _ = kq.stillOurs() }
+        reclaim()
     }
 
     // MARK: - close tracking
@@ -121,7 +237,7 @@ public enum KqueueRegistry {
             // The kqueue itself is being closed: reclaim it now.
             kq.markClosed()
         }
-        let kqueues = liveLock.withLock { live }
+        let kqueues = all()
         for kq in kqueues where kq.fd != fd { kq.forgetDescriptor(fd) }
     }
 
@@ -132,8 +248,8 @@ public enum KqueueRegistry {
     /// with EBADF and nothing of the parent's is shared or leaked.
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
-            prepare: { for l in KqueueRegistry.shards.locks { l.lock() } },
-            parent: { for l in KqueueRegistry.shards.locks { l.unlock() } },
+            prepare: { KqueueRegistry.table.lock.lock() },
+            parent: { KqueueRegistry.table.lock.unlock() },
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
@@ -144,31 +260,75 @@ public enum KqueueRegistry {
     static func forgetAllInChild() {
         SignalHub.forgetInChild()
         KqueueWatchdog.forgetInChild()
-        liveLock.reset()
+        // Single-threaded here; the registry lock was taken in prepare and
+        // is freed first, with the lists taken out, as the old live lock was:
+        // nothing below may find them locked. The threads counted in the
+        // entries do not exist in the child: every entry is emptied. Other
+        // locks (per-kqueue) may have been held by such threads, so only
+        // immutable or quiescent fields are touched.
+        table.lock.reset()
+        let kqueues = live, wasRetired = retired
         live = []
-        // Single-threaded here; the shard locks were taken in prepare. Other
-        // locks (per-kqueue) may have been held by threads that do not exist in
-        // the child, so only immutable or quiescent fields are touched.
-        for s in 0..<shardCount {
-            shards.locks[s].reset()
-            shards.withLock(s) { t in
-                for case let kq? in t {
-                    // Linked without the preload library, the program's close()
-                    // of a kqueue goes unseen and its number may now be another
-                    // file of the program: close nothing unless the number still
-                    // is this kqueue (its descriptors then leak into the child,
-                    // close-on-exec).
-                    let ours = kq.probeIdentity()
-                    kq.forkedAway = true
-                    kq.closed.store(true, ordering: .relaxed)
-                    guard ours else { continue }
-                    kq.closeDescriptorsInChild()
-                }
-                // The objects are abandoned, not freed: their locks may be held.
-                // Kept referenced, so leak checkers see them as reachable.
-                for case let kq? in t { abandonedInChild.append(kq) }
-                t.removeAll()
+        retired = []
+        for leaf in leaves {
+            for i in 0..<leafSize {
+                let e = (leaf + i * entryStride).assumingMemoryBound(to: Entry.self)
+                e.pointee.kqueue.store(0, ordering: .relaxed)
+                e.pointee.users.store(0, ordering: .relaxed)
+                e.pointee.retired.store(0, ordering: .relaxed)
             }
         }
+        for kq in kqueues {
+            // Linked without the preload library, the program's close()
+            // of a kqueue goes unseen and its number may now be another
+            // file of the program: close nothing unless the number still
+            // is this kqueue (its descriptors then leak into the child,
+            // close-on-exec).
+            let ours = kq.probeIdentity()
+            kq.forkedAway = true
+            kq.closed.store(true, ordering: .relaxed)
+            guard ours else { continue }
+            kq.closeDescriptorsInChild()
+        }
+        // The objects are abandoned, not freed: their locks may be held.
+        // Kept referenced, so leak checkers see them as reachable.
+        for kq in kqueues { abandonedInChild.append(kq) }
+        for r in wasRetired {
+            r.kq.forkedAway = true
+            abandonedInChild.append(r.kq)
+        }
+    }
+}
+
+/// How a thread inside kevent() keeps its kqueue alive: counted in the
+/// kqueue's registry entry (no atomic on the object itself), or, for a wait
+/// that may block for long, by a reference of its own — a blocked thread
+/// must not keep a kqueue retired under the same number from being freed.
+public struct KqueueHold {
+    /// The entry the thread is counted in, nil once it holds a reference instead (or never was counted).
+    var entry: UnsafeMutablePointer<KqueueRegistry.Entry>?
+
+    init(entry: UnsafeMutablePointer<KqueueRegistry.Entry>?) { self.entry = entry }
+
+    /// A caller that owns a reference to the kqueue already (the Swift API, tests).
+    static var owned: KqueueHold { KqueueHold(entry: nil) }
+
+    /// Before a wait that may block past the liveness interval: takes a reference, leaves the entry.
+    mutating func keepForLongWait(_ kq: EpollKqueue) {
+        guard let e = entry else { return }
+        _ = Unmanaged.passRetained(kq)
+        entry = nil
+        KqueueRegistry.leave(e)
+        retainedHere = true
+    }
+
+    /// Whether ``keepForLongWait(_:)`` took a reference that ``end(_:)`` gives back.
+    var retainedHere = false
+
+    /// The thread is done with the kqueue.
+    @inline(__always)
+    func end(_ kq: Unmanaged<EpollKqueue>) {
+        if let e = entry { KqueueRegistry.leave(e) }
+        if retainedHere { kq.release() }
     }
 }
