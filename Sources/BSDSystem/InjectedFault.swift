@@ -30,9 +30,9 @@ public enum InjectedFault {
     #if DEBUG
     /// Armed faults, all calls together: the fast check reads this alone.
     private static let armed = Atomic<Int>(0)
-    /// Per call: the errno to give, how many calls are left to fail, and the thread whose calls fail.
-    nonisolated(unsafe) private static var faults = [(errno: Int32, left: Int, thread: pthread_t)](
-        repeating: (0, 0, 0), count: Call.allCases.count)
+    /// Armed faults, one per (call, thread): tests on other threads arm the
+    /// same call at the same time, and one must not replace another's.
+    nonisolated(unsafe) private static var faults: [(call: Call, errno: Int32, left: Int, thread: pthread_t)] = []
     private static let lock = FutexLock()
     #endif
 
@@ -41,9 +41,13 @@ public enum InjectedFault {
     public static func arm(_ call: Call, _ errno: Errno, count: Int = 1) {
         #if DEBUG
         lock.withLock {
-            let before = faults[call.rawValue].left
-            faults[call.rawValue] = (errno.rawValue, max(count, 0), pthread_self())
-            armed.add(max(count, 0) - before, ordering: .sequentiallyConsistent)
+            let me = pthread_self()
+            if let i = faults.firstIndex(where: { $0.call == call && pthread_equal($0.thread, me) != 0 }) {
+                armed.subtract(faults[i].left, ordering: .sequentiallyConsistent)
+                faults.remove(at: i)
+            }
+            faults.append((call, errno.rawValue, max(count, 0), me))
+            armed.add(max(count, 0), ordering: .sequentiallyConsistent)
         }
         #else
         _ = (call, errno, count)
@@ -55,12 +59,11 @@ public enum InjectedFault {
     public static func disarm() -> Int {
         #if DEBUG
         return lock.withLock {
+            let me = pthread_self()
             var left = 0
-            for i in faults.indices where pthread_equal(faults[i].thread, pthread_self()) != 0 {
-                left += faults[i].left
-                armed.subtract(faults[i].left, ordering: .sequentiallyConsistent)
-                faults[i] = (0, 0, 0)
-            }
+            for f in faults where pthread_equal(f.thread, me) != 0 { left += f.left }
+            faults.removeAll { pthread_equal($0.thread, me) != 0 }
+            armed.subtract(left, ordering: .sequentiallyConsistent)
             return left
         }
         #else
@@ -84,11 +87,12 @@ public enum InjectedFault {
 
     @usableFromInline static func take(_ call: Call) -> Bool {
         lock.withLock {
-            let f = faults[call.rawValue]
-            guard f.left > 0, pthread_equal(f.thread, pthread_self()) != 0 else { return false }
-            faults[call.rawValue].left = f.left - 1
+            let me = pthread_self()
+            guard let i = faults.firstIndex(where: { $0.call == call && $0.left > 0 && pthread_equal($0.thread, me) != 0 })
+            else { return false }
+            faults[i].left -= 1
             armed.subtract(1, ordering: .sequentiallyConsistent)
-            Glibc.errno = f.errno
+            Glibc.errno = faults[i].errno
             return true
         }
     }
