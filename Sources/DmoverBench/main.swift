@@ -77,7 +77,7 @@ if explainOnly {
         case "iscsi-crc32c", "compare": nt = Int.max
         default:
             nt = SoftwareBackendConfig.nonTemporalMinimum
-            if let m = Int(f.dropFirst(3)), f.hasPrefix("xor"), m >= 4, tuning.xorNonTemporalWorkingSet != Int.max {
+            if let m = Int(f.dropFirst(3)), f.hasPrefix("xor"), m >= 4, m < tuning.xorGroupMinimum, tuning.xorNonTemporalWorkingSet != Int.max {
                 nt = min(nt, tuning.xorNonTemporalWorkingSet / (m + 1))
             }
         }
@@ -95,6 +95,9 @@ if explainOnly {
             line += "\(Kernels.level)\(Kernels.usesRepStrings && (f == "zero" || f == "fill8" || f == "copy") ? " + rep \(f == "copy" ? "movsb" : "stosb") from \(fmtSize(KernelTuning.repStringMinimum))" : "")"
             line += ", non-temporal from \(fmtSize(nt)) (\(pages == 1 ? "sequential" : "\(pages) pages interleaved"))"
             if f == "copy-crc32c" { line += ", crc \(tuning.crc.rawValue)" }
+            if f.hasPrefix("xor"), let m = Int(f.dropFirst(3)), m >= tuning.xorGroupMinimum, m >= 5 {
+                line += "; below it 4 inputs per pass over each 4 KiB (xor of \(tuning.xorGroupMinimum)+ inputs)"
+            }
         }
         print(line)
     }

@@ -100,8 +100,11 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         if kind == .zero || kind == .fill8 { return fillNTThreshold(k) }
         let general = ntMin.load(ordering: .relaxed)
         // xor of 4 or more inputs: non-temporal once all buffers outgrow the
-        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet).
-        if kind == .xor && inputs >= 4 { return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1)) }
+        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet),
+        // except where the grouped passes run (their output chunk stays in L1d).
+        if kind == .xor && inputs >= 4 && inputs < dmoverXorGroupMinimum {
+            return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1))
+        }
         return general
     }
 
@@ -113,7 +116,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     func usesNonTemporal(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ length: Int, _ k: ActiveKernels) -> Bool {
         if kind == .zero || kind == .fill8 { return length >= fillNTThreshold(k) }
         if length >= ntMin.load(ordering: .relaxed) { return true }
-        guard kind == .xor && inputs >= 4 else { return false }
+        guard kind == .xor && inputs >= 4 && inputs < dmoverXorGroupMinimum else { return false }
         let (m, overflow) = (length &+ 1).multipliedReportingOverflow(by: inputs &+ 1)
         return overflow || m > xorNTWorkingSet.load(ordering: .relaxed)
     }
@@ -143,6 +146,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
 
     private init() {
         dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
+        dmoverXorGroupMinimum = KernelTuning.current.xorGroupMinimum
         dmoverCRCPrefetchChain = KernelTuning.current.crcPrefetchChain
         dmoverCRCPrefetchMinimum = KernelTuning.current.crcPrefetchMinimum
         let table = SoftwareFunction.table
