@@ -59,7 +59,9 @@ static void test_xor16_in_place_later_input(void) {
     for (int j = 0; j < K; j++) dmtest_fill_random(in[j], N + 64);
     const size_t lens[] = { 1, 63, 4096, 4097, N };
     for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
-        for (int out = 0; out < K; out += 9) {
+        static const int outs[] = { 0, 9, K - 1 };
+        for (size_t oi = 0; oi < sizeof outs / sizeof outs[0]; oi++) {
+            int out = outs[oi];
             size_t len = lens[li];
             int off = (int)(li * 7 % 33);
             for (size_t i = 0; i < len; i++) {
