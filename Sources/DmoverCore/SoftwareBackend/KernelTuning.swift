@@ -141,8 +141,8 @@ public struct KernelTuning: Sendable {
         // xor of many inputs: page-aligned inputs put their lines at one
         // offset into one L1d set; once the inputs alone outnumber its ways,
         // passes over four inputs at a time (plus the output) beat one pass
-        // over all of them. Measured on Zen 2 (8 ways): xor16 4 KiB 1.6x,
-        // 64 KiB 1.3x faster grouped; xor8 (9 streams) 6% slower grouped.
+        // over all of them. Measured on Zen 2 (8 ways): xor16 4 KiB 1.4-1.7x,
+        // 64 KiB 1.2x faster grouped; xor8 (9 streams) 6% slower grouped.
         let ways = f.l1dWays > 0 ? f.l1dWays : 8
         t.xorGroupMinimum = ways < 16 ? max(5, ways + 1) : Int.max
         t.reasons.append(t.xorGroupMinimum <= 16
