@@ -5,11 +5,14 @@
 // absolute goals at 256 MiB.
 //
 //   dmover-bench [--quick] [--explain] [--trials N] [--sizes 4K,64K,1M,32M,256M] [--functions zero,copy,...]
+//                [--requests N]
 // GB/s = bytes of the output per second (bytes of input for crc32c/compare).
 // "1 worker" is the single-core comparison; "2 workers" splits large requests.
 // The kernel, the request path and the reference are timed in turn, trial by
 // trial, on the same buffers, so a disturbance hits all three alike; each
 // keeps its best trial. --explain prints the machine facts and the choices.
+// --requests N only runs each request N times, untimed (for counting the
+// request path's instructions under callgrind or perf stat).
 
 import CDmoverBench
 import DmoverCore
@@ -24,6 +27,7 @@ var sizes: [Int] = [4 << 10, 64 << 10, 1 << 20, 32 << 20, 256 << 20]
 var functions = ["zero", "fill8", "copy", "xor2", "xor4", "xor8", "xor16", "iscsi-crc32c", "copy-crc32c", "compare"]
 var explainOnly = false
 var trials = 15
+var requestsOnly = 0
 var args = CommandLine.arguments.dropFirst()
 func parseSize(_ s: Substring) -> Int? {
     let mult: Int = s.hasSuffix("K") ? 1 << 10 : s.hasSuffix("M") ? 1 << 20 : s.hasSuffix("G") ? 1 << 30 : 1
@@ -36,8 +40,9 @@ while let a = args.popFirst() {
     case "--functions": functions = (args.popFirst() ?? "").split(separator: ",").map(String.init)
     case "--explain": explainOnly = true
     case "--trials": trials = max(1, Int(args.popFirst() ?? "") ?? 15)
+    case "--requests": requestsOnly = max(1, Int(args.popFirst() ?? "") ?? 1)
     default:
-        print("usage: dmover-bench [--quick] [--explain] [--trials N] [--sizes 4K,64K,1M,32M,256M] [--functions zero,copy,...]")
+        print("usage: dmover-bench [--quick] [--explain] [--trials N] [--sizes 4K,64K,1M,32M,256M] [--functions zero,copy,...] [--requests N]")
         exit(2)
     }
 }
@@ -72,7 +77,7 @@ if explainOnly {
         case "iscsi-crc32c", "compare": nt = Int.max
         default:
             nt = SoftwareBackendConfig.nonTemporalMinimum
-            if let m = Int(f.dropFirst(3)), f.hasPrefix("xor"), m >= 4, tuning.xorNonTemporalWorkingSet != Int.max {
+            if let m = Int(f.dropFirst(3)), f.hasPrefix("xor"), m >= 4, m < tuning.xorGroupMinimum, tuning.xorNonTemporalWorkingSet != Int.max {
                 nt = min(nt, tuning.xorNonTemporalWorkingSet / (m + 1))
             }
         }
@@ -90,6 +95,9 @@ if explainOnly {
             line += "\(Kernels.level)\(Kernels.usesRepStrings && (f == "zero" || f == "fill8" || f == "copy") ? " + rep \(f == "copy" ? "movsb" : "stosb") from \(fmtSize(KernelTuning.repStringMinimum))" : "")"
             line += ", non-temporal from \(fmtSize(nt)) (\(pages == 1 ? "sequential" : "\(pages) pages interleaved"))"
             if f == "copy-crc32c" { line += ", crc \(tuning.crc.rawValue)" }
+            if f.hasPrefix("xor"), let m = Int(f.dropFirst(3)), m >= tuning.xorGroupMinimum, m >= 5 {
+                line += "; below it 4 inputs per pass over each 4 KiB (xor of \(tuning.xorGroupMinimum)+ inputs)"
+            }
         }
         print(line)
     }
@@ -196,6 +204,19 @@ let output = buffer(maxSize, 0)
 }
 
 // MARK: - run
+
+if requestsOnly > 0 {
+    SoftwareBackendConfig.workerThreads = 1
+    for name in functions {
+        for n in sizes {
+            let request = bsdshim(name, n)
+            for _ in 0..<requestsOnly { request.run() }
+            request.finish()
+            print("\(name) \(fmtSize(n)): \(requestsOnly) requests")
+        }
+    }
+    exit(0)
+}
 
 /// v with `digits` decimals, right-aligned in w columns.
 func fmt(_ v: Double, _ w: Int = 7, digits: Int = 1) -> String {

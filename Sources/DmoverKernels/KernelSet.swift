@@ -103,6 +103,10 @@ public enum DmoverKernelSet<ISA: DmoverStoreISA> {
 public enum DmoverXorKernel<ISA: DmoverStoreISA, let N: Int> {
     @inlinable @inline(__always)
     public static func run(_ d: UnsafeMutableRawPointer, _ s: UnsafePointer<UnsafeRawPointer>, _ n: Int, _ nt: Bool) {
+        if N >= 5 && !nt && N >= dmoverXorGroupMinimum && dmoverXorDisjoint(d, s, N, n) {
+            dmoverXorGrouped(ISA.self, d, s, N, n)
+            return
+        }
         var p = InlineArray<N, UnsafeRawPointer>(repeating: s[0])
         for j in 1..<N { p[j] = s[j] }
         if N < 9 || !ISA.loopsOverManyInputs {

@@ -80,6 +80,19 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(KernelTuning.derive(g, cpuLevel: .avx2, stringInstructionsAllowed: true).crc == .pclmul)
     }
 
+    /// xor runs in grouped passes once its inputs outnumber the L1d ways.
+    @Test func xorGroupsFromTheL1dWays() {
+        var f = guestFacts(.amd, family: 0x17, model: 0x31, avx512: false, fsrm: false, l3: 16 << 20, sharing: 2)
+        f.l1dWays = 8
+        #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == 9)
+        f.l1dWays = 12
+        #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == 13)
+        f.l1dWays = 16
+        #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == Int.max)
+        f.l1dWays = 0    // unknown: 8 ways assumed
+        #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == 9)
+    }
+
     @Test func thisMachinesFactsAreConsistent() {
         let f = MachineFacts.current
         print("facts: \(f.vendor) family \(f.family) model \(f.model) \(f.microarchitecture), L3 \(f.l3) shared by \(f.l3Sharing)")

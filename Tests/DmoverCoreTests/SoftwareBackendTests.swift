@@ -109,6 +109,27 @@ func run(_ name: String, inputs: [[UInt8]], output: Int?, immediate: UInt64 = 0)
         }
     }
 
+    /// The grouped xor passes (forced from 5 inputs) at lengths around their
+    /// 4 KiB chunk, for every level, against the scalar reference.
+    @Test(arguments: KernelLevel.allCases)
+    func groupedXorMatchesReference(level: KernelLevel) throws {
+        NativeKernels.install()
+        let before = Kernels.level, groupsBefore = dmoverXorGroupMinimum
+        Kernels.use(level)
+        dmoverXorGroupMinimum = 5
+        defer { Kernels.use(before); dmoverXorGroupMinimum = groupsBefore }
+        let seed = UInt64.random(in: 0...UInt64.max)
+        print("seed \(seed) level \(level)")
+        var rng = SeededRandom(state: seed)
+        for k in 5...16 {
+            let n = [1, 63, 4095, 4096, 4097, 9001].randomElement(using: &rng)!
+            let ins = (0..<k).map { _ in (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+            var want = [UInt8](repeating: 0, count: n)
+            for i in 0..<n { for j in 0..<k { want[i] ^= ins[j][i] } }
+            #expect(try run("xor\(k)", inputs: ins, output: n).out == want, "xor\(k) of \(n) bytes")
+        }
+    }
+
     @Test func shapeErrorsAreEINVAL() throws {
         #expect(try run("copy", inputs: [[1, 2, 3]], output: 4).error == 22)
         #expect(try run("iscsi-crc32c", inputs: [[1, 2, 3]], output: 3).error == 22)

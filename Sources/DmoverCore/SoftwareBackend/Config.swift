@@ -14,12 +14,12 @@ public enum SoftwareBackendConfig {
     /// (BSDSHIM_DMOVER_THREADS).
     public static var workerThreads: Int {
         get { b.workers.load(ordering: .relaxed) }
-        set { b.workers.store(min(max(1, newValue), WorkerPool.maxParts), ordering: .relaxed) }
+        set { b.workers.store(min(max(1, newValue), WorkerPool.maxParts), ordering: .relaxed); b.publishSplit() }
     }
     /// Requests at least this long (bytes) are split (BSDSHIM_DMOVER_SPLIT_MIN, default 4 MiB).
     public static var splitMinimum: Int {
         get { b.splitMin.load(ordering: .relaxed) }
-        set { b.splitMin.store(max(0, newValue), ordering: .relaxed) }
+        set { b.splitMin.store(max(0, newValue), ordering: .relaxed); b.publishSplit() }
     }
     /// Outputs at least this long use non-temporal stores (BSDSHIM_DMOVER_NT_MIN; default
     /// from the CPU, see `KernelTuning`).

@@ -115,6 +115,7 @@ public enum Kernels {
             let tuning = KernelTuning.current
             b.level.store(min(tuning.level, cpuLevel).rawValue, ordering: .relaxed)
             b.rep.store(tuning.repStrings && tuning.level >= .avx2 ? 1 : 0, ordering: .relaxed)
+            b.publishKernels()
         }
     }
 
@@ -125,12 +126,14 @@ public enum Kernels {
     /// Selects a level for tests and benchmarks (clamped to what this process supports).
     public static func use(_ l: KernelLevel) {
         SoftwareBackend.shared.level.store(min(l, supported).rawValue, ordering: .relaxed)
+        SoftwareBackend.shared.publishKernels()
     }
 
     /// Selects the string-instruction (true) or vector-loop (false) copy and
     /// fill for tests and benchmarks (baseline has only the loops).
     public static func useRepStrings(_ on: Bool) {
         SoftwareBackend.shared.rep.store(on ? 1 : 0, ordering: .relaxed)
+        SoftwareBackend.shared.publishKernels()
     }
 
     /// Name of the kernels in use, e.g. "avx512 + vpclmulqdq".

@@ -43,47 +43,54 @@ extension SoftwareBackend {
                 guard l.l_addr != nil, l.l_len == length else { return false }
             }
         }
-        if length >= max(splitMin.load(ordering: .relaxed), 64 << 10) && workers.load(ordering: .relaxed) > 1 {
-            return false
-        }
-        let k = kernels
-        let nt = hasOutput && usesNonTemporal(kind, n, length, k)
+        if length >= linearSplitMin.load(ordering: .relaxed) { return false }
+        // Each case reads only the entry point it calls from the set.
+        let k = kernelSet
+        let nt = hasOutput && usesNonTemporal(kind, n, length, k.pointee)
+        // dreq_immediate read and written in place as one word (a copy of
+        // the byte tuple compiled to a load, shift and or per byte).
+        let immediate = UnsafeMutableRawPointer(dreq) + Self.immediateOffset
         // Inputs checked non-nil above; one- and two-input kernels take them
         // straight from the request (no pointer array on this frame).
         @inline(__always) func input(_ j: Int) -> UnsafeRawPointer { UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
         RequestBlocks.markRunning(dreq)
         switch kind {
         case .zero:
-            k.fill(dst, 0, length, nt)
+            k.pointee.fill(dst, 0, length, nt)
         case .fill8:
-            k.fill(dst, UInt64(dreq.pointee.dreq_immediate.0) &* 0x0101_0101_0101_0101, length, nt)
+            k.pointee.fill(dst, UInt64(immediate.load(as: UInt8.self)) &* 0x0101_0101_0101_0101, length, nt)
         case .copy:
-            k.copy(dst, input(0), length, nt)
+            k.pointee.copy(dst, input(0), length, nt)
         case .xor:
-            Self.xorLinear(k.xor[n], dst, inbuf, n, length, nt)
+            Self.xorLinear(k.pointee.xor[n], dst, inbuf, n, length, nt)
         case .crc32c, .copyCRC32C:
-            let raw = withUnsafeBytes(of: dreq.pointee.dreq_immediate) { ~$0.loadUnaligned(as: UInt32.self) }
-            var c = UInt32(littleEndian: raw)
+            var c = ~UInt32(littleEndian: immediate.loadUnaligned(as: UInt32.self))
             let src = input(0)
+            let crc = k.pointee.crc
             if kind == .crc32c {
-                c = k.crc(c, src, length)
+                c = crc(c, src, length)
             } else {
+                let copy = k.pointee.copy
                 var i = 0
                 while i < length {
                     let b = min(CopyCRC32CFunction.blockSize, length &- i)
-                    c = k.crc(c, src + i, b)
-                    k.copy(dst + i, src + i, b, nt)
+                    c = crc(c, src + i, b)
+                    copy(dst + i, src + i, b, nt)
                     i &+= b
                 }
             }
-            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: (~c).littleEndian, as: UInt32.self) }
+            immediate.storeBytes(of: (~c).littleEndian, as: UInt32.self)
         case .compare:
-            let i = k.compare(input(0), input(1), length)
+            let i = k.pointee.compare(input(0), input(1), length)
             let imm = i < length ? UInt64(i) &+ 1 : 0
-            withUnsafeMutableBytes(of: &dreq.pointee.dreq_immediate) { $0.storeBytes(of: imm.littleEndian, as: UInt64.self) }
+            immediate.storeBytes(of: imm.littleEndian, as: UInt64.self)
         }
         return true
     }
+
+    /// Byte offset of dreq_immediate (folded to a constant, as RequestBlocks' flags offset).
+    @inline(__always)
+    private static var immediateOffset: Int { MemoryLayout<dmover_request>.offset(of: \.dreq_immediate)! }
 
     /// The xor kernel over checked linear inputs, which it takes as an array
     /// of pointers: built here, out of line, so that the other functions'

@@ -31,6 +31,8 @@ public struct MachineFacts: Sendable {
     public var movdir64b = false
     /// Data cache sizes in bytes (0 when unknown) and the logical CPUs sharing the last level.
     public var l1d = 0, l2 = 0, l3 = 0, l3Sharing = 1
+    /// Ways of the L1 data cache (0 when unknown): lines at one page offset it holds at once.
+    public var l1dWays = 0
     /// Online CPUs of this machine or guest (not the affinity mask: see ``l3PerThread``).
     public var cpus = 1
 
@@ -121,7 +123,7 @@ public struct MachineFacts: Sendable {
                 let size = Int(x.b >> 22 + 1) * Int(x.b >> 12 & 0x3FF + 1) * Int(x.b & 0xFFF + 1) * (Int(x.c) + 1)
                 let sharing = Int(x.a >> 14 & 0xFFF) + 1
                 switch level {
-                case 1: f.l1d = size
+                case 1: f.l1d = size; f.l1dWays = Int(x.b >> 22) + 1
                 case 2: f.l2 = size
                 case 3: f.l3 = size; f.l3Sharing = sharing
                 default: break
@@ -131,6 +133,7 @@ public struct MachineFacts: Sendable {
         #endif
         // What the C library reports, where CPUID gave nothing (other vendors, old parts).
         if f.l1d == 0 { f.l1d = max(0, sysconf(Int32(_SC_LEVEL1_DCACHE_SIZE))) }
+        if f.l1dWays == 0 { f.l1dWays = max(0, sysconf(Int32(_SC_LEVEL1_DCACHE_ASSOC))) }
         if f.l2 == 0 { f.l2 = max(0, sysconf(Int32(_SC_LEVEL2_CACHE_SIZE))) }
         if f.l3 == 0 { f.l3 = max(0, sysconf(Int32(_SC_LEVEL3_CACHE_SIZE))) }
         return f

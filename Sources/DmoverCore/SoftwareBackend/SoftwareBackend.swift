@@ -76,6 +76,14 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// Address of the kernel table (2 sets per level: vector loops, string instructions): the baseline one until the ISA
     /// kernels are installed (tables are immutable once published).
     let tableBase = Atomic<UInt>(Kernels.baselineBase)
+    /// Address of the kernel set in use (the table entry `level` · 2 + `rep`),
+    /// republished by `publishKernels` whenever one of the three changes: the
+    /// request path reads one word instead of three and an index computation.
+    let activeSet = Atomic<UInt>(Kernels.baselineBase)
+    /// Requests at least this long are split: max(splitMin, 64 KiB) with more
+    /// than one worker, else never (Int.max). Republished by `publishSplit`
+    /// when either tunable changes, so the light path makes one comparison.
+    let linearSplitMin = Atomic<Int>(Int.max)
 
     /// The non-temporal size for zero and fill8 with kernels `k`: kernels that
     /// fill with rep stosb keep it up to `fillNTMin` too (the data stays in
@@ -92,8 +100,11 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         if kind == .zero || kind == .fill8 { return fillNTThreshold(k) }
         let general = ntMin.load(ordering: .relaxed)
         // xor of 4 or more inputs: non-temporal once all buffers outgrow the
-        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet).
-        if kind == .xor && inputs >= 4 { return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1)) }
+        // working-set limit (see KernelTuning.xorNonTemporalWorkingSet),
+        // except where the grouped passes run (their output chunk stays in L1d).
+        if kind == .xor && inputs >= 4 && inputs < dmoverXorGroupMinimum {
+            return min(general, xorNTWorkingSet.load(ordering: .relaxed) / (inputs + 1))
+        }
         return general
     }
 
@@ -105,20 +116,37 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     func usesNonTemporal(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ length: Int, _ k: ActiveKernels) -> Bool {
         if kind == .zero || kind == .fill8 { return length >= fillNTThreshold(k) }
         if length >= ntMin.load(ordering: .relaxed) { return true }
-        guard kind == .xor && inputs >= 4 else { return false }
+        guard kind == .xor && inputs >= 4 && inputs < dmoverXorGroupMinimum else { return false }
         let (m, overflow) = (length &+ 1).multipliedReportingOverflow(by: inputs &+ 1)
         return overflow || m > xorNTWorkingSet.load(ordering: .relaxed)
     }
 
     /// The kernels of the level in use.
     @inline(__always)
-    var kernels: ActiveKernels {
-        UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring))
-            .unsafelyUnwrapped[level.load(ordering: .relaxed) &* 2 &+ rep.load(ordering: .relaxed)]
+    var kernels: ActiveKernels { kernelSet.pointee }
+
+    /// The kernel set in use, in the immutable table (read its fields where they are needed).
+    @inline(__always)
+    var kernelSet: UnsafePointer<ActiveKernels> {
+        UnsafePointer<ActiveKernels>(bitPattern: activeSet.load(ordering: .acquiring)).unsafelyUnwrapped
+    }
+
+    /// Republishes `activeSet` after the table, the level or `rep` changed.
+    func publishKernels() {
+        let t = UnsafePointer<ActiveKernels>(bitPattern: tableBase.load(ordering: .acquiring)).unsafelyUnwrapped
+        let set = t + (level.load(ordering: .relaxed) &* 2 &+ rep.load(ordering: .relaxed))
+        activeSet.store(UInt(bitPattern: set), ordering: .releasing)
+    }
+
+    /// Republishes `linearSplitMin` after `workers` or `splitMin` changed.
+    func publishSplit() {
+        let w = workers.load(ordering: .relaxed)
+        linearSplitMin.store(w > 1 ? max(splitMin.load(ordering: .relaxed), 64 << 10) : Int.max, ordering: .relaxed)
     }
 
     private init() {
         dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
+        dmoverXorGroupMinimum = KernelTuning.current.xorGroupMinimum
         dmoverCRCPrefetchChain = KernelTuning.current.crcPrefetchChain
         dmoverCRCPrefetchMinimum = KernelTuning.current.crcPrefetchMinimum
         let table = SoftwareFunction.table
@@ -135,6 +163,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         dmb.pointee.dmb_speed = 1      // as NetBSD: any other backend that claims a speed wins
         dmb.pointee.dmb_algdescs = UnsafePointer(descs)
         dmb.pointee.dmb_nalgdescs = Int32(table.count)
+        publishSplit()
     }
 
     private static let registered: Bool = {
