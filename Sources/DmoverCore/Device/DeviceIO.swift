@@ -75,7 +75,9 @@ public enum DmoverDevice {
         return try r.get()
     }
 
-    /// `carrying`: the preload library's call (see DmioState.carriesResponses).
+    /// `carrying`: the preload library's call, whose readable token may be
+    /// sent before the records run, with the records as its payload (see
+    /// DmioState.showReadable(copying:)): the program's plain read() is ours.
     private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
                               carrying: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.requestSize
@@ -109,28 +111,33 @@ public enum DmoverDevice {
                 continue
             }
             let k = Int(min(room, records - done))
-            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
-            guard UserMemory.copyIn(d.records, from: buf + Int(done) * size, count: k * size) else {
+            let from = buf + Int(done) * size
+            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the
+            // call. The token's send checks the records when it is due.
+            let early = carrying ? d.showReadable(copying: from, count: k) : .notSent
+            var copied = early == .sent
+            if copied {
+                memcpy(d.records, from, k * size)
+            } else if early == .notSent {
+                copied = UserMemory.copyIn(d.records, from: from, count: k * size)
+            }
+            guard copied else {
                 d.writeLock.unlock()
                 return done > 0 ? .success(Int(done) * size) : .failure(.badAddress)
             }
-            let first = run(d, count: k, copiedFrom: buf + Int(done) * size)
-            if carrying {
-                if !d.carriesResponses.load(ordering: .relaxed) { d.carriesResponses.store(true, ordering: .relaxed) }
-                d.updateReadiness(carrying: d.responses, first: first, count: k)
-            }
+            run(d, count: k, copiedFrom: from)
+            d.batchRan()
             d.writeLock.unlock()
             if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.completed) }
-            if !carrying { d.updateReadiness() }
+            d.updateReadiness()
             done += Int32(k)
         }
         return .success(count)
     }
 
-    /// Runs the k records copied to d.records and appends their responses
-    /// (also left in d.responses) to the ring; returns the first one's index.
-    /// Under writeLock, with room for k.
-    private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) -> Int32 {
+    /// Runs the k records copied to d.records and appends their responses to
+    /// the ring. Under writeLock, with room for k.
+    private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) {
         let foreign = DmoverFork.pid != d.opener
         for i in 0..<k {
             let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -147,7 +154,6 @@ public enum DmoverDevice {
         let slots = Int(DeviceProtocol.maxInFlight)
         for i in 0..<k { d.ring[(Int(first) &+ i) & (slots - 1)] = d.responses[i] }
         _ = cbsdshim_atomic_fetch_add_int(d.completed, Int32(k))
-        return first
     }
 
     /// Reads whole response records; NetBSD's semantics (a blocking read fills the whole count).
@@ -160,7 +166,7 @@ public enum DmoverDevice {
         return try r.get()
     }
 
-    /// `carried`: the preload library's call, which may take responses from the readable token (DmioState.takeCarried).
+    /// `carried`: the preload library's call, which may hide POLLIN by receiving the token into `buf` (DmioState.takeWithToken).
     private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
                              carried: Bool) -> Result<Int, Errno> {
         let size = DeviceProtocol.responseSize
@@ -181,7 +187,7 @@ public enum DmoverDevice {
             let first = cbsdshim_atomic_load_int(d.readCount)
             let available = Int(cbsdshim_atomic_load_int(d.completed) &- first)
             if available > 0 && carried {
-                switch d.takeCarried(into: buf + got * size, atMost: want - got) {
+                switch d.takeWithToken(into: buf + got * size, atMost: want - got) {
                 case .success(let n) where n > 0:
                     d.readLock.unlock()
                     if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
@@ -206,7 +212,6 @@ public enum DmoverDevice {
                     return got > 0 ? .success(got * size) : .failure(.badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
-                d.tokenSuperseded()
                 d.readLock.unlock()
                 if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
                 d.updateReadiness()
@@ -214,6 +219,12 @@ public enum DmoverDevice {
                 continue
             }
             d.readLock.unlock()
+            if d.running.load(ordering: .sequentiallyConsistent) != 0 && DmoverFork.pid == d.opener {
+                // POLLIN already shows records a writer is running: their responses come when it is done.
+                d.writeLock.lock()
+                d.writeLock.unlock()
+                continue
+            }
             if FileDescriptorOps.isNonBlocking(fd) { return got > 0 ? .success(got * size) : .failure(.wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
@@ -244,7 +255,9 @@ public enum DmoverDevice {
 
     /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
     public static let responseBytes: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
+        DeviceTable.with(fd) { d in
+            Int(d.inFlight &+ d.running.load(ordering: .relaxed)) * DeviceProtocol.responseSize
+        } ?? -1
     }
 
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
