@@ -201,7 +201,6 @@ static void test_sleepers_wake(void) {
     close_watched(fd);
 }
 
-#ifndef BSDSHIM_CTEST_LINKED_COMPAT_H
 /* Readable means a non-blocking read returns responses, also while a writer
  * in another thread is still running the requests it accepted (under the
  * preload library the token may show them before they complete: the read
@@ -285,17 +284,9 @@ static void test_readable_means_responses(void) {
     close(big_fd);
 }
 
-#endif
-
 int main(void) {
     RUN(test_every_interface_agrees);
     RUN(test_sleepers_wake);
-#ifndef BSDSHIM_CTEST_LINKED_COMPAT_H
-    /* Preload only: linked, this test finds now and then a zero-length token
-     * with nothing to read (poll readable, read EWOULDBLOCK) while the
-     * writer runs its next batch, also before the preload-path changes: a
-     * defect of the linked path, left for its own fix. */
     RUN(test_readable_means_responses);
-#endif
     return harness_finish();
 }

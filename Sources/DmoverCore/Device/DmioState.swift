@@ -195,9 +195,12 @@ public final class DmioState: @unchecked Sendable {
     // MARK: readiness
 
     /// Makes the socket (and the EVFILT_WRITE eventfd) show the counts after
-    /// they moved. Two loads unless the answer flips; the flipper re-reads the
-    /// counts after each flip, so a concurrent change either sees the new
-    /// `shown` and flips it back itself or is seen by the re-read.
+    /// they moved. Two loads unless the answer flips; the flipper stores the
+    /// target `shown` before it moves the socket and re-reads the counts
+    /// after each flip, so a concurrent change either sees the new `shown`
+    /// and, if its counts differ, waits for the lock and flips it back itself,
+    /// or is seen by the re-read. Either way a call returns only once the
+    /// socket shows what its own change left.
     @inline(__always) func updateReadiness() {
         if want == shown.load(ordering: .sequentiallyConsistent) { return }
         readinessLock.lock()
@@ -228,11 +231,12 @@ public final class DmioState: @unchecked Sendable {
         let was = shown.load(ordering: .sequentiallyConsistent)
         if was & 1 != 0 || !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return .notSent }
         running.store(Int32(count), ordering: .sequentiallyConsistent)
+        shown.store(was | 1, ordering: .sequentiallyConsistent)       // before the send, as in syncReadiness
         switch socket.setReadable(copying: records, count: count * DeviceProtocol.requestSize) {
         case .success:
-            shown.store(was | 1, ordering: .sequentiallyConsistent)
             return .sent
         case .failure(let e):
+            shown.store(was, ordering: .sequentiallyConsistent)
             running.store(0, ordering: .sequentiallyConsistent)
             return e == .badAddress ? .badAddress : .notSent
         }
@@ -261,8 +265,8 @@ public final class DmioState: @unchecked Sendable {
         let k = Int(cbsdshim_atomic_load_int(completed) &- first)
         guard k > 0, k <= atMost else { return .success(0) }
         let bytes = k * DeviceProtocol.responseSize
+        shown.store(was & ~1, ordering: .sequentiallyConsistent)       // before the receive, as in syncReadiness
         let got = socket.takeReadable(into: buf, count: bytes)
-        shown.store(was & ~1, ordering: .sequentiallyConsistent)
         var result = Result<Int, Errno>.success(0)
         switch got {
         case .success(let checked):
@@ -301,6 +305,12 @@ public final class DmioState: @unchecked Sendable {
             let now = want
             let was = shown.load(ordering: .sequentiallyConsistent)
             if now == was { break }
+            // Store the target before the socket moves: a caller whose counts
+            // moved meanwhile and that sees `shown` differ from them waits for
+            // readinessLock and syncs again. Stored after, a reader taking the
+            // responses of a token being sent would see the old `shown` equal
+            // its counts, return, and leave the token showing nothing to read.
+            shown.store(now, ordering: .sequentiallyConsistent)
             var done = now
             if (now ^ was) & 1 != 0 {
                 if !showReadable(now & 1 != 0) {
@@ -316,8 +326,10 @@ public final class DmioState: @unchecked Sendable {
                     if now & 2 != 0 { EventFD(fd: fd).signal() } else { EventFD(fd: fd).reset() }
                 }
             }
-            shown.store(done, ordering: .sequentiallyConsistent)
-            if done != now { break }
+            if done != now {
+                shown.store(done, ordering: .sequentiallyConsistent)
+                break
+            }
         }
     }
 
