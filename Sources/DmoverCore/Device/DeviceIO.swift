@@ -250,7 +250,9 @@ public enum DmoverDevice {
 
     /// For kevent's EVFILT_WRITE: requests that can be written now, or -1.
     public static let writeRoom: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
+        DeviceTable.with(fd) { d in
+            max(0, Int(DeviceProtocol.maxInFlight - d.inFlight &- d.running.load(ordering: .relaxed)))
+        } ?? -1
     }
 
     /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
@@ -263,7 +265,8 @@ public enum DmoverDevice {
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
-        guard let w = DeviceTable.with(fd, { $0.inFlight < DeviceProtocol.maxInFlight }) else { throw .badFileDescriptor }
+        guard let w = DeviceTable.with(fd, { $0.inFlight &+ $0.running.load(ordering: .relaxed) < DeviceProtocol.maxInFlight })
+        else { throw .badFileDescriptor }
         return w
     }
 
