@@ -94,19 +94,20 @@ public struct ReadinessSocket {
         return true
     }
 
-    /// Shows POLLIN with a token that carries `payload` (for the library: a
-    /// copy of what the token announces); false as for setReadable(true).
-    public func setReadable(carrying payload: UnsafeRawBufferPointer) -> Bool {
-        let sent = try? valueOrErrno {
-            InjectedFault.hit(.datagramSend) ? -1
-                : send(peer, payload.baseAddress, payload.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
+    /// Shows POLLIN with a token whose bytes the kernel copies from `count`
+    /// bytes at `payload`, any address of the process: the send is also the
+    /// check that they can be read (EFAULT, and nothing is sent, if not).
+    /// ENOBUFS or ENOMEM under memory pressure: nothing is sent either.
+    public func setReadable(copying payload: UnsafeRawPointer, count: Int) throws(Errno) {
+        _ = try valueOrErrno {
+            InjectedFault.hit(.datagramSend) ? -1 : send(peer, payload, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))
         }
-        return sent != nil
     }
 
     /// Hides POLLIN by receiving the token into `buf` (at most `count`
-    /// bytes; the kernel checks the buffer): the token's length, or EAGAIN
-    /// (no token), or EFAULT (`buf` not writable; the token is gone then).
+    /// bytes; the kernel checks that many of the buffer, or the token's
+    /// length if shorter): the bytes written, or EAGAIN (no token), or EFAULT
+    /// (`buf` not writable; the token is gone then).
     public func takeReadable(into buf: UnsafeMutableRawPointer, count: Int) throws(Errno) -> Int {
         try valueOrErrno { recv(client, buf, count, Int32(MSG_DONTWAIT)) }
     }

@@ -71,7 +71,9 @@ public enum DmoverDevice {
         return r
     }
 
-    /// `carrying`: the preload library's call (see DmioState.carriesResponses).
+    /// `carrying`: the preload library's call, whose readable token may be
+    /// sent before the records run, with the records as its payload (see
+    /// DmioState.showReadable(copying:)): the program's plain read() is ours.
     private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
                               carrying: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.requestSize
@@ -105,28 +107,33 @@ public enum DmoverDevice {
                 continue
             }
             let k = Int(min(room, records - done))
-            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
-            guard UserMemory.copyIn(d.records, from: buf + Int(done) * size, count: k * size) else {
+            let from = buf + Int(done) * size
+            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the
+            // call. The token's send checks the records when it is due.
+            let early = carrying ? d.showReadable(copying: from, count: k) : .notSent
+            var copied = early == .sent
+            if copied {
+                memcpy(d.records, from, k * size)
+            } else if early == .notSent {
+                copied = UserMemory.copyIn(d.records, from: from, count: k * size)
+            }
+            guard copied else {
                 d.writeLock.unlock()
                 return try partial(Int(done) * size, or: .badAddress)
             }
-            let first = run(d, count: k, copiedFrom: buf + Int(done) * size)
-            if carrying {
-                if !d.carriesResponses.load(ordering: .relaxed) { d.carriesResponses.store(true, ordering: .relaxed) }
-                d.updateReadiness(carrying: d.responses, first: first, count: k)
-            }
+            run(d, count: k, copiedFrom: from)
+            d.batchRan()
             d.writeLock.unlock()
             if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.completed) }
-            if !carrying { d.updateReadiness() }
+            d.updateReadiness()
             done += Int32(k)
         }
         return count
     }
 
-    /// Runs the k records copied to d.records and appends their responses
-    /// (also left in d.responses) to the ring; returns the first one's index.
-    /// Under writeLock, with room for k.
-    private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) -> Int32 {
+    /// Runs the k records copied to d.records and appends their responses to
+    /// the ring. Under writeLock, with room for k.
+    private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) {
         let foreign = DmoverFork.pid != d.opener
         for i in 0..<k {
             let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -143,7 +150,6 @@ public enum DmoverDevice {
         let slots = Int(DeviceProtocol.maxInFlight)
         for i in 0..<k { d.ring[(Int(first) &+ i) & (slots - 1)] = d.responses[i] }
         _ = cbsdshim_atomic_fetch_add_int(d.completed, Int32(k))
-        return first
     }
 
     /// Reads whole response records; NetBSD's semantics (a blocking read fills the whole count).
@@ -156,7 +162,7 @@ public enum DmoverDevice {
         return r
     }
 
-    /// `carried`: the preload library's call, which may take responses from the readable token (DmioState.takeCarried).
+    /// `carried`: the preload library's call, which may hide POLLIN by receiving the token into `buf` (DmioState.takeWithToken).
     private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
                              carried: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.responseSize
@@ -178,7 +184,7 @@ public enum DmoverDevice {
             let available = Int(cbsdshim_atomic_load_int(d.completed) &- first)
             if available > 0 && carried {
                 let n: Int
-                do throws(Errno) { n = try d.takeCarried(into: buf + got * size, atMost: want - got) } catch {
+                do throws(Errno) { n = try d.takeWithToken(into: buf + got * size, atMost: want - got) } catch {
                     d.readLock.unlock()
                     return try partial(got * size, or: error)
                 }
@@ -201,7 +207,6 @@ public enum DmoverDevice {
                     return try partial(got * size, or: .badAddress)
                 }
                 _ = cbsdshim_atomic_fetch_add_int(d.readCount, Int32(n))
-                d.tokenSuperseded()
                 d.readLock.unlock()
                 if d.waitingWriters.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.readCount) }
                 d.updateReadiness()
@@ -209,6 +214,12 @@ public enum DmoverDevice {
                 continue
             }
             d.readLock.unlock()
+            if d.running.load(ordering: .sequentiallyConsistent) != 0 && DmoverFork.pid == d.opener {
+                // POLLIN already shows records a writer is running: their responses come when it is done.
+                d.writeLock.lock()
+                d.writeLock.unlock()
+                continue
+            }
             if FileDescriptorOps.isNonBlocking(fd) { return try partial(got * size, or: .wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
@@ -242,18 +253,23 @@ public enum DmoverDevice {
 
     /// For kevent's EVFILT_WRITE: requests that can be written now, or -1.
     public static let writeRoom: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
+        DeviceTable.with(fd) { d in
+            max(0, Int(DeviceProtocol.maxInFlight - d.inFlight &- d.running.load(ordering: .relaxed)))
+        } ?? -1
     }
 
     /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
     public static let responseBytes: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
+        DeviceTable.with(fd) { d in
+            Int(d.inFlight &+ d.running.load(ordering: .relaxed)) * DeviceProtocol.responseSize
+        } ?? -1
     }
 
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
-        guard let w = DeviceTable.with(fd, { $0.inFlight < DeviceProtocol.maxInFlight }) else { throw .badFileDescriptor }
+        guard let w = DeviceTable.with(fd, { $0.inFlight &+ $0.running.load(ordering: .relaxed) < DeviceProtocol.maxInFlight })
+        else { throw .badFileDescriptor }
         return w
     }
 

@@ -65,16 +65,11 @@ public final class DmioState: @unchecked Sendable {
     /// eventfd readable exactly while there is room, for kevent's EVFILT_WRITE
     /// (its data is the room); made on the first registration, -1 otherwise.
     private let writeReadyFD = Atomic<Int32>(-1)
-    /// Set once the preload library's entry points serve this descriptor: the
-    /// program's plain read() is ours then, so a readable token may carry the
-    /// responses it announces (see takeCarried).
-    let carriesResponses = Atomic<Bool>(false)
-    /// The responses the readable token carries, [tokenFirst, tokenFirst +
-    /// tokenCount); tokenCount 0: none. Set under readinessLock; a read from
-    /// the ring clears tokenCount (tokenSuperseded) without it: the counters
-    /// wrap, so a token outliving its responses could later match them again.
-    private var tokenFirst: Int32 = 0
-    private let tokenCount = Atomic<Int32>(0)
+    /// Records a writer is running whose token it sent before running them
+    /// (showReadable(copying:)); 0 otherwise. They count as in flight for
+    /// readiness; set and cleared under writeLock, so a reader that finds
+    /// them waits for writeLock and then reads their responses.
+    let running = Atomic<Int32>(0)
     /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
@@ -115,8 +110,7 @@ public final class DmioState: @unchecked Sendable {
         d.opener = DmoverFork.pid
         d.completed.pointee = 0
         d.readCount.pointee = 0
-        d.carriesResponses.store(false, ordering: .relaxed)
-        d.tokenCount.store(0, ordering: .relaxed)
+        d.running.store(0, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
         d.number.store(socket.client, ordering: .relaxed)
         d.incarnation.add(1, ordering: .relaxed)
@@ -153,6 +147,7 @@ public final class DmioState: @unchecked Sendable {
     /// In a fork child: locks held by the parent's other threads are free.
     func resetLocksInChild() {
         for l in [writeLock, readLock, readinessLock] { l.reset() }
+        running.store(0, ordering: .relaxed)       // a batch the fork cut short never ends here
     }
 
     static func resetInChild() { spareLock.reset() }
@@ -200,9 +195,12 @@ public final class DmioState: @unchecked Sendable {
     // MARK: readiness
 
     /// Makes the socket (and the EVFILT_WRITE eventfd) show the counts after
-    /// they moved. Two loads unless the answer flips; the flipper re-reads the
-    /// counts after each flip, so a concurrent change either sees the new
-    /// `shown` and flips it back itself or is seen by the re-read.
+    /// they moved. Two loads unless the answer flips; the flipper stores the
+    /// target `shown` before it moves the socket and re-reads the counts
+    /// after each flip, so a concurrent change either sees the new `shown`
+    /// and, if its counts differ, waits for the lock and flips it back itself,
+    /// or is seen by the re-read. Either way a call returns only once the
+    /// socket shows what its own change left.
     @inline(__always) func updateReadiness() {
         if want == shown.load(ordering: .sequentiallyConsistent) { return }
         readinessLock.lock()
@@ -210,43 +208,83 @@ public final class DmioState: @unchecked Sendable {
         readinessLock.unlock()
     }
 
-    /// updateReadiness for a writer that just appended the responses
-    /// [first, first + count) (still under writeLock, so `batch` is stable): a
-    /// token it sends carries them, for takeCarried.
-    @inline(__always) func updateReadiness(carrying batch: UnsafePointer<dmio_usrresp>, first: Int32, count: Int) {
-        if want == shown.load(ordering: .sequentiallyConsistent) { return }
-        readinessLock.lock()
-        syncReadiness(carrying: UnsafeRawBufferPointer(start: batch, count: count * DeviceProtocol.responseSize), first: first)
-        readinessLock.unlock()
+    /// How showReadable(copying:) went.
+    enum EarlyToken {
+        /// The token is out and the records were readable: the caller runs them now.
+        case sent
+        /// POLLIN was shown already, or the send failed for want of memory: copy in as usual.
+        case notSent
+        /// Some byte of the records cannot be read; nothing was sent.
+        case badAddress
     }
 
-    /// Under readLock: when the readable token carries exactly the responses
-    /// waiting and the caller takes at least that many, receives them from
-    /// the socket straight into `buf` (the kernel's copy-out checks it) and so
-    /// hides POLLIN: one system call instead of a check, a copy and a
-    /// receive. Returns how many were taken (0: the token cannot serve this
-    /// read, use the ring), or throws EFAULT (nothing taken; POLLIN is shown again).
-    func takeCarried(into buf: UnsafeMutableRawPointer, atMost: Int) throws(Errno) -> Int {
+    /// Under writeLock, before `count` records at client address `records`
+    /// are run: if POLLIN is not shown, shows it with a token whose payload
+    /// the kernel copies from the records themselves, which is their
+    /// copy-in check (one system call for both). The records count as in
+    /// flight (`running`) until batchRan(); a reader that comes meanwhile
+    /// waits for them (NetBSD lets a request complete at any time before its
+    /// response is read).
+    func showReadable(copying records: UnsafeRawPointer, count: Int) -> EarlyToken {
         readinessLock.lock()
         defer { readinessLock.unlock() }
         let was = shown.load(ordering: .sequentiallyConsistent)
-        let carried = tokenCount.load(ordering: .relaxed)
-        guard carried > 0, was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return 0 }
+        if was & 1 != 0 || !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return .notSent }
+        running.store(Int32(count), ordering: .sequentiallyConsistent)
+        shown.store(was | 1, ordering: .sequentiallyConsistent)       // before the send, as in syncReadiness
+        do throws(Errno) {
+            try socket.setReadable(copying: records, count: count * DeviceProtocol.requestSize)
+            return .sent
+        } catch {
+            shown.store(was, ordering: .sequentiallyConsistent)
+            running.store(0, ordering: .sequentiallyConsistent)
+            return error == .badAddress ? .badAddress : .notSent
+        }
+    }
+
+    /// After the records of showReadable(copying:) were run and appended.
+    @inline(__always) func batchRan() {
+        if running.load(ordering: .relaxed) != 0 { running.store(0, ordering: .sequentiallyConsistent) }
+    }
+
+    /// Under readLock, for a read of at most `atMost` responses into `buf`:
+    /// when it takes every response waiting, receives the token into `buf`
+    /// (the kernel's copy-out checks the token's length of it; the rest, if
+    /// any, is checked as copyOut does), then copies the responses from the
+    /// ring over those bytes, so hiding POLLIN is the read's only system call.
+    /// Returns how many were taken (0: the read leaves responses waiting, or
+    /// the token was not there: use the ring), or throws EFAULT (nothing taken;
+    /// POLLIN is shown again).
+    func takeWithToken(into buf: UnsafeMutableRawPointer, atMost: Int) throws(Errno) -> Int {
+        readinessLock.lock()
+        defer { readinessLock.unlock() }
+        let was = shown.load(ordering: .sequentiallyConsistent)
+        guard was & 1 != 0, running.load(ordering: .sequentiallyConsistent) == 0, open.load(ordering: .acquiring),
+              DmoverFork.pid == opener else { return 0 }
         let first = cbsdshim_atomic_load_int(readCount)
-        let k = Int(carried)
-        guard tokenFirst == first, cbsdshim_atomic_load_int(completed) &- first == carried, k <= atMost else { return 0 }
+        let k = Int(cbsdshim_atomic_load_int(completed) &- first)
+        guard k > 0, k <= atMost else { return 0 }
         let bytes = k * DeviceProtocol.responseSize
-        // Anything but the whole token or EFAULT: it was taken behind our back, the ring serves the read.
+        shown.store(was & ~1, ordering: .sequentiallyConsistent)       // before the receive, as in syncReadiness
         var taken = 0
         var fault = false
         do throws(Errno) {
-            if try socket.takeReadable(into: buf, count: bytes) == bytes { taken = k }
+            let checked = try socket.takeReadable(into: buf, count: bytes)
+            if checked < bytes && !UserMemory.writable(buf + checked, count: bytes - checked) {
+                fault = true
+            } else {
+                let slots = Int(DeviceProtocol.maxInFlight)
+                let at = Int(first) & (slots - 1)
+                let run1 = min(k, slots - at)
+                memcpy(buf, ring + at, run1 * DeviceProtocol.responseSize)
+                if k > run1 { memcpy(buf + run1 * DeviceProtocol.responseSize, ring, (k - run1) * DeviceProtocol.responseSize) }
+                _ = cbsdshim_atomic_fetch_add_int(readCount, Int32(k))
+                taken = k
+            }
         } catch {
+            // EFAULT: nothing taken. Anything else: the token was taken behind our back, the ring serves the read.
             fault = error == .badAddress
         }
-        tokenCount.store(0, ordering: .relaxed)
-        shown.store(was & ~1, ordering: .sequentiallyConsistent)
-        if taken > 0 { _ = cbsdshim_atomic_fetch_add_int(readCount, Int32(k)) }
         // Re-read the counts: shows POLLIN again if responses still wait
         // (EFAULT, or a writer appended meanwhile) and POLLOUT if room opened.
         syncReadiness()
@@ -254,35 +292,28 @@ public final class DmioState: @unchecked Sendable {
         return taken
     }
 
-    /// Under readLock, after responses were taken from the ring: a token
-    /// shown now no longer carries what waits first, and is never taken (a
-    /// later store by a writer is for a newer token, checked by position).
-    @inline(__always) func tokenSuperseded() {
-        if tokenCount.load(ordering: .relaxed) != 0 { tokenCount.store(0, ordering: .relaxed) }
-    }
-
     @inline(__always) private var want: Int {
-        let n = inFlight
+        let n = inFlight &+ running.load(ordering: .sequentiallyConsistent)
         return (n > 0 ? 1 : 0) | (n < DeviceProtocol.maxInFlight ? 2 : 0)
     }
 
     /// Under readinessLock. In a fork child the socket is the parent's too:
-    /// left alone. A token shown here carries `payload` (the responses from
-    /// index `first` on) when given and the descriptor carries responses.
-    private func syncReadiness(carrying payload: UnsafeRawBufferPointer? = nil, first: Int32 = 0) {
+    /// left alone.
+    private func syncReadiness() {
         if !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return }
         while true {
             let now = want
             let was = shown.load(ordering: .sequentiallyConsistent)
             if now == was { break }
+            // Store the target before the socket moves: a caller whose counts
+            // moved meanwhile and that sees `shown` differ from them waits for
+            // readinessLock and syncs again. Stored after, a reader taking the
+            // responses of a token being sent would see the old `shown` equal
+            // its counts, return, and leave the token showing nothing to read.
+            shown.store(now, ordering: .sequentiallyConsistent)
             var done = now
             if (now ^ was) & 1 != 0 {
-                tokenCount.store(0, ordering: .relaxed)
-                if now & 1 != 0, let payload, carriesResponses.load(ordering: .relaxed),
-                   socket.setReadable(carrying: payload) {
-                    tokenFirst = first
-                    tokenCount.store(Int32(payload.count / DeviceProtocol.responseSize), ordering: .relaxed)
-                } else if !showReadable(now & 1 != 0) {
+                if !showReadable(now & 1 != 0) {
                     // The token could not be sent (memory pressure): POLLIN stays
                     // unshown, and the next read, write or close tries again.
                     done = (now & ~1) | (was & 1)
@@ -295,8 +326,10 @@ public final class DmioState: @unchecked Sendable {
                     if now & 2 != 0 { EventFD(fd: fd).signal() } else { EventFD(fd: fd).reset() }
                 }
             }
-            shown.store(done, ordering: .sequentiallyConsistent)
-            if done != now { break }
+            if done != now {
+                shown.store(done, ordering: .sequentiallyConsistent)
+                break
+            }
         }
     }
 

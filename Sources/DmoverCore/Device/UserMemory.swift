@@ -30,6 +30,12 @@ enum UserMemory {
         return ProcessMemory.copy(to, fromUnchecked: from, count: count, pid: DmoverFork.pid)
     }
 
+    /// True if all `count` bytes at client address `to` can be written (nothing is written).
+    static func writable(_ to: UnsafeRawPointer, count: Int) -> Bool {
+        guard let span = AddressCheck.pages(to, count, owner: -1) else { return false }
+        return AddressCheck.accessible(span.lo, span.hi, true)
+    }
+
     /// Writes `count` bytes from `from` to client address `to`; false if any
     /// byte is not writable (then none is written). As copyIn, with
     /// MADV_POPULATE_WRITE where the kernel has it.
