@@ -558,7 +558,7 @@ public final class EpollKqueue: @unchecked Sendable {
                         // A long wait is watched for a close() of the descriptor by the
                         // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
-                            hold.keepForLongWait(self)
+                            hold.keepOwnReference(self)
                             watched = KqueueWatchdog.waitBegins(self)
                             if !watched {
                                 wait = Self.livenessInterval

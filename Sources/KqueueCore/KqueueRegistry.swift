@@ -114,7 +114,7 @@ public enum KqueueRegistry {
 
     /// Runs `body` with the kqueue registered under `fd` at +0, no lock and no
     /// retain; nil if none is. `hold` lets a long wait keep the kqueue in its
-    /// own right (``KqueueHold/keepForLongWait(_:)``).
+    /// own right (``KqueueHold/keepOwnReference(_:)``).
     /// Not generic: the C entry point in another module calls it unspecialised.
     public static func withKqueue(_ fd: Int32, _ body: (EpollKqueue, inout KqueueHold) -> Int32) -> Int32? {
         guard let e = entry(fd) else { return nil }
@@ -123,6 +123,14 @@ public enum KqueueRegistry {
             return nil
         }
         var hold = KqueueHold(entry: e)
+        // A kqueue retired under this number is freed when the entry's count
+        // reaches 0. Threads of the number's new kqueue would keep the count
+        // up forever if they overlap (two pollers with short timeouts), so
+        // while one waits they hold their own reference and leave at once:
+        // only threads that entered before the retirement can delay it.
+        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 {
+            hold.keepOwnReference(ref.takeUnretainedValue())
+        }
         let r = ref._withUnsafeGuaranteedRef { body($0, &hold) }
         hold.end(ref)
         return r
@@ -313,8 +321,10 @@ public struct KqueueHold {
     /// A caller that owns a reference to the kqueue already (the Swift API, tests).
     static var owned: KqueueHold { KqueueHold(entry: nil) }
 
-    /// Before a wait that may block past the liveness interval: takes a reference, leaves the entry.
-    mutating func keepForLongWait(_ kq: EpollKqueue) {
+    /// Takes a reference and leaves the entry: before a wait that may block
+    /// past the liveness interval, or while a kqueue retired under the same
+    /// number waits for the entry to empty.
+    mutating func keepOwnReference(_ kq: EpollKqueue) {
         guard let e = entry else { return }
         _ = Unmanaged.passRetained(kq)
         entry = nil
@@ -322,7 +332,7 @@ public struct KqueueHold {
         retainedHere = true
     }
 
-    /// Whether ``keepForLongWait(_:)`` took a reference that ``end(_:)`` gives back.
+    /// Whether ``keepOwnReference(_:)`` took a reference that ``end(_:)`` gives back.
     var retainedHere = false
 
     /// The thread is done with the kqueue.

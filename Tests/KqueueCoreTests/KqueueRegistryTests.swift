@@ -4,6 +4,7 @@
 import BSDSystem
 import CBSDShimABI
 import Glibc
+import Synchronization
 import Testing
 @testable import KqueueCore
 
@@ -100,7 +101,7 @@ import Testing
     }
 
     /// A thread that blocks for long holds its kqueue by a reference of its
-    /// own (``KqueueHold/keepForLongWait(_:)``), not by the entry: the count
+    /// own (``KqueueHold/keepOwnReference(_:)``), not by the entry: the count
     /// of users of the number drops back, so a kqueue retired under the same
     /// number can be freed while the thread waits.
     @Test func longWaitLeavesTheEntry() throws {
@@ -112,10 +113,84 @@ import Testing
         let e = try #require(KqueueRegistry.entry(kq.fd))
         let users = KqueueRegistry.withKqueue(kq.fd) { inner, hold in
             let inside = e.pointee.users.load(ordering: .relaxed)
-            hold.keepForLongWait(inner)
+            hold.keepOwnReference(inner)
             return Int32(inside * 10 + e.pointee.users.load(ordering: .relaxed))
         }
         #expect(users == 10)
         #expect(e.pointee.users.load(ordering: .relaxed) == 0)
+    }
+
+    /// A kqueue retired while a thread was inside it, its number now another
+    /// kqueue's that two threads poll with short timeouts (their calls
+    /// overlap, so the number's count of users rarely reaches 0): the old
+    /// kqueue (whose deinit closes its descriptors) is freed once its own last user leaves,
+    /// while the pollers go on.
+    @Test func retiredKqueueIsFreedWhileItsNumbersNewKqueueIsPolled() throws {
+        // Other suites open descriptors in parallel: retry until the number is reused.
+        for _ in 0..<50 {
+            weak var old: EpollKqueue?
+            let fd: Int32
+            do {
+                let kq = try EpollKqueue.create()
+                (fd, old) = (kq.fd, kq)
+            }
+            let e = try #require(KqueueRegistry.entry(fd))
+            _ = try #require(KqueueRegistry.enter(e))        // a kevent() inside the old kqueue
+            Glibc.close(fd)
+            let fresh = try EpollKqueue.create()
+            defer {
+                KqueueRegistry.descriptorClosing(fresh.fd)
+                Glibc.close(fresh.fd)
+            }
+            guard fresh.fd == fd else {
+                KqueueRegistry.leave(e)
+                continue
+            }
+            let pollers = [RegistryPoller(fd: fd), RegistryPoller(fd: fd)]
+            for p in pollers { p.start() }
+            while pollers.contains(where: { $0.calls.load(ordering: .relaxed) < 2 }) { usleep(1_000) }
+            KqueueRegistry.leave(e)                           // the old kqueue's last user leaves
+            var waited = 0
+            while old != nil && waited < 2_000 {
+                usleep(1_000)
+                waited += 1
+            }
+            let freed = old == nil
+            for p in pollers { p.join() }
+            #expect(freed, "the retired kqueue outlived its last user by 2 s while its number was polled")
+            #expect(pollers.allSatisfy { $0.calls.load(ordering: .relaxed) > 2 })
+            return
+        }
+        Issue.record("the kqueue's number was never handed out again in 50 tries")
+    }
+}
+
+/// A thread calling kevent() on a descriptor number through the registry, with a 20 ms timeout, until stopped.
+private final class RegistryPoller: @unchecked Sendable {
+    let fd: Int32
+    let stop = Atomic<Bool>(false)
+    let calls = Atomic<Int>(0)
+    var thread = pthread_t()
+
+    init(fd: Int32) { self.fd = fd }
+
+    func start() {
+        pthread_create(&thread, nil, { arg in
+            let me = Unmanaged<RegistryPoller>.fromOpaque(arg!).takeUnretainedValue()
+            var ev = kevent()
+            while !me.stop.load(ordering: .relaxed) {
+                _ = KqueueRegistry.withKqueue(me.fd) { q, hold in
+                    Int32((try? q.kevent(changes: nil, count: 0, events: &ev, capacity: 1,
+                                         timeout: 20_000_000, hold: &hold)) ?? -1)
+                }
+                me.calls.add(1, ordering: .relaxed)
+            }
+            return nil
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    func join() {
+        stop.store(true, ordering: .relaxed)
+        pthread_join(thread, nil)
     }
 }
