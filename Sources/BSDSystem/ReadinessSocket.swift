@@ -94,10 +94,9 @@ public struct ReadinessSocket {
         return true
     }
 
-    /// Shows POLLIN with a token whose bytes the kernel copies from `count`
-    /// bytes at `payload`, any address of the process: the send is also the
-    /// check that they can be read (EFAULT, and nothing is sent, if not).
-    /// ENOBUFS or ENOMEM under memory pressure: nothing is sent either.
+    /// Shows POLLIN with a token that carries `count` bytes from `payload`
+    /// (for the library: a copy of what the token announces). ENOBUFS or
+    /// ENOMEM under memory pressure: nothing is sent.
     public func setReadable(copying payload: UnsafeRawPointer, count: Int) throws(Errno) {
         _ = try valueOrErrno {
             InjectedFault.hit(.datagramSend) ? -1 : send(peer, payload, count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL))

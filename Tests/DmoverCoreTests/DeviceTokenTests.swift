@@ -49,7 +49,7 @@ import Testing
     }
 
     /// Records that cannot be read: EFAULT, nothing in flight, POLLIN still
-    /// hidden (the token that would have checked them was never sent).
+    /// hidden.
     @Test func unreadableRecordsAreEFAULTAndShowNothing() throws {
         let fd = try openZeroSession()
         defer { try? DmoverDevice.close(fd) }
@@ -78,14 +78,14 @@ import Testing
         let wsize = MemoryLayout<dmio_usrreq>.stride, rsize = MemoryLayout<dmio_usrresp>.stride
         var reqs = [dmio_usrreq](repeating: dmio_usrreq(), count: 41)
         for i in 0..<41 { reqs[i].req_id = UInt32(i) }
-        #expect(try DmoverDevice.write(fd, &reqs, wsize, tracked: true) == wsize)   // token: 40 bytes
+        #expect(try DmoverDevice.write(fd, &reqs, wsize, tracked: true) == wsize)   // token: one response, 16 bytes
         let rest = try reqs.withUnsafeBytes { try DmoverDevice.write(fd, $0.baseAddress! + wsize, 40 * wsize, tracked: true) }
         #expect(rest == 40 * wsize)
         let page = Int(ProcessMemory.pageSize)
         let map = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
         defer { munmap(map, 2 * page) }
         #expect(munmap(map + page, page) == 0)
-        // 41 responses (656 bytes) from 64 bytes before the hole: the token's 40 fit, the rest does not.
+        // 41 responses (656 bytes) from 64 bytes before the hole: the token's 16 fit, the rest does not.
         #expect(throws: Errno.badAddress) { try DmoverDevice.read(fd, map + page - 64, 41 * rsize, tracked: true) }
         var resps = [dmio_usrresp](repeating: dmio_usrresp(), count: 41)
         #expect(try DmoverDevice.read(fd, &resps, 41 * rsize, tracked: true) == 41 * rsize)

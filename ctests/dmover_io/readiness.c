@@ -202,10 +202,8 @@ static void test_sleepers_wake(void) {
 }
 
 /* Readable means a non-blocking read returns responses, also while a writer
- * in another thread is still running the requests it accepted (under the
- * preload library the token may show them before they complete: the read
- * then waits for them). Large copies keep each batch running long enough
- * for the reader to come in the middle of one. */
+ * in another thread is running its next batch. Large copies keep each batch
+ * running long enough for the reader to come in the middle of one. */
 enum { BIG_REQS = 32, BIG_LEN = 256 * 1024, BIG_ROUNDS = 12 };
 static unsigned char *big_src, *big_dst;
 static int big_fd;

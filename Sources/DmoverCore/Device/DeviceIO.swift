@@ -65,17 +65,16 @@ public enum DmoverDevice {
     ///   and saw every close of it: the identity check is skipped.
     /// - Throws: EBADF, EINVAL, ENXIO, EFAULT, EWOULDBLOCK, EINTR.
     public static func write(_ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int, tracked: Bool = false) throws(Errno) -> Int {
-        let r: Int? = tracked ? try DeviceTable.withTracked(fd) { (d) throws(Errno) in try write(d, fd, buf, count, carrying: true) }
-                              : try DeviceTable.with(fd) { (d) throws(Errno) in try write(d, fd, buf, count, carrying: false) }
+        let r: Int? = tracked ? try DeviceTable.withTracked(fd) { (d) throws(Errno) in
+                                    if !d.tokenCarries.load(ordering: .relaxed) { d.tokenCarries.store(true, ordering: .relaxed) }
+                                    return try write(d, fd, buf, count)
+                                }
+                              : try DeviceTable.with(fd) { (d) throws(Errno) in try write(d, fd, buf, count) }
         guard let r else { throw .badFileDescriptor }
         return r
     }
 
-    /// `carrying`: the preload library's call, whose readable token may be
-    /// sent before the records run, with the records as its payload (see
-    /// DmioState.showReadable(copying:)): the program's plain read() is ours.
-    private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int,
-                              carrying: Bool) throws(Errno) -> Int {
+    private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
         let size = DeviceProtocol.requestSize
         if count % size != 0 { throw .invalidArgument }
         if d.session == nil { throw .noDevice }
@@ -108,21 +107,12 @@ public enum DmoverDevice {
             }
             let k = Int(min(room, records - done))
             let from = buf + Int(done) * size
-            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the
-            // call. The token's send checks the records when it is due.
-            let early = carrying ? d.showReadable(copying: from, count: k) : .notSent
-            var copied = early == .sent
-            if copied {
-                memcpy(d.records, from, k * size)
-            } else if early == .notSent {
-                copied = UserMemory.copyIn(d.records, from: from, count: k * size)
-            }
-            guard copied else {
+            // Copy-in, as dmio_write's uiomove: a bad buffer is EFAULT for the call.
+            guard UserMemory.copyIn(d.records, from: from, count: k * size) else {
                 d.writeLock.unlock()
                 return try partial(Int(done) * size, or: .badAddress)
             }
             run(d, count: k, copiedFrom: from)
-            d.batchRan()
             d.writeLock.unlock()
             if d.waitingReaders.load(ordering: .sequentiallyConsistent) != 0 { Futex.wakeAll(d.completed) }
             d.updateReadiness()
@@ -214,12 +204,6 @@ public enum DmoverDevice {
                 continue
             }
             d.readLock.unlock()
-            if d.running.load(ordering: .sequentiallyConsistent) != 0 && DmoverFork.pid == d.opener {
-                // POLLIN already shows records a writer is running: their responses come when it is done.
-                d.writeLock.lock()
-                d.writeLock.unlock()
-                continue
-            }
             if FileDescriptorOps.isNonBlocking(fd) { return try partial(got * size, or: .wouldBlock) }
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
@@ -253,23 +237,18 @@ public enum DmoverDevice {
 
     /// For kevent's EVFILT_WRITE: requests that can be written now, or -1.
     public static let writeRoom: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in
-            max(0, Int(DeviceProtocol.maxInFlight - d.inFlight &- d.running.load(ordering: .relaxed)))
-        } ?? -1
+        DeviceTable.with(fd) { d in max(0, Int(DeviceProtocol.maxInFlight - d.inFlight)) } ?? -1
     }
 
     /// For kevent's EVFILT_READ: bytes of responses ready, or -1.
     public static let responseBytes: @convention(c) (Int32) -> Int = { fd in
-        DeviceTable.with(fd) { d in
-            Int(d.inFlight &+ d.running.load(ordering: .relaxed)) * DeviceProtocol.responseSize
-        } ?? -1
+        DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
     }
 
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
-        guard let w = DeviceTable.with(fd, { $0.inFlight &+ $0.running.load(ordering: .relaxed) < DeviceProtocol.maxInFlight })
-        else { throw .badFileDescriptor }
+        guard let w = DeviceTable.with(fd, { $0.inFlight < DeviceProtocol.maxInFlight }) else { throw .badFileDescriptor }
         return w
     }
 

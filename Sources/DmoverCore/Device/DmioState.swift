@@ -65,11 +65,10 @@ public final class DmioState: @unchecked Sendable {
     /// eventfd readable exactly while there is room, for kevent's EVFILT_WRITE
     /// (its data is the room); made on the first registration, -1 otherwise.
     private let writeReadyFD = Atomic<Int32>(-1)
-    /// Records a writer is running whose token it sent before running them
-    /// (showReadable(copying:)); 0 otherwise. They count as in flight for
-    /// readiness; set and cleared under writeLock, so a reader that finds
-    /// them waits for writeLock and then reads their responses.
-    let running = Atomic<Int32>(0)
+    /// Set by the first write through the preload library, which then reads
+    /// for the program: the readable token may carry bytes (the responses
+    /// waiting), which a plain read() of a linked program must never see.
+    let tokenCarries = Atomic<Bool>(false)
     /// The request reused for every record, allocated with the session.
     var request: UnsafeMutablePointer<dmover_request>? = nil
     var ninputs = 0
@@ -110,7 +109,7 @@ public final class DmioState: @unchecked Sendable {
         d.opener = DmoverFork.pid
         d.completed.pointee = 0
         d.readCount.pointee = 0
-        d.running.store(0, ordering: .relaxed)
+        d.tokenCarries.store(false, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
         d.number.store(socket.client, ordering: .relaxed)
         d.incarnation.add(1, ordering: .relaxed)
@@ -147,7 +146,6 @@ public final class DmioState: @unchecked Sendable {
     /// In a fork child: locks held by the parent's other threads are free.
     func resetLocksInChild() {
         for l in [writeLock, readLock, readinessLock] { l.reset() }
-        running.store(0, ordering: .relaxed)       // a batch the fork cut short never ends here
     }
 
     static func resetInChild() { spareLock.reset() }
@@ -208,45 +206,6 @@ public final class DmioState: @unchecked Sendable {
         readinessLock.unlock()
     }
 
-    /// How showReadable(copying:) went.
-    enum EarlyToken {
-        /// The token is out and the records were readable: the caller runs them now.
-        case sent
-        /// POLLIN was shown already, or the send failed for want of memory: copy in as usual.
-        case notSent
-        /// Some byte of the records cannot be read; nothing was sent.
-        case badAddress
-    }
-
-    /// Under writeLock, before `count` records at client address `records`
-    /// are run: if POLLIN is not shown, shows it with a token whose payload
-    /// the kernel copies from the records themselves, which is their
-    /// copy-in check (one system call for both). The records count as in
-    /// flight (`running`) until batchRan(); a reader that comes meanwhile
-    /// waits for them (NetBSD lets a request complete at any time before its
-    /// response is read).
-    func showReadable(copying records: UnsafeRawPointer, count: Int) -> EarlyToken {
-        readinessLock.lock()
-        defer { readinessLock.unlock() }
-        let was = shown.load(ordering: .sequentiallyConsistent)
-        if was & 1 != 0 || !open.load(ordering: .acquiring) || DmoverFork.pid != opener { return .notSent }
-        running.store(Int32(count), ordering: .sequentiallyConsistent)
-        shown.store(was | 1, ordering: .sequentiallyConsistent)       // before the send, as in syncReadiness
-        do throws(Errno) {
-            try socket.setReadable(copying: records, count: count * DeviceProtocol.requestSize)
-            return .sent
-        } catch {
-            shown.store(was, ordering: .sequentiallyConsistent)
-            running.store(0, ordering: .sequentiallyConsistent)
-            return error == .badAddress ? .badAddress : .notSent
-        }
-    }
-
-    /// After the records of showReadable(copying:) were run and appended.
-    @inline(__always) func batchRan() {
-        if running.load(ordering: .relaxed) != 0 { running.store(0, ordering: .sequentiallyConsistent) }
-    }
-
     /// Under readLock, for a read of at most `atMost` responses into `buf`:
     /// when it takes every response waiting, receives the token into `buf`
     /// (the kernel's copy-out checks the token's length of it; the rest, if
@@ -259,8 +218,7 @@ public final class DmioState: @unchecked Sendable {
         readinessLock.lock()
         defer { readinessLock.unlock() }
         let was = shown.load(ordering: .sequentiallyConsistent)
-        guard was & 1 != 0, running.load(ordering: .sequentiallyConsistent) == 0, open.load(ordering: .acquiring),
-              DmoverFork.pid == opener else { return 0 }
+        guard was & 1 != 0, open.load(ordering: .acquiring), DmoverFork.pid == opener else { return 0 }
         let first = cbsdshim_atomic_load_int(readCount)
         let k = Int(cbsdshim_atomic_load_int(completed) &- first)
         guard k > 0, k <= atMost else { return 0 }
@@ -293,7 +251,7 @@ public final class DmioState: @unchecked Sendable {
     }
 
     @inline(__always) private var want: Int {
-        let n = inFlight &+ running.load(ordering: .sequentiallyConsistent)
+        let n = inFlight
         return (n > 0 ? 1 : 0) | (n < DeviceProtocol.maxInFlight ? 2 : 0)
     }
 
@@ -312,6 +270,10 @@ public final class DmioState: @unchecked Sendable {
             // its counts, return, and leave the token showing nothing to read.
             shown.store(now, ordering: .sequentiallyConsistent)
             var done = now
+            // POLLOUT is hidden before POLLIN shows and shown after POLLIN
+            // hides: a poller woken by one flip never sees the other stale.
+            let writableFlips = (now ^ was) & 2 != 0
+            if writableFlips && now & 2 == 0 { showWritable(false) }
             if (now ^ was) & 1 != 0 {
                 if !showReadable(now & 1 != 0) {
                     // The token could not be sent (memory pressure): POLLIN stays
@@ -319,13 +281,7 @@ public final class DmioState: @unchecked Sendable {
                     done = (now & ~1) | (was & 1)
                 }
             }
-            if (now ^ was) & 2 != 0 {
-                socket.setWritable(now & 2 != 0)
-                let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
-                if fd >= 0 {
-                    if now & 2 != 0 { EventFD(fd: fd).signal() } else { EventFD(fd: fd).reset() }
-                }
-            }
+            if writableFlips && now & 2 != 0 { showWritable(true) }
             if done != now {
                 shown.store(done, ordering: .sequentiallyConsistent)
                 break
@@ -333,14 +289,39 @@ public final class DmioState: @unchecked Sendable {
         }
     }
 
+    /// Shows or hides POLLOUT, and the EVFILT_WRITE eventfd with it.
+    private func showWritable(_ on: Bool) {
+        socket.setWritable(on)
+        let fd = writeReadyFD.load(ordering: .sequentiallyConsistent)
+        if fd >= 0 {
+            if on { EventFD(fd: fd).signal() } else { EventFD(fd: fd).reset() }
+        }
+    }
+
     /// Shows or hides POLLIN. A token that cannot be sent is tried again at
     /// once a few times: a poller may be waiting for it.
     private func showReadable(_ on: Bool) -> Bool {
         for _ in 0..<3 {
-            if socket.setReadable(on) { return true }
+            if on && tokenCarries.load(ordering: .relaxed) {
+                if (try? socket.setReadable(copying: ring + waitingRun.at, count: waitingRun.count * DeviceProtocol.responseSize)) != nil {
+                    return true
+                }
+            } else if socket.setReadable(on) {
+                return true
+            }
             CurrentThread.yield()
         }
         return false
+    }
+
+    /// The first contiguous run in the ring of the responses waiting. A
+    /// carrying token holds a copy of them: a read that takes them all
+    /// receives the token into its own buffer (takeWithToken), and the
+    /// kernel's copy-out is that much of the buffer's check.
+    private var waitingRun: (at: Int, count: Int) {
+        let slots = Int(DeviceProtocol.maxInFlight)
+        let at = Int(cbsdshim_atomic_load_int(readCount)) & (slots - 1)
+        return (at, min(Int(inFlight), slots - at))
     }
 
     /// A new close-on-exec descriptor polling readable while there is room

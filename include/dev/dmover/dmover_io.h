@@ -11,9 +11,7 @@
  * LD_PRELOAD=libbsdshim-preload.so) is a real kernel descriptor (an AF_UNIX
  * datagram socket) whose readiness the kernel reports exactly as NetBSD's
  * dmio_poll: readable while completed responses wait, writable while fewer
- * than DMIO_NREQS_MAX requests are in flight (written and not read; under
- * the preload library, readable already while the write() that accepted
- * requests runs them: a read meanwhile waits for them). poll,
+ * than DMIO_NREQS_MAX requests are in flight (written and not read). poll,
  * ppoll, select, pselect, epoll and bsdshim's kevent all agree; kevent's
  * EVFILT_READ data is the bytes of responses ready, EVFILT_WRITE data the
  * number of requests that can be written now.
