@@ -282,9 +282,57 @@ static void test_readable_means_responses(void) {
     close(big_fd);
 }
 
+/* A poller woken by POLLIN when a writer in another thread fills all 64
+ * slots sees POLLOUT already hidden (the library hides it before it shows
+ * POLLIN), and one woken by POLLOUT after the reader took them sees POLLIN
+ * already hidden. */
+enum { FILL_ROUNDS = 200 };
+static int fill_fd;
+static unsigned char fill_buf[64][64];
+static void *write_full_rounds(void *arg) {
+    (void)arg;
+    static struct dmio_usrreq r[64];
+    static dmio_shape s[64];
+    for (int round = 0; round < FILL_ROUNDS; round++) {
+        for (int i = 0; i < 64; i++) {
+            void *in[1] = {fill_buf[(i + 1) % 64]};
+            dmio_req_linear(&r[i], &s[i], (uint32_t)i, fill_buf[i], in, 1, sizeof fill_buf[i]);
+        }
+        if (dmio_write_all(fill_fd, r, 64) != 64) return (void *)1;
+        struct pollfd p = {fill_fd, POLLOUT, 0};
+        if (poll(&p, 1, 10000) != 1) return (void *)1;
+        /* Woken by POLLOUT: the reader took all 64, so nothing is readable. */
+        if (by_poll(fill_fd) != 2) return (void *)2;
+    }
+    return NULL;
+}
+
+static void test_flips_are_ordered(void) {
+    fill_fd = dmio_open_func("copy", 0);
+    CHECK(fill_fd >= 0);
+    pthread_t th;
+    CHECK_EQ(pthread_create(&th, NULL, write_full_rounds, NULL), 0);
+    int stale = 0;
+    for (int round = 0; round < FILL_ROUNDS; round++) {
+        struct pollfd p = {fill_fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1) { stale = -1; break; }
+        /* 64 in flight and nobody reading: readable, not writable. */
+        if (by_poll(fill_fd) != 1) stale++;
+        struct dmio_usrresp resp[64];
+        CHECK_EQ(read(fill_fd, resp, sizeof resp), (ssize_t)sizeof resp);
+    }
+    void *r;
+    pthread_join(th, &r);
+    if (stale) fprintf(stderr, "POLLOUT still shown after POLLIN woke the reader in %d of %d rounds\n", stale, FILL_ROUNDS);
+    CHECK_EQ(stale, 0);
+    CHECK(r == NULL);
+    close(fill_fd);
+}
+
 int main(void) {
     RUN(test_every_interface_agrees);
     RUN(test_sleepers_wake);
     RUN(test_readable_means_responses);
+    RUN(test_flips_are_ordered);
     return harness_finish();
 }
