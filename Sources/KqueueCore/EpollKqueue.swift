@@ -267,8 +267,16 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     /// The epoll set a knote's descriptor is registered in (created on first use).
+    /// The main set, that of every EVFILT_READ change, is answered inline.
+    @inline(__always)
     func epollSet(_ set: EpollSet) throws(Errno) -> Epoll {
         if set == .main { return epoll }
+        return try nestedSet(set)
+    }
+
+    /// ``epollSet(_:)`` for a nested set.
+    @inline(never)
+    func nestedSet(_ set: EpollSet) throws(Errno) -> Epoll {
         if let n = nestedSets[set.rawValue] { return n }
         let n = try Epoll.create()
         do { try epoll.add(n.fd, events: Epoll.readable, data: Self.tag(set.slot)) } catch {

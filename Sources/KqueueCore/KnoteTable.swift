@@ -85,6 +85,26 @@ struct KnoteTable {
         return Unmanaged.passUnretained(kn)
     }
 
+    /// Removes the knote for (ident, filter) and hands over the table's
+    /// reference: moved, not copied, so a delete costs no retain/release
+    /// pair (two atomic operations) when the caller keeps the knote (the
+    /// kqueue's spare list does).
+    mutating func take(_ ident: UInt, _ filter: Int16) -> Knote? {
+        let f = Self.slotFilter(filter)
+        if f >= 0 && ident < Self.directLimit {
+            let i = Int(ident)
+            guard i < descriptors.count else { return nil }
+            let kn = descriptors.withUnsafeMutableBufferPointer { d in
+                f == 0 ? d[i].read.take() : d[i].write.take()
+            }
+            if kn != nil { count -= 1 }
+            return kn
+        }
+        guard let kn = others.removeValue(forKey: KnoteKey(ident: ident, filter: filter)) else { return nil }
+        count -= 1
+        return kn
+    }
+
     /// Every knote (for teardown).
     var all: [Knote] {
         var out: [Knote] = []

@@ -176,15 +176,27 @@ extension EpollKqueue {
     /// filter's detach found out about its descriptor.
     @discardableResult
     func drop(_ kn: Knote) -> FilterOutcome {
-        let outcome = kn.ops.detach(kn, from: self)
+        let outcome = detach(kn)
         if outcome == .provedAlive { provenAlive = true }
         queue.remove(kn)
         releaseSlot(kn)
-        // Recycle before the table lets go: callers may hold `kn` at +0
-        // (routing slots are unmanaged), so the table's may be its last reference.
-        recycle(kn)
-        knotes[kn.ident, kn.filter] = nil
+        // The table's reference moves to the spare list: callers may hold `kn`
+        // at +0 (routing slots are unmanaged), so it must never be the last one
+        // to go, and moving it costs no retain/release pair.
+        if let owned = knotes.take(kn.ident, kn.filter), owned === kn { recycle(owned) } else { recycle(kn) }
         return outcome
+    }
+
+    /// The filter's detach for `kn`; EVFILT_READ / EVFILT_WRITE through the
+    /// kqueue's unretained references (through `kn.ops` the call retains and
+    /// releases the filter, two atomic operations per EV_DELETE).
+    @inline(__always)
+    private func detach(_ kn: Knote) -> FilterOutcome {
+        switch Int32(kn.filter) {
+        case EVFILT_READ: return readFilter._withUnsafeGuaranteedRef { $0.detach(kn, from: self) }
+        case EVFILT_WRITE: return writeFilter._withUnsafeGuaranteedRef { $0.detach(kn, from: self) }
+        default: return kn.ops.detach(kn, from: self)
+        }
     }
 
     /// A knote for `change`: a recycled one if any.
@@ -198,7 +210,7 @@ extension EpollKqueue {
 
     /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
     /// table, routing slot, queue, timer heap and watches have let go.
-    func recycle(_ kn: Knote) {
+    func recycle(_ kn: consuming Knote) {
         spareKnotes.append(kn)
     }
 }

@@ -164,7 +164,18 @@ extension EpollKqueue {
     }
 
     /// The EV_ONESHOT / EV_CLEAR / EV_DISPATCH state machine after a delivery.
+    /// A plain level-triggered knote delivered from epoll (nearly every
+    /// event) has nothing to do: that case is decided inline, without a call.
+    @inline(__always)
     func delivered(_ kn: Knote, fromQueue: Bool) {
+        if !fromQueue && kn.flags & UInt16(EV_ONESHOT | EV_CLEAR | EV_DISPATCH) == 0
+            && kn.fd.epollEvents & Epoll.edgeTriggered == 0 { return }
+        deliveredWithState(kn, fromQueue: fromQueue)
+    }
+
+    /// ``delivered(_:fromQueue:)`` for the knotes whose state changes.
+    @inline(never)
+    func deliveredWithState(_ kn: Knote, fromQueue: Bool) {
         if kn.has(EV_ONESHOT) {
             drop(kn)
             return

@@ -51,7 +51,14 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         if kn.hookID & Self.eofSeen != 0 {
             flags |= UInt16(EV_EOF)
         }
-        let data = bytesReadable(kn, fd, in: kq)
+        // A stream's FIONREAD (nearly every event) is asked inline; the
+        // other kinds, and a stream whose FIONREAD fails, go the long way.
+        let data: Int
+        if kn.fd.kind == .stream, let n = try? FileDescriptorOps.bytesReadable(fd) {
+            data = n
+        } else {
+            data = bytesReadable(kn, fd, in: kq)
+        }
         if flags == 0 {
             if let lowat = lowWaterMark(kn), data < lowat { return nil }
             if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained
@@ -61,6 +68,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     }
 
     /// Bytes readable, by descriptor kind (learned on the first event).
+    @inline(never)
     private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: EpollKqueue) -> Int {
         switch kn.fd.kind {
         case .stream, .unknown:
