@@ -12,14 +12,9 @@ import Testing
     /// A kqueue closed while a thread is inside kevent() on it stays alive
     /// (retired) until that thread leaves, and is freed then.
     @Test func closedKqueueLivesUntilItsLastUserLeaves() throws {
-        weak var gone: EpollKqueue?
-        let fd: Int32
-        do {
-            let kq = try EpollKqueue.create()
-            fd = kq.fd
-            gone = kq
-        }
-        #expect(gone != nil)  // the registry owns it
+        let k = try RegistryOnlyKqueue()
+        let fd = k.fd
+        #expect(k.kqueue != nil)  // the registry owns it
         let seen = KqueueRegistry.withKqueue(fd) { inner, _ in
             // As the preload library tells it: before the real close(), so
             // that no other test's new descriptor can take the number first.
@@ -27,11 +22,11 @@ import Testing
             Glibc.close(fd)
             #expect(inner.isClosed)
             #expect(KqueueRegistry.lookup(fd) == nil)
-            #expect(gone != nil)  // retired, not freed, while used here
+            #expect(k.kqueue != nil)  // retired, not freed, while used here
             return 1
         }
         #expect(seen == 1)
-        #expect(gone == nil)
+        #expect(k.kqueue == nil)
         #expect(KqueueRegistry.withKqueue(fd) { _, _ in 1 } == nil)
     }
 
@@ -39,13 +34,8 @@ import Testing
     /// (closed unseen, linked) reclaims the kqueue and fails with EBADF; the
     /// kqueue it holds at +0 must survive that reclamation until it leaves.
     @Test func keventThatReclaimsItsOwnKqueueKeepsItUntilItLeaves() throws {
-        weak var gone: EpollKqueue?
-        let fd: Int32
-        do {
-            let kq = try EpollKqueue.create()
-            fd = kq.fd
-            gone = kq
-        }
+        let k = try RegistryOnlyKqueue()
+        let fd = k.fd
         var p: [Int32] = [0, 0]
         try #require(pipe(&p) == 0)
         defer { Glibc.close(p[0]); Glibc.close(p[1]) }
@@ -57,11 +47,11 @@ import Testing
                 try inner.kevent(changes: nil, count: 0, events: &ev, capacity: 1, timeout: 0, hold: &hold)
             }
             #expect(inner.isClosed)
-            #expect(gone != nil)
+            #expect(k.kqueue != nil)
             return 1
         }
         #expect(r == 1)
-        #expect(gone == nil)
+        #expect(k.kqueue == nil)
         Glibc.close(fd)
     }
 
@@ -69,13 +59,8 @@ import Testing
     /// old one, still used by a thread, is retired; the new one is what the
     /// number finds; the old goes when its user leaves.
     @Test func reusedNumberFindsTheNewKqueueWhileTheOldIsStillUsed() throws {
-        weak var old: EpollKqueue?
-        let fd: Int32
-        do {
-            let kq = try EpollKqueue.create()
-            fd = kq.fd
-            old = kq
-        }
+        let k = try RegistryOnlyKqueue()
+        let fd = k.fd
         var fresh: EpollKqueue? = nil
         var reused = false
         _ = KqueueRegistry.withKqueue(fd) { inner, _ in
@@ -87,11 +72,11 @@ import Testing
                 reused = true
                 #expect(inner.isClosed)
                 #expect(KqueueRegistry.lookup(fd) === fresh)
-                #expect(old != nil)
+                #expect(k.kqueue != nil)
             }
             return 0
         }
-        if reused { #expect(old == nil) }
+        if reused { #expect(k.kqueue == nil) }
         if let fresh {
             #expect(!fresh.isClosed)
             KqueueRegistry.descriptorClosing(fresh.fd)
@@ -128,12 +113,8 @@ import Testing
     @Test func retiredKqueueIsFreedWhileItsNumbersNewKqueueIsPolled() throws {
         // Other suites open descriptors in parallel: retry until the number is reused.
         for _ in 0..<50 {
-            weak var old: EpollKqueue?
-            let fd: Int32
-            do {
-                let kq = try EpollKqueue.create()
-                (fd, old) = (kq.fd, kq)
-            }
+            let k = try RegistryOnlyKqueue()
+            let fd = k.fd
             let e = try #require(KqueueRegistry.entry(fd))
             _ = try #require(KqueueRegistry.enter(e))        // a kevent() inside the old kqueue
             Glibc.close(fd)
@@ -151,17 +132,30 @@ import Testing
             while pollers.contains(where: { $0.calls.load(ordering: .relaxed) < 2 }) { usleep(1_000) }
             KqueueRegistry.leave(e)                           // the old kqueue's last user leaves
             var waited = 0
-            while old != nil && waited < 2_000 {
+            while k.kqueue != nil && waited < 2_000 {
                 usleep(1_000)
                 waited += 1
             }
-            let freed = old == nil
+            let freed = k.kqueue == nil
             for p in pollers { p.join() }
             #expect(freed, "the retired kqueue outlived its last user by 2 s while its number was polled")
             #expect(pollers.allSatisfy { $0.calls.load(ordering: .relaxed) > 2 })
             return
         }
         Issue.record("the kqueue's number was never handed out again in 50 tries")
+    }
+}
+
+/// A new kqueue that only the registry holds: its number, and a weak
+/// reference that shows when the registry lets it go.
+private struct RegistryOnlyKqueue {
+    let fd: Int32
+    weak var kqueue: EpollKqueue?
+
+    init() throws {
+        let kq = try EpollKqueue.create()
+        fd = kq.fd
+        kqueue = kq
     }
 }
 
