@@ -6,7 +6,7 @@
  * received the descriptor with SCM_RIGHTS has no library state for it, and
  * its plain write() fails at once with EPIPE (nothing reaches the library).
  * The opener's memory is never read or written for them. O_CLOEXEC reaches
- * the descriptor.
+ * the descriptor. A response waiting at fork stays the parent's.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -54,6 +54,46 @@ static void test_fork_child_requests_refused(void) {
     CHECK_EQ(dmover_read(fd, &resp, sizeof resp), (ssize_t)sizeof resp);
     CHECK_EQ(resp.resp_error, 0);
     CHECK(memcmp(dst, src, sizeof dst) == 0);
+    CHECK_EQ(dmover_close(fd), 0);
+}
+
+/* A response waiting at fork is the parent's alone: the child's read does
+ * not return it (the child's copy of the descriptor's state is its own), and
+ * the parent reads it exactly once afterwards. */
+static int child_reads_nothing(int fd) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) return 220;
+    struct dmio_usrresp resp;
+    ssize_t n = dmover_read(fd, &resp, sizeof resp);
+    if (n == (ssize_t)sizeof resp) return resp.resp_id == 7 ? 221 : 222;
+    return n == -1 && errno == EWOULDBLOCK ? 0 : 223;
+}
+
+static void test_fork_child_leaves_waiting_responses_to_the_parent(void) {
+    int fd = dmio_open_func("copy", 0);
+    CHECK(fd >= 0);
+    memset(src, 0x33, sizeof src);
+    memset(dst, 0, sizeof dst);
+    struct dmio_usrreq r;
+    dmio_shape s;
+    make_copy(&r, &s, 7);
+    CHECK_EQ(dmover_write(fd, &r, sizeof r), (ssize_t)sizeof r);
+    pid_t pid = fork();
+    if (pid == 0) _exit(child_reads_nothing(fd));
+    int st;
+    CHECK_EQ(waitpid(pid, &st, 0), pid);
+    CHECK(WIFEXITED(st));
+    CHECK_EQ(WEXITSTATUS(st), 0);
+    int fl = fcntl(fd, F_GETFL);                 /* the child's O_NONBLOCK is the shared file's */
+    CHECK_EQ(fcntl(fd, F_SETFL, fl & ~O_NONBLOCK), 0);
+    struct dmio_usrresp resp;
+    CHECK_EQ(dmover_read(fd, &resp, sizeof resp), (ssize_t)sizeof resp);
+    CHECK_EQ(resp.resp_id, 7u);
+    CHECK_EQ(resp.resp_error, 0);
+    CHECK(memcmp(dst, src, sizeof dst) == 0);
+    CHECK_EQ(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+    CHECK_EQ(dmover_read(fd, &resp, sizeof resp), -1);   /* answered once */
+    CHECK_EQ(errno, EWOULDBLOCK);
     CHECK_EQ(dmover_close(fd), 0);
 }
 
@@ -159,6 +199,7 @@ static void test_cloexec(void) {
 
 int main(void) {
     RUN(test_fork_child_requests_refused);
+    RUN(test_fork_child_leaves_waiting_responses_to_the_parent);
     RUN(test_scm_rights_receiver_refused);
     RUN(test_descriptors_sent_to_the_device_are_refused);
     RUN(test_cloexec);

@@ -109,13 +109,14 @@ enum DeviceTable {
     }
 
     /// In a fork child (single-threaded): locks held by the parent's other
-    /// threads are free; each device's socket stays the parent's (see DmioState).
+    /// threads are free; each device's socket and waiting responses stay the
+    /// parent's (see DmioState.forkChild).
     static func resetInChild() {
         lock.reset()
         DmioState.resetInChild()
         for fd in 0..<highWater {
             guard let p = slots[fd] else { continue }
-            Unmanaged<DmioState>.fromOpaque(p).takeUnretainedValue().resetLocksInChild()
+            Unmanaged<DmioState>.fromOpaque(p).takeUnretainedValue().forkChild()
         }
     }
 }

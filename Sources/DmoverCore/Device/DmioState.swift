@@ -143,9 +143,16 @@ public final class DmioState: @unchecked Sendable {
         Self.spareLock.unlock()
     }
 
-    /// In a fork child: locks held by the parent's other threads are free.
-    func resetLocksInChild() {
+    /// In a fork child (single-threaded): locks held by the parent's other
+    /// threads are free, and the responses waiting in the ring stay the
+    /// parent's. The child's copy of the ring cannot be shared with the parent,
+    /// so were the child to read them too, one request would be answered
+    /// twice; the child reads only the answers to its own (refused) requests.
+    func forkChild() {
         for l in [writeLock, readLock, readinessLock] { l.reset() }
+        readCount.pointee = completed.pointee
+        waitingReaders.store(0, ordering: .relaxed)
+        waitingWriters.store(0, ordering: .relaxed)
     }
 
     static func resetInChild() { spareLock.reset() }
