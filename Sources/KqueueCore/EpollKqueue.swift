@@ -158,7 +158,7 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     /// Fork child: closes every descriptor behind the kqueue, the program's
-    /// epoll one included; the object is abandoned as it is (its lock may be held).
+    /// epoll one included; the object is abandoned as it is (its lock, taken before the fork, stays held).
     func closeDescriptorsInChild() {
         FileDescriptorOps.close(fd)
         closeOwnDescriptors()

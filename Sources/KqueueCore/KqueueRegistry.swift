@@ -253,11 +253,21 @@ public enum KqueueRegistry {
 
     /// BSD does not pass kqueues to a fork child. In the child every kqueue
     /// descriptor (and everything behind it) is closed, so kevent() there fails
-    /// with EBADF and nothing of the parent's is shared or leaked.
+    /// with EBADF and nothing of the parent's is shared or leaked. Before the
+    /// fork every registered kqueue's lock is taken too (after the registry
+    /// lock; no thread takes the registry lock while it holds a kqueue's), so
+    /// the child finds each knote list whole, never halfway through a change
+    /// by a thread the child does not have.
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
-            prepare: { KqueueRegistry.table.lock.lock() },
-            parent: { KqueueRegistry.table.lock.unlock() },
+            prepare: {
+                KqueueRegistry.table.lock.lock()
+                for kq in KqueueRegistry.live { kq.lock.lock() }
+            },
+            parent: {
+                for kq in KqueueRegistry.live { kq.lock.unlock() }
+                KqueueRegistry.table.lock.unlock()
+            },
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
@@ -271,9 +281,11 @@ public enum KqueueRegistry {
         // Single-threaded here; the registry lock was taken in prepare and
         // is freed first, with the lists taken out, as the old live lock was:
         // nothing below may find them locked. The threads counted in the
-        // entries do not exist in the child: every entry is emptied. Other
-        // locks (per-kqueue) may have been held by such threads, so only
-        // immutable or quiescent fields are touched.
+        // entries do not exist in the child: every entry is emptied. The
+        // live kqueues' locks, taken in prepare, stay held: their objects are
+        // abandoned, and their knote lists are quiescent for the walk below.
+        // Retired kqueues' locks may have been held by such threads, so only
+        // their immutable fields are touched.
         table.lock.reset()
         let kqueues = live, wasRetired = retired
         live = []

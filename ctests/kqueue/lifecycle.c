@@ -143,6 +143,57 @@ static void test_fork_child_gets_no_kqueue_parent_unaffected(void) {
     close(p[0]); close(p[1]); close(kq);
 }
 
+/* Forks while another thread keeps adding and deleting knotes: each child
+ * finds the kqueue's lists whole (its lock is taken across the fork), closes
+ * what is behind them and sees EBADF; the parent's kqueue works after each
+ * fork (the lock is given back). */
+struct churn { int kq, fd; atomic_int stop; long rounds; };
+
+static void *churn_knotes(void *arg) {
+    struct churn *c = arg;
+    while (!atomic_load(&c->stop)) {
+        struct kevent ch[3];
+        EV_SET(&ch[0], c->fd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+        EV_SET(&ch[1], 100 + (c->rounds & 63), EVFILT_TIMER, EV_ADD, 0, 1000, NULL);
+        EV_SET(&ch[2], 200 + (c->rounds & 63), EVFILT_USER, EV_ADD, 0, 0, NULL);
+        (void)kevent(c->kq, ch, 3, NULL, 0, NULL);
+        EV_SET(&ch[0], c->fd, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+        EV_SET(&ch[1], 100 + ((c->rounds + 32) & 63), EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+        EV_SET(&ch[2], 200 + ((c->rounds + 32) & 63), EVFILT_USER, EV_DELETE, 0, 0, NULL);
+        (void)kevent(c->kq, ch, 3, NULL, 0, NULL);
+        c->rounds++;
+    }
+    return NULL;
+}
+
+static void test_fork_while_another_thread_changes_the_kqueue(void) {
+    int p[2];
+    CHECK(pipe(p) == 0);
+    struct churn c = { .kq = kqueue(), .fd = p[0] };
+    CHECK(c.kq >= 0);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, churn_knotes, &c), 0);
+    for (int i = 0; i < 200; i++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            struct kevent ev;
+            _exit(kevent(c.kq, NULL, 0, &ev, 1, NULL) == -1 && errno == EBADF ? 0 : 1);
+        }
+        int st = 0;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        CHECK(WIFEXITED(st));
+        CHECK_EQ(WEXITSTATUS(st), 0);
+        CHECK_EQ(kq_change(c.kq, 7, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 0, NULL), 0);
+        struct kevent ev;
+        CHECK_EQ(kq_poll(c.kq, &ev, 1), 1);
+    }
+    atomic_store(&c.stop, 1);
+    pthread_join(t, NULL);
+    CHECK(c.rounds > 0);
+    close(c.kq); close(p[0]); close(p[1]);
+}
+
 /* Linked without the preload library, the library does not see a kqueue's
  * close(): a fork must not close the number, which the program may have
  * given to another file since (BSD only leaves kqueues out of the child). */
@@ -177,5 +228,6 @@ int main(void) {
     RUN_FORKED(test_close_wakes_waiters_with_ebadf, 20);
     RUN_FORKED(test_fork_child_gets_no_kqueue_parent_unaffected, 20);
     RUN_FORKED(test_fork_child_keeps_the_reused_number_of_a_closed_kqueue, 20);
+    RUN_FORKED(test_fork_while_another_thread_changes_the_kqueue, 60);
     return harness_finish();
 }
