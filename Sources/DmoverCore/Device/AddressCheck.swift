@@ -81,6 +81,14 @@ enum AddressCheck {
         // No mapping spans more than half the address space (and Int(hi - lo)
         // would trap): a span reaching up to a kernel address is not accessible.
         if lo == 0 || hi - lo > UInt(Int.max) { return false }
+        // One probe covers a span of up to two pages for reading (8 bytes
+        // across the boundary) or one page for writing: a third of madvise's
+        // cost for the common small buffer or record page. Larger spans take
+        // one madvise, whose cost grows more slowly per page than a call each.
+        if ProcessMemory.canProbe && hi - lo <= (write ? pageSize : 2 * pageSize) {
+            if write { return ProcessMemory.probeWritable(lo) }
+            return ProcessMemory.probeReadable(hi - lo == pageSize ? lo : lo + pageSize - 4)
+        }
         if ProcessMemory.canPrefault { return ProcessMemory.prefault(lo, hi, forWriting: write) }
         var page = lo
         while page < hi {
