@@ -19,11 +19,10 @@ struct CheckedRange {
 /// byte per page is copied with process_vm_readv (and written back with
 /// process_vm_writev), which is slower.
 enum AddressCheck {
-    static let pageSize = ProcessMemory.pageSize
-
     /// The whole pages covering [addr, addr + len); nil if the range wraps around the address space.
     @inline(__always)
-    static func pages(_ addr: UnsafeRawPointer?, _ len: Int, owner: Int32) -> CheckedRange? {
+    static func pages(_ addr: UnsafeRawPointer?, _ len: Int, owner: Int32, _ f: MemoryFacts) -> CheckedRange? {
+        let pageSize = f.pageSize
         let start = UInt(bitPattern: addr)
         let end = start &+ UInt(len)
         if end < start || end > UInt.max - pageSize { return nil }
@@ -33,7 +32,7 @@ enum AddressCheck {
     /// Calls fault(owner) for each owner with a range that cannot be read
     /// (or written); the ranges are reordered. Spans found readable are added
     /// to `proven` (reading checks only), so later levels can skip them.
-    static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool,
+    static func check(_ ranges: UnsafeMutablePointer<CheckedRange>, count: Int, write: Bool, _ f: MemoryFacts,
                       proven: inout ReadableSpans, fault: (Int32) -> Void) {
         if count == 0 { return }
         sortByStart(ranges, count)
@@ -45,10 +44,10 @@ enum AddressCheck {
                 hi = max(hi, ranges[j].hi)
                 j += 1
             }
-            if accessible(ranges[i].lo, hi, write) {
+            if accessible(ranges[i].lo, hi, write, f) {
                 if !write { proven.add(ranges[i].lo, hi) }
             } else {
-                for k in i..<j where !accessible(ranges[k].lo, ranges[k].hi, write) { fault(ranges[k].owner) }
+                for k in i..<j where !accessible(ranges[k].lo, ranges[k].hi, write, f) { fault(ranges[k].owner) }
             }
             i = j
         }
@@ -76,7 +75,8 @@ enum AddressCheck {
     }
 
     /// True if every page of [lo, hi) can be read (or written); no byte changes.
-    static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool) -> Bool {
+    static func accessible(_ lo: UInt, _ hi: UInt, _ write: Bool, _ f: MemoryFacts) -> Bool {
+        let pageSize = f.pageSize
         if hi <= lo { return true }
         // No mapping spans more than half the address space (and Int(hi - lo)
         // would trap): a span reaching up to a kernel address is not accessible.
@@ -85,11 +85,11 @@ enum AddressCheck {
         // across the boundary) or one page for writing: a third of madvise's
         // cost for the common small buffer or record page. Larger spans take
         // one madvise, whose cost grows more slowly per page than a call each.
-        if ProcessMemory.canProbe && hi - lo <= (write ? pageSize : 2 * pageSize) {
+        if f.canProbe && hi - lo <= (write ? pageSize : 2 * pageSize) {
             if write { return ProcessMemory.probeWritable(lo) }
             return ProcessMemory.probeReadable(hi - lo == pageSize ? lo : lo + pageSize - 4)
         }
-        if ProcessMemory.canPrefault { return ProcessMemory.prefault(lo, hi, forWriting: write) }
+        if f.canPrefault { return ProcessMemory.prefault(lo, hi, forWriting: write) }
         var page = lo
         while page < hi {
             var byte: UInt8 = 0
@@ -99,6 +99,17 @@ enum AddressCheck {
         }
         return true
     }
+}
+
+/// The page size and the kernel's checking calls, copied once into a
+/// long-lived user (a RecordBatch): each use of a global pays a call to its
+/// initialisation check, a stored copy one load.
+struct MemoryFacts {
+    let pageSize = ProcessMemory.pageSize
+    let canProbe = ProcessMemory.canProbe
+    let canPrefault = ProcessMemory.canPrefault
+    /// For occasional callers.
+    static let current = MemoryFacts()
 }
 
 /// Page spans proven readable while one batch is checked: the records' own

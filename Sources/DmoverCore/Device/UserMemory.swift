@@ -21,9 +21,10 @@ enum UserMemory {
     /// than process_vm_readv, which looks the process up and pins each page.
     @inline(__always)
     static func copyIn(_ to: UnsafeMutableRawPointer, from: UnsafeRawPointer?, count: Int) -> Bool {
-        if ProcessMemory.canPrefault {
-            guard let from, let span = AddressCheck.pages(from, count, owner: -1),
-                  AddressCheck.accessible(span.lo, span.hi, false) else { return false }
+        let facts = MemoryFacts.current
+        if facts.canPrefault || facts.canProbe {
+            guard let from, let span = AddressCheck.pages(from, count, owner: -1, facts),
+                  AddressCheck.accessible(span.lo, span.hi, false, facts) else { return false }
             memcpy(to, from, count)
             return true
         }
@@ -32,8 +33,9 @@ enum UserMemory {
 
     /// True if all `count` bytes at client address `to` can be written (nothing is written).
     static func writable(_ to: UnsafeRawPointer, count: Int) -> Bool {
-        guard let span = AddressCheck.pages(to, count, owner: -1) else { return false }
-        return AddressCheck.accessible(span.lo, span.hi, true)
+        let facts = MemoryFacts.current
+        guard let span = AddressCheck.pages(to, count, owner: -1, facts) else { return false }
+        return AddressCheck.accessible(span.lo, span.hi, true, facts)
     }
 
     /// Writes `count` bytes from `from` to client address `to`; false if any
@@ -41,9 +43,10 @@ enum UserMemory {
     /// MADV_POPULATE_WRITE where the kernel has it.
     @inline(__always)
     static func copyOut(_ to: UnsafeRawPointer, from: UnsafeRawPointer, count: Int) -> Bool {
-        if ProcessMemory.canPrefault {
-            guard let span = AddressCheck.pages(to, count, owner: -1),
-                  AddressCheck.accessible(span.lo, span.hi, true) else { return false }
+        let facts = MemoryFacts.current
+        if facts.canPrefault || facts.canProbe {
+            guard let span = AddressCheck.pages(to, count, owner: -1, facts),
+                  AddressCheck.accessible(span.lo, span.hi, true, facts) else { return false }
             memcpy(UnsafeMutableRawPointer(mutating: to), from, count)
             return true
         }
