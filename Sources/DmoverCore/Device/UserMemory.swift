@@ -16,8 +16,8 @@ enum UserMemory {
     static let iovMax = Int(cbsdshim_UIO_MAXIOV)
 
     /// Copies `count` bytes at client address `from` to `to`; false if any byte is inaccessible.
-    /// Where the kernel can prefault (MADV_POPULATE_READ), the pages are
-    /// proven readable by one madvise and copied with memcpy: a lighter call
+    /// Where the kernel can probe or prefault (AddressCheck), the pages are
+    /// proven readable by one such call and copied with memcpy: a lighter call
     /// than process_vm_readv, which looks the process up and pins each page.
     @inline(__always)
     static func copyIn(_ to: UnsafeMutableRawPointer, from: UnsafeRawPointer?, count: Int) -> Bool {
@@ -39,8 +39,8 @@ enum UserMemory {
     }
 
     /// Writes `count` bytes from `from` to client address `to`; false if any
-    /// byte is not writable (then none is written). As copyIn, with
-    /// MADV_POPULATE_WRITE where the kernel has it.
+    /// byte is not writable (then none is written). As copyIn, with the
+    /// write probe or MADV_POPULATE_WRITE.
     @inline(__always)
     static func copyOut(_ to: UnsafeRawPointer, from: UnsafeRawPointer, count: Int) -> Bool {
         let facts = MemoryFacts.current
