@@ -38,6 +38,38 @@ public enum ProcessMemory {
         return madvise(p, Int(pageSize), cbsdshim_MADV_POPULATE_READ) == 0
     }()
 
+    /// True if the one-call probes (``probeReadable(_:)``, ``probeWritable(_:)``)
+    /// answer as they should: tried once on a readable-writable page, a
+    /// read-only one and a PROT_NONE one, and on 8 bytes straddling two of them
+    /// (an emulator or filter that rejects the calls first must not be trusted).
+    public static let canProbe: Bool = {
+        let size = Int(pageSize)
+        guard let m = mmap(nil, 3 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              m != MAP_FAILED else { return false }
+        defer { munmap(m, 3 * size) }
+        let readOnly = m + size, none = m + 2 * size
+        m.storeBytes(of: 2047, as: Int32.self)
+        guard mprotect(readOnly, size, PROT_READ) == 0, mprotect(none, size, PROT_NONE) == 0 else { return false }
+        return cbsdshim_probe_read8(m) == 1 && cbsdshim_probe_read8(readOnly - 4) == 1
+            && cbsdshim_probe_read8(none - 4) == 0 && cbsdshim_probe_read8(none) == 0
+            && cbsdshim_probe_write4(m) == 1 && m.load(as: Int32.self) == 2047
+            && cbsdshim_probe_write4(readOnly) == 0 && cbsdshim_probe_write4(none) == 0
+    }()
+
+    /// True if the 8 bytes at `address` can be read (8 bytes straddling a page
+    /// boundary prove both pages); nothing changes. Needs ``canProbe``.
+    @inline(__always)
+    public static func probeReadable(_ address: UInt) -> Bool {
+        cbsdshim_probe_read8(UnsafeRawPointer(bitPattern: address)) == 1
+    }
+
+    /// True if the 4-byte-aligned int at `address` can be written; its value is
+    /// kept (an atomic add of 0). Needs ``canProbe``.
+    @inline(__always)
+    public static func probeWritable(_ address: UInt) -> Bool {
+        cbsdshim_probe_write4(UnsafeMutableRawPointer(bitPattern: address)) == 1
+    }
+
     /// Prefaults the whole pages [lo, hi) for reading or writing without
     /// changing a byte; false if any is unmapped, PROT_NONE or (for writing)
     /// read-only. Needs ``canPrefault``.

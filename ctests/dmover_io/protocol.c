@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include "dmio_test.h"
 
 static void test_errors_before_and_around_setfunc(void) {
@@ -327,6 +328,106 @@ static void test_bad_requests_answered_others_proceed(void) {
     munmap(ro, (size_t)pg);
 }
 
+/* One request per write (write_one: its error, -errno if the write fails,
+ * -1000 if the response is missing), so each check stands alone (no merging with other
+ * requests' pages): every piece placed across a page edge, where one side is
+ * unmapped-like (PROT_NONE) or read-only. A failed request writes nothing;
+ * a good one in a copy-on-write page lands in this process only; a
+ * successful write leaves errno as it was. */
+static int write_one(int fd, struct dmio_usrreq *r, struct dmio_usrresp *resp) {
+    if (write(fd, r, sizeof *r) != (ssize_t)sizeof *r) return -errno;
+    if (read(fd, resp, sizeof *resp) != (ssize_t)sizeof *resp || resp->resp_id != r->req_id) return -1000;
+    return resp->resp_error;
+}
+
+static void test_single_requests_at_page_edges(void) {
+    size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+    /* A read-write, B PROT_NONE, C read-only, D read-write, E untouched (zero page). */
+    unsigned char *m = mmap(NULL, pg * 5, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(m != MAP_FAILED);
+    unsigned char *A = m, *B = m + pg, *C = m + 2 * pg, *D = m + 3 * pg, *E = m + 4 * pg;
+    memset(A, 0x11, pg);
+    memset(C, 0x33, pg);
+    memset(D, 0x44, pg);
+    CHECK_EQ(mprotect(B, pg, PROT_NONE), 0);
+    CHECK_EQ(mprotect(C, pg, PROT_READ), 0);
+    int fd = dmio_open_func("copy", 0);
+    CHECK(fd >= 0);
+    static unsigned char src[64], dst[64];
+    memset(src, 0x5a, sizeof src);
+    struct dmio_usrreq r;
+    struct dmio_usrresp resp;
+    dmio_shape s;
+    struct { unsigned char *out, *in; int want; } cases[] = {
+        {dst, A + pg - 32, EFAULT},      /* input runs from A into B */
+        {dst, C - 32, EFAULT},           /* input starts in B, ends in C */
+        {dst, D - 32, 0},                /* input across read-only C and D: readable */
+        {dst, E - 32, 0},                /* input across D and the untouched E */
+        {C + 64, src, EFAULT},           /* output inside read-only C */
+        {D - 32, src, EFAULT},           /* output from read-only C into D */
+        {A + pg - 32, src, EFAULT},      /* output from A into B */
+        {D + pg - 32, src, 0},           /* output across D and the untouched E */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(dst, 0, sizeof dst);
+        void *in[1] = {cases[i].in};
+        dmio_req_linear(&r, &s, 100u + (uint32_t)i, cases[i].out, in, 1, 64);
+        errno = ENOSPC;
+        int e = write_one(fd, &r, &resp);
+        if (e != cases[i].want) fprintf(stderr, "case %zu: error %d, want %d\n", i, e, cases[i].want);
+        CHECK_EQ(e, cases[i].want);
+        if (e == 0) {
+            CHECK_EQ(errno, ENOSPC);
+            CHECK(memcmp(cases[i].out, cases[i].in, 64) == 0);
+        }
+    }
+    for (size_t k = 0; k < 64; k++) {                            /* failed outputs wrote nothing */
+        CHECK_EQ(A[pg - 64 + k], 0x11);
+        CHECK_EQ(C[64 + k], 0x33);
+        CHECK_EQ(C[pg - 64 + k], 0x33);
+    }
+    for (size_t k = 0; k < 32; k++) {
+        CHECK_EQ(D[k], 0x44);
+        CHECK_EQ(E[k], 0x5a);                                    /* the good output across D|E... */
+    }
+    CHECK_EQ(E[32], 0);                                          /* ...and not a byte more */
+
+    /* Descriptors across the A|B edge: the record, the input array, an iovec array. */
+    struct dmio_usrreq *edge_rec = (struct dmio_usrreq *)(B - sizeof r / 2);
+    void *in[1] = {src};
+    dmio_req_linear(&r, &s, 200, dst, in, 1, 64);
+    memcpy(A + pg - sizeof r / 2, &r, sizeof r / 2);
+    CHECK_ERRNO(write(fd, edge_rec, sizeof r), EFAULT);
+    dmio_buffer *edge_buf = (dmio_buffer *)(B - sizeof(dmio_buffer) / 2);
+    r.req_inbuf = edge_buf;
+    CHECK_EQ(write_one(fd, &r, &resp), EFAULT);
+    dmio_req_linear(&r, &s, 201, dst, in, 1, 64);
+    r.req_outbuf.dmbuf_iov = (struct iovec *)(B - sizeof(struct iovec) / 2);
+    CHECK_EQ(write_one(fd, &r, &resp), EFAULT);
+
+    /* Copy-on-write: after fork the output page is shared; the result lands here only. */
+    int pipefd[2];
+    CHECK_EQ(pipe(pipefd), 0);
+    pid_t child = fork();
+    CHECK(child >= 0);
+    if (child == 0) {
+        char c;
+        (void)!read(pipefd[0], &c, 1);
+        _exit(D[100] == 0x44 ? 0 : 1);
+    }
+    dmio_req_linear(&r, &s, 300, D + 64, in, 1, 64);
+    CHECK_EQ(write_one(fd, &r, &resp), 0);
+    CHECK_EQ(D[100], 0x5a);
+    CHECK_EQ(write(pipefd[1], "x", 1), 1);
+    int status;
+    CHECK_EQ(waitpid(child, &status, 0), child);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    CHECK_EQ(close(fd), 0);
+    munmap(m, pg * 5);
+}
+
 static void test_poll_readiness(void) {
     int fd = dmio_open_func("zero", 0);
     CHECK(fd >= 0);
@@ -428,6 +529,7 @@ int main(void) {
     RUN(test_signals_restart_or_interrupt_blocking_calls);
     RUN(test_vectored_io_moves_records);
     RUN(test_bad_requests_answered_others_proceed);
+    RUN(test_single_requests_at_page_edges);
     RUN(test_poll_readiness);
     RUN(test_pollout_means_room_for_requests);
     RUN(test_close_with_requests_in_flight);

@@ -267,6 +267,34 @@ static inline ssize_t cbsdshim_process_vm_writev(pid_t pid, const struct iovec *
                                                  const struct iovec *remote, unsigned long nremote) {
     return (ssize_t)syscall(SYS_process_vm_writev, pid, local, nlocal, remote, nremote, 0UL);
 }
+/** Probes for client memory, one cheap system call each (no page-table walk
+ *  set-up as madvise has), that change nothing and keep errno. Each returns
+ *  1 if the kernel could access the bytes, 0 if it got EFAULT, -1 if the
+ *  call answered otherwise (then the probe is not usable here).
+ *  Read: rt_sigprocmask copies the 8-byte new set in from p (EFAULT if any
+ *  byte is unreadable; 8 bytes straddling a page boundary prove both pages)
+ *  and only then rejects the invalid `how` with EINVAL, mask unchanged. */
+static inline int cbsdshim_probe_read8(const void *p) {
+    int saved = errno;
+    long r = syscall(SYS_rt_sigprocmask, -1, p, (void *)0, 8UL);
+    int e = errno;
+    errno = saved;
+    return r == -1 && e == EINVAL ? 1 : r == -1 && e == EFAULT ? 0 : -1;
+}
+/** Write: FUTEX_WAKE_OP adds 0 to the aligned int at p atomically in the
+ *  kernel (a racing writer loses nothing; a copy-on-write page is broken as
+ *  a write would; EFAULT if the page cannot be written). The waker's word is
+ *  private to the probe; a waiter on p itself may see a spurious wake-up,
+ *  which futex users must allow anyway (only if *p == 2047, the comparison). */
+static inline int cbsdshim_probe_write4(void *p) {
+    static int nobody_waits;
+    int saved = errno;
+    long r = syscall(SYS_futex, &nobody_waits, FUTEX_WAKE_OP_PRIVATE, 0, (void *)0, p,
+                     FUTEX_OP(FUTEX_OP_ADD, 0, FUTEX_OP_CMP_EQ, 2047));
+    int e = errno;
+    errno = saved;
+    return r >= 0 ? 1 : e == EFAULT ? 0 : -1;
+}
 /* Linux 5.14's prefault advice (older headers lack the names). */
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22

@@ -33,6 +33,7 @@ final class RecordBatch {
     /// Client ranges to check.
     @exclusivity(unchecked) private var ranges = Growable<CheckedRange>(2048)
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: buffersPerRecord)
+    private let facts = MemoryFacts()
     /// Client pages known readable in the batch being checked.
     @exclusivity(unchecked) private var proven = ReadableSpans()
 
@@ -67,7 +68,7 @@ final class RecordBatch {
         records = recs
         responses = resp
         proven.removeAll()
-        if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1) { proven.add(span.lo, span.hi) }
+        if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1, facts) { proven.add(span.lo, span.hi) }
         ranges.reserve(count * (ninputs + 1))
         if ninputs > 0 { readInputArrays(count, ninputs) }
         readIovecArrays(count, ninputs)
@@ -82,7 +83,7 @@ final class RecordBatch {
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var t = 0
         for r in 0..<count where live(r) {
-            guard let p = record(r).req_inbuf, let range = AddressCheck.pages(p, bytes, owner: Int32(r)) else {
+            guard let p = record(r).req_inbuf, let range = AddressCheck.pages(p, bytes, owner: Int32(r), facts) else {
                 fail(r, EFAULT)
                 continue
             }
@@ -90,7 +91,7 @@ final class RecordBatch {
             ranges[t] = range
             t += 1
         }
-        AddressCheck.check(ranges.base, count: t, write: false, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
         for r in 0..<count where live(r) {
             inputAt[r] = r * ninputs
             // One input (copy, fill-less functions): a plain load, not a memcpy call per record.
@@ -122,7 +123,7 @@ final class RecordBatch {
                 let n = Int(buf.dmbuf_iovcnt)
                 if n == 0 { continue }
                 guard let p = buf.dmbuf_iov,
-                      let range = AddressCheck.pages(p, n * MemoryLayout<iovec>.stride, owner: Int32(r)) else {
+                      let range = AddressCheck.pages(p, n * MemoryLayout<iovec>.stride, owner: Int32(r), facts) else {
                     fail(r, EFAULT)
                     break
                 }
@@ -131,7 +132,7 @@ final class RecordBatch {
                 t += 1
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: false, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
         var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
@@ -180,7 +181,7 @@ final class RecordBatch {
                 for k in 0..<iovcnt(r, b) {
                     let v = iovs[base + k]
                     guard v.iov_len > 0 else { continue }
-                    guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r)) else {
+                    guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r), facts) else {
                         fail(r, EFAULT)
                         break
                     }
@@ -191,7 +192,7 @@ final class RecordBatch {
                 }
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: outputs, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: outputs, facts, proven: &proven) { fail(Int($0), EFAULT) }
     }
 
     /// Runs record r through the core with the reused request and sets its response.

@@ -16,14 +16,15 @@ enum UserMemory {
     static let iovMax = Int(cbsdshim_UIO_MAXIOV)
 
     /// Copies `count` bytes at client address `from` to `to`; false if any byte is inaccessible.
-    /// Where the kernel can prefault (MADV_POPULATE_READ), the pages are
-    /// proven readable by one madvise and copied with memcpy: a lighter call
+    /// Where the kernel can probe or prefault (AddressCheck), the pages are
+    /// proven readable by one such call and copied with memcpy: a lighter call
     /// than process_vm_readv, which looks the process up and pins each page.
     @inline(__always)
     static func copyIn(_ to: UnsafeMutableRawPointer, from: UnsafeRawPointer?, count: Int) -> Bool {
-        if ProcessMemory.canPrefault {
-            guard let from, let span = AddressCheck.pages(from, count, owner: -1),
-                  AddressCheck.accessible(span.lo, span.hi, false) else { return false }
+        let facts = MemoryFacts.current
+        if facts.canPrefault || facts.canProbe {
+            guard let from, let span = AddressCheck.pages(from, count, owner: -1, facts),
+                  AddressCheck.accessible(span.lo, span.hi, false, facts) else { return false }
             memcpy(to, from, count)
             return true
         }
@@ -32,18 +33,20 @@ enum UserMemory {
 
     /// True if all `count` bytes at client address `to` can be written (nothing is written).
     static func writable(_ to: UnsafeRawPointer, count: Int) -> Bool {
-        guard let span = AddressCheck.pages(to, count, owner: -1) else { return false }
-        return AddressCheck.accessible(span.lo, span.hi, true)
+        let facts = MemoryFacts.current
+        guard let span = AddressCheck.pages(to, count, owner: -1, facts) else { return false }
+        return AddressCheck.accessible(span.lo, span.hi, true, facts)
     }
 
     /// Writes `count` bytes from `from` to client address `to`; false if any
-    /// byte is not writable (then none is written). As copyIn, with
-    /// MADV_POPULATE_WRITE where the kernel has it.
+    /// byte is not writable (then none is written). As copyIn, with the
+    /// write probe or MADV_POPULATE_WRITE.
     @inline(__always)
     static func copyOut(_ to: UnsafeRawPointer, from: UnsafeRawPointer, count: Int) -> Bool {
-        if ProcessMemory.canPrefault {
-            guard let span = AddressCheck.pages(to, count, owner: -1),
-                  AddressCheck.accessible(span.lo, span.hi, true) else { return false }
+        let facts = MemoryFacts.current
+        if facts.canPrefault || facts.canProbe {
+            guard let span = AddressCheck.pages(to, count, owner: -1, facts),
+                  AddressCheck.accessible(span.lo, span.hi, true, facts) else { return false }
             memcpy(UnsafeMutableRawPointer(mutating: to), from, count)
             return true
         }
