@@ -9,10 +9,12 @@ import CBSDShim
 import CBSDShimABI
 
 extension SoftwareBackend {
-    /// Runs `dreq` if it fits the light path; false (request untouched) otherwise.
+    /// Runs `dreq` (already marked RUNNING), whose session's assignment is
+    /// `assignment`, if it fits the light path; false (request untouched) otherwise.
     @inline(__always)
-    func executeLinear(_ dreq: UnsafeMutablePointer<dmover_request>) -> Bool {
-        guard let algdesc = dreq.pointee.dreq_assignment?.pointee.das_algdesc,
+    func executeLinear(_ dreq: UnsafeMutablePointer<dmover_request>,
+                       _ assignment: UnsafeMutablePointer<dmover_assignment>?) -> Bool {
+        guard let algdesc = assignment?.pointee.das_algdesc,
               let data = algdesc.pointee.dad_data else { return false }
         let tag = Int(bitPattern: data)
         guard let kind = SoftwareFunction.Kind(rawValue: (tag >> 8) & 0xFF) else { return false }
@@ -53,7 +55,6 @@ extension SoftwareBackend {
         // Inputs checked non-nil above; one- and two-input kernels take them
         // straight from the request (no pointer array on this frame).
         @inline(__always) func input(_ j: Int) -> UnsafeRawPointer { UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
-        RequestBlocks.markRunning(dreq)
         switch kind {
         case .zero:
             k.pointee.fill(dst, 0, length, nt)
@@ -70,14 +71,7 @@ extension SoftwareBackend {
             if kind == .crc32c {
                 c = crc(c, src, length)
             } else {
-                let copy = k.pointee.copy
-                var i = 0
-                while i < length {
-                    let b = min(CopyCRC32CFunction.blockSize, length &- i)
-                    c = crc(c, src + i, b)
-                    copy(dst + i, src + i, b, nt)
-                    i &+= b
-                }
+                c = Self.copyCRCLinear(crc, k.pointee.copy, c, dst, src, length, nt)
             }
             immediate.storeBytes(of: (~c).littleEndian, as: UInt32.self)
         case .compare:
@@ -91,6 +85,23 @@ extension SoftwareBackend {
     /// Byte offset of dreq_immediate (folded to a constant, as RequestBlocks' flags offset).
     @inline(__always)
     private static var immediateOffset: Int { MemoryLayout<dmover_request>.offset(of: \.dreq_immediate)! }
+
+    /// copy-crc32c over linear buffers, block by block (each block's CRC
+    /// while it is in the cache, then its copy); returns the CRC register.
+    /// Out of line: its loop keeps six values in registers, and saving them
+    /// on the light path would cost every other function stores.
+    @inline(never)
+    static func copyCRCLinear(_ crc: CRCFn, _ copy: CopyFn, _ register: UInt32, _ dst: UnsafeMutableRawPointer,
+                              _ src: UnsafeRawPointer, _ length: Int, _ nt: Bool) -> UInt32 {
+        var c = register, i = 0
+        while i < length {
+            let b = min(CopyCRC32CFunction.blockSize, length &- i)
+            c = crc(c, src + i, b)
+            copy(dst + i, src + i, b, nt)
+            i &+= b
+        }
+        return c
+    }
 
     /// The xor kernel over checked linear inputs, which it takes as an array
     /// of pointers: built here, out of line, so that the other functions'
