@@ -22,33 +22,44 @@ extension SoftwareBackend {
         let hasOutput = kind != .crc32c && kind != .compare
         var length = 0
         var dst = UnsafeMutableRawPointer(bitPattern: 64)!
-        if hasOutput {
-            guard dreq.pointee.dreq_outbuf_type == DMOVER_BUF_LINEAR else { return false }
+        // Every way out below is marked unlikely (_slowPath), so that the
+        // compiler lays the accepted request's path out as one straight run
+        // of not-taken branches: at 4 KiB each taken jump on this path costs
+        // about as much as a kernel store.
+        if _fastPath(hasOutput) {
+            guard _fastPath(dreq.pointee.dreq_outbuf_type == DMOVER_BUF_LINEAR) else { return false }
             let l = dreq.pointee.dreq_outbuf.dmbuf_linear
-            guard let a = l.l_addr, l.l_len >= 0 else { return false }
+            guard let a = l.l_addr, _fastPath(l.l_len >= 0) else { return false }
             dst = a
             length = Int(l.l_len)
-        } else if dreq.pointee.dreq_outbuf_type != DMOVER_BUF_NONE {
+        } else if _slowPath(dreq.pointee.dreq_outbuf_type != DMOVER_BUF_NONE) {
             return false
         }
         var inbuf = UnsafeMutablePointer<dmover_buffer>(bitPattern: 64)!
         if n > 0 {
-            guard dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR, n <= 16,
+            guard _fastPath(dreq.pointee.dreq_inbuf_type == DMOVER_BUF_LINEAR && n <= 16),
                   let b = dreq.pointee.dreq_inbuf else { return false }
             inbuf = b
             if !hasOutput {
-                guard inbuf[0].dmbuf_linear.l_len >= 0 else { return false }
+                guard _fastPath(inbuf[0].dmbuf_linear.l_len >= 0) else { return false }
                 length = Int(inbuf[0].dmbuf_linear.l_len)
             }
-            for j in 0..<n {
+            // The first input outside the loop: one- and two-input
+            // functions then run no loop (or one pass of it).
+            let l0 = inbuf[0].dmbuf_linear
+            guard _fastPath(l0.l_addr != nil && l0.l_len == length) else { return false }
+            var j = 1
+            while j < n {
                 let l = inbuf[j].dmbuf_linear
-                guard l.l_addr != nil, l.l_len == length else { return false }
+                guard _fastPath(l.l_addr != nil && l.l_len == length) else { return false }
+                j &+= 1
             }
         }
-        if length >= linearSplitMin.load(ordering: .relaxed) { return false }
-        // Each case reads only the entry point it calls from the set.
+        if _slowPath(length >= linearSplitMin.load(ordering: .relaxed)) { return false }
+        // Each case reads only the entry point it calls from the set, and
+        // makes its own non-temporal choice (the one `usesNonTemporal` makes
+        // for its kind) after the jump to it, not a shared one before.
         let k = kernelSet
-        let nt = hasOutput && usesNonTemporal(kind, n, length, k.pointee)
         // dreq_immediate read and written in place as one word (a copy of
         // the byte tuple compiled to a load, shift and or per byte).
         let immediate = UnsafeMutableRawPointer(dreq) + Self.immediateOffset
@@ -57,13 +68,14 @@ extension SoftwareBackend {
         @inline(__always) func input(_ j: Int) -> UnsafeRawPointer { UnsafeRawPointer(inbuf[j].dmbuf_linear.l_addr.unsafelyUnwrapped) }
         switch kind {
         case .zero:
-            k.pointee.fill(dst, 0, length, nt)
+            k.pointee.fill(dst, 0, length, length >= fillNTThreshold(k.pointee))
         case .fill8:
-            k.pointee.fill(dst, UInt64(immediate.load(as: UInt8.self)) &* 0x0101_0101_0101_0101, length, nt)
+            k.pointee.fill(dst, UInt64(immediate.load(as: UInt8.self)) &* 0x0101_0101_0101_0101, length,
+                           length >= fillNTThreshold(k.pointee))
         case .copy:
-            k.pointee.copy(dst, input(0), length, nt)
+            k.pointee.copy(dst, input(0), length, length >= ntMin.load(ordering: .relaxed))
         case .xor:
-            Self.xorLinear(k.pointee.xor[n], dst, inbuf, n, length, nt)
+            Self.xorLinear(k.pointee.xor[n], dst, inbuf, n, length, usesNonTemporal(.xor, n, length, k.pointee))
         case .crc32c, .copyCRC32C:
             var c = ~UInt32(littleEndian: immediate.loadUnaligned(as: UInt32.self))
             let src = input(0)
@@ -71,7 +83,7 @@ extension SoftwareBackend {
             if kind == .crc32c {
                 c = crc(c, src, length)
             } else {
-                c = Self.copyCRCLinear(crc, k.pointee.copy, c, dst, src, length, nt)
+                c = Self.copyCRCLinear(crc, k.pointee.copy, c, dst, src, length, length >= ntMin.load(ordering: .relaxed))
             }
             immediate.storeBytes(of: (~c).littleEndian, as: UInt32.self)
         case .compare:
