@@ -15,14 +15,15 @@ public enum RequestProcessing {
         let flags = RequestBlocks.flags(dreq)
         let old = cbsdshim_atomic_load_int(flags)
         if old & RequestFlag.queued != 0 { return }          // already in flight: leave it alone
-        guard let dses = dreq.pointee.dreq_session else { return }
-        _ = SessionState.with(dses) { session in
-            if let sw = session.software, dreq.pointee.dreq_callback == nil,
-               sw._withUnsafeGuaranteedRef({ old & RequestFlag.wait != 0 || $0.runsInline(dreq) }) {
-                processSynchronously(dreq, dses, sw, old)
-            } else {
-                submit(dreq, dses, session, old)
-            }
+        guard let dses = dreq.pointee.dreq_session, let impl = dses.pointee.__dses_impl else { return }
+        let session = Unmanaged<SessionState>.fromOpaque(impl)
+        // Each path is its own function, entered by a jump: this one saves
+        // no registers, and the synchronous one saves only what it needs.
+        if old & RequestFlag.wait != 0 && dreq.pointee.dreq_callback == nil,
+           let sw = session._withUnsafeGuaranteedRef({ $0.software }) {
+            processSynchronously(dreq, dses, sw, old)
+        } else {
+            processOutOfLine(dreq, dses, session, old)
         }
     }
 
@@ -30,19 +31,47 @@ public enum RequestProcessing {
     /// before dmover_process returns. It is not counted in the session's
     /// requests in flight (two locked instructions, a third of the cost of a
     /// 4 KiB request): the session cannot be released before the caller's own
-    /// call returns. Only this thread writes the flags meanwhile.
-    @inline(__always)
+    /// call returns. Only this thread writes the flags meanwhile; RUNNING is
+    /// set with QUEUED, as the work starts at once. The light path takes the
+    /// assignment as an argument; dreq_assignment is written only for the
+    /// general path, which reads it as any backend does. At 4 KiB the
+    /// kernels are store-bound, so every store here (register saves and
+    /// calls included) costs about a cycle: this path makes two besides the
+    /// call, where it made six and saved six registers.
+    @inline(never)
     private static func processSynchronously(_ dreq: UnsafeMutablePointer<dmover_request>,
                                              _ dses: UnsafeMutablePointer<dmover_session>,
                                              _ sw: Unmanaged<SoftwareBackend>, _ old: Int32) {
         let flags = RequestBlocks.flags(dreq)
         dreq.pointee.dreq_error = 0
-        dreq.pointee.dreq_assignment = SessionState.assignment(dses)
-        flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued
-        sw._withUnsafeGuaranteedRef { $0.run(dreq) }
-        dreq.pointee.dreq_assignment = nil
+        flags.pointee = (old & RequestFlag.preserve) | RequestFlag.queued | RequestFlag.running
+        let assignment = SessionState.assignment(dses)
+        sw._withUnsafeGuaranteedRef { b in
+            if !b.executeLinear(dreq, assignment) {
+                dreq.pointee.dreq_assignment = assignment
+                b.execute(dreq)
+                dreq.pointee.dreq_assignment = nil
+            }
+        }
         let now = cbsdshim_atomic_load_int(flags)
         cdm_atomic_store_int(flags, (now & ~(RequestFlag.running | RequestFlag.queued)) | RequestFlag.done)
+    }
+
+    /// A request without DMOVER_REQ_WAIT or with a callback, or for another
+    /// backend: small ones without a callback still run synchronously on the
+    /// software backend (see `SoftwareBackend.runsInline`), the others are
+    /// submitted. Out of the waiting path's way (its call to size the
+    /// request would make `process` save registers).
+    @inline(never)
+    private static func processOutOfLine(_ dreq: UnsafeMutablePointer<dmover_request>,
+                                         _ dses: UnsafeMutablePointer<dmover_session>,
+                                         _ session: Unmanaged<SessionState>, _ old: Int32) {
+        if dreq.pointee.dreq_callback == nil, let sw = session._withUnsafeGuaranteedRef({ $0.software }),
+           old & RequestFlag.wait != 0 || sw._withUnsafeGuaranteedRef({ $0.runsInline(dreq) }) {
+            processSynchronously(dreq, dses, sw, old)
+        } else {
+            session._withUnsafeGuaranteedRef { submit(dreq, dses, $0, old) }
+        }
     }
 
     @inline(__always)

@@ -187,7 +187,8 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// Validates and runs a request on this thread (light path first).
     @inline(__always)
     func run(_ dreq: UnsafeMutablePointer<dmover_request>) {
-        if !executeLinear(dreq) { execute(dreq) }
+        RequestBlocks.markRunning(dreq)
+        if !executeLinear(dreq, dreq.pointee.dreq_assignment) { execute(dreq) }
     }
 
     func submit(_ dreq: UnsafeMutablePointer<dmover_request>, wait: Bool) {
