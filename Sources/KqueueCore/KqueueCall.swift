@@ -107,12 +107,8 @@ extension KqueueRegistry {
                 case .poll(let round):
                     return Int32(truncatingIfNeeded: try queue.finishPoll(
                         round, into: eventlist!, capacity: nevents, hold: &hold))
-                case .scanAfterChanges:
-                    var proven = false, reported = false
-                    let n = try queue.scan(into: eventlist!, capacity: nevents, timeout: 0, resetProof: false,
-                                           proven: &proven, changesReported: &reported, hold: &hold)
-                    if n > 0 && !proven && !queue.stillOurs() { throw .badFileDescriptor }
-                    return Int32(truncatingIfNeeded: n)
+                case .pollFailed(let error, let n):
+                    return Int32(truncatingIfNeeded: try queue.finishFailedPoll(error, n))
                 case .notHandled:
                     return Int32(truncatingIfNeeded: try queue.kevent(
                         changes: changelist, count: nchanges, events: eventlist, capacity: nevents,

@@ -18,9 +18,10 @@ enum LockedStep {
     case probe(Int32, Errno?)
     /// The poll round's state (``EpollKqueue/PollRound``) for ``EpollKqueue/finishPoll``.
     case poll(EpollKqueue.PollRound)
-    /// The changes are applied but the userspace queue or a timer has
-    /// something: the general scan collects, after them.
-    case scanAfterChanges
+    /// epoll_wait failed after `n` events were collected from the userspace
+    /// queue: EINTR returns them (or fails), anything else means the
+    /// descriptor is no longer our epoll instance (EBADF, the kqueue reclaimed).
+    case pollFailed(Errno, Int)
 }
 
 extension EpollKqueue {
@@ -40,10 +41,10 @@ extension EpollKqueue {
 
     /// A kevent() that never blocks — changes alone, a poll with or without
     /// changes — in one step under the lock (held by the caller), as far as
-    /// it goes there: the changes, then, when the userspace queue is empty and
-    /// no timer is pending (an event loop's steady state), one epoll_wait and
-    /// the routing of its events. The rest (a liveness probe, sources' work
-    /// that must run unlocked, more rounds) is for after the lock.
+    /// it goes there: the changes, then the general scan's first poll round
+    /// (queued knotes and due timers, one epoll_wait, the routing of its
+    /// events) without its loop's bookkeeping. The rest (a liveness probe,
+    /// sources' work that must run unlocked, more rounds) is for after the lock.
     @inline(__always)
     func stepLocked(
         changes: UnsafePointer<kevent>?, count: Int,
@@ -69,19 +70,23 @@ extension EpollKqueue {
         guard let events else { return .notHandled }
         var round = PollRound()
         round.hadChanges = count > 0
-        if !queue.isEmpty || sourcesWithDeadlines > 0 {
-            return round.hadChanges ? .scanAfterChanges : .notHandled
-        }
-        do throws(Errno) {
-            round.k = Int(try epoll.wait(into: buffer, capacity: Int32(min(capacity, Self.batch)), timeout: 0))
-        } catch {
-            return round.hadChanges ? .scanAfterChanges : .notHandled
-        }
         lastStamp &+= 1
         round.stamp = lastStamp
         // The proof is this call's: its changes', or the poll's own.
         if !round.hadChanges { provenAlive = false }
-        if round.k > 0 { round.n = route(buffer, round.k, into: events, room: capacity, stamp: round.stamp) }
+        round.n = collectQueued(into: events, room: capacity, stamp: round.stamp)
+        if round.n < capacity {
+            let room = capacity - round.n
+            do throws(Errno) {
+                round.k = Int(try epoll.wait(into: buffer, capacity: Int32(min(room, Self.batch)), timeout: 0))
+            } catch {
+                syncWakeup()
+                return .pollFailed(error, round.n)
+            }
+            if round.k > 0 {
+                round.n += route(buffer, round.k, into: events + round.n, room: room, stamp: round.stamp)
+            }
+        }
         round.unlockedWorkPending = hasUnlockedWork
         syncWakeup()
         round.proven = provenAlive
@@ -133,8 +138,20 @@ extension EpollKqueue {
             return Int(r)
         case .poll(let round):
             return try finishPoll(round, into: out, capacity: capacity, hold: &hold)
-        case .probe, .scanAfterChanges, .notHandled:
+        case .pollFailed(let error, let n):
+            return try finishFailedPoll(error, n)
+        case .probe, .notHandled:
             return nil
         }
+    }
+
+    /// A ``LockedStep/pollFailed(_:_:)`` round, after the lock (as the general scan ends one).
+    func finishFailedPoll(_ error: Errno, _ n: Int) throws(Errno) -> Int {
+        if error == .interrupted {
+            if n > 0 { return n }
+            throw error
+        }
+        markClosed()
+        throw .badFileDescriptor
     }
 }
