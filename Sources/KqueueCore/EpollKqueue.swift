@@ -62,8 +62,8 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Routing table for epoll events: slot -> knote (generation-checked).
     /// Unmanaged: the knote table owns the knotes; a slot is cleared before its
     /// knote goes, under the lock, so routing needs no retain/release.
-    @exclusivity(unchecked) var slots: [Unmanaged<Knote>?] = []
-    @exclusivity(unchecked) var freeSlots: [UInt32] = []
+    @exclusivity(unchecked) var slots = TrivialBuffer<Unmanaged<Knote>?>()
+    @exclusivity(unchecked) var freeSlots = TrivialBuffer<UInt32>()
     @exclusivity(unchecked) var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) var queue = KnoteQueue()
     /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn neither
@@ -145,6 +145,8 @@ public final class EpollKqueue: @unchecked Sendable {
 
     deinit {
         if forkedAway { return }  // the child abandons the object (and its lock) as it is
+        slots.deallocate()
+        freeSlots.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         closeOwnDescriptors()
@@ -245,6 +247,7 @@ public final class EpollKqueue: @unchecked Sendable {
 
     // MARK: - Routing slots
 
+    @inline(__always)
     func allocateSlot(_ kn: Knote) {
         let s: UInt32
         if let f = freeSlots.popLast() {
@@ -260,6 +263,7 @@ public final class EpollKqueue: @unchecked Sendable {
         if nextGeneration == 0 { nextGeneration = 1 }
     }
 
+    @inline(__always)
     func releaseSlot(_ kn: Knote) {
         guard kn.slot != .max else { return }
         slots[Int(kn.slot)] = nil
