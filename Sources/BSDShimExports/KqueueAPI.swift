@@ -21,35 +21,7 @@ public func bsdshim_kevent(
     _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
     _ timeout: UnsafePointer<timespec>?
 ) -> Int32 {
-    // The kqueue at +0, found without a lock (see KqueueRegistry).
-    KqueueRegistry.withKqueue(kq) { queue, hold in
-        keventCall(queue, &hold, changelist, nchanges, eventlist, nevents, timeout)
-    } ?? fail(.badFileDescriptor)
-}
-
-@inline(__always)
-private func keventCall(
-    _ queue: EpollKqueue, _ hold: inout KqueueHold,
-    _ changelist: UnsafePointer<kevent>?, _ nchanges: Int32,
-    _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
-    _ timeout: UnsafePointer<timespec>?
-) -> Int32 {
-    guard nchanges >= 0, nevents >= 0 else { return fail(.invalidArgument) }
-    if nchanges > 0 && changelist == nil { return fail(.badAddress) }
-    if nevents > 0 && eventlist == nil { return fail(.badAddress) }
-    var ns: UInt64? = nil
-    if let t = timeout?.pointee {
-        guard t.tv_sec >= 0, t.tv_nsec >= 0, t.tv_nsec < 1_000_000_000 else { return fail(.invalidArgument) }
-        // Beyond ~292 years a timeout is as good as infinite.
-        let (s, o) = UInt64(t.tv_sec).multipliedReportingOverflow(by: 1_000_000_000)
-        ns = o || s > UInt64(Int64.max) / 2 ? nil : s + UInt64(t.tv_nsec)
-    }
-    do {
-        return Int32(try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist,
-                                      capacity: Int(nevents), timeout: ns, hold: &hold))
-    } catch {
-        return fail(error)
-    }
+    KqueueRegistry.keventCall(kq, changelist, nchanges, eventlist, nevents, timeout)
 }
 
 /// `void bsdshim_fd_closing(int fd)`: see include/sys/event.h.

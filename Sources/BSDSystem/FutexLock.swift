@@ -23,6 +23,8 @@ public struct FutexLock: @unchecked Sendable {
 
     @inlinable @inline(__always) public func lock() { cbsdshim_lock(word) }
     @inlinable @inline(__always) public func unlock() { cbsdshim_unlock(word) }
+    /// Takes the lock if it is free, without waiting; true if taken.
+    @inlinable @inline(__always) public func tryLock() -> Bool { cbsdshim_trylock(word) != 0 }
 
     @inlinable @inline(__always)
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {

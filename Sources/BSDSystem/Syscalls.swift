@@ -23,6 +23,15 @@ public enum FileDescriptorOps {
         return Int(n)
     }
 
+    /// ioctl(fd, FIONREAD) for kevent()'s delivery path, which asks it for
+    /// nearly every event: bytes readable, or -1 if the call failed. Not
+    /// throwing, so it inlines to the call alone (the throwing wrapper stayed
+    /// an out-of-line function with its retry loop).
+    @inlinable @inline(__always) public static func bytesReadableOrFailure(_ fd: Int32) -> Int {
+        var n: Int32 = 0
+        return cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == -1 ? -1 : Int(n)
+    }
+
     /// ioctl(fd, SIOCOUTQ): bytes queued for sending on a socket (or a tty).
     @inlinable public static func bytesQueuedForSend(_ fd: Int32) throws(Errno) -> Int {
         var n: Int32 = 0

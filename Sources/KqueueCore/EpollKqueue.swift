@@ -36,8 +36,9 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Readable while the userspace active queue is non-empty (and when the
     /// kqueue is closed, to wake its waiters).
     let wakeup: EventFD
-    /// Protects every `@exclusivity(unchecked)` field below.
-    let lock = FutexLock()
+    /// Protects every `@exclusivity(unchecked)` field below. Its word is in
+    /// the kqueue's registry entry (``KqueueRegistry/lock(_:)``), never freed.
+    let lock: FutexLock
 
     /// Set when the descriptor is found closed or the kqueue reclaimed.
     let closed = Atomic<Bool>(false)
@@ -61,8 +62,8 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Routing table for epoll events: slot -> knote (generation-checked).
     /// Unmanaged: the knote table owns the knotes; a slot is cleared before its
     /// knote goes, under the lock, so routing needs no retain/release.
-    @exclusivity(unchecked) var slots: [Unmanaged<Knote>?] = []
-    @exclusivity(unchecked) var freeSlots: [UInt32] = []
+    @exclusivity(unchecked) var slots = TrivialBuffer<Unmanaged<Knote>?>()
+    @exclusivity(unchecked) var freeSlots = TrivialBuffer<UInt32>()
     @exclusivity(unchecked) var nextGeneration: UInt32 = 1
     @exclusivity(unchecked) var queue = KnoteQueue()
     /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn neither
@@ -118,6 +119,7 @@ public final class EpollKqueue: @unchecked Sendable {
 
     init(epoll: Epoll, wakeup: EventFD) {
         self.fd = epoll.fd
+        self.lock = KqueueRegistry.lockForNewKqueue(epoll.fd)
         self.epoll = epoll
         self.wakeup = wakeup
     }
@@ -143,7 +145,8 @@ public final class EpollKqueue: @unchecked Sendable {
 
     deinit {
         if forkedAway { return }  // the child abandons the object (and its lock) as it is
-        lock.deallocate()
+        slots.deallocate()
+        freeSlots.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         closeOwnDescriptors()
@@ -244,6 +247,7 @@ public final class EpollKqueue: @unchecked Sendable {
 
     // MARK: - Routing slots
 
+    @inline(__always)
     func allocateSlot(_ kn: Knote) {
         let s: UInt32
         if let f = freeSlots.popLast() {
@@ -259,6 +263,7 @@ public final class EpollKqueue: @unchecked Sendable {
         if nextGeneration == 0 { nextGeneration = 1 }
     }
 
+    @inline(__always)
     func releaseSlot(_ kn: Knote) {
         guard kn.slot != .max else { return }
         slots[Int(kn.slot)] = nil
@@ -379,6 +384,10 @@ public final class EpollKqueue: @unchecked Sendable {
         timeout: UInt64?, hold: inout KqueueHold
     ) throws(Errno) -> Int {
         if isClosed { throw .badFileDescriptor }
+        if count == 0 && timeout == 0 && capacity > 0, let events,
+           let r = try pollWithoutChanges(into: events, capacity: capacity, hold: &hold) {
+            return r
+        }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
         let merged = collects && timeout == 0 && count > 0 && changes != nil
@@ -431,7 +440,8 @@ public final class EpollKqueue: @unchecked Sendable {
     // MARK: - Scan (BSD kqueue_scan)
 
     /// Collects up to `capacity` events. `timeout` is nil (wait forever) or
-    /// nanoseconds (0 = poll).
+    /// nanoseconds (0 = poll). `collected` events are in `out` already,
+    /// delivered under `stamp` (``pollWithoutChanges`` continuing here).
     ///
     /// Locking, the cost that matters on this path (each lock is two atomic
     /// operations): a poll takes the lock once per round, for the changes
@@ -446,13 +456,14 @@ public final class EpollKqueue: @unchecked Sendable {
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
-        proven: inout Bool, changesReported: inout Bool, hold: inout KqueueHold
+        proven: inout Bool, changesReported: inout Bool, hold: inout KqueueHold,
+        collected: Int = 0, stamp startStamp: UInt64 = 0
     ) throws(Errno) -> Int {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { (buf) throws(Errno) -> Int in
             let base = buf.baseAddress!
-            var n = 0
-            var stamp: UInt64 = 0
+            var n = collected
+            var stamp = startStamp
             var idleRounds = 0
             var firstRound = true
             while true {

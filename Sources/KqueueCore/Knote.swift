@@ -21,25 +21,17 @@ struct KnoteKey: Hashable {
 /// so `configure(change:ops:)` must reset every stored property; a test
 /// compares a recycled knote with a fresh one field by field.
 final class Knote {
+    // Declaration order is memory order: what EV_DELETE and the routing of an
+    // epoll event read comes first, in as few cache lines as fit (with 10,000
+    // knotes they are not in the L1 cache, and a miss costs more than the
+    // change's own work); the rest follows.
+
     @exclusivity(unchecked) private(set) var ident: UInt
     @exclusivity(unchecked) private(set) var filter: Int16
-    @exclusivity(unchecked) private(set) var ops: any Filter
-
-    /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
-    /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
-    @exclusivity(unchecked) var flags: UInt16
-    /// fflags and data given by the caller (kn_sfflags / kn_sdata).
-    @exclusivity(unchecked) var sfflags: UInt32
-    @exclusivity(unchecked) var sdata: Int
-    @exclusivity(unchecked) var udata: UnsafeMutableRawPointer?
-
-    /// Output fflags and data accumulated since the last delivery.
-    @exclusivity(unchecked) var fflags: UInt32
-    @exclusivity(unchecked) var data: Int
-    /// Filter-private state (BSD's kn_hookid): e.g. "triggered" for EVFILT_USER.
-    @exclusivity(unchecked) var hookID: Int
     /// EV_DISABLE'd (or EV_DISPATCH'ed after a delivery).
     @exclusivity(unchecked) var disabled: Bool
+    /// In the kqueue's userspace active queue (user events, timers, always-ready files).
+    @exclusivity(unchecked) var queued: Bool
 
     // MARK: - Routing of epoll events (knotes backed by a descriptor)
 
@@ -49,17 +41,31 @@ final class Knote {
     @exclusivity(unchecked) var generation: UInt32
     /// The descriptor filters' registration (``DescriptorFilter``).
     @exclusivity(unchecked) var fd: Descriptor
-    /// Filter-private: the last reported data of a file epoll cannot watch,
-    /// a pipe's capacity, the shared signal count seen (BSD's kn_sdata use).
-    @exclusivity(unchecked) var lastData: Int
     /// The knote's inotify watches (``VnodeSource``).
     @exclusivity(unchecked) var watch: Watches
 
-    // MARK: - Userspace active queue (user events, timers, always-ready files)
-
-    @exclusivity(unchecked) var queued: Bool
+    /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
+    /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
+    @exclusivity(unchecked) var flags: UInt16
+    /// fflags and data given by the caller (kn_sfflags / kn_sdata).
+    @exclusivity(unchecked) var sfflags: UInt32
+    @exclusivity(unchecked) var sdata: Int
+    @exclusivity(unchecked) var udata: UnsafeMutableRawPointer?
+    /// Filter-private state (BSD's kn_hookid): e.g. "triggered" for EVFILT_USER.
+    @exclusivity(unchecked) var hookID: Int
     /// The stamp of the kevent() call (``EpollKqueue/lastStamp``) that last returned this knote.
     @exclusivity(unchecked) var collectedIn: UInt64
+
+    @exclusivity(unchecked) private(set) var ops: any Filter
+    /// Output fflags and data accumulated since the last delivery.
+    @exclusivity(unchecked) var fflags: UInt32
+    @exclusivity(unchecked) var data: Int
+    /// Filter-private: the last reported data of a file epoll cannot watch,
+    /// a pipe's capacity, the shared signal count seen (BSD's kn_sdata use).
+    @exclusivity(unchecked) var lastData: Int
+
+    // MARK: - Userspace active queue links
+
     @exclusivity(unchecked) var next: Knote?
     @exclusivity(unchecked) unowned(unsafe) var prev: Knote?
 

@@ -77,9 +77,11 @@ extension EpollKqueue {
         }
     }
 
-    /// ``register(_:)`` with the change's filter found.
+    /// ``register(_:)`` with the change's filter found. Generic, so that for
+    /// EVFILT_READ / EVFILT_WRITE (final classes) every filter call is direct
+    /// and inlinable rather than through the existential's witness table.
     @inline(__always)
-    private func register(_ change: kevent, _ ops: any Filter) -> Int32 {
+    private func register<F: Filter>(_ change: kevent, _ ops: F) -> Int32 {
         let flags = Int32(change.flags)
         guard let ref = knotes.unretained(change.ident, change.filter) else {
             guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
@@ -105,7 +107,7 @@ extension EpollKqueue {
 
     /// A change to the existing knote `kn` (EV_DELETE, EV_ADD, EV_ENABLE...).
     @inline(__always)
-    fileprivate func modify(_ kn: Knote, _ change: kevent, _ ops: any Filter, _ flags: Int32) -> Int32 {
+    fileprivate func modify<F: Filter>(_ kn: Knote, _ change: kevent, _ ops: F, _ flags: Int32) -> Int32 {
         if flags & EV_DELETE != 0 {
             // Linked without the preload library, close() goes unseen: a knote
             // whose descriptor was closed is gone on BSD, so deleting it is

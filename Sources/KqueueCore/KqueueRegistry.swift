@@ -17,6 +17,15 @@ import Synchronization
 /// a remover stores the new address and then reads the count, all sequentially
 /// consistent. Either the remover sees the reader counted (and keeps the
 /// kqueue), or the reader sees the new address (and never touches the old one).
+///
+/// The kqueue's lock word lives in its entry's cache line too, and a call that
+/// never blocks finds its kqueue by taking that lock instead of counting
+/// itself in: the lock already orders it against a remover, which stores the
+/// new address first and reclaims only after taking and dropping the lock
+/// once — so every reader that could have loaded the old address has let go
+/// of it. Two atomic operations a call instead of four. A kqueue retired
+/// under a number shares the lock with the number's next kqueue: only
+/// exclusion between the two, never a wrong answer.
 public enum KqueueRegistry {
     /// One descriptor number's slot.
     struct Entry: ~Copyable {
@@ -32,6 +41,8 @@ public enum KqueueRegistry {
     /// Entries are a cache line apart: threads on different kqueues never
     /// write the same line (the count is written by every kevent()).
     static let entryStride = 64
+    /// Where the lock word of the entry's kqueues sits in the entry's line, after the ``Entry``.
+    static let lockWordOffset = 32
     /// Entries come in leaves of this many, made when a number in their range
     /// is first registered; the directory covers every non-negative Int32 and
     /// is calloc'ed, so only the pages it uses are ever touched.
@@ -87,13 +98,34 @@ public enum KqueueRegistry {
         let d = Int(fd) >> leafShift
         if table.directory[d].load(ordering: .relaxed) == 0 {
             let leaf = UnsafeMutableRawPointer.allocate(byteCount: leafSize * entryStride, alignment: entryStride)
+            assert(MemoryLayout<Entry>.size <= lockWordOffset)
             for i in 0..<leafSize {
                 (leaf + i * entryStride).bindMemory(to: Entry.self, capacity: 1).initialize(to: Entry())
+                (leaf + i * entryStride + lockWordOffset).bindMemory(to: UInt32.self, capacity: 1).initialize(to: 0)
             }
             leaves.append(leaf)
             table.directory[d].store(UInt(bitPattern: leaf), ordering: .releasing)
         }
         return entry(fd)!
+    }
+
+    /// The lock of the kqueues registered under `e` (see the type's comment).
+    @inline(__always)
+    static func lock(_ e: UnsafeMutablePointer<Entry>) -> FutexLock {
+        FutexLock(wrapping: (UnsafeMutableRawPointer(e) + lockWordOffset).assumingMemoryBound(to: UInt32.self))
+    }
+
+    /// The lock for a new kqueue on descriptor `fd`: its entry's, the entry made if needed.
+    static func lockForNewKqueue(_ fd: Int32) -> FutexLock {
+        table.lock.withLock { lock(entryMaking(fd)) }
+    }
+
+    /// The kqueue registered at `e`, for a caller holding ``lock(_:)`` of `e`.
+    @inline(__always)
+    static func registered(_ e: UnsafeMutablePointer<Entry>) -> Unmanaged<EpollKqueue>? {
+        let p = e.pointee.kqueue.load(ordering: .sequentiallyConsistent)
+        guard p != 0 else { return nil }
+        return Unmanaged.fromOpaque(UnsafeRawPointer(bitPattern: p)!)
     }
 
     /// Counts the caller into `e` and returns the kqueue registered there (at +0, valid until ``leave(_:)``), or nil.
@@ -195,6 +227,16 @@ public enum KqueueRegistry {
         var i = 0
         while i < retired.count {
             let e = retired[i].entry
+            // Readers under the entry's lock are past once the lock is seen
+            // free (after the address changed); one that needs the kqueue
+            // beyond its locked step counts itself in before unlocking.
+            // Never waits: the caller may hold a kqueue lock (maybe this one).
+            let l = lock(e)
+            guard l.tryLock() else {
+                i += 1
+                continue
+            }
+            l.unlock()
             if e.pointee.users.load(ordering: .sequentiallyConsistent) == 0 {
                 e.pointee.retired.wrappingSubtract(1, ordering: .sequentiallyConsistent)
                 dropped.append(retired[i].kq)
@@ -296,6 +338,7 @@ public enum KqueueRegistry {
                 e.pointee.kqueue.store(0, ordering: .relaxed)
                 e.pointee.users.store(0, ordering: .relaxed)
                 e.pointee.retired.store(0, ordering: .relaxed)
+                lock(e).reset()
             }
         }
         for kq in kqueues {

@@ -105,6 +105,33 @@ import Testing
         #expect(e.pointee.users.load(ordering: .relaxed) == 0)
     }
 
+    /// A kevent() that never blocks finds its kqueue under the kqueue's lock
+    /// (a word in the registry entry) instead of counting itself in: a kqueue
+    /// retired while such a call holds the lock stays until the lock is free;
+    /// one retired after the call counted itself in (to go on past its
+    /// locked step) stays until it leaves.
+    @Test func retiredKqueueOutlivesALockedStepAndItsCountedTail() throws {
+        let k = try RegistryOnlyKqueue()
+        let fd = k.fd
+        defer { Glibc.close(fd) }
+        let e = try #require(KqueueRegistry.entry(fd))
+        let lock = KqueueRegistry.lock(e)
+        #expect(k.kqueue?.lock.word == lock.word)
+
+        lock.lock()  // a locked step in progress
+        #expect(KqueueRegistry.registered(e)?.takeUnretainedValue() === k.kqueue)
+        KqueueRegistry.remove(try #require(k.kqueue))  // retired, and a reclaim tried
+        #expect(KqueueRegistry.registered(e) == nil)
+        #expect(k.kqueue != nil, "freed while a locked step could still be using it")
+        // The step goes on past its lock: counted in first.
+        e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        lock.unlock()
+        KqueueRegistry.reclaim()
+        #expect(k.kqueue != nil, "freed while a counted-in call could still be using it")
+        KqueueRegistry.leave(e)  // reclaims: the last user is gone
+        #expect(k.kqueue == nil)
+    }
+
     /// A kqueue retired while a thread was inside it, its number now another
     /// kqueue's that two threads poll with short timeouts (their calls
     /// overlap, so the number's count of users rarely reaches 0): the old

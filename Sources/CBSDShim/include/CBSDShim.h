@@ -194,6 +194,11 @@ static inline void cbsdshim_lock(uint32_t *word) {
     if (!__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         cbsdshim_lock_wait(word);
 }
+/** Takes the lock if it is free; never waits. Returns nonzero if taken. */
+static inline int cbsdshim_trylock(uint32_t *word) {
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
 static inline void cbsdshim_unlock(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) cbsdshim_lock_wake(word);
 }

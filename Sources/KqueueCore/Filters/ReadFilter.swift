@@ -53,12 +53,8 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         }
         // A stream's FIONREAD (nearly every event) is asked inline; the
         // other kinds, and a stream whose FIONREAD fails, go the long way.
-        let data: Int
-        if kn.fd.kind == .stream, let n = try? FileDescriptorOps.bytesReadable(fd) {
-            data = n
-        } else {
-            data = bytesReadable(kn, fd, in: kq)
-        }
+        var data = kn.fd.kind == .stream ? FileDescriptorOps.bytesReadableOrFailure(fd) : -1
+        if data < 0 { data = bytesReadable(kn, fd, in: kq) }
         if flags == 0 {
             if let lowat = lowWaterMark(kn), data < lowat { return nil }
             if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained

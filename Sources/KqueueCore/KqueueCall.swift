@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// KqueueCall.swift: the C ABI's kevent() in one function: arguments checked, kqueue found, errno set.
+
+import BSDSystem
+import CBSDShim
+import CBSDShimABI
+import Glibc
+
+extension KqueueRegistry {
+    /// `kevent()` as the C entry point makes it: returns the count, or -1
+    /// with errno set. It lives here, in one function with the registry
+    /// look-up inlined, because the entry point's closure through
+    /// ``withKqueue(_:_:)`` (another module) cost a context, two thunks and
+    /// an indirect call on every call, about a fifth of a poll's own work.
+    public static func keventCall(
+        _ kq: Int32,
+        _ changelist: UnsafePointer<kevent>?, _ nchanges: Int32,
+        _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32,
+        _ timeout: UnsafePointer<timespec>?
+    ) -> Int32 {
+        guard nchanges >= 0, nevents >= 0 else { return failCall(kq, .invalidArgument) }
+        if nchanges > 0 && changelist == nil { return failCall(kq, .badAddress) }
+        if nevents > 0 && eventlist == nil { return failCall(kq, .badAddress) }
+        var ns: UInt64? = 0
+        if let t = timeout {
+            let s = t.pointee.tv_sec, f = t.pointee.tv_nsec
+            if s != 0 || f != 0 {
+                guard s >= 0, f >= 0, f < 1_000_000_000 else { return failCall(kq, .invalidArgument) }
+                // Beyond ~292 years a timeout is as good as infinite.
+                let (v, o) = UInt64(s).multipliedReportingOverflow(by: 1_000_000_000)
+                ns = o || v > UInt64(Int64.max) / 2 ? nil : v + UInt64(f)
+            }
+        } else {
+            ns = nil
+        }
+        guard let e = entry(kq) else { return fail(.badFileDescriptor) }
+        if ns == 0 || nevents == 0 {
+            // Never blocks: found, and served, under the kqueue's lock.
+            return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: EpollKqueue.batch) { buf in
+                lockedCall(e, changelist, Int(nchanges), eventlist, Int(nevents), buf.baseAddress!)
+            }
+        }
+        // A wait: the kqueue at +0, found without a lock (see the type's comment).
+        guard let ref = enter(e) else {
+            leave(e)
+            return fail(.badFileDescriptor)
+        }
+        var hold = KqueueHold(entry: e)
+        // See withKqueue(_:_:): a retired kqueue under this number must not wait for us.
+        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 {
+            hold.keepOwnReference(ref.takeUnretainedValue())
+        }
+        let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
+            do throws(Errno) {
+                return Int32(truncatingIfNeeded: try queue.kevent(
+                    changes: changelist, count: Int(nchanges), events: eventlist, capacity: Int(nevents),
+                    timeout: ns, hold: &hold))
+            } catch {
+                Errno.current = error
+                return -1
+            }
+        }
+        hold.end(ref)
+        return r
+    }
+
+    /// A kevent() that never blocks, on the kqueue registered at `e`: its
+    /// step under the kqueue's lock, which is also what keeps the kqueue
+    /// alive (see the type's comment); what is left after the lock, counted
+    /// in the entry like any other caller.
+    @inline(__always)
+    static func lockedCall(
+        _ e: UnsafeMutablePointer<Entry>,
+        _ changelist: UnsafePointer<kevent>?, _ nchanges: Int,
+        _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int,
+        _ buffer: UnsafeMutablePointer<epoll_event>
+    ) -> Int32 {
+        let l = lock(e)
+        l.lock()
+        guard let ref = registered(e) else {
+            l.unlock()
+            return fail(.badFileDescriptor)
+        }
+        let step = ref._withUnsafeGuaranteedRef {
+            $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
+        }
+        if case .returned(let r, let error) = step {
+            l.unlock()
+            if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+            if let error { Errno.current = error }
+            return r
+        }
+        // Counted in before the lock goes: a remover that takes the lock
+        // next sees the count and keeps the kqueue (reclaimLocked()).
+        e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
+        l.unlock()
+        var hold = KqueueHold(entry: e)
+        let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
+            do throws(Errno) {
+                switch step {
+                case .returned(let r, _):
+                    return r
+                case .probe(let r, let error):
+                    guard queue.stillOurs() else { throw .badFileDescriptor }
+                    if let error { throw error }
+                    return r
+                case .poll(let round):
+                    return Int32(truncatingIfNeeded: try queue.finishPoll(
+                        round, into: eventlist!, capacity: nevents, hold: &hold))
+                case .pollFailed(let error, let n):
+                    return Int32(truncatingIfNeeded: try queue.finishFailedPoll(error, n))
+                case .notHandled:
+                    return Int32(truncatingIfNeeded: try queue.kevent(
+                        changes: changelist, count: nchanges, events: eventlist, capacity: nevents,
+                        timeout: 0, hold: &hold))
+                }
+            } catch {
+                Errno.current = error
+                return -1
+            }
+        }
+        hold.end(ref)
+        return r
+    }
+
+    /// A bad argument: BSD checks the descriptor first, so a call naming no
+    /// kqueue fails with EBADF whatever else is wrong with it.
+    @inline(never)
+    static func failCall(_ kq: Int32, _ e: Errno) -> Int32 {
+        fail(lookup(kq) == nil ? .badFileDescriptor : e)
+    }
+
+    @inline(__always)
+    static func fail(_ e: Errno) -> Int32 {
+        Errno.current = e
+        return -1
+    }
+}
