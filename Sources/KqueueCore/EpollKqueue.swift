@@ -44,6 +44,12 @@ public final class EpollKqueue: @unchecked Sendable {
     let closed = Atomic<Bool>(false)
     /// Set in a fork child: the descriptors were closed there, deinit must not close them again.
     @exclusivity(unchecked) var forkedAway = false
+    /// Set by fork's prepare handler: whether it had this kqueue's lock (see KqueueRegistry.lockAllForFork).
+    @exclusivity(unchecked) var lockedForFork = false
+    /// The thread holding `lock` (CurrentThread.identity), 0 while free: fork's
+    /// prepare handler, run by a signal handler that interrupted this thread
+    /// in a locked step, must see that the lock is its own and not wait.
+    let lockOwner = Atomic<UInt>(0)
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
@@ -161,9 +167,16 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     /// Fork child: closes every descriptor behind the kqueue, the program's
-    /// epoll one included; the object is abandoned as it is (its lock, taken before the fork, stays held).
-    func closeDescriptorsInChild() {
+    /// epoll one included; the object is abandoned as it is. What lives in
+    /// lists the kqueue's lock guards (sources, nested sets, knotes) only if
+    /// the lock was had across the fork (`whole`): otherwise those lists may
+    /// be mid-change, and their descriptors stay, close-on-exec.
+    func closeDescriptorsInChild(whole: Bool) {
         FileDescriptorOps.close(fd)
+        guard whole else {
+            FileDescriptorOps.close(wakeup.fd)
+            return
+        }
         closeOwnDescriptors()
         for kn in knotes.all where kn.fd.owned >= 0 { FileDescriptorOps.close(kn.fd.owned) }
     }
@@ -174,7 +187,14 @@ public final class EpollKqueue: @unchecked Sendable {
 
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        try lock.withLock(body)
+        defer { KqueueRegistry.reclaimAfterUnlocking(lock.word) }
+        lock.lock()
+        lockOwner.store(CurrentThread.identity, ordering: .relaxed)
+        defer {
+            lockOwner.store(0, ordering: .relaxed)
+            lock.unlock()
+        }
+        return try body()
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }

@@ -168,6 +168,28 @@ public enum KqueueRegistry {
         return r
     }
 
+    /// The kqueue registered under `fd`, if any (retained), for a caller
+    /// that may hold another kqueue's lock (a filter routing events under
+    /// it): it counts itself out without reclaiming, since reclaiming takes
+    /// the registry lock, which fork's prepare handler holds while it takes
+    /// kqueue locks. The entry's next caller, or a sweep, reclaims.
+    static func lookupUnderLock(_ fd: Int32) -> EpollKqueue? {
+        guard let e = entry(fd) else { return nil }
+        let kq = enter(e)?.takeUnretainedValue()
+        e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        return kq
+    }
+
+    /// After a kqueue's lock (its entry's word) is released: a kqueue retired
+    /// under the same entry is kept while the word is busy (reclaimLocked
+    /// only try-locks it), so whoever frees the word frees that kqueue if
+    /// nobody else uses it. Never called with another kqueue's lock held.
+    @inline(__always)
+    static func reclaimAfterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
+        let e = (UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self)
+        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+    }
+
     /// The kqueue registered under `fd`, if any (retained).
     public static func lookup(_ fd: Int32) -> EpollKqueue? {
         guard let e = entry(fd) else { return nil }
@@ -296,23 +318,45 @@ public enum KqueueRegistry {
     /// BSD does not pass kqueues to a fork child. In the child every kqueue
     /// descriptor (and everything behind it) is closed, so kevent() there fails
     /// with EBADF and nothing of the parent's is shared or leaked. Before the
-    /// fork every registered kqueue's lock is taken too (after the registry
-    /// lock; no thread takes the registry lock while it holds a kqueue's), so
-    /// the child finds each knote list whole, never halfway through a change
-    /// by a thread the child does not have.
+    /// fork each registered kqueue's lock is taken too, after the registry
+    /// lock, so the child finds its knote list whole, never halfway through
+    /// a change by a thread the child does not have.
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
-            prepare: {
-                KqueueRegistry.table.lock.lock()
-                for kq in KqueueRegistry.live { kq.lock.lock() }
-            },
+            prepare: { KqueueRegistry.lockAllForFork() },
             parent: {
-                for kq in KqueueRegistry.live { kq.lock.unlock() }
+                for kq in KqueueRegistry.live where kq.lockedForFork { kq.lock.unlock() }
                 KqueueRegistry.table.lock.unlock()
             },
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
+
+    /// How long fork's prepare handler tries for the kqueue locks in all.
+    /// The wait is bounded, never a plain lock(): a holder may be a thread
+    /// the scheduler left waiting, or hold the lock through a retired
+    /// kqueue on the same number. Not a tuning: it only bounds how long a
+    /// fork can be held up; a kqueue whose lock was not had is left to
+    /// close-on-exec in the child, its lists not walked.
+    static let forkLockPatience: UInt64 = 50_000_000
+
+    /// The prepare step: the registry lock, then each live kqueue's lock
+    /// within the shared patience (after it, one try each). A lock the
+    /// forking thread holds itself (fork() from a signal handler that
+    /// interrupted kevent()) is not waited for.
+    static func lockAllForFork() {
+        table.lock.lock()
+        let deadline = Clock.monotonicNanoseconds() &+ forkLockPatience
+        let me = CurrentThread.identity
+        for kq in live {
+            var had = kq.lock.tryLock()
+            while !had && kq.lockOwner.load(ordering: .relaxed) != me && Clock.monotonicNanoseconds() < deadline {
+                CurrentThread.yield()
+                had = kq.lock.tryLock()
+            }
+            kq.lockedForFork = had
+        }
+    }
 
     /// The parent's kqueues, as a fork child abandoned them.
     nonisolated(unsafe) static var abandonedInChild: [EpollKqueue] = []
@@ -323,10 +367,10 @@ public enum KqueueRegistry {
         // Single-threaded here; the registry lock was taken in prepare and
         // is freed first, with the lists taken out, as the old live lock was:
         // nothing below may find them locked. The threads counted in the
-        // entries do not exist in the child: every entry is emptied. The
-        // live kqueues' locks, taken in prepare, stay held: their objects are
-        // abandoned, and their knote lists are quiescent for the walk below.
-        // Retired kqueues' locks may have been held by such threads, so only
+        // entries do not exist in the child: every entry is emptied and its
+        // lock word freed (a new kqueue on the number takes it). A live
+        // kqueue whose lock prepare had has a whole knote list for the walk
+        // below; the others' (and retired ones') may be mid-change, so only
         // their immutable fields are touched.
         table.lock.reset()
         let kqueues = live, wasRetired = retired
@@ -351,7 +395,7 @@ public enum KqueueRegistry {
             kq.forkedAway = true
             kq.closed.store(true, ordering: .relaxed)
             guard ours else { continue }
-            kq.closeDescriptorsInChild()
+            kq.closeDescriptorsInChild(whole: kq.lockedForFork)
         }
         // The objects are abandoned, not freed: their locks may be held.
         // Kept referenced, so leak checkers see them as reachable.

@@ -78,7 +78,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             if let n = try? FileDescriptorOps.pendingConnections(fd) { return max(1, n) }
             return 1
         case .kqueue:
-            return max(1, KqueueRegistry.lookup(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
+            return max(1, KqueueRegistry.lookupUnderLock(fd)?.pendingHint.load(ordering: .relaxed) ?? 1)
         case .eventfd:
             return 8
         case .libraryReadiness:
@@ -93,7 +93,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         if let v = try? FileDescriptorOps.socketOption(fd, SOL_SOCKET, SO_ACCEPTCONN), v != 0 {
             return .listeningSocket
         }
-        if KqueueRegistry.lookup(fd) != nil { return .kqueue }
+        if KqueueRegistry.lookupUnderLock(fd) != nil { return .kqueue }
         // Anonymous inodes say what they are in their /proc link name.
         var buf = [CChar](repeating: 0, count: 64)
         let n = buf.withUnsafeMutableBufferPointer { b in
