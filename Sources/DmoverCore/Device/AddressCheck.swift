@@ -61,15 +61,20 @@ enum AddressCheck {
         }
     }
 
-    /// Ranges usually arrive in address order: insertion sort is linear then
-    /// and allocates nothing; large unordered sets use the standard sort.
+    /// Ranges usually arrive in address order: a scan of loads and compares
+    /// finds that (insertion sort would also store every range back); small
+    /// unordered sets take insertion sort, which allocates nothing, large
+    /// ones the standard sort.
     private static func sortByStart(_ r: UnsafeMutablePointer<CheckedRange>, _ count: Int) {
+        var ordered = 1
+        while ordered < count && r[ordered - 1].lo <= r[ordered].lo { ordered += 1 }
+        if ordered == count { return }
         if count > 256 {
             var buffer = UnsafeMutableBufferPointer(start: r, count: count)
             buffer.sort { $0.lo < $1.lo }
             return
         }
-        var i = 1
+        var i = ordered
         while i < count {
             let x = r[i]
             var j = i

@@ -125,20 +125,24 @@ public enum DmoverDevice {
     /// the ring. Under writeLock, with room for k.
     private static func run(_ d: DmioState, count k: Int, copiedFrom client: UnsafeRawPointer) {
         let foreign = DmoverFork.pid != d.opener
-        for i in 0..<k {
-            let rec = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
-            var resp = dmio_usrresp()
-            resp.resp_id = rec.req_id
-            resp.resp_error = foreign ? EPERM : -1                    // -1: to run
-            d.responses[i] = resp
-        }
-        if !foreign, let session = d.session, let dreq = d.request {
-            d.batch.run(UnsafeRawPointer(d.records), count: k, copiedFrom: client, responses: d.responses, session: session,
-                        request: dreq, ninputs: d.ninputs)
-        }
+        // Slots past `completed` are free (room was checked) and no reader
+        // looks at them: when the k slots do not wrap, the responses are
+        // built in the ring itself and published by the count below.
         let first = cbsdshim_atomic_load_int(d.completed)
         let slots = Int(DeviceProtocol.maxInFlight)
-        for i in 0..<k { d.ring[(Int(first) &+ i) & (slots - 1)] = d.responses[i] }
+        let at = Int(first) & (slots - 1)
+        let direct = at + k <= slots
+        let out = direct ? d.ring + at : d.responses
+        for i in 0..<k {
+            let id = (d.records + i * DeviceProtocol.requestSize).load(as: dmio_usrreq.self).req_id
+            out[i] = dmio_usrresp(resp_id: id, resp_error: foreign ? EPERM : -1,     // -1: to run
+                                  resp_immediate: (0, 0, 0, 0, 0, 0, 0, 0))
+        }
+        if !foreign, let session = d.session, let dreq = d.request {
+            d.batch.run(UnsafeRawPointer(d.records), count: k, copiedFrom: client, responses: out, session: session,
+                        request: dreq, ninputs: d.ninputs)
+        }
+        if !direct { for i in 0..<k { d.ring[(at &+ i) & (slots - 1)] = out[i] } }
         _ = cbsdshim_atomic_fetch_add_int(d.completed, Int32(k))
     }
 

@@ -32,6 +32,8 @@ final class RecordBatch {
     private let lengths = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * buffersPerRecord)
     /// Client ranges to check.
     @exclusivity(unchecked) private var ranges = Growable<CheckedRange>(2048)
+    /// Input buffer ranges, gathered beside the output ones (ranges).
+    @exclusivity(unchecked) private var inputRanges = Growable<CheckedRange>(2048)
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: buffersPerRecord)
     private let facts = MemoryFacts()
     /// Client pages known readable in the batch being checked.
@@ -45,6 +47,7 @@ final class RecordBatch {
         lengths.deallocate()
         iovs.free()
         ranges.free()
+        inputRanges.free()
     }
 
     // The batch being served (set by run; unchecked: only the serving thread touches them).
@@ -70,16 +73,20 @@ final class RecordBatch {
         proven.removeAll()
         if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1, facts) { proven.add(span.lo, span.hi) }
         ranges.reserve(count * (ninputs + 1))
-        if ninputs > 0 { readInputArrays(count, ninputs) }
+        inputRanges.reserve(count * ninputs)
+        if ninputs > 0 { checkInputArrays(count, ninputs) }
         readIovecArrays(count, ninputs)
-        checkLengths(count, ninputs)
-        checkBuffers(count, ninputs, outputs: true)
-        checkBuffers(count, ninputs, outputs: false)
+        checkBuffers(count, ninputs)
         for r in 0..<count where live(r) { execute(r, ninputs, dreq) }
     }
 
-    /// Copies each live record's req_inbuf[0..<ninputs] (after checking it is readable).
-    private func readInputArrays(_ count: Int, _ ninputs: Int) {
+    // The passes below are fused per record where the order of a record's
+    // own checks stays NetBSD's (each record's first failure is its error);
+    // only the address checks are gathered across records, one level at a
+    // time, so that neighbouring pages cost one call.
+
+    /// Fails the records whose req_inbuf[0..<ninputs] cannot be read.
+    private func checkInputArrays(_ count: Int, _ ninputs: Int) {
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var t = 0
         for r in 0..<count where live(r) {
@@ -92,34 +99,33 @@ final class RecordBatch {
             t += 1
         }
         AddressCheck.check(ranges.base, count: t, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
-        for r in 0..<count where live(r) {
-            inputAt[r] = r * ninputs
-            // One input (copy, fill-less functions): a plain load, not a memcpy call per record.
-            if ninputs == 1 { inputs[inputAt[r]] = record(r).req_inbuf!.pointee } else { memcpy(inputs + inputAt[r], record(r).req_inbuf, bytes) }
-        }
     }
 
-    /// Checks iovcnt and copies every buffer's iovec array.
+    /// Copies each live record's input array, checks iovcnt (EINVAL), then
+    /// checks the iovec arrays are readable (EFAULT) and copies them.
     private func readIovecArrays(_ count: Int, _ ninputs: Int) {
         let iovMax = UInt32(UserMemory.iovMax)
+        let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var total = 0
+        var t = 0
         for r in 0..<count where live(r) {
-            let out = record(r).req_outbuf
+            let rec = record(r)
+            let inAt = r * ninputs
+            inputAt[r] = inAt
+            // One input (copy, fill-less functions): a plain load, not a memcpy call per record.
+            if ninputs == 1 { inputs[inAt] = rec.req_inbuf!.pointee } else if ninputs > 1 { memcpy(inputs + inAt, rec.req_inbuf, bytes) }
+            let out = rec.req_outbuf
             var n = Int(out.dmbuf_iovcnt)
             var bad = out.dmbuf_iovcnt > iovMax
             for j in 0..<ninputs {
-                let c = inputs[inputAt[r] + j].dmbuf_iovcnt
+                let c = inputs[inAt + j].dmbuf_iovcnt
                 if c == 0 || c > iovMax { bad = true }
                 n += Int(c)
             }
             if bad { fail(r, EINVAL); continue }
             total += n
-        }
-        iovs.reserve(total)
-        var t = 0
-        for r in 0..<count where live(r) {
             for b in 0...ninputs {
-                let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
+                let buf = b == 0 ? out : inputs[inAt + b - 1]
                 let n = Int(buf.dmbuf_iovcnt)
                 if n == 0 { continue }
                 guard let p = buf.dmbuf_iov,
@@ -133,6 +139,7 @@ final class RecordBatch {
             }
         }
         AddressCheck.check(ranges.base, count: t, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
+        iovs.reserve(total)
         var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
@@ -153,9 +160,13 @@ final class RecordBatch {
         Int(b == 0 ? record(r).req_outbuf.dmbuf_iovcnt : inputs[inputAt[r] + b - 1].dmbuf_iovcnt)
     }
 
-    /// Totals: at most SSIZE_MAX; with an output, every input as long as the output.
-    private func checkLengths(_ count: Int, _ ninputs: Int) {
-        for r in 0..<count where live(r) {
+    /// Totals (EINVAL: above SSIZE_MAX, or with an output an input not as
+    /// long as the output), then every output page writable and every input
+    /// page readable (EFAULT). Ranges of both kinds are gathered in one pass:
+    /// a record failing both checks is EFAULT either way.
+    private func checkBuffers(_ count: Int, _ ninputs: Int) {
+        var t = 0, u = 0
+        records: for r in 0..<count where live(r) {
             for b in 0...ninputs {
                 var sum = 0, overflow = false
                 let base = iovAt[slot(r, b)]
@@ -165,34 +176,34 @@ final class RecordBatch {
                     if o || iovs[base + k].iov_len < 0 { overflow = true }
                     sum = s
                 }
-                if overflow || sum < 0 { fail(r, EINVAL); break }
+                if overflow || sum < 0 { fail(r, EINVAL); continue records }
                 lengths[slot(r, b)] = sum
-                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); break }
+                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); continue records }
             }
-        }
-    }
-
-    /// Checks that every output page is writable and every input page readable.
-    private func checkBuffers(_ count: Int, _ ninputs: Int, outputs: Bool) {
-        var t = 0
-        for r in 0..<count where live(r) {
-            for b in (outputs ? 0...0 : 1...max(ninputs, 1)) where b <= ninputs {
+            // Only now, with the record's lengths valid: its ranges.
+            for b in 0...ninputs {
                 let base = iovAt[slot(r, b)]
                 for k in 0..<iovcnt(r, b) {
                     let v = iovs[base + k]
                     guard v.iov_len > 0 else { continue }
                     guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r), facts) else {
                         fail(r, EFAULT)
-                        break
+                        continue records
                     }
-                    if !outputs && proven.contains(range) { continue }
-                    ranges.reserve(t + 1)
-                    ranges[t] = range
-                    t += 1
+                    if b == 0 {
+                        ranges.reserve(t + 1)
+                        ranges[t] = range
+                        t += 1
+                    } else if !proven.contains(range) {
+                        inputRanges.reserve(u + 1)
+                        inputRanges[u] = range
+                        u += 1
+                    }
                 }
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: outputs, facts, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(ranges.base, count: t, write: true, facts, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(inputRanges.base, count: u, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
     }
 
     /// Runs record r through the core with the reused request and sets its response.
