@@ -22,8 +22,6 @@ public enum CurrentProcess {
 
 /// The calling thread.
 public enum CurrentThread {
-    /// pthread_self() as a number, never 0 (it reads thread-local storage; no kernel call).
-    @inlinable public static var identity: UInt { UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) }
 
     /// sched_yield(2): lets another runnable thread have this CPU.
     @inlinable public static func yield() { sched_yield() }

@@ -44,12 +44,8 @@ public final class EpollKqueue: @unchecked Sendable {
     let closed = Atomic<Bool>(false)
     /// Set in a fork child: the descriptors were closed there, deinit must not close them again.
     @exclusivity(unchecked) var forkedAway = false
-    /// Set by fork's prepare handler: whether it had this kqueue's lock (see KqueueRegistry.lockAllForFork).
-    @exclusivity(unchecked) var lockedForFork = false
-    /// The thread holding `lock` (CurrentThread.identity), 0 while free: fork's
-    /// prepare handler, run by a signal handler that interrupted this thread
-    /// in a locked step, must see that the lock is its own and not wait.
-    let lockOwner = Atomic<UInt>(0)
+    /// In a fork child: whether the lock was free at the fork (its lists are whole; see KqueueRegistry.forgetAllInChild).
+    @exclusivity(unchecked) var wholeAtFork = false
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
@@ -169,7 +165,7 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Fork child: closes every descriptor behind the kqueue, the program's
     /// epoll one included; the object is abandoned as it is. What lives in
     /// lists the kqueue's lock guards (sources, nested sets, knotes) only if
-    /// the lock was had across the fork (`whole`): otherwise those lists may
+    /// the lock was free at the fork (`whole`): otherwise those lists may
     /// be mid-change, and their descriptors stay, close-on-exec.
     func closeDescriptorsInChild(whole: Bool) {
         FileDescriptorOps.close(fd)
@@ -188,13 +184,7 @@ public final class EpollKqueue: @unchecked Sendable {
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         defer { KqueueRegistry.reclaimAfterUnlocking(lock.word) }
-        lock.lock()
-        lockOwner.store(CurrentThread.identity, ordering: .relaxed)
-        defer {
-            lockOwner.store(0, ordering: .relaxed)
-            lock.unlock()
-        }
-        return try body()
+        return try lock.withLock(body)
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }

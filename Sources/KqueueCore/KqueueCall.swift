@@ -81,10 +81,8 @@ extension KqueueRegistry {
             l.unlock()
             return fail(.badFileDescriptor)
         }
-        let step = ref._withUnsafeGuaranteedRef { (kq) -> LockedStep in
-            kq.lockOwner.store(CurrentThread.identity, ordering: .relaxed)
-            defer { kq.lockOwner.store(0, ordering: .relaxed) }
-            return kq.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
+        let step = ref._withUnsafeGuaranteedRef {
+            $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
         }
         if case .returned(let r, let error) = step {
             l.unlock()

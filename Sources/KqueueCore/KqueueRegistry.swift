@@ -317,46 +317,18 @@ public enum KqueueRegistry {
 
     /// BSD does not pass kqueues to a fork child. In the child every kqueue
     /// descriptor (and everything behind it) is closed, so kevent() there fails
-    /// with EBADF and nothing of the parent's is shared or leaked. Before the
-    /// fork each registered kqueue's lock is taken too, after the registry
-    /// lock, so the child finds its knote list whole, never halfway through
-    /// a change by a thread the child does not have.
+    /// with EBADF and nothing of the parent's is shared or leaked. Kqueue
+    /// locks are not taken before the fork (the forking thread may hold one
+    /// itself, in a signal handler that interrupted kevent(), and waiting for
+    /// it would never end): the child looks at each kqueue's lock word
+    /// instead, and walks the lists only of kqueues no thread was changing.
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
-            prepare: { KqueueRegistry.lockAllForFork() },
-            parent: {
-                for kq in KqueueRegistry.live where kq.lockedForFork { kq.lock.unlock() }
-                KqueueRegistry.table.lock.unlock()
-            },
+            prepare: { KqueueRegistry.table.lock.lock() },
+            parent: { KqueueRegistry.table.lock.unlock() },
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
-
-    /// How long fork's prepare handler tries for the kqueue locks in all.
-    /// The wait is bounded, never a plain lock(): a holder may be a thread
-    /// the scheduler left waiting, or hold the lock through a retired
-    /// kqueue on the same number. Not a tuning: it only bounds how long a
-    /// fork can be held up; a kqueue whose lock was not had is left to
-    /// close-on-exec in the child, its lists not walked.
-    static let forkLockPatience: UInt64 = 50_000_000
-
-    /// The prepare step: the registry lock, then each live kqueue's lock
-    /// within the shared patience (after it, one try each). A lock the
-    /// forking thread holds itself (fork() from a signal handler that
-    /// interrupted kevent()) is not waited for.
-    static func lockAllForFork() {
-        table.lock.lock()
-        let deadline = Clock.monotonicNanoseconds() &+ forkLockPatience
-        let me = CurrentThread.identity
-        for kq in live {
-            var had = kq.lock.tryLock()
-            while !had && kq.lockOwner.load(ordering: .relaxed) != me && Clock.monotonicNanoseconds() < deadline {
-                CurrentThread.yield()
-                had = kq.lock.tryLock()
-            }
-            kq.lockedForFork = had
-        }
-    }
 
     /// The parent's kqueues, as a fork child abandoned them.
     nonisolated(unsafe) static var abandonedInChild: [EpollKqueue] = []
@@ -369,11 +341,14 @@ public enum KqueueRegistry {
         // nothing below may find them locked. The threads counted in the
         // entries do not exist in the child: every entry is emptied and its
         // lock word freed (a new kqueue on the number takes it). A live
-        // kqueue whose lock prepare had has a whole knote list for the walk
+        // kqueue whose lock was free at the fork has whole lists for the walk
         // below; the others' (and retired ones') may be mid-change, so only
         // their immutable fields are touched.
         table.lock.reset()
         let kqueues = live, wasRetired = retired
+        // Free at the fork: no thread was inside the kqueue's locked steps,
+        // so its lists are whole (read before the words are reset below).
+        for kq in kqueues { kq.wholeAtFork = kq.lock.word.pointee == 0 }
         live = []
         retired = []
         for leaf in leaves {
@@ -395,7 +370,7 @@ public enum KqueueRegistry {
             kq.forkedAway = true
             kq.closed.store(true, ordering: .relaxed)
             guard ours else { continue }
-            kq.closeDescriptorsInChild(whole: kq.lockedForFork)
+            kq.closeDescriptorsInChild(whole: kq.wholeAtFork)
         }
         // The objects are abandoned, not freed: their locks may be held.
         // Kept referenced, so leak checkers see them as reachable.

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "kq_test.h"
+#include "kq_preload.h"
 
 #include <signal.h>
 
@@ -194,6 +195,102 @@ static void test_fork_while_another_thread_changes_the_kqueue(void) {
     close(c.kq); close(p[0]); close(p[1]);
 }
 
+/* close() of a kqueue while another thread closes other descriptors (under
+ * the preload library each close visits every kqueue under its lock): the
+ * closed kqueue's own descriptors (its wake-up eventfd among them) are
+ * released by the time both calls are done, not left for a later kqueue().
+ * Linked, the library does not see close() and frees a closed kqueue at the
+ * next kqueue() or kevent() (one kqueue's worth may stay open meanwhile). */
+static int count_eventfds(void) {
+    int n = 0;
+    for (int fd = 0; fd < 1024; fd++) {
+        char path[64], link[128];
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k <= 0) continue;
+        link[k] = 0;
+        if (strstr(link, "eventfd")) n++;
+    }
+    return n;
+}
+
+struct closer { atomic_int stop; };
+
+static void *dup_and_close(void *arg) {
+    struct closer *c = arg;
+    int fd = open("/dev/null", O_RDONLY);
+    while (!atomic_load(&c->stop)) {
+        int d = dup(fd);
+        if (d >= 0) close(d);
+    }
+    close(fd);
+    return NULL;
+}
+
+static void test_closed_kqueue_frees_its_descriptors_while_others_close(void) {
+    int base = count_eventfds();
+    for (int i = 0; i < 300; i++) {
+        struct closer c = { 0 };
+        int kq = kqueue();
+        CHECK(kq >= 0);
+        CHECK_EQ(kq_change(kq, 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL), 0);
+        pthread_t t;
+        CHECK_EQ(pthread_create(&t, NULL, dup_and_close, &c), 0);
+        nanosleep(&(struct timespec){0, 200000}, NULL);
+        CHECK_EQ(close(kq), 0);
+        atomic_store(&c.stop, 1);
+        pthread_join(t, NULL);
+        CHECK(count_eventfds() <= base + (kq_under_preload() ? 0 : 1));
+    }
+}
+
+/* fork() from a signal handler that interrupted kevent() in this thread:
+ * fork's prepare step must not wait for the kqueue lock the interrupted
+ * call holds (it would wait for itself). */
+static volatile sig_atomic_t forks_done;
+
+static void fork_in_handler(int sig) {
+    (void)sig;
+    int e = errno;
+    pid_t p = fork();
+    if (p == 0) _exit(0);
+    if (p > 0 && waitpid(p, NULL, 0) == p) forks_done++;
+    errno = e;
+}
+
+struct pelter { pthread_t target; atomic_int stop; };
+
+static void *pelt_with_signals(void *arg) {
+    struct pelter *p = arg;
+    while (!atomic_load(&p->stop)) {
+        pthread_kill(p->target, SIGUSR1);
+        ms_sleep(1);
+    }
+    return NULL;
+}
+
+static void test_fork_from_a_signal_handler_inside_kevent(void) {
+    int kq = kqueue();
+    CHECK(kq >= 0);
+    CHECK_EQ(kq_change(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fork_in_handler;
+    sa.sa_flags = SA_RESTART;
+    CHECK_EQ(sigaction(SIGUSR1, &sa, NULL), 0);
+    struct pelter p = { .target = pthread_self() };
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, pelt_with_signals, &p), 0);
+    struct kevent ch, ev;
+    EV_SET(&ch, 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+    struct timespec zero = { 0, 0 };
+    while (forks_done < 100) CHECK(kevent(kq, &ch, 1, &ev, 1, &zero) >= 0);
+    atomic_store(&p.stop, 1);
+    pthread_join(t, NULL);
+    signal(SIGUSR1, SIG_DFL);
+    close(kq);
+}
+
 /* Linked without the preload library, the library does not see a kqueue's
  * close(): a fork must not close the number, which the program may have
  * given to another file since (BSD only leaves kqueues out of the child). */
@@ -229,5 +326,7 @@ int main(void) {
     RUN_FORKED(test_fork_child_gets_no_kqueue_parent_unaffected, 20);
     RUN_FORKED(test_fork_child_keeps_the_reused_number_of_a_closed_kqueue, 20);
     RUN_FORKED(test_fork_while_another_thread_changes_the_kqueue, 60);
+    RUN_FORKED(test_closed_kqueue_frees_its_descriptors_while_others_close, 60);
+    RUN_FORKED(test_fork_from_a_signal_handler_inside_kevent, 60);
     return harness_finish();
 }
