@@ -22,7 +22,6 @@ public enum CurrentProcess {
 
 /// The calling thread.
 public enum CurrentThread {
-
     /// sched_yield(2): lets another runnable thread have this CPU.
     @inlinable public static func yield() { sched_yield() }
 }

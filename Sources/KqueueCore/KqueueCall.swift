@@ -41,27 +41,12 @@ extension KqueueRegistry {
             }
         }
         // A wait: the kqueue at +0, found without a lock (see the type's comment).
-        guard let ref = enter(e) else {
-            leave(e)
-            return fail(.badFileDescriptor)
-        }
-        var hold = KqueueHold(entry: e)
-        // See withKqueue(_:_:): a retired kqueue under this number must not wait for us.
-        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 {
-            hold.keepOwnReference(ref.takeUnretainedValue())
-        }
-        let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
-            do throws(Errno) {
-                return Int32(truncatingIfNeeded: try queue.kevent(
-                    changes: changelist, count: Int(nchanges), events: eventlist, capacity: Int(nevents),
-                    timeout: ns, hold: &hold))
-            } catch {
-                Errno.current = error
-                return -1
+        return withKqueue(at: e) { queue, hold in
+            returningErrno { () throws(Errno) in
+                try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist, capacity: Int(nevents),
+                                 timeout: ns, hold: &hold)
             }
-        }
-        hold.end(ref)
-        return r
+        } ?? fail(.badFileDescriptor)
     }
 
     /// A kevent() that never blocks, on the kqueue registered at `e`: its
@@ -86,7 +71,7 @@ extension KqueueRegistry {
         }
         if case .returned(let r, let error) = step {
             l.unlock()
-            if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+            reclaimIfRetired(e)
             if let error { Errno.current = error }
             return r
         }
@@ -96,27 +81,22 @@ extension KqueueRegistry {
         l.unlock()
         var hold = KqueueHold(entry: e)
         let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
-            do throws(Errno) {
+            returningErrno { () throws(Errno) -> Int in
                 switch step {
                 case .returned(let r, _):
-                    return r
+                    return Int(r)
                 case .probe(let r, let error):
                     guard queue.stillOurs() else { throw .badFileDescriptor }
                     if let error { throw error }
-                    return r
+                    return Int(r)
                 case .poll(let round):
-                    return Int32(truncatingIfNeeded: try queue.finishPoll(
-                        round, into: eventlist!, capacity: nevents, hold: &hold))
+                    return try queue.finishPoll(round, into: eventlist!, capacity: nevents, hold: &hold)
                 case .pollFailed(let error, let n):
-                    return Int32(truncatingIfNeeded: try queue.finishFailedPoll(error, n))
+                    return try queue.finishFailedPoll(error, n)
                 case .notHandled:
-                    return Int32(truncatingIfNeeded: try queue.kevent(
-                        changes: changelist, count: nchanges, events: eventlist, capacity: nevents,
-                        timeout: 0, hold: &hold))
+                    return try queue.kevent(changes: changelist, count: nchanges, events: eventlist, capacity: nevents,
+                                            timeout: 0, hold: &hold)
                 }
-            } catch {
-                Errno.current = error
-                return -1
             }
         }
         hold.end(ref)
@@ -128,6 +108,16 @@ extension KqueueRegistry {
     @inline(never)
     static func failCall(_ kq: Int32, _ e: Errno) -> Int32 {
         fail(lookup(kq) == nil ? .badFileDescriptor : e)
+    }
+
+    /// The C convention for a call's result: the count, or -1 with errno set.
+    @inline(__always)
+    static func returningErrno(_ body: () throws(Errno) -> Int) -> Int32 {
+        do throws(Errno) {
+            return Int32(truncatingIfNeeded: try body())
+        } catch {
+            return fail(error)
+        }
     }
 
     @inline(__always)

@@ -141,6 +141,13 @@ public enum KqueueRegistry {
     @inline(__always)
     static func leave(_ e: UnsafeMutablePointer<Entry>) {
         e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        reclaimIfRetired(e)
+    }
+
+    /// Frees what was retired under `e` if anything was (one load otherwise).
+    /// Never called with a kqueue's lock held: reclaiming takes the registry lock.
+    @inline(__always)
+    static func reclaimIfRetired(_ e: UnsafeMutablePointer<Entry>) {
         if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
     }
 
@@ -150,6 +157,12 @@ public enum KqueueRegistry {
     /// Not generic: the C entry point in another module calls it unspecialised.
     public static func withKqueue(_ fd: Int32, _ body: (EpollKqueue, inout KqueueHold) -> Int32) -> Int32? {
         guard let e = entry(fd) else { return nil }
+        return withKqueue(at: e, body)
+    }
+
+    /// ``withKqueue(_:_:)`` for a caller that has the entry already.
+    @inline(__always)
+    static func withKqueue(at e: UnsafeMutablePointer<Entry>, _ body: (EpollKqueue, inout KqueueHold) -> Int32) -> Int32? {
         guard let ref = enter(e) else {
             leave(e)
             return nil
@@ -186,8 +199,7 @@ public enum KqueueRegistry {
     /// nobody else uses it. Never called with another kqueue's lock held.
     @inline(__always)
     static func reclaimAfterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
-        let e = (UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self)
-        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+        reclaimIfRetired((UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self))
     }
 
     /// The kqueue registered under `fd`, if any (retained).
