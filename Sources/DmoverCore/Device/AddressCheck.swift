@@ -132,13 +132,14 @@ struct MemoryFacts {
 /// own. Few spans are kept: a lookup must cost less than the call it saves.
 struct ReadableSpans {
     private static let capacity = 4
-    private var spans: (CheckedRange, CheckedRange, CheckedRange, CheckedRange)
+    /// Storage allocated once by the owner: a lookup loads the spans where
+    /// they are (a tuple read through withUnsafeBytes is first copied out of
+    /// its owner, ~100 bytes for every lookup).
+    private let spans = UnsafeMutablePointer<CheckedRange>.allocate(capacity: ReadableSpans.capacity)
     private var count = 0
 
-    init() {
-        let none = CheckedRange(lo: 0, hi: 0, owner: -1)
-        spans = (none, none, none, none)
-    }
+    /// Frees the storage (the owner's deinit).
+    func free() { spans.deallocate() }
 
     /// Forgets every span (a new batch: the client may have unmapped pages meanwhile).
     mutating func removeAll() { count = 0 }
@@ -146,20 +147,17 @@ struct ReadableSpans {
     /// Adds the pages [lo, hi) once; beyond the capacity the span is dropped (only a missed saving).
     mutating func add(_ lo: UInt, _ hi: UInt) {
         if hi <= lo || count == Self.capacity || contains(CheckedRange(lo: lo, hi: hi, owner: -1)) { return }
-        withUnsafeMutableBytes(of: &spans) { $0.storeBytes(of: CheckedRange(lo: lo, hi: hi, owner: -1),
-                                                            toByteOffset: count * MemoryLayout<CheckedRange>.stride,
-                                                            as: CheckedRange.self) }
+        spans[count] = CheckedRange(lo: lo, hi: hi, owner: -1)
         count += 1
     }
 
     /// True if every page of `r` lies in one proven span.
     @inline(__always) func contains(_ r: CheckedRange) -> Bool {
-        withUnsafeBytes(of: spans) { p in
-            for i in 0..<count {
-                let s = p.load(fromByteOffset: i * MemoryLayout<CheckedRange>.stride, as: CheckedRange.self)
-                if s.lo <= r.lo && r.hi <= s.hi { return true }
-            }
-            return false
+        var i = 0
+        while i < count {
+            if spans[i].lo <= r.lo && r.hi <= spans[i].hi { return true }
+            i &+= 1
         }
+        return false
     }
 }

@@ -23,9 +23,8 @@ final class RecordBatch {
     /// Buffers a record names: its output, then at most maxInputs inputs.
     /// Per-buffer tables (iovAt, lengths) give each record this many slots.
     private static let buffersPerRecord = 1 + maxInputs
-    /// Input arrays, compact: record r's at inputAt[r].
+    /// Copied input arrays: record r's at r * ninputs.
     private let inputs = UnsafeMutablePointer<dmio_buffer>.allocate(capacity: batchMax * maxInputs)
-    private let inputAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax)
     /// Copied iovec arrays, compact: buffer b (0 = output, 1 + j = input j) of record r at iovAt[slot(r, b)].
     @exclusivity(unchecked) private var iovs = Growable<iovec>(4096)
     private let iovAt = UnsafeMutablePointer<Int>.allocate(capacity: batchMax * buffersPerRecord)
@@ -42,17 +41,25 @@ final class RecordBatch {
     deinit {
         inputs.deallocate()
         uios.deallocate()
-        inputAt.deallocate()
         iovAt.deallocate()
         lengths.deallocate()
         iovs.free()
         ranges.free()
         inputRanges.free()
+        proven.free()
     }
 
-    // The batch being served (set by run; unchecked: only the serving thread touches them).
-    @exclusivity(unchecked) private var records: UnsafeRawPointer! = nil
-    @exclusivity(unchecked) private var responses: UnsafeMutablePointer<dmio_usrresp>! = nil
+    // The batch being served (set by run; unchecked: only the serving thread
+    // touches them). Not optionals: each use would test for nil again.
+    @exclusivity(unchecked) private var records: UnsafeRawPointer
+    @exclusivity(unchecked) private var responses: UnsafeMutablePointer<dmio_usrresp>
+
+    init() {
+        // Placeholders until the first run: the batch's own storage.
+        records = UnsafeRawPointer(uios)
+        responses = scratch
+    }
+    private let scratch = UnsafeMutablePointer<dmio_usrresp>.allocate(capacity: 1)
 
     @inline(__always) private func record(_ r: Int) -> dmio_usrreq {
         (records + r * DeviceProtocol.requestSize).load(as: dmio_usrreq.self)
@@ -74,10 +81,22 @@ final class RecordBatch {
         if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1, facts) { proven.add(span.lo, span.hi) }
         ranges.reserve(count * (ninputs + 1))
         inputRanges.reserve(count * ninputs)
-        if ninputs > 0 { checkInputArrays(count, ninputs) }
-        readIovecArrays(count, ninputs)
-        checkBuffers(count, ninputs)
-        for r in 0..<count where live(r) { execute(r, ninputs, dreq) }
+        // The functions with no, one or two inputs (all but xor3 and up) get
+        // their own copy of the passes, in which every loop over a record's
+        // buffers has a known count.
+        switch ninputs {
+        case 0: passes(count, Inputs0(), dreq)
+        case 1: passes(count, Inputs1(), dreq)
+        case 2: passes(count, Inputs2(), dreq)
+        default: passes(count, InputsN(value: ninputs), dreq)
+        }
+    }
+
+    @inline(never) private func passes<I: InputCount>(_ count: Int, _ i: I, _ dreq: UnsafeMutablePointer<dmover_request>) {
+        if i.value > 0 { checkInputArrays(count, i) }
+        readIovecArrays(count, i)
+        checkBuffers(count, i)
+        for r in 0..<count where live(r) { execute(r, i, dreq) }
     }
 
     // The passes below are fused per record where the order of a record's
@@ -86,7 +105,8 @@ final class RecordBatch {
     // time, so that neighbouring pages cost one call.
 
     /// Fails the records whose req_inbuf[0..<ninputs] cannot be read.
-    private func checkInputArrays(_ count: Int, _ ninputs: Int) {
+    private func checkInputArrays<I: InputCount>(_ count: Int, _ i: I) {
+        let ninputs = i.value
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var t = 0
         for r in 0..<count where live(r) {
@@ -103,7 +123,8 @@ final class RecordBatch {
 
     /// Copies each live record's input array, checks iovcnt (EINVAL), then
     /// checks the iovec arrays are readable (EFAULT) and copies them.
-    private func readIovecArrays(_ count: Int, _ ninputs: Int) {
+    private func readIovecArrays<I: InputCount>(_ count: Int, _ i: I) {
+        let ninputs = i.value
         let iovMax = UInt32(UserMemory.iovMax)
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
         var total = 0
@@ -111,7 +132,6 @@ final class RecordBatch {
         for r in 0..<count where live(r) {
             let rec = record(r)
             let inAt = r * ninputs
-            inputAt[r] = inAt
             // One input (copy, fill-less functions): a plain load, not a memcpy call per record.
             if ninputs == 1 { inputs[inAt] = rec.req_inbuf!.pointee } else if ninputs > 1 { memcpy(inputs + inAt, rec.req_inbuf, bytes) }
             let out = rec.req_outbuf
@@ -143,7 +163,7 @@ final class RecordBatch {
         var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
-                let buf = b == 0 ? record(r).req_outbuf : inputs[inputAt[r] + b - 1]
+                let buf = b == 0 ? record(r).req_outbuf : inputs[r * ninputs + b - 1]
                 iovAt[slot(r, b)] = at
                 let n = Int(buf.dmbuf_iovcnt)
                 if n == 1 {
@@ -156,21 +176,22 @@ final class RecordBatch {
         }
     }
 
-    @inline(__always) private func iovcnt(_ r: Int, _ b: Int) -> Int {
-        Int(b == 0 ? record(r).req_outbuf.dmbuf_iovcnt : inputs[inputAt[r] + b - 1].dmbuf_iovcnt)
+    @inline(__always) private func iovcnt(_ r: Int, _ b: Int, _ ninputs: Int) -> Int {
+        Int(b == 0 ? record(r).req_outbuf.dmbuf_iovcnt : inputs[r * ninputs + b - 1].dmbuf_iovcnt)
     }
 
     /// Totals (EINVAL: above SSIZE_MAX, or with an output an input not as
     /// long as the output), then every output page writable and every input
     /// page readable (EFAULT). Ranges of both kinds are gathered in one pass:
     /// a record failing both checks is EFAULT either way.
-    private func checkBuffers(_ count: Int, _ ninputs: Int) {
+    private func checkBuffers<I: InputCount>(_ count: Int, _ i: I) {
+        let ninputs = i.value
         var t = 0, u = 0
         records: for r in 0..<count where live(r) {
             for b in 0...ninputs {
                 var sum = 0, overflow = false
                 let base = iovAt[slot(r, b)]
-                for k in 0..<iovcnt(r, b) {
+                for k in 0..<iovcnt(r, b, ninputs) {
                     // iov_len is size_t (imported as Int): above SSIZE_MAX reads as negative.
                     let (s, o) = sum.addingReportingOverflow(iovs[base + k].iov_len)
                     if o || iovs[base + k].iov_len < 0 { overflow = true }
@@ -178,12 +199,12 @@ final class RecordBatch {
                 }
                 if overflow || sum < 0 { fail(r, EINVAL); continue records }
                 lengths[slot(r, b)] = sum
-                if b > 0 && iovcnt(r, 0) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); continue records }
+                if b > 0 && iovcnt(r, 0, ninputs) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); continue records }
             }
             // Only now, with the record's lengths valid: its ranges.
             for b in 0...ninputs {
                 let base = iovAt[slot(r, b)]
-                for k in 0..<iovcnt(r, b) {
+                for k in 0..<iovcnt(r, b, ninputs) {
                     let v = iovs[base + k]
                     guard v.iov_len > 0 else { continue }
                     guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r), facts) else {
@@ -207,11 +228,12 @@ final class RecordBatch {
     }
 
     /// Runs record r through the core with the reused request and sets its response.
-    private func execute(_ r: Int, _ ninputs: Int, _ dreq: UnsafeMutablePointer<dmover_request>) {
+    private func execute<I: InputCount>(_ r: Int, _ i: I, _ dreq: UnsafeMutablePointer<dmover_request>) {
+        let ninputs = i.value
         let rec = record(r)
         var linear = true
-        for b in 0...ninputs where iovcnt(r, b) > 1 || (b > 0 && iovcnt(r, b) != 1) { linear = false }
-        let hasOut = iovcnt(r, 0) > 0
+        for b in 0...ninputs where iovcnt(r, b, ninputs) > 1 || (b > 0 && iovcnt(r, b, ninputs) != 1) { linear = false }
+        let hasOut = iovcnt(r, 0, ninputs) > 0
         dreq.pointee.dreq_outbuf_type = hasOut ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
         dreq.pointee.dreq_inbuf_type = ninputs > 0 ? (linear ? DMOVER_BUF_LINEAR : DMOVER_BUF_UIO) : DMOVER_BUF_NONE
         for b in 0...ninputs where b > 0 || hasOut {
@@ -220,7 +242,7 @@ final class RecordBatch {
             if linear {
                 buf.dmbuf_linear = dmover_buf_linear(l_addr: iovs[base].iov_base, l_len: iovs[base].iov_len)
             } else {
-                uios[b] = uio(uio_iov: iovs.base + base, uio_iovcnt: Int32(iovcnt(r, b)), uio_resid: lengths[slot(r, b)])
+                uios[b] = uio(uio_iov: iovs.base + base, uio_iovcnt: Int32(iovcnt(r, b, ninputs)), uio_resid: lengths[slot(r, b)])
                 buf.dmbuf_uio = uios + b
             }
             if b == 0 { dreq.pointee.dreq_outbuf = buf } else { dreq.pointee.dreq_inbuf[b - 1] = buf }
@@ -239,6 +261,15 @@ final class RecordBatch {
         }
     }
 }
+
+/// How many inputs the session's function takes: a constant for the usual
+/// counts, so that passes specialised for it unroll their loops over a
+/// record's buffers.
+protocol InputCount { var value: Int { get } }
+struct Inputs0: InputCount { var value: Int { 0 } }
+struct Inputs1: InputCount { var value: Int { 1 } }
+struct Inputs2: InputCount { var value: Int { 2 } }
+struct InputsN: InputCount { let value: Int }
 
 /// A buffer that grows (doubling) and never shrinks.
 struct Growable<T> {
