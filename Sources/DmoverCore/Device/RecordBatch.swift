@@ -249,7 +249,9 @@ final class RecordBatch {
         }
         dreq.pointee.dreq_immediate = rec.req_immediate
         dreq.pointee.dreq_callback = nil
-        _ = cbsdshim_atomic_fetch_or_int(RequestBlocks.flags(dreq), RequestFlag.wait)
+        // The batch's own request, used by this thread alone under writeLock:
+        // a plain store, not a locked instruction per record.
+        RequestBlocks.flags(dreq).pointee |= RequestFlag.wait
         RequestProcessing.process(dreq)
         let flags = cbsdshim_atomic_load_int(RequestBlocks.flags(dreq))
         if flags & RequestFlag.error != 0 {
