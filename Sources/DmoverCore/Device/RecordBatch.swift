@@ -94,8 +94,8 @@ final class RecordBatch {
 
     @inline(never) private func passes<I: InputCount>(_ count: Int, _ i: I, _ dreq: UnsafeMutablePointer<dmover_request>) {
         if i.value > 0 { checkInputArrays(count, i) }
-        readIovecArrays(count, i)
-        checkBuffers(count, i)
+        let iovecs = readIovecArrays(count, i)
+        checkBuffers(count, i, iovecs: iovecs)
         for r in 0..<count where live(r) { execute(r, i, dreq) }
     }
 
@@ -123,10 +123,14 @@ final class RecordBatch {
 
     /// Copies each live record's input array, checks iovcnt (EINVAL), then
     /// checks the iovec arrays are readable (EFAULT) and copies them.
-    private func readIovecArrays<I: InputCount>(_ count: Int, _ i: I) {
+    /// Returns how many iovecs were copied.
+    private func readIovecArrays<I: InputCount>(_ count: Int, _ i: I) -> Int {
         let ninputs = i.value
         let iovMax = UInt32(UserMemory.iovMax)
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
+        // The batch's variable fields in locals: the stores through the
+        // tables below could alias them, so each use would load them again.
+        let found = ranges.base, known = proven, f = facts
         var total = 0
         var t = 0
         for r in 0..<count where live(r) {
@@ -149,17 +153,18 @@ final class RecordBatch {
                 let n = Int(buf.dmbuf_iovcnt)
                 if n == 0 { continue }
                 guard let p = buf.dmbuf_iov,
-                      let range = AddressCheck.pages(p, n * MemoryLayout<iovec>.stride, owner: Int32(r), facts) else {
+                      let range = AddressCheck.pages(p, n * MemoryLayout<iovec>.stride, owner: Int32(r), f) else {
                     fail(r, EFAULT)
                     break
                 }
-                if proven.contains(range) { continue }
-                ranges[t] = range
+                if known.contains(range) { continue }
+                found[t] = range
                 t += 1
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(found, count: t, write: false, f, proven: &proven) { fail(Int($0), EFAULT) }
         iovs.reserve(total)
+        let v = iovs.base
         var at = 0
         for r in 0..<count where live(r) {
             for b in 0...ninputs {
@@ -167,13 +172,14 @@ final class RecordBatch {
                 iovAt[slot(r, b)] = at
                 let n = Int(buf.dmbuf_iovcnt)
                 if n == 1 {
-                    iovs[at] = buf.dmbuf_iov!.pointee        // the usual linear buffer: no memcpy call
+                    v[at] = buf.dmbuf_iov!.pointee        // the usual linear buffer: no memcpy call
                 } else if n > 0 {
-                    memcpy(iovs.base + at, buf.dmbuf_iov, n * MemoryLayout<iovec>.stride)
+                    memcpy(v + at, buf.dmbuf_iov, n * MemoryLayout<iovec>.stride)
                 }
                 at += n
             }
         }
+        return at
     }
 
     @inline(__always) private func iovcnt(_ r: Int, _ b: Int, _ ninputs: Int) -> Int {
@@ -183,48 +189,55 @@ final class RecordBatch {
     /// Totals (EINVAL: above SSIZE_MAX, or with an output an input not as
     /// long as the output), then every output page writable and every input
     /// page readable (EFAULT). Ranges of both kinds are gathered in one pass:
-    /// a record failing both checks is EFAULT either way.
-    private func checkBuffers<I: InputCount>(_ count: Int, _ i: I) {
+    /// a record failing both checks is EFAULT either way. `iovecs` (what
+    /// readIovecArrays copied) bounds how many ranges each kind can have.
+    private func checkBuffers<I: InputCount>(_ count: Int, _ i: I, iovecs: Int) {
         let ninputs = i.value
+        ranges.reserve(iovecs)
+        inputRanges.reserve(iovecs)
+        // In locals, as in readIovecArrays.
+        let v = iovs.base, writes = ranges.base, reads = inputRanges.base, known = proven, f = facts
         var t = 0, u = 0
         records: for r in 0..<count where live(r) {
+            let outputs = Int(record(r).req_outbuf.dmbuf_iovcnt)
             for b in 0...ninputs {
                 var sum = 0, overflow = false
                 let base = iovAt[slot(r, b)]
-                for k in 0..<iovcnt(r, b, ninputs) {
+                let n = b == 0 ? outputs : Int(inputs[r * ninputs + b - 1].dmbuf_iovcnt)
+                for k in 0..<n {
                     // iov_len is size_t (imported as Int): above SSIZE_MAX reads as negative.
-                    let (s, o) = sum.addingReportingOverflow(iovs[base + k].iov_len)
-                    if o || iovs[base + k].iov_len < 0 { overflow = true }
+                    let len = v[base + k].iov_len
+                    let (s, o) = sum.addingReportingOverflow(len)
+                    if o || len < 0 { overflow = true }
                     sum = s
                 }
                 if overflow || sum < 0 { fail(r, EINVAL); continue records }
                 lengths[slot(r, b)] = sum
-                if b > 0 && iovcnt(r, 0, ninputs) > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); continue records }
+                if b > 0 && outputs > 0 && sum != lengths[slot(r, 0)] { fail(r, EINVAL); continue records }
             }
             // Only now, with the record's lengths valid: its ranges.
             for b in 0...ninputs {
                 let base = iovAt[slot(r, b)]
-                for k in 0..<iovcnt(r, b, ninputs) {
-                    let v = iovs[base + k]
-                    guard v.iov_len > 0 else { continue }
-                    guard let range = AddressCheck.pages(v.iov_base, v.iov_len, owner: Int32(r), facts) else {
+                let n = b == 0 ? outputs : Int(inputs[r * ninputs + b - 1].dmbuf_iovcnt)
+                for k in 0..<n {
+                    let iov = v[base + k]
+                    guard iov.iov_len > 0 else { continue }
+                    guard let range = AddressCheck.pages(iov.iov_base, iov.iov_len, owner: Int32(r), f) else {
                         fail(r, EFAULT)
                         continue records
                     }
                     if b == 0 {
-                        ranges.reserve(t + 1)
-                        ranges[t] = range
+                        writes[t] = range
                         t += 1
-                    } else if !proven.contains(range) {
-                        inputRanges.reserve(u + 1)
-                        inputRanges[u] = range
+                    } else if !known.contains(range) {
+                        reads[u] = range
                         u += 1
                     }
                 }
             }
         }
-        AddressCheck.check(ranges.base, count: t, write: true, facts, proven: &proven) { fail(Int($0), EFAULT) }
-        AddressCheck.check(inputRanges.base, count: u, write: false, facts, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(writes, count: t, write: true, f, proven: &proven) { fail(Int($0), EFAULT) }
+        AddressCheck.check(reads, count: u, write: false, f, proven: &proven) { fail(Int($0), EFAULT) }
     }
 
     /// Runs record r through the core with the reused request and sets its response.
