@@ -131,15 +131,16 @@ struct MemoryFacts {
 /// (often on one stack page), so most arrays need no system call of their
 /// own. Few spans are kept: a lookup must cost less than the call it saves.
 struct ReadableSpans {
-    private static let capacity = 4
-    /// Storage allocated once by the owner: a lookup loads the spans where
-    /// they are (a tuple read through withUnsafeBytes is first copied out of
-    /// its owner, ~100 bytes for every lookup).
-    private let spans = UnsafeMutablePointer<CheckedRange>.allocate(capacity: ReadableSpans.capacity)
+    static let capacity = 4
+    /// Storage for `capacity` spans, owned (allocated and freed) by the
+    /// batch: a lookup loads the spans where they are (a tuple read through
+    /// withUnsafeBytes is first copied out of its owner, ~100 bytes a
+    /// lookup). A copy shares it: copies serve lookups only, made after the
+    /// last add and dropped before the next.
+    private let spans: UnsafeMutablePointer<CheckedRange>
     private var count = 0
 
-    /// Frees the storage (the owner's deinit).
-    func free() { spans.deallocate() }
+    init(storage: UnsafeMutablePointer<CheckedRange>) { spans = storage }
 
     /// Forgets every span (a new batch: the client may have unmapped pages meanwhile).
     mutating func removeAll() { count = 0 }

@@ -36,7 +36,8 @@ final class RecordBatch {
     private let uios = UnsafeMutablePointer<uio>.allocate(capacity: buffersPerRecord)
     private let facts = MemoryFacts()
     /// Client pages known readable in the batch being checked.
-    @exclusivity(unchecked) private var proven = ReadableSpans()
+    private let provenStorage = UnsafeMutablePointer<CheckedRange>.allocate(capacity: ReadableSpans.capacity)
+    @exclusivity(unchecked) private var proven: ReadableSpans
 
     deinit {
         inputs.deallocate()
@@ -46,7 +47,8 @@ final class RecordBatch {
         iovs.free()
         ranges.free()
         inputRanges.free()
-        proven.free()
+        provenStorage.deallocate()
+        scratch.deallocate()
     }
 
     // The batch being served (set by run; unchecked: only the serving thread
@@ -55,6 +57,7 @@ final class RecordBatch {
     @exclusivity(unchecked) private var responses: UnsafeMutablePointer<dmio_usrresp>
 
     init() {
+        proven = ReadableSpans(storage: provenStorage)
         // Placeholders until the first run: the batch's own storage.
         records = UnsafeRawPointer(uios)
         responses = scratch
@@ -80,7 +83,6 @@ final class RecordBatch {
         proven.removeAll()
         if let span = AddressCheck.pages(client, count * DeviceProtocol.requestSize, owner: -1, facts) { proven.add(span.lo, span.hi) }
         ranges.reserve(count * (ninputs + 1))
-        inputRanges.reserve(count * ninputs)
         // The functions with no, one or two inputs (all but xor3 and up) get
         // their own copy of the passes, in which every loop over a record's
         // buffers has a known count.
@@ -94,8 +96,8 @@ final class RecordBatch {
 
     @inline(never) private func passes<I: InputCount>(_ count: Int, _ i: I, _ dreq: UnsafeMutablePointer<dmover_request>) {
         if i.value > 0 { checkInputArrays(count, i) }
-        let iovecs = readIovecArrays(count, i)
-        checkBuffers(count, i, iovecs: iovecs)
+        let copied = readIovecArrays(count, i)
+        checkBuffers(count, i, outputIovecs: copied.outputs, inputIovecs: copied.inputs)
         for r in 0..<count where live(r) { execute(r, i, dreq) }
     }
 
@@ -123,8 +125,8 @@ final class RecordBatch {
 
     /// Copies each live record's input array, checks iovcnt (EINVAL), then
     /// checks the iovec arrays are readable (EFAULT) and copies them.
-    /// Returns how many iovecs were copied.
-    private func readIovecArrays<I: InputCount>(_ count: Int, _ i: I) -> Int {
+    /// Returns how many output and input iovecs were copied.
+    private func readIovecArrays<I: InputCount>(_ count: Int, _ i: I) -> (outputs: Int, inputs: Int) {
         let ninputs = i.value
         let iovMax = UInt32(UserMemory.iovMax)
         let bytes = ninputs * MemoryLayout<dmio_buffer>.stride
@@ -165,8 +167,9 @@ final class RecordBatch {
         AddressCheck.check(found, count: t, write: false, f, proven: &proven) { fail(Int($0), EFAULT) }
         iovs.reserve(total)
         let v = iovs.base
-        var at = 0
+        var at = 0, outputs = 0
         for r in 0..<count where live(r) {
+            outputs += Int(record(r).req_outbuf.dmbuf_iovcnt)
             for b in 0...ninputs {
                 let buf = b == 0 ? record(r).req_outbuf : inputs[r * ninputs + b - 1]
                 iovAt[slot(r, b)] = at
@@ -179,7 +182,7 @@ final class RecordBatch {
                 at += n
             }
         }
-        return at
+        return (outputs, at - outputs)
     }
 
     @inline(__always) private func iovcnt(_ r: Int, _ b: Int, _ ninputs: Int) -> Int {
@@ -189,12 +192,13 @@ final class RecordBatch {
     /// Totals (EINVAL: above SSIZE_MAX, or with an output an input not as
     /// long as the output), then every output page writable and every input
     /// page readable (EFAULT). Ranges of both kinds are gathered in one pass:
-    /// a record failing both checks is EFAULT either way. `iovecs` (what
-    /// readIovecArrays copied) bounds how many ranges each kind can have.
-    private func checkBuffers<I: InputCount>(_ count: Int, _ i: I, iovecs: Int) {
+    /// a record failing both checks is EFAULT either way. Each iovec adds at
+    /// most one range: the output and input iovecs readIovecArrays copied
+    /// bound the ranges of each kind.
+    private func checkBuffers<I: InputCount>(_ count: Int, _ i: I, outputIovecs: Int, inputIovecs: Int) {
         let ninputs = i.value
-        ranges.reserve(iovecs)
-        inputRanges.reserve(iovecs)
+        ranges.reserve(outputIovecs)
+        inputRanges.reserve(inputIovecs)
         // In locals, as in readIovecArrays.
         let v = iovs.base, writes = ranges.base, reads = inputRanges.base, known = proven, f = facts
         var t = 0, u = 0
@@ -280,11 +284,11 @@ final class RecordBatch {
 /// How many inputs the session's function takes: a constant for the usual
 /// counts, so that passes specialised for it unroll their loops over a
 /// record's buffers.
-protocol InputCount { var value: Int { get } }
-struct Inputs0: InputCount { var value: Int { 0 } }
-struct Inputs1: InputCount { var value: Int { 1 } }
-struct Inputs2: InputCount { var value: Int { 2 } }
-struct InputsN: InputCount { let value: Int }
+private protocol InputCount { var value: Int { get } }
+private struct Inputs0: InputCount { var value: Int { 0 } }
+private struct Inputs1: InputCount { var value: Int { 1 } }
+private struct Inputs2: InputCount { var value: Int { 2 } }
+private struct InputsN: InputCount { let value: Int }
 
 /// A buffer that grows (doubling) and never shrinks.
 struct Growable<T> {
