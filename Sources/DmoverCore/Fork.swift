@@ -11,7 +11,7 @@ import Glibc
 
 enum DmoverFork {
     private static let installed: Bool = {
-        CurrentProcess.onFork(
+        let handled = CurrentProcess.onFork(
             prepare: {
                 BackendRegistry.lock.lock()
                 RequestBlocks.cacheLock.lock()
@@ -24,18 +24,29 @@ enum DmoverFork {
             },
             child: { DmoverFork.child() }
         )
+        // Without the child handler a kept pid would go stale in a child.
+        if handled { knownPid = CurrentProcess.id }
+        return handled
     }()
 
     /// Installs the fork handlers once (before the first backend registers).
     static func install() { _ = installed }
 
     /// This process's id, kept current by the fork child handler (glibc's
-    /// CurrentProcess.id is a system call; the device paths ask several times per request).
-    nonisolated(unsafe) private(set) static var pid: pid_t = CurrentProcess.id
+    /// CurrentProcess.id is a system call; the device paths ask several times
+    /// per request). Asked before install(), it makes the system call.
+    @inline(__always) static var pid: pid_t {
+        let p = knownPid
+        return p != 0 ? p : CurrentProcess.id
+    }
+    /// Set by install() and the child handler; 0 before. A constant
+    /// initial value: a stored static with a computed one is initialised
+    /// lazily, and every read would pay a call to its initialisation check.
+    nonisolated(unsafe) private static var knownPid: pid_t = 0
 
     /// Runs in the child, single-threaded, with the prepare-time locks still "held".
     private static func child() {
-        pid = CurrentProcess.id
+        knownPid = CurrentProcess.id
         RequestBlocks.cacheLock.reset()
         LibraryThread.childAfterFork()
         for b in BackendRegistry.allInChild {

@@ -9,9 +9,11 @@ import Synchronization
 
 /// Record sizes and limits of the /dev/dmover protocol.
 enum DeviceProtocol {
-    static let requestSize = MemoryLayout<dmio_usrreq>.stride        // 40 on LP64
-    static let responseSize = MemoryLayout<dmio_usrresp>.stride      // 16
-    static let maxInFlight = Int32(DMIO_NREQS_MAX)
+    // Computed, not stored: a stored static is initialised lazily, and every
+    // use from another function pays a call to its initialisation check.
+    @inline(__always) static var requestSize: Int { MemoryLayout<dmio_usrreq>.stride }      // 40 on LP64
+    @inline(__always) static var responseSize: Int { MemoryLayout<dmio_usrresp>.stride }    // 16
+    @inline(__always) static var maxInFlight: Int32 { Int32(DMIO_NREQS_MAX) }
     /// DMIO_SETFUNC as dmover_io.h defines it, _IOW('D', 0, struct dmio_setfunc)
     /// (the macro does not import: the C helper encodes it), and NetBSD's encoding.
     static let setFuncLinux = cbsdshim_ioc_write(UInt32(UInt8(ascii: "D")), 0, UInt(MemoryLayout<dmio_setfunc>.size))
