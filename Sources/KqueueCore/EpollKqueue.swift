@@ -398,6 +398,9 @@ public final class EpollKqueue: @unchecked Sendable {
            let r = try pollWithoutChanges(into: events, capacity: capacity, hold: &hold) {
             return r
         }
+        if count == 0 && timeout != 0 && capacity > 0, let events {
+            return try waitWithoutChanges(into: events, capacity: capacity, timeout: timeout, hold: &hold)
+        }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
         let merged = collects && timeout == 0 && count > 0 && changes != nil
@@ -462,12 +465,14 @@ public final class EpollKqueue: @unchecked Sendable {
     /// (queued knotes, wake-up flag) and after (routing) — except that a call
     /// with no changes skips the first step in its first round: whatever is
     /// queued keeps the wake-up eventfd readable (``syncWakeup()``), so
-    /// epoll_wait returns at once and routing collects the queue.
+    /// epoll_wait returns at once and routing collects the queue. Such a call
+    /// makes its first round in ``waitWithoutChanges(into:capacity:timeout:hold:)``
+    /// and continues here with `queueStepFirst`, as a later round would.
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
         proven: inout Bool, changesReported: inout Bool, hold: inout KqueueHold,
-        collected: Int = 0, stamp startStamp: UInt64 = 0
+        collected: Int = 0, stamp startStamp: UInt64 = 0, queueStepFirst: Bool = false
     ) throws(Errno) -> Int {
         let deadline: UInt64? = timeout.map { $0 == 0 ? 0 : Clock.monotonicNanoseconds() &+ $0 }
         return try withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { (buf) throws(Errno) -> Int in
@@ -478,7 +483,7 @@ public final class EpollKqueue: @unchecked Sendable {
             var firstRound = true
             while true {
                 if isClosed { throw .badFileDescriptor }
-                let skipQueueStep = firstRound && resetProof && deadline != 0
+                let skipQueueStep = firstRound && resetProof && deadline != 0 && !queueStepFirst
                 var pending = firstRound ? changes : nil
                 firstRound = false
                 var k = 0
