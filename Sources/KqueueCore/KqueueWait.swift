@@ -61,22 +61,25 @@ extension EpollKqueue {
                                 unlockedWorkPending: &unlockedWorkPending)
                 return lastStamp
             }
-            if unlockedWorkPending { runUnlockedWork() }
+            // Events for the caller: the rest is a poll's (more rounds after a full batch, the probe).
             if n > 0 {
-                if k == Self.batch && n < capacity {
-                    // More may be ready: BSD fills the whole list (polls, under this call's stamp).
-                    var reported = false
-                    n = try scan(into: out, capacity: capacity, timeout: 0, resetProof: false, proven: &proven,
-                                 changesReported: &reported, hold: &hold, collected: n, stamp: stamp)
-                }
-                if !proven && !stillOurs() { throw .badFileDescriptor }
-                return n
+                return try finishPoll(PollRound(n: n, k: k, stamp: stamp, proven: proven,
+                                                unlockedWorkPending: unlockedWorkPending),
+                                      into: out, capacity: capacity, hold: &hold)
             }
+            if unlockedWorkPending { runUnlockedWork() }
             // Nothing for the caller: after a close() the number may be
             // another epoll instance, whose events are not ours.
             if isClosed { throw .badFileDescriptor }
             if k > 0 && !stillOurs() { throw .badFileDescriptor }
-            return try scanRest(into: out, capacity: capacity, timeout: remaining(deadline), hold: &hold)
+            let rest = remaining(deadline)
+            if rest == 0 {
+                // Timed out: as the general scan ends a wait whose deadline passed.
+                locked { syncWakeup() }
+                if k == 0 && !stillOurs() { throw .badFileDescriptor }
+                return 0
+            }
+            return try scanRest(into: out, capacity: capacity, timeout: rest, hold: &hold)
         }
     }
 
@@ -97,7 +100,7 @@ extension EpollKqueue {
         var proven = false
         var reported = false
         let r = try scan(into: out, capacity: capacity, timeout: timeout, resetProof: true, proven: &proven,
-                         changesReported: &reported, hold: &hold, queueStepFirst: true)
+                         changesReported: &reported, hold: &hold)
         // Everything may have come from the userspace queue: make sure it still is the descriptor's.
         if r > 0 && !proven && !stillOurs() { throw .badFileDescriptor }
         return r
