@@ -243,8 +243,9 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Keeps the wake-up eventfd readable exactly while events are queued, so
     /// the kqueue descriptor polls readable and blocked waiters wake. Every
     /// locked section that may leave knotes queued ends with it, unless a scan
-    /// step of the same call follows: a waiter that skips the queue step
-    /// (see ``scan``) relies on the eventfd to learn of queued knotes.
+    /// step of the same call follows: ``waitWithoutChanges(into:capacity:timeout:hold:)``,
+    /// which blocks without a queue step, relies on the eventfd to learn of
+    /// queued knotes.
     @inline(__always)
     func syncWakeup() {
         let want = !queue.isEmpty
@@ -398,6 +399,9 @@ public final class EpollKqueue: @unchecked Sendable {
            let r = try pollWithoutChanges(into: events, capacity: capacity, hold: &hold) {
             return r
         }
+        if count == 0 && timeout != 0 && capacity > 0, let events {
+            return try waitWithoutChanges(into: events, capacity: capacity, timeout: timeout, hold: &hold)
+        }
         let collects = capacity > 0 && events != nil
         // A poll that collects takes the changes inside its one locked step.
         let merged = collects && timeout == 0 && count > 0 && changes != nil
@@ -459,10 +463,9 @@ public final class EpollKqueue: @unchecked Sendable {
     /// would, `changesReported` set when they end the call), the queued knotes,
     /// a zero-timeout epoll_wait and the routing of what it returned. A wait
     /// that may block never holds the lock in epoll_wait: it takes it before
-    /// (queued knotes, wake-up flag) and after (routing) — except that a call
-    /// with no changes skips the first step in its first round: whatever is
-    /// queued keeps the wake-up eventfd readable (``syncWakeup()``), so
-    /// epoll_wait returns at once and routing collects the queue.
+    /// (queued knotes, wake-up flag) and after (routing). A wait with no
+    /// changes makes its first round in ``waitWithoutChanges(into:capacity:timeout:hold:)``,
+    /// which skips the first step, and continues here as a later round would.
     func scan(
         into out: UnsafeMutablePointer<kevent>, capacity: Int, timeout: UInt64?,
         changes: UnsafePointer<kevent>? = nil, changeCount: Int = 0, resetProof: Bool,
@@ -478,7 +481,6 @@ public final class EpollKqueue: @unchecked Sendable {
             var firstRound = true
             while true {
                 if isClosed { throw .badFileDescriptor }
-                let skipQueueStep = firstRound && resetProof && deadline != 0
                 var pending = firstRound ? changes : nil
                 firstRound = false
                 var k = 0
@@ -549,31 +551,27 @@ public final class EpollKqueue: @unchecked Sendable {
                 } else {
                     // 1. Queued knotes; if none, make sure the wake-up flag is clear
                     //    before blocking, or epoll_wait would return at once forever.
-                    var mayBlock = true
-                    if !skipQueueStep {
-                        let (got, block) = locked { () -> (Int, Bool) in
-                            if stamp == 0 {
-                                lastStamp &+= 1
-                                stamp = lastStamp
-                                if resetProof { provenAlive = false }
-                            }
-                            let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
-                            if n + got == capacity {
-                                syncWakeup()
-                                proven = provenAlive
-                                return (got, false)
-                            }
-                            if n + got > 0 || !queue.isEmpty { return (got, false) }
-                            if wakeupSignaled {
-                                wakeup.reset()
-                                wakeupSignaled = false
-                            }
-                            return (got, true)
+                    let (got, mayBlock) = locked { () -> (Int, Bool) in
+                        if stamp == 0 {
+                            lastStamp &+= 1
+                            stamp = lastStamp
+                            if resetProof { provenAlive = false }
                         }
-                        n += got
-                        mayBlock = block
-                        if n == capacity { return n }
+                        let got = collectQueued(into: out + n, room: capacity - n, stamp: stamp)
+                        if n + got == capacity {
+                            syncWakeup()
+                            proven = provenAlive
+                            return (got, false)
+                        }
+                        if n + got > 0 || !queue.isEmpty { return (got, false) }
+                        if wakeupSignaled {
+                            wakeup.reset()
+                            wakeupSignaled = false
+                        }
+                        return (got, true)
                     }
+                    n += got
+                    if n == capacity { return n }
 
                     // 2. How long epoll_wait may block.
                     var wait: UInt64? = 0
@@ -617,14 +615,8 @@ public final class EpollKqueue: @unchecked Sendable {
 
                     // 3. Route what epoll returned; finish if anything was collected.
                     done = locked { () -> Bool in
-                        if stamp == 0 {
-                            // The queue step was skipped: this call's stamp is taken here.
-                            lastStamp &+= 1
-                            stamp = lastStamp
-                            if resetProof { provenAlive = false }
-                        }
-                        return finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
-                                           unlockedWorkPending: &unlockedWorkPending)
+                        finishRound(base, k, into: out, n: &n, room: room, stamp: stamp, proven: &proven,
+                                    unlockedWorkPending: &unlockedWorkPending)
                     }
                 }
                 if unlockedWorkPending { runUnlockedWork() }

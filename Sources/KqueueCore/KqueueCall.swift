@@ -43,8 +43,11 @@ extension KqueueRegistry {
         // A wait: the kqueue at +0, found without a lock (see the type's comment).
         return withKqueue(at: e) { queue, hold in
             returningErrno { () throws(Errno) in
-                try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist, capacity: Int(nevents),
-                                 timeout: ns, hold: &hold)
+                if nchanges == 0 {
+                    return try queue.waitWithoutChanges(into: eventlist!, capacity: Int(nevents), timeout: ns, hold: &hold)
+                }
+                return try queue.kevent(changes: changelist, count: Int(nchanges), events: eventlist, capacity: Int(nevents),
+                                        timeout: ns, hold: &hold)
             }
         } ?? fail(.badFileDescriptor)
     }

@@ -132,6 +132,78 @@ static void test_long_timeout_returns_early_on_event(void) {
     close(kq);
 }
 
+/* A wait that may block fills the whole list, past one epoll batch, with
+ * NULL, long (watched) and short timeouts, as BSD's scan does. */
+static void test_blocking_wait_fills_list_past_one_batch(void) {
+    enum { N = 150 };
+    int kq = kqueue(), fds[N][2];
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(pipe(fds[i]), 0);
+        CHECK_EQ(kq_change(kq, (uintptr_t)fds[i][0], EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+        CHECK_EQ(write(fds[i][1], "x", 1), 1);
+    }
+    struct timespec longer = {5, 0}, shorter = {0, 100 * 1000000L};
+    const struct timespec *timeouts[3] = {NULL, &longer, &shorter};
+    for (int t = 0; t < 3; t++) {
+        struct kevent ev[N + 10];
+        int n = kevent(kq, NULL, 0, ev, N + 10, timeouts[t]);
+        CHECK_EQ(n, N);
+        unsigned char seen[N] = {0};
+        for (int i = 0; i < n && i < N; i++) {
+            int which = -1;
+            for (int j = 0; j < N; j++)
+                if ((int)ev[i].ident == fds[j][0]) which = j;
+            CHECK(which >= 0);
+            if (which >= 0) {
+                CHECK_EQ(seen[which], 0);
+                seen[which] = 1;
+            }
+            CHECK_EQ(ev[i].data, 1);
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        close(fds[i][0]);
+        close(fds[i][1]);
+    }
+    close(kq);
+}
+
+/* An event already queued in userspace (EVFILT_USER triggered before the
+ * call) ends a wait that may block at once, with and without a timeout,
+ * and together with a ready descriptor. */
+static void test_blocking_wait_returns_queued_event(void) {
+    int kq = kqueue(), p[2];
+    CHECK_EQ(pipe(p), 0);
+    CHECK_EQ(kq_change(kq, 7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+    /* The short timeout stays below the watchdog's interval (250 ms): such
+     * a wait is not watched, and takes another path than the long one. */
+    struct timespec longer = {30, 0}, shorter = {0, 240 * 1000000L};
+    const struct timespec *timeouts[3] = {NULL, &longer, &shorter};
+    for (int t = 0; t < 3; t++) {
+        CHECK_EQ(kq_change(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
+        struct kevent ev[4];
+        uint64_t t0 = harness_now_ns();
+        int n = kevent(kq, NULL, 0, ev, 4, timeouts[t]);
+        CHECK_EQ(n, 1);
+        CHECK_EQ(ev[0].ident, 7);
+        CHECK_EQ(ev[0].filter, EVFILT_USER);
+        /* Returned without waiting out its timeout. */
+        CHECK(ms_since(t0) < (t == 2 ? 200 : 10000));
+        /* EV_CLEAR: collected once; with a readable pipe both come. */
+        CHECK_EQ(kq_poll(kq, ev, 4), 0);
+        CHECK_EQ(kq_change(kq, (uintptr_t)p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, NULL), 0);
+        CHECK_EQ(write(p[1], "ab", 2), 2);
+        CHECK_EQ(kq_change(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
+        n = kevent(kq, NULL, 0, ev, 4, timeouts[t]);
+        CHECK_EQ(n, 2);
+        char buf[2];
+        CHECK_EQ(read(p[0], buf, 2), 2);
+    }
+    close(p[0]);
+    close(p[1]);
+    close(kq);
+}
+
 static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig) {
@@ -165,6 +237,47 @@ static void *signal_later(void *p) {
     for (int i = 0; i < 300 && !atomic_load(&a->done); i++) ms_sleep(10);
     if (!atomic_load(&a->done)) kq_change(a->kq, 99, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
     return NULL;
+}
+
+/* Knotes queued in userspace before a wait that may block end it at once:
+ * an always-ready regular file left queued by a call with room for one
+ * event (level-triggered, it comes back every call), and a timer that
+ * expired before the call. */
+static void test_blocking_wait_returns_requeued_and_expired_knotes(void) {
+    int kq = kqueue();
+    char path[] = "/tmp/bsdshim-timeouts-XXXXXX";
+    int f = mkstemp(path);
+    CHECK(f >= 0);
+    unlink(path);
+    CHECK_EQ(write(f, "abc", 3), 3);
+    CHECK_EQ(lseek(f, 0, SEEK_SET), 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)f, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    struct timespec longer = {30, 0}, shorter = {0, 240 * 1000000L};
+    const struct timespec *timeouts[3] = {NULL, &longer, &shorter};
+    for (int round = 0; round < 2; round++) {
+        for (int t = 0; t < 3; t++) {
+            struct kevent ev[1];
+            uint64_t t0 = harness_now_ns();
+            CHECK_EQ(kevent(kq, NULL, 0, ev, 1, timeouts[t]), 1);
+            CHECK_EQ(ev[0].ident, (uintptr_t)f);
+            CHECK_EQ(ev[0].data, 3);
+            CHECK(ms_since(t0) < (t == 2 ? 200 : 10000));
+        }
+    }
+    CHECK_EQ(kq_change(kq, (uintptr_t)f, EVFILT_READ, EV_DELETE, 0, 0, NULL), 0);
+    for (int t = 0; t < 3; t++) {
+        CHECK_EQ(kq_change(kq, 9, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 1, NULL), 0);
+        usleep(20 * 1000);
+        struct kevent ev[2];
+        uint64_t t0 = harness_now_ns();
+        CHECK_EQ(kevent(kq, NULL, 0, ev, 2, timeouts[t]), 1);
+        CHECK_EQ(ev[0].ident, 9);
+        CHECK_EQ(ev[0].filter, EVFILT_TIMER);
+        CHECK_EQ(ev[0].data, 1);
+        CHECK(ms_since(t0) < (t == 2 ? 200 : 10000));
+    }
+    close(f);
+    close(kq);
 }
 
 static void test_signal_from_thread_interrupts_null_timeout_eintr(void) {
@@ -240,6 +353,9 @@ int main(void) {
     RUN(test_nevents_zero_does_not_wait);
     RUN(test_null_timeout_blocks_until_event);
     RUN(test_long_timeout_returns_early_on_event);
+    RUN(test_blocking_wait_fills_list_past_one_batch);
+    RUN(test_blocking_wait_returns_queued_event);
+    RUN(test_blocking_wait_returns_requeued_and_expired_knotes);
     RUN(test_signal_from_thread_interrupts_null_timeout_eintr);
     RUN(test_alarm_interrupts_timed_wait_eintr);
     RUN(test_kqueue_usable_after_eintr);
