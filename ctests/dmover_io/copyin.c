@@ -208,10 +208,96 @@ static void test_bad_pointers_and_counts(void) {
     CHECK_EQ(close(fd), 0);
 }
 
+/* A full batch of the widest requests: 64 xor16 records, every buffer at
+ * IOV_MAX iovecs, with records failing at each level of the checks (the
+ * input arrays, iovcnt, the iovec arrays, lengths, input and output pages,
+ * an address range that wraps), three times on fresh descriptors (whose
+ * state objects are reused). Each record gets its own error, NetBSD's for
+ * its first fault, and every other record the right xor. */
+static void test_full_batch_of_widest_records_failing_at_every_level(void) {
+    enum { NR = 64, NI = 16, IOVN = 1024, SEG = 8 };
+    const size_t per = (size_t)IOVN * SEG;
+    struct dmio_usrreq *reqs = calloc(NR, sizeof *reqs);
+    dmio_buffer *inb = calloc((size_t)NR * NI, sizeof *inb);
+    struct iovec *oiov = calloc((size_t)NR * IOVN, sizeof *oiov);
+    struct iovec *iiov = calloc((size_t)NR * NI * IOVN, sizeof *iiov);
+    unsigned char *out = malloc(NR * per), *in = malloc((size_t)NR * NI * per);
+    unsigned char *none = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    unsigned char *ro = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(reqs && inb && oiov && iiov && out && in && none != MAP_FAILED && ro != MAP_FAILED);
+    for (size_t i = 0; i < (size_t)NR * NI * per; i++) in[i] = (unsigned char)(i * 7 + i / 251);
+    for (int round = 0; round < 3; round++) {
+        int fd = dmio_open_func("xor16", 0);
+        CHECK(fd >= 0);
+        memset(out, 0, NR * per);
+        int expect[NR];
+        for (int r = 0; r < NR; r++) {
+            struct iovec *ov = oiov + (size_t)r * IOVN;
+            memset(&reqs[r], 0, sizeof reqs[r]);
+            reqs[r].req_id = (uint32_t)r;
+            reqs[r].req_outbuf.dmbuf_iov = ov;
+            reqs[r].req_outbuf.dmbuf_iovcnt = IOVN;
+            reqs[r].req_inbuf = inb + (size_t)r * NI;
+            for (int k = 0; k < IOVN; k++) ov[k] = (struct iovec){out + r * per + (size_t)k * SEG, SEG};
+            for (int j = 0; j < NI; j++) {
+                struct iovec *iv = iiov + ((size_t)r * NI + j) * IOVN;
+                inb[(size_t)r * NI + j].dmbuf_iov = iv;
+                inb[(size_t)r * NI + j].dmbuf_iovcnt = IOVN;
+                for (int k = 0; k < IOVN; k++)
+                    iv[k] = (struct iovec){in + ((size_t)r * NI + j) * per + (size_t)k * SEG, SEG};
+            }
+            struct iovec *last = iiov + ((size_t)r * NI + NI - 1) * IOVN;
+            expect[r] = 0;
+            switch ((r + round) % 9) {
+            case 1: last[IOVN - 1].iov_base = none; expect[r] = EFAULT; break;           /* an input page unreadable */
+            case 2: ov[IOVN / 2].iov_base = ro; expect[r] = EFAULT; break;               /* an output page read-only */
+            case 3: inb[(size_t)r * NI + 3].dmbuf_iovcnt = IOVN + 1; expect[r] = EINVAL; break;  /* above IOV_MAX */
+            case 4: iiov[((size_t)r * NI + 5) * IOVN + 7].iov_len = SEG + 1; expect[r] = EINVAL; break; /* lengths differ */
+            case 5:                                                                       /* above SSIZE_MAX */
+                iiov[((size_t)r * NI + 2) * IOVN + 3].iov_len = (size_t)-1 / 2 + 1;
+                iiov[((size_t)r * NI + 2) * IOVN + 3].iov_base = none;
+                expect[r] = EINVAL;
+                break;
+            case 6: ov[IOVN - 1].iov_base = (void *)(uintptr_t)-16; expect[r] = EFAULT; break;  /* wraps around */
+            case 7: inb[(size_t)r * NI + 9].dmbuf_iov = (struct iovec *)none; expect[r] = EFAULT; break; /* iovec array */
+            case 8: reqs[r].req_inbuf = (dmio_buffer *)none; expect[r] = EFAULT; break;  /* the input array */
+            }
+        }
+        CHECK_EQ(write(fd, reqs, NR * sizeof *reqs), (ssize_t)(NR * sizeof *reqs));
+        struct dmio_usrresp resp[NR];
+        CHECK_EQ(dmio_read_n(fd, resp, NR), NR);
+        int wrong = 0;
+        for (int i = 0; i < NR; i++) {
+            int r = (int)resp[i].resp_id;
+            CHECK(r >= 0 && r < NR);
+            if (r < 0 || r >= NR) continue;
+            if (resp[i].resp_error != expect[r]) {
+                printf("round %d record %d: error %d, want %d\n", round, r, resp[i].resp_error, expect[r]);
+                wrong++;
+            }
+            for (size_t b = 0; b < per; b++) {
+                unsigned char x = 0;
+                for (int j = 0; j < NI; j++) x ^= in[((size_t)r * NI + j) * per + b];
+                /* A failed record writes nothing. */
+                if (out[r * per + b] != (expect[r] == 0 ? x : 0)) {
+                    wrong++;
+                    break;
+                }
+            }
+        }
+        CHECK_EQ(wrong, 0);
+        CHECK_EQ(close(fd), 0);
+    }
+    munmap(none, 4096);
+    munmap(ro, 4096);
+    free(reqs); free(inb); free(oiov); free(iiov); free(out); free(in);
+}
+
 int main(void) {
     RUN(test_requests_built_in_one_stack_slot);
     RUN(test_descriptor_memory_unmapped_after_each_write);
     RUN(test_many_descriptors_and_threads);
     RUN(test_bad_pointers_and_counts);
+    RUN(test_full_batch_of_widest_records_failing_at_every_level);
     return harness_finish();
 }
