@@ -44,8 +44,6 @@ public final class EpollKqueue: @unchecked Sendable {
     let closed = Atomic<Bool>(false)
     /// Set in a fork child: the descriptors were closed there, deinit must not close them again.
     @exclusivity(unchecked) var forkedAway = false
-    /// In a fork child: whether the lock was free at the fork (its lists are whole; see KqueueRegistry.forgetAllInChild).
-    @exclusivity(unchecked) var wholeAtFork = false
     /// Approximate number of pending events, read lock-free by other kqueues
     /// watching this one (EVFILT_READ data).
     let pendingHint = Atomic<Int>(0)
@@ -576,12 +574,7 @@ public final class EpollKqueue: @unchecked Sendable {
                     // 2. How long epoll_wait may block.
                     var wait: UInt64? = 0
                     if mayBlock {
-                        if let d = deadline {
-                            let now = Clock.monotonicNanoseconds()
-                            wait = d > now ? d - now : 0
-                        } else {
-                            wait = nil
-                        }
+                        wait = remaining(deadline)
                         // A long wait is watched for a close() of the descriptor by the
                         // watchdog (no timer in the wait); without one, it is sliced.
                         if wait == nil || wait! > Self.livenessInterval {
@@ -652,6 +645,15 @@ public final class EpollKqueue: @unchecked Sendable {
                     return 0
                 }
             }
+        }
+    }
+
+    /// Nanoseconds left until `deadline` (nil: none, wait forever; 0: passed, a last poll).
+    @inline(__always)
+    func remaining(_ deadline: UInt64?) -> UInt64? {
+        deadline.map { d in
+            let now = Clock.monotonicNanoseconds()
+            return d > now ? d - now : 0
         }
     }
 

@@ -360,7 +360,7 @@ public enum KqueueRegistry {
         let kqueues = live, wasRetired = retired
         // Free at the fork: no thread was inside the kqueue's locked steps,
         // so its lists are whole (read before the words are reset below).
-        for kq in kqueues { kq.wholeAtFork = kq.lock.word.pointee == 0 }
+        let whole = kqueues.map { $0.lock.word.pointee == 0 }
         live = []
         retired = []
         for leaf in leaves {
@@ -372,7 +372,7 @@ public enum KqueueRegistry {
                 lock(e).reset()
             }
         }
-        for kq in kqueues {
+        for (kq, whole) in zip(kqueues, whole) {
             // Linked without the preload library, the program's close()
             // of a kqueue goes unseen and its number may now be another
             // file of the program: close nothing unless the number still
@@ -382,7 +382,7 @@ public enum KqueueRegistry {
             kq.forkedAway = true
             kq.closed.store(true, ordering: .relaxed)
             guard ours else { continue }
-            kq.closeDescriptorsInChild(whole: kq.wholeAtFork)
+            kq.closeDescriptorsInChild(whole: whole)
         }
         // The objects are abandoned, not freed: their locks may be held.
         // Kept referenced, so leak checkers see them as reachable.

@@ -83,15 +83,6 @@ extension EpollKqueue {
         }
     }
 
-    /// Nanoseconds left until `deadline` (nil: none, wait forever; 0: passed, a last poll).
-    @inline(__always)
-    private func remaining(_ deadline: UInt64?) -> UInt64? {
-        deadline.map { d in
-            let now = Clock.monotonicNanoseconds()
-            return d > now ? d - now : 0
-        }
-    }
-
     /// The rest of a ``waitWithoutChanges(into:capacity:timeout:hold:)`` in
     /// the general scan, its queued knotes collected first (as a later round's are).
     @inline(never)

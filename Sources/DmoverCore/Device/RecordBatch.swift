@@ -203,11 +203,12 @@ final class RecordBatch {
         let v = iovs.base, writes = ranges.base, reads = inputRanges.base, known = proven, f = facts
         var t = 0, u = 0
         records: for r in 0..<count where live(r) {
-            let outputs = Int(record(r).req_outbuf.dmbuf_iovcnt)
+            // iovcnt of the output kept in a local: loaded once per record.
+            let outputs = iovcnt(r, 0, ninputs)
             for b in 0...ninputs {
                 var sum = 0, overflow = false
                 let base = iovAt[slot(r, b)]
-                let n = b == 0 ? outputs : Int(inputs[r * ninputs + b - 1].dmbuf_iovcnt)
+                let n = b == 0 ? outputs : iovcnt(r, b, ninputs)
                 for k in 0..<n {
                     // iov_len is size_t (imported as Int): above SSIZE_MAX reads as negative.
                     let len = v[base + k].iov_len
@@ -222,7 +223,7 @@ final class RecordBatch {
             // Only now, with the record's lengths valid: its ranges.
             for b in 0...ninputs {
                 let base = iovAt[slot(r, b)]
-                let n = b == 0 ? outputs : Int(inputs[r * ninputs + b - 1].dmbuf_iovcnt)
+                let n = b == 0 ? outputs : iovcnt(r, b, ninputs)
                 for k in 0..<n {
                     let iov = v[base + k]
                     guard iov.iov_len > 0 else { continue }
