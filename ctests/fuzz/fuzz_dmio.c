@@ -77,6 +77,17 @@ static void *bad_pointer(fuzz_input *in) {
     return FUZZ_PICK(in, bad);
 }
 
+/* A bad input-array address: bad_pointer's without `ro`. Read as an input
+ * array, ro's iovecs become iovec-array pointers into the arena, which the
+ * device writes: the data pointers read there would be whatever earlier
+ * outputs left (readable memory of the fuzzer, such as the sanitizer's
+ * shadow, which instrumented code may not load from). */
+static void *bad_array_pointer(fuzz_input *in) {
+    void *const bad[] = {NULL, guard, guard + 100, (void *)1, (void *)(uintptr_t)0xffff800000000000ull,
+                         (void *)(uintptr_t)-4096, guard - 8};
+    return FUZZ_PICK(in, bad);
+}
+
 /* A data address: mostly inside the arena, sometimes bad. */
 static void *data_pointer(fuzz_input *in) {
     uint8_t k = fuzz_u8(in);
@@ -145,7 +156,7 @@ static void build_request(fuzz_input *in, struct dmio_usrreq *r) {
     fill_buffer(in, &r->req_outbuf, total);
     if (mode & 2) r->req_outbuf.dmbuf_iovcnt = 0;       /* no output (CRC, compare) */
     uint8_t where = fuzz_u8(in);
-    if (where >= 240) { r->req_inbuf = bad_pointer(in); return; }
+    if (where >= 240) { r->req_inbuf = bad_array_pointer(in); return; }
     if (buf_used + 16 > META_BUFS) { r->req_inbuf = NULL; return; }
     dmio_buffer *ins = meta_buf + buf_used;
     buf_used += 16;
