@@ -49,6 +49,12 @@ public final class EpollKqueue: @unchecked Sendable {
     let pendingHint = Atomic<Int>(0)
     /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
     let blockedWaiters = Atomic<Int>(0)
+    /// Changes from signal handlers that interrupted their own thread inside
+    /// this kqueue's lock (KqueueDeferredChanges.swift): slots, the slots
+    /// taken, and those written and waiting for the lock's holder.
+    let deferredSlots = UnsafeMutablePointer<kevent>.allocate(capacity: deferredCapacity)
+    let deferredTaken = Atomic<UInt64>(0)
+    let deferredReady = Atomic<UInt64>(0)
     /// The filters of nearly every epoll event, unretained (``FilterTable``
     /// keeps them for the life of the process): through the static lets each
     /// event paid a once check and a static-object initialisation check.
@@ -147,6 +153,7 @@ public final class EpollKqueue: @unchecked Sendable {
         if forkedAway { return }  // the child abandons the object (and its lock) as it is
         slots.deallocate()
         freeSlots.deallocate()
+        deferredSlots.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         closeOwnDescriptors()
@@ -179,10 +186,19 @@ public final class EpollKqueue: @unchecked Sendable {
         UInt64(slot) << 32 | UInt64(generation)
     }
 
+    /// Runs `body` under the kqueue's lock, marked as held by this thread
+    /// (for a signal handler's kevent(), see KqueueDeferredChanges.swift);
+    /// changes such a handler left while the lock was held are applied
+    /// right after it is released (under it again).
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        defer { KqueueRegistry.reclaimAfterUnlocking(lock.word) }
-        return try lock.withLock(body)
+        let outer = cbsdshim_kqueue_lock(lock.word)
+        defer {
+            cbsdshim_kqueue_unlock(lock.word, outer)
+            KqueueRegistry.reclaimAfterUnlocking(lock.word)
+            if deferredReady.load(ordering: .relaxed) != 0 { applyDeferredChangesLocking() }
+        }
+        return try body()
     }
 
     var isClosed: Bool { closed.load(ordering: .acquiring) }

@@ -34,6 +34,9 @@ extension KqueueRegistry {
             ns = nil
         }
         guard let e = entry(kq) else { return fail(.badFileDescriptor) }
+        if cbsdshim_kqueue_lock_held() == lock(e).word, let r = callInterruptingLockHolder(e, changelist, Int(nchanges)) {
+            return r
+        }
         if ns == 0 || nevents == 0 {
             // Never blocks: found, and served, under the kqueue's lock.
             return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: EpollKqueue.batch) { buf in
@@ -67,16 +70,19 @@ extension KqueueRegistry {
         _ buffer: UnsafeMutablePointer<epoll_event>
     ) -> Int32 {
         let l = lock(e)
-        l.lock()
+        let outer = cbsdshim_kqueue_lock(l.word)
         guard let ref = registered(e) else {
-            l.unlock()
+            cbsdshim_kqueue_unlock(l.word, outer)
             return fail(.badFileDescriptor)
         }
         let step = ref._withUnsafeGuaranteedRef {
             $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
         }
         if case .returned(let r, let error) = step {
-            l.unlock()
+            cbsdshim_kqueue_unlock(l.word, outer)
+            // The kqueue may be gone once unlocked: a signal handler that
+            // left changes while the lock was held says so in the entry.
+            if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
             reclaimIfRetired(e)
             if let error { Errno.current = error }
             return r
@@ -84,7 +90,8 @@ extension KqueueRegistry {
         // Counted in before the lock goes: a remover that takes the lock
         // next sees the count and keeps the kqueue (reclaimLocked()).
         e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        l.unlock()
+        cbsdshim_kqueue_unlock(l.word, outer)
+        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
         var hold = KqueueHold(entry: e)
         let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
             returningErrno { () throws(Errno) -> Int in
@@ -107,6 +114,46 @@ extension KqueueRegistry {
         }
         hold.end(ref)
         return r
+    }
+
+    /// kevent() in a signal handler whose thread holds, or waits for, the
+    /// kqueue's lock (KqueueDeferredChanges.swift): the changes are left for
+    /// the lock's holder and the call returns 0 (or -1 with ENOMEM when the
+    /// kqueue has no room for them), collecting nothing. Nil when the lock
+    /// is free: the interrupted code had let go of it, the normal path
+    /// serves the call. Async-signal-safe: atomics only, and no reclaiming
+    /// (that takes the registry lock, which the interrupted code may hold).
+    @inline(never)
+    static func callInterruptingLockHolder(
+        _ e: UnsafeMutablePointer<Entry>, _ changelist: UnsafePointer<kevent>?, _ nchanges: Int
+    ) -> Int32? {
+        let l = lock(e)
+        if l.tryLock() {
+            l.unlock()
+            return nil
+        }
+        guard let ref = enter(e) else {
+            e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+            return fail(.badFileDescriptor)
+        }
+        let error = ref._withUnsafeGuaranteedRef { kq -> Int32 in
+            guard nchanges > 0, let changelist else { return 0 }
+            return kq.deferChanges(changelist, count: nchanges)
+        }
+        if error == 0 && nchanges > 0 { e.pointee.deferred.store(1, ordering: .releasing) }
+        e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
+        return error == 0 ? 0 : fail(Errno(rawValue: error))
+    }
+
+    /// Applies what a signal handler left in the kqueue registered at `e`
+    /// after the lock was released (the kqueue found anew, counted in).
+    @inline(never)
+    static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
+        e.pointee.deferred.store(0, ordering: .relaxed)
+        _ = withKqueue(at: e) { kq, _ in
+            kq.applyDeferredChangesLocking()
+            return 0
+        }
     }
 
     /// A bad argument: BSD checks the descriptor first, so a call naming no

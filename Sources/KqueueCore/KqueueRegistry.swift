@@ -36,6 +36,10 @@ public enum KqueueRegistry {
         /// Retired kqueues waiting for `users` to reach 0: while not 0, a
         /// leaving thread reclaims them.
         let retired = Atomic<Int>(0)
+        /// Set by a signal handler that left changes in the registered
+        /// kqueue (KqueueDeferredChanges.swift), for a caller that cannot
+        /// look at the kqueue after unlocking it.
+        let deferred = Atomic<UInt32>(0)
     }
 
     /// Entries are a cache line apart: threads on different kqueues never

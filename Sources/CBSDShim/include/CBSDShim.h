@@ -203,6 +203,32 @@ static inline void cbsdshim_unlock(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) cbsdshim_lock_wake(word);
 }
 
+/*
+ * The kqueue lock the calling thread holds (or is about to take), so that a
+ * signal handler calling kevent() on the same kqueue learns that the code it
+ * interrupted holds the lock and must not wait for it (it would wait for
+ * itself). Initial-exec TLS: one %fs-relative access, no __tls_get_addr.
+ * The signal fences keep the compiler from moving the marker across the
+ * lock's atomics; a handler runs on the same thread, so no CPU fence is needed.
+ */
+extern __thread uint32_t *cbsdshim_held_kqueue_lock
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
+static inline uint32_t *cbsdshim_kqueue_lock_held(void) { return cbsdshim_held_kqueue_lock; }
+/** Marks `word` held by this thread, then locks it; returns the previous marker for the unlock. */
+static inline uint32_t *cbsdshim_kqueue_lock(uint32_t *word) {
+    uint32_t *outer = cbsdshim_held_kqueue_lock;
+    cbsdshim_held_kqueue_lock = word;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cbsdshim_lock(word);
+    return outer;
+}
+/** Unlocks `word`, then puts back the marker that was there before the lock. */
+static inline void cbsdshim_kqueue_unlock(uint32_t *word, uint32_t *outer) {
+    cbsdshim_unlock(word);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cbsdshim_held_kqueue_lock = outer;
+}
+
 /** CPU feature tests for run-time kernel selection. */
 int cbsdshim_cpu_has_avx2(void);
 int cbsdshim_cpu_has_avx512bw(void);
