@@ -61,7 +61,7 @@ HIDDEN int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*c
     return pthread_atfork(prepare, parent, child);
 }
 
-HIDDEN __thread uint32_t *cbsdshim_held_kqueue_lock __attribute__((tls_model("initial-exec"))) = NULL;
+HIDDEN __thread struct cbsdshim_held_locks cbsdshim_held_kqueue_locks __attribute__((tls_model("initial-exec")));
 
 HIDDEN void cbsdshim_lock_wait(uint32_t *word) {
     uint32_t c = __atomic_exchange_n(word, 2, __ATOMIC_ACQUIRE);

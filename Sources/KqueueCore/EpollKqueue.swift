@@ -50,11 +50,14 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Threads blocked in a long epoll_wait on this kqueue (``KqueueWatchdog`` checks its descriptor for them).
     let blockedWaiters = Atomic<Int>(0)
     /// Changes from signal handlers that interrupted their own thread inside
-    /// this kqueue's lock (KqueueDeferredChanges.swift): slots, the slots
-    /// taken, and those written and waiting for the lock's holder.
+    /// this kqueue's lock (KqueueDeferredChanges.swift): slots, each slot's
+    /// call number (their order), the slots taken, those written and
+    /// waiting for the lock's holder, and the next call number.
     let deferredSlots = UnsafeMutablePointer<kevent>.allocate(capacity: deferredCapacity)
+    let deferredOrder = UnsafeMutablePointer<UInt64>.allocate(capacity: deferredCapacity)
     let deferredTaken = Atomic<UInt64>(0)
     let deferredReady = Atomic<UInt64>(0)
+    let deferredCalls = Atomic<UInt64>(0)
     /// The filters of nearly every epoll event, unretained (``FilterTable``
     /// keeps them for the life of the process): through the static lets each
     /// event paid a once check and a static-object initialisation check.
@@ -154,6 +157,7 @@ public final class EpollKqueue: @unchecked Sendable {
         slots.deallocate()
         freeSlots.deallocate()
         deferredSlots.deallocate()
+        deferredOrder.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is
         // how we got here); the rest is ours.
         closeOwnDescriptors()
@@ -189,14 +193,13 @@ public final class EpollKqueue: @unchecked Sendable {
     /// Runs `body` under the kqueue's lock, marked as held by this thread
     /// (for a signal handler's kevent(), see KqueueDeferredChanges.swift);
     /// changes such a handler left while the lock was held are applied
-    /// right after it is released (under it again).
+    /// right after it is released (``KqueueRegistry/afterUnlocking(_:)``).
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        let outer = cbsdshim_kqueue_lock(lock.word)
+        let depth = cbsdshim_kqueue_lock(lock.word)
         defer {
-            cbsdshim_kqueue_unlock(lock.word, outer)
-            KqueueRegistry.reclaimAfterUnlocking(lock.word)
-            if deferredReady.load(ordering: .relaxed) != 0 { applyDeferredChangesLocking() }
+            cbsdshim_kqueue_unlock(lock.word, depth)
+            KqueueRegistry.afterUnlocking(lock.word)
         }
         return try body()
     }

@@ -34,7 +34,7 @@ extension KqueueRegistry {
             ns = nil
         }
         guard let e = entry(kq) else { return fail(.badFileDescriptor) }
-        if cbsdshim_kqueue_lock_held() == lock(e).word, let r = callInterruptingLockHolder(e, changelist, Int(nchanges)) {
+        if cbsdshim_kqueue_lock_held(lock(e).word) != 0, let r = callInterruptingLockHolder(e, changelist, Int(nchanges)) {
             return r
         }
         if ns == 0 || nevents == 0 {
@@ -70,18 +70,18 @@ extension KqueueRegistry {
         _ buffer: UnsafeMutablePointer<epoll_event>
     ) -> Int32 {
         let l = lock(e)
-        let outer = cbsdshim_kqueue_lock(l.word)
+        let depth = cbsdshim_kqueue_lock(l.word)
         guard let ref = registered(e) else {
-            cbsdshim_kqueue_unlock(l.word, outer)
+            cbsdshim_kqueue_unlock(l.word, depth)
             return fail(.badFileDescriptor)
         }
         let step = ref._withUnsafeGuaranteedRef {
             $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
         }
         if case .returned(let r, let error) = step {
-            cbsdshim_kqueue_unlock(l.word, outer)
-            // The kqueue may be gone once unlocked: a signal handler that
-            // left changes while the lock was held says so in the entry.
+            cbsdshim_kqueue_unlock(l.word, depth)
+            // Not through the kqueue, which may be gone once unlocked: a
+            // signal handler that left changes says so in the entry.
             if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
             reclaimIfRetired(e)
             if let error { Errno.current = error }
@@ -90,7 +90,7 @@ extension KqueueRegistry {
         // Counted in before the lock goes: a remover that takes the lock
         // next sees the count and keeps the kqueue (reclaimLocked()).
         e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
-        cbsdshim_kqueue_unlock(l.word, outer)
+        cbsdshim_kqueue_unlock(l.word, depth)
         if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
         var hold = KqueueHold(entry: e)
         let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
@@ -149,7 +149,8 @@ extension KqueueRegistry {
     /// after the lock was released (the kqueue found anew, counted in).
     @inline(never)
     static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
-        e.pointee.deferred.store(0, ordering: .relaxed)
+        // Acquiring: the slots a handler filled before setting the flag are seen.
+        if e.pointee.deferred.exchange(0, ordering: .acquiring) == 0 { return }
         _ = withKqueue(at: e) { kq, _ in
             kq.applyDeferredChangesLocking()
             return 0

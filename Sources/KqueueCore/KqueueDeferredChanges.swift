@@ -10,15 +10,16 @@ import Glibc
 /// kqueue's state is guarded by a lock, and a handler that interrupted its
 /// own thread while that thread held the lock would wait for itself forever.
 ///
-/// Every locking of a kqueue marks, in a thread-local word, the lock the
+/// Every locking of a kqueue lists, in a thread-local list, the lock the
 /// thread holds or is about to take (``EpollKqueue/locked(_:)``,
-/// ``KqueueRegistry/lockedCall``). kevent() finding the mark set on its
-/// kqueue's lock, and the lock not free, cannot take it: it leaves its
-/// changes in the kqueue's slots (no allocation, no lock: atomics only) and
-/// returns. Whoever holds the lock applies them as soon as it releases it,
-/// so they take effect before the interrupted call returns, in the order given.
-/// Such a call collects no events (it returns 0, as a poll that found none)
-/// and reports no per-change error.
+/// ``KqueueRegistry/lockedCall``). kevent() finding its kqueue's lock listed,
+/// and the lock not free, cannot take it: it leaves its changes in the
+/// kqueue's slots (no allocation, no lock: atomics only), flags the
+/// registry entry and returns. Whoever releases the lock next applies them
+/// (``KqueueRegistry/afterUnlocking(_:)``), so they take effect before the
+/// interrupted call returns, each call's changes in its order and the calls
+/// in the order they were made. Such a call collects no events (it returns
+/// 0, as a poll that found none) and reports no per-change error.
 extension EpollKqueue {
     static let deferredCapacity = 64
 
@@ -28,8 +29,11 @@ extension EpollKqueue {
     func deferChanges(_ changes: UnsafePointer<kevent>, count: Int) -> Int32 {
         if count == 0 { return 0 }
         if count > Self.deferredCapacity { return ENOMEM }
-        // Claim the lowest `count` free slots at once, so that one call's
-        // changes are applied in its order.
+        // The call's number orders it against the others: slots are reused
+        // as soon as they are applied, so their positions say nothing.
+        let call = deferredCalls.wrappingAdd(1, ordering: .relaxed).oldValue
+        // Claim `count` free slots at once. Acquiring: the drainer's copy
+        // out of a slot happens before this call writes it again.
         var taken = deferredTaken.load(ordering: .relaxed)
         var mine: UInt64 = 0
         while true {
@@ -42,15 +46,18 @@ extension EpollKqueue {
                 free &= ~bit
             }
             let (exchanged, original) = deferredTaken.compareExchange(
-                expected: taken, desired: taken | mine, ordering: .relaxed)
+                expected: taken, desired: taken | mine,
+                successOrdering: .acquiring, failureOrdering: .relaxed)
             if exchanged { break }
             taken = original
         }
+        // Each change gets its own order: the call's number, then its place.
         var bits = mine
         var i = 0
         while bits != 0 {
             let slot = bits.trailingZeroBitCount
             deferredSlots[slot] = changes[i]
+            deferredOrder[slot] = call &* UInt64(Self.deferredCapacity) &+ UInt64(i)
             i += 1
             bits &= bits &- 1
         }
@@ -58,20 +65,27 @@ extension EpollKqueue {
         return 0
     }
 
-    /// Applies the changes signal handlers left, in slot order; the caller
+    /// Applies the changes signal handlers left, oldest first; the caller
     /// holds the lock. Their errors have no one to go to.
     @inline(never)
     func applyDeferredChanges() {
         let provenBefore = provenAlive
         while true {
-            let ready = deferredReady.exchange(0, ordering: .acquiring)
+            var ready = deferredReady.exchange(0, ordering: .acquiring)
             if ready == 0 { break }
-            var bits = ready
-            while bits != 0 {
-                let slot = bits.trailingZeroBitCount
-                var change = deferredSlots[slot]
-                deferredTaken.bitwiseAnd(~(UInt64(1) << UInt64(slot)), ordering: .releasing)
-                bits &= bits &- 1
+            while ready != 0 {
+                // The oldest ready slot (at most 64: a scan, no sort buffer).
+                var bits = ready
+                var oldest = bits.trailingZeroBitCount
+                while bits != 0 {
+                    let slot = bits.trailingZeroBitCount
+                    if deferredOrder[slot] &- deferredOrder[oldest] > UInt64.max / 2 { oldest = slot }
+                    bits &= bits &- 1
+                }
+                let bit = UInt64(1) << UInt64(oldest)
+                ready &= ~bit
+                var change = deferredSlots[oldest]
+                deferredTaken.bitwiseAnd(~bit, ordering: .releasing)
                 if isClosed { continue }
                 _ = try? applyLocked(changes: &change, count: 1, events: nil, capacity: 0, finishing: true)
             }
@@ -81,8 +95,7 @@ extension EpollKqueue {
         provenAlive = provenAlive || provenBefore
     }
 
-    /// ``applyDeferredChanges()`` for a caller that has just released the
-    /// lock (changes left meanwhile are taken when this locking ends).
+    /// ``applyDeferredChanges()`` under the lock, for a caller that does not hold it.
     @inline(never)
     func applyDeferredChangesLocking() {
         locked { applyDeferredChanges() }

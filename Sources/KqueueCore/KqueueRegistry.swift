@@ -206,6 +206,16 @@ public enum KqueueRegistry {
         reclaimIfRetired((UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self))
     }
 
+    /// After a kqueue's lock is released: changes a signal handler left
+    /// meanwhile (in whichever kqueue is registered under the entry now) are
+    /// applied, then what was retired there is reclaimed.
+    @inline(__always)
+    static func afterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
+        let e = (UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self)
+        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
+        reclaimIfRetired(e)
+    }
+
     /// The kqueue registered under `fd`, if any (retained).
     public static func lookup(_ fd: Int32) -> EpollKqueue? {
         guard let e = entry(fd) else { return nil }

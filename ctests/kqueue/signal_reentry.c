@@ -1,17 +1,21 @@
 /*
  * SPDX-License-Identifier: BSD-2-Clause
  *
- * signal_reentry.c: kevent() called from a signal handler on the kqueue
- * the interrupted thread is using. On BSD kevent() is a system call, so a
- * handler may trigger an EVFILT_USER event to wake the event loop; here the
+ * signal_reentry.c: kevent() called from a signal handler on a kqueue the
+ * interrupted thread is using. On BSD kevent() is a system call, so a
+ * handler may trigger an EVFILT_USER event to wake the event loop; here a
  * kqueue's state is behind a lock, and a handler that interrupts its own
- * thread inside that lock must neither wait for it (a hang) nor lose the
- * change: the change is applied before the interrupted call returns.
+ * thread inside that lock must neither wait for it (a hang) nor lose or
+ * reorder its changes.
  *
- * A fast interval timer (SIGALRM every 50 µs) interrupts a thread that
- * spends most of its time inside kevent() on the kqueue. Without the
- * deferral the first signal that lands inside the lock hangs the process;
- * a watchdog thread fails the test instead of letting ctest time out.
+ * Fast interval timers interrupt a thread that spends most of its time
+ * inside kevent(). Each handler call uses an event of its own, registered
+ * beforehand (EV_ONESHOT, disabled) so that the handler allocates nothing,
+ * and sends two changes whose order matters: EV_DISABLE, then EV_ENABLE
+ * with NOTE_TRIGGER. In that order the event fires once; reversed, or lost,
+ * it never does. Every call that returned 0 must be seen exactly once.
+ * A watchdog thread fails the test instead of letting a hang run into
+ * ctest's timeout.
  */
 #define _GNU_SOURCE
 #include "kq_test.h"
@@ -19,22 +23,32 @@
 #include <signal.h>
 #include <sys/time.h>
 
-static int the_kq = -1;
-static atomic_int handler_calls;
-static atomic_int handler_failures;
+enum { IDS = 1 << 15, BASE = 1000 };
+
+/* One kqueue's share of the handler calls: its events, calls made, and which succeeded. */
+struct target {
+    int kq;
+    atomic_int next;
+    atomic_char ok[IDS];
+    char seen[IDS];
+};
+
+static struct target alrm_target, prof_target;
 static atomic_int progress;
 
-static void trigger_handler(int sig) {
-    (void)sig;
+static void fire(struct target *t) {
     int saved = errno;
-    struct kevent ch[2];
-    /* Two changes in one call, applied in order: re-add with new fflags, then trigger. */
-    EV_SET(&ch[0], 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_FFCOPY | 7, 0, NULL);
-    EV_SET(&ch[1], 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
-    if (kevent(the_kq, ch, 2, NULL, 0, NULL) != 0) atomic_fetch_add(&handler_failures, 1);
-    atomic_fetch_add(&handler_calls, 1);
+    int id = atomic_fetch_add(&t->next, 1);
+    if (id < IDS) {
+        struct kevent ch[2];
+        EV_SET(&ch[0], BASE + id, EVFILT_USER, EV_DISABLE, 0, 0, NULL);
+        EV_SET(&ch[1], BASE + id, EVFILT_USER, EV_ENABLE, NOTE_TRIGGER, 0, NULL);
+        if (kevent(t->kq, ch, 2, NULL, 0, NULL) == 0) atomic_store(&t->ok[id], 1);
+    }
     errno = saved;
 }
+static void on_alrm(int sig) { (void)sig; fire(&alrm_target); }
+static void on_prof(int sig) { (void)sig; fire(&prof_target); }
 
 static void *watchdog(void *arg) {
     (void)arg;
@@ -51,107 +65,179 @@ static void *watchdog(void *arg) {
     return NULL;
 }
 
-static void start_timer(long usec) {
+/* A kqueue with IDS disabled one-shot user events, and the target's counts reset. */
+static int prepare(struct target *t) {
+    t->kq = kqueue();
+    if (t->kq < 0) return -1;
+    atomic_store(&t->next, 0);
+    for (int i = 0; i < IDS; i++) {
+        atomic_store(&t->ok[i], 0);
+        t->seen[i] = 0;
+        if (kq_change(t->kq, BASE + i, EVFILT_USER, EV_ADD | EV_ONESHOT | EV_DISABLE, 0, 0, NULL) != 0) return -1;
+    }
+    return 0;
+}
+
+static void start_timer(int which, int sig, void (*handler)(int), long usec) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = trigger_handler;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGALRM, &sa, NULL);
+    sa.sa_handler = handler;
+    sigemptyset(&sa.sa_mask);  /* the other timer's handler may interrupt this one */
+    sigaction(sig, &sa, NULL);
     struct itimerval it = {{0, usec}, {0, usec}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    setitimer(which, &it, NULL);
 }
 
-static void stop_timer(void) {
+static void stop_timer(int which, int sig) {
     struct itimerval it = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &it, NULL);
-    signal(SIGALRM, SIG_IGN);
+    setitimer(which, &it, NULL);
+    signal(sig, SIG_IGN);
 }
 
-/* Polls with a changelist (EV_ADD/EV_DELETE of a pipe) so that most of the
- * time is spent inside the kqueue's lock, while the handler triggers. */
-static void test_handler_triggers_user_event_while_thread_polls(void) {
-    the_kq = kqueue();
-    CHECK(the_kq >= 0);
-    CHECK_EQ(kq_change(the_kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
+/* A second fast timer: a POSIX timer sending SIGPROF (ITIMER_PROF ticks
+ * with the scheduler, far slower than asked). */
+static timer_t prof_timer;
+static int start_prof_timer(long usec) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_prof;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGPROF, &sa, NULL);
+    struct sigevent sev;
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_SIGNAL;
+    sev.sigev_signo = SIGPROF;
+    if (timer_create(CLOCK_MONOTONIC, &sev, &prof_timer) != 0) return -1;
+    struct itimerspec its = {{0, usec * 1000}, {0, usec * 1000}};
+    return timer_settime(prof_timer, 0, &its, NULL);
+}
+static void stop_prof_timer(void) {
+    timer_delete(prof_timer);
+    signal(SIGPROF, SIG_IGN);
+}
+
+/* Counts the user events in `out`; returns -1 on an unexpected one. */
+static int record(struct target *t, const struct kevent *out, int n) {
+    for (int i = 0; i < n; i++) {
+        if (out[i].filter != EVFILT_USER || out[i].ident < BASE || out[i].ident >= BASE + IDS) return -1;
+        t->seen[out[i].ident - BASE]++;
+    }
+    return 0;
+}
+
+/* Collects what is still pending, then checks every call: seen once if it
+ * returned 0, never otherwise. Returns the number of successful calls, or -1. */
+static int settle(struct target *t) {
+    struct kevent out[64];
+    int n;
+    while ((n = kq_poll(t->kq, out, 64)) > 0)
+        if (record(t, out, n) != 0) return -1;
+    int calls = atomic_load(&t->next), ok = 0;
+    if (calls > IDS) calls = IDS;
+    for (int i = 0; i < IDS; i++) {
+        int want = i < calls && atomic_load(&t->ok[i]);
+        if (t->seen[i] != want) {
+            fprintf(stderr, "  event %d: seen %d times, handler's call %s\n", BASE + i, t->seen[i],
+                    i >= calls ? "never made" : want ? "succeeded" : "failed");
+            return -1;
+        }
+        ok += want;
+    }
+    fprintf(stderr, "  kqueue %d: %d handler calls, %d succeeded, each seen once\n", t->kq, calls, ok);
+    return ok;
+}
+
+/* The thread polls with a changelist (EV_ADD/EV_DELETE of a pipe), so most
+ * of its time is inside the kqueue's lock, while the handler triggers. */
+static void test_handler_changes_kqueue_its_thread_is_polling(void) {
+    CHECK(prepare(&alrm_target) == 0);
     int p[2];
     CHECK(pipe(p) == 0);
-    atomic_store(&handler_calls, 0);
-    atomic_store(&handler_failures, 0);
-    start_timer(50);
+    start_timer(ITIMER_REAL, SIGALRM, on_alrm, 50);
     struct timespec zero = {0, 0};
-    long seen = 0;
-    uint64_t end = harness_now_ns() + 400000000ull;
-    while (harness_now_ns() < end) {
-        struct kevent ch[2], out[4];
+    while (atomic_load(&alrm_target.next) < 4000) {
+        struct kevent ch[2], out[8];
         EV_SET(&ch[0], p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
         EV_SET(&ch[1], p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
-        int n = kevent(the_kq, ch, 2, out, 4, &zero);
+        int n = kevent(alrm_target.kq, ch, 2, out, 8, &zero);
         if (n < 0) CHECK_EQ(errno, EINTR);
-        for (int i = 0; i < n; i++) {
-            CHECK_EQ(out[i].filter, EVFILT_USER);
-            CHECK_EQ(out[i].ident, 1);
-            CHECK_EQ(out[i].fflags, 7);
-            seen++;
-        }
+        else CHECK(record(&alrm_target, out, n) == 0);
         atomic_fetch_add(&progress, 1);
     }
-    stop_timer();
-    int calls = atomic_load(&handler_calls);
-    fprintf(stderr, "  %d handler calls, %ld user events seen\n", calls, seen);
-    CHECK(calls > 100);
-    CHECK_EQ(atomic_load(&handler_failures), 0);
-    CHECK(seen > 0);
-    /* Every trigger was applied: the last one is still pending or was seen. */
-    struct kevent ev;
-    CHECK_EQ(kq_change(the_kq, 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
-    CHECK_EQ(kq_poll(the_kq, &ev, 1), 1);
-    CHECK_EQ(ev.filter, EVFILT_USER);
+    stop_timer(ITIMER_REAL, SIGALRM);
+    CHECK(settle(&alrm_target) > 1000);
     close(p[0]);
     close(p[1]);
-    close(the_kq);
+    close(alrm_target.kq);
 }
 
-/* The thread blocks in kevent() for the user event, over and over: the
- * handler lands in the wait (no lock held) or in its locked steps, and
- * every wait is ended by a trigger, never by its long timeout. */
+/* The thread blocks in kevent() for the events: the handler lands in the
+ * wait (no lock held) or in its locked steps; every wait ends with events. */
 static void test_handler_wakes_thread_blocked_in_kevent(void) {
-    the_kq = kqueue();
-    CHECK(the_kq >= 0);
-    CHECK_EQ(kq_change(the_kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL), 0);
-    atomic_store(&handler_calls, 0);
-    atomic_store(&handler_failures, 0);
-    start_timer(50);
-    int woken = 0;
-    while (woken < 2000) {
-        struct kevent ev;
-        uint64_t t0 = harness_now_ns();
-        int n = kq_wait(the_kq, &ev, 1, 2000);
+    CHECK(prepare(&alrm_target) == 0);
+    start_timer(ITIMER_REAL, SIGALRM, on_alrm, 50);
+    while (atomic_load(&alrm_target.next) < 4000) {
+        struct kevent out[8];
+        int n = kq_wait(alrm_target.kq, out, 8, 5000);
         if (n < 0) {
             CHECK_EQ(errno, EINTR);
             continue;
         }
-        CHECK_EQ(n, 1);
-        CHECK(harness_now_ns() - t0 < 1000000000ull);
-        CHECK_EQ(ev.filter, EVFILT_USER);
-        woken++;
+        CHECK(n > 0);
+        CHECK(record(&alrm_target, out, n) == 0);
         atomic_fetch_add(&progress, 1);
     }
-    stop_timer();
-    CHECK_EQ(atomic_load(&handler_failures), 0);
-    close(the_kq);
+    stop_timer(ITIMER_REAL, SIGALRM);
+    CHECK(settle(&alrm_target) > 1000);
+    close(alrm_target.kq);
+}
+
+/* Two kqueues, two timers whose handlers interrupt each other: a handler
+ * may hold one kqueue's lock when the other signal comes for the kqueue
+ * the thread was polling. */
+static void test_nested_handlers_on_two_kqueues(void) {
+    CHECK(prepare(&alrm_target) == 0);
+    CHECK(prepare(&prof_target) == 0);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    start_timer(ITIMER_REAL, SIGALRM, on_alrm, 37);
+    CHECK(start_prof_timer(53) == 0);
+    struct timespec zero = {0, 0};
+    while (atomic_load(&alrm_target.next) < 4000 || atomic_load(&prof_target.next) < 3000) {
+        struct kevent ch[2], out[8];
+        EV_SET(&ch[0], p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+        EV_SET(&ch[1], p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+        int n = kevent(prof_target.kq, ch, 2, out, 8, &zero);
+        if (n < 0) CHECK_EQ(errno, EINTR);
+        else CHECK(record(&prof_target, out, n) == 0);
+        n = kevent(alrm_target.kq, ch, 2, out, 8, &zero);
+        if (n < 0) CHECK_EQ(errno, EINTR);
+        else CHECK(record(&alrm_target, out, n) == 0);
+        atomic_fetch_add(&progress, 1);
+    }
+    stop_timer(ITIMER_REAL, SIGALRM);
+    stop_prof_timer();
+    CHECK(settle(&alrm_target) > 1000);
+    CHECK(settle(&prof_target) > 1000);
+    close(p[0]);
+    close(p[1]);
+    close(alrm_target.kq);
+    close(prof_target.kq);
 }
 
 int main(void) {
-    /* The watchdog blocks SIGALRM (it inherits the mask), so every timer
-     * signal interrupts the thread that uses the kqueue. */
-    sigset_t alrm, old;
-    sigemptyset(&alrm);
-    sigaddset(&alrm, SIGALRM);
-    pthread_sigmask(SIG_BLOCK, &alrm, &old);
+    /* The watchdog blocks the timers' signals (it inherits the mask), so
+     * every one interrupts the thread that uses the kqueues. */
+    sigset_t timers, old;
+    sigemptyset(&timers);
+    sigaddset(&timers, SIGALRM);
+    sigaddset(&timers, SIGPROF);
+    pthread_sigmask(SIG_BLOCK, &timers, &old);
     pthread_t t;
     pthread_create(&t, NULL, watchdog, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    RUN(test_handler_triggers_user_event_while_thread_polls);
+    RUN(test_handler_changes_kqueue_its_thread_is_polling);
     RUN(test_handler_wakes_thread_blocked_in_kevent);
+    RUN(test_nested_handlers_on_two_kqueues);
     return harness_finish();
 }

@@ -204,29 +204,53 @@ static inline void cbsdshim_unlock(uint32_t *word) {
 }
 
 /*
- * The kqueue lock the calling thread holds (or is about to take), so that a
- * signal handler calling kevent() on the same kqueue learns that the code it
- * interrupted holds the lock and must not wait for it (it would wait for
- * itself). Initial-exec TLS: one %fs-relative access, no __tls_get_addr.
- * The signal fences keep the compiler from moving the marker across the
+ * The kqueue locks the calling thread holds (or is about to take), innermost
+ * last, so that a signal handler calling kevent() learns that the code it
+ * interrupted holds its kqueue's lock and must not wait for it (it would
+ * wait for itself). Handlers nest, and a handler may hold another kqueue's
+ * lock when a second signal comes: every lock held is listed, not only the
+ * last. Locks nest deeper than `cbsdshim_held_locks_max` only through
+ * handlers interrupting handlers; those beyond it are counted, not listed.
+ * Initial-exec TLS: %fs-relative accesses, no __tls_get_addr call. The
+ * signal fences keep the compiler from moving the list's updates across the
  * lock's atomics; a handler runs on the same thread, so no CPU fence is needed.
  */
-extern __thread uint32_t *cbsdshim_held_kqueue_lock
+#define cbsdshim_held_locks_max 8
+struct cbsdshim_held_locks {
+    unsigned depth;
+    uint32_t *words[cbsdshim_held_locks_max];
+};
+extern __thread struct cbsdshim_held_locks cbsdshim_held_kqueue_locks
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
-static inline uint32_t *cbsdshim_kqueue_lock_held(void) { return cbsdshim_held_kqueue_lock; }
-/** Marks `word` held by this thread, then locks it; returns the previous marker for the unlock. */
-static inline uint32_t *cbsdshim_kqueue_lock(uint32_t *word) {
-    uint32_t *outer = cbsdshim_held_kqueue_lock;
-    cbsdshim_held_kqueue_lock = word;
+/** Nonzero if this thread holds, or is taking, the lock `word`. */
+static inline int cbsdshim_kqueue_lock_held(uint32_t *word) {
+    struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
+    unsigned d = h->depth;
+    if (d > cbsdshim_held_locks_max) d = cbsdshim_held_locks_max;
+    for (unsigned i = 0; i < d; i++)
+        if (h->words[i] == word) return 1;
+    return 0;
+}
+/**
+ * Lists `word` as held by this thread, then locks it; returns the depth to
+ * give back to the unlock. The depth goes up before the entry is written: a
+ * handler coming in between lists its own locks above it, never over it.
+ */
+static inline unsigned cbsdshim_kqueue_lock(uint32_t *word) {
+    struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
+    unsigned d = h->depth;
+    h->depth = d + 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (d < cbsdshim_held_locks_max) h->words[d] = word;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     cbsdshim_lock(word);
-    return outer;
+    return d;
 }
-/** Unlocks `word`, then puts back the marker that was there before the lock. */
-static inline void cbsdshim_kqueue_unlock(uint32_t *word, uint32_t *outer) {
+/** Unlocks `word`, then takes it off the list (`depth`: what the lock returned). */
+static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
     cbsdshim_unlock(word);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cbsdshim_held_kqueue_lock = outer;
+    cbsdshim_held_kqueue_locks.depth = depth;
 }
 
 /** CPU feature tests for run-time kernel selection. */
