@@ -29,7 +29,10 @@ public enum FileDescriptorOps {
     /// an out-of-line function with its retry loop).
     @inlinable @inline(__always) public static func bytesReadableOrFailure(_ fd: Int32) -> Int {
         var n: Int32 = 0
-        return cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, &n) == -1 ? -1 : Int(n)
+        // Unprotected: the kernel writes one int (no stack-protector check on every event).
+        return _withUnprotectedUnsafeMutablePointer(to: &n) {
+            cbsdshim_ioctl_int(fd, cbsdshim_FIONREAD, $0) == -1 ? -1 : Int($0.pointee)
+        }
     }
 
     /// ioctl(fd, SIOCOUTQ): bytes queued for sending on a socket (or a tty).

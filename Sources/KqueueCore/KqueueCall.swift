@@ -39,7 +39,9 @@ extension KqueueRegistry {
         }
         if ns == 0 || nevents == 0 {
             // Never blocks: found, and served, under the kqueue's lock.
-            return withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: EpollKqueue.batch) { buf in
+            // Unprotected: epoll_wait writes at most `batch` entries there (a
+            // stack-protector check on every call costs more than it guards).
+            return _withUnprotectedUnsafeTemporaryAllocation(of: epoll_event.self, capacity: EpollKqueue.batch) { buf in
                 lockedCall(e, changelist, Int(nchanges), eventlist, Int(nevents), buf.baseAddress!)
             }
         }

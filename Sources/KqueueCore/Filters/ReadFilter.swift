@@ -51,10 +51,18 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         if kn.hookID & Self.eofSeen != 0 {
             flags |= UInt16(EV_EOF)
         }
-        // A stream's FIONREAD (nearly every event) is asked inline; the
-        // other kinds, and a stream whose FIONREAD fails, go the long way.
-        var data = kn.fd.kind == .stream ? FileDescriptorOps.bytesReadableOrFailure(fd) : -1
-        if data < 0 { data = bytesReadable(kn, fd, in: kq) }
+        // A stream's FIONREAD (nearly every event) is asked inline, and so
+        // is that of a descriptor not yet classified (a knote added again:
+        // FIONREAD working is what makes it a stream); the other kinds, and
+        // a descriptor whose FIONREAD fails, go the long way.
+        let kind = kn.fd.kind
+        let asked = kind == .stream || kind == .unknown
+        var data = asked ? FileDescriptorOps.bytesReadableOrFailure(fd) : -1
+        if data >= 0 {
+            if kind == .unknown { kn.fd.kind = .stream }
+        } else {
+            data = bytesReadable(kn, fd, fionreadFailed: asked, in: kq)
+        }
         if flags == 0 {
             if let lowat = lowWaterMark(kn), data < lowat { return nil }
             if ev == 0 && data == 0 { return nil }  // userspace re-check found it drained
@@ -63,12 +71,13 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         return kn.event(flags: flags, fflags: error, data: data)
     }
 
-    /// Bytes readable, by descriptor kind (learned on the first event).
+    /// Bytes readable, by descriptor kind (learned on the first event);
+    /// `fionreadFailed`: the caller's FIONREAD just failed, no need to ask again.
     @inline(never)
-    private func bytesReadable(_ kn: Knote, _ fd: Int32, in kq: EpollKqueue) -> Int {
+    private func bytesReadable(_ kn: Knote, _ fd: Int32, fionreadFailed: Bool = false, in kq: EpollKqueue) -> Int {
         switch kn.fd.kind {
         case .stream, .unknown:
-            if let n = try? FileDescriptorOps.bytesReadable(fd) {
+            if !fionreadFailed, let n = try? FileDescriptorOps.bytesReadable(fd) {
                 kn.fd.kind = .stream
                 return n
             }
