@@ -132,6 +132,9 @@ extension KqueueRegistry {
         let l = lock(e)
         if l.tryLock() {
             l.unlock()
+            // The interrupted code has just released the lock and not yet
+            // applied what an earlier handler left: that goes first.
+            if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
             return nil
         }
         guard let ref = enter(e) else {
@@ -151,11 +154,14 @@ extension KqueueRegistry {
     /// after the lock was released (the kqueue found anew, counted in).
     @inline(never)
     static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
-        // Acquiring: the slots a handler filled before setting the flag are seen.
-        if e.pointee.deferred.exchange(0, ordering: .acquiring) == 0 { return }
-        _ = withKqueue(at: e) { kq, _ in
-            kq.applyDeferredChangesLocking()
-            return 0
+        // Acquiring: the slots a handler filled before setting the flag are
+        // seen. A loop, not a recursion through locked(): a storm of
+        // handlers never deepens the stack.
+        while e.pointee.deferred.exchange(0, ordering: .acquiring) != 0 {
+            _ = withKqueue(at: e) { kq, _ in
+                kq.applyDeferredChangesLocking()
+                return 0
+            }
         }
     }
 

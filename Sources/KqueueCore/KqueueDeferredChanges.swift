@@ -95,9 +95,13 @@ extension EpollKqueue {
         provenAlive = provenAlive || provenBefore
     }
 
-    /// ``applyDeferredChanges()`` under the lock, for a caller that does not hold it.
+    /// ``applyDeferredChanges()`` under the lock, for a caller that does not
+    /// hold it; not through locked(), whose unlocking would look for more
+    /// (``KqueueRegistry/applyDeferredChanges(_:)`` loops instead).
     @inline(never)
     func applyDeferredChangesLocking() {
-        locked { applyDeferredChanges() }
+        let depth = cbsdshim_kqueue_lock(lock.word)
+        applyDeferredChanges()
+        cbsdshim_kqueue_unlock(lock.word, depth)
     }
 }

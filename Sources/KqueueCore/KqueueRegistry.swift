@@ -121,7 +121,7 @@ public enum KqueueRegistry {
 
     /// The lock for a new kqueue on descriptor `fd`: its entry's, the entry made if needed.
     static func lockForNewKqueue(_ fd: Int32) -> FutexLock {
-        table.lock.withLock { lock(entryMaking(fd)) }
+        withTableLock { lock(entryMaking(fd)) }
     }
 
     /// The kqueue registered at `e`, for a caller holding ``lock(_:)`` of `e`.
@@ -152,7 +152,24 @@ public enum KqueueRegistry {
     /// Never called with a kqueue's lock held: reclaiming takes the registry lock.
     @inline(__always)
     static func reclaimIfRetired(_ e: UnsafeMutablePointer<Entry>) {
-        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaim() }
+        if e.pointee.retired.load(ordering: .sequentiallyConsistent) != 0 { reclaimUnlessHeld() }
+    }
+
+    /// ``reclaim()``, unless this thread holds the registry lock already: a
+    /// signal handler's kevent() that interrupted the registry's own work
+    /// leaves the reclaiming to a later caller.
+    @inline(never)
+    static func reclaimUnlessHeld() {
+        if cbsdshim_kqueue_lock_held(table.lock.word) != 0 { return }
+        reclaim()
+    }
+
+    /// Runs `body` under the registry lock, listed as held by this thread
+    /// (the list kqueue locks use, KqueueDeferredChanges.swift).
+    static func withTableLock<R>(_ body: () -> R) -> R {
+        let depth = cbsdshim_kqueue_lock(table.lock.word)
+        defer { cbsdshim_kqueue_unlock(table.lock.word, depth) }
+        return body()
     }
 
     /// Runs `body` with the kqueue registered under `fd` at +0, no lock and no
@@ -229,7 +246,7 @@ public enum KqueueRegistry {
     /// reclaimed. A couple of other entries are re-checked on the way, so
     /// kqueues closed without reuse of their number are reclaimed too.
     static func insert(_ kq: EpollKqueue) {
-        let old: EpollKqueue? = table.lock.withLock {
+        let old: EpollKqueue? = withTableLock {
             let e = entryMaking(kq.fd)
             live.append(kq)
             let o = e.pointee.kqueue.exchange(UInt(bitPattern: Unmanaged.passUnretained(kq).toOpaque()),
@@ -247,7 +264,7 @@ public enum KqueueRegistry {
     }
 
     static func remove(_ kq: EpollKqueue) {
-        let dropped: [EpollKqueue] = table.lock.withLock {
+        let dropped: [EpollKqueue] = withTableLock {
             guard let e = entry(kq.fd) else { return [] }
             let me = UInt(bitPattern: Unmanaged.passUnretained(kq).toOpaque())
             _ = e.pointee.kqueue.compareExchange(expected: me, desired: 0, ordering: .sequentiallyConsistent)
@@ -279,12 +296,12 @@ public enum KqueueRegistry {
             // free (after the address changed); one that needs the kqueue
             // beyond its locked step counts itself in before unlocking.
             // Never waits: the caller may hold a kqueue lock (maybe this one).
-            let l = lock(e)
-            guard l.tryLock() else {
+            // (Seen free, not taken: a signal handler's kevent() on this
+            // number must never find the lock held by its own thread.)
+            guard lock(e).isFree else {
                 i += 1
                 continue
             }
-            l.unlock()
             if e.pointee.users.load(ordering: .sequentiallyConsistent) == 0 {
                 e.pointee.retired.wrappingSubtract(1, ordering: .sequentiallyConsistent)
                 dropped.append(retired[i].kq)
@@ -300,19 +317,19 @@ public enum KqueueRegistry {
     /// Frees the retired kqueues nobody uses any more.
     @inline(never)
     static func reclaim() {
-        let dropped = table.lock.withLock { reclaimLocked() }
+        let dropped = withTableLock { reclaimLocked() }
         _ = dropped
     }
 
     /// All registered kqueues (snapshot).
     static func all() -> [EpollKqueue] {
-        table.lock.withLock { live }
+        withTableLock { live }
     }
 
     /// Re-checks up to `limit` registered kqueues (all if nil) and reclaims those
     /// whose descriptor no longer is theirs.
     public static func sweep(limit: Int? = nil) {
-        let kqueues: [EpollKqueue] = table.lock.withLock {
+        let kqueues: [EpollKqueue] = withTableLock {
             guard let limit, limit < live.count else { return live }
             // A few at a time, round-robin from the cursor.
             let start = UInt(bitPattern: sweepCursor.wrappingAdd(limit, ordering: .relaxed).oldValue)

@@ -13,7 +13,8 @@
  * beforehand (EV_ONESHOT, disabled) so that the handler allocates nothing,
  * and sends two changes whose order matters: EV_DISABLE, then EV_ENABLE
  * with NOTE_TRIGGER. In that order the event fires once; reversed, or lost,
- * it never does. Every call that returned 0 must be seen exactly once.
+ * it never does. Every call that returned 0 must be seen exactly once, and
+ * a shared event carrying each call's number must never see it go down.
  * A watchdog thread fails the test instead of letting a hang run into
  * ctest's timeout.
  */
@@ -23,7 +24,7 @@
 #include <signal.h>
 #include <sys/time.h>
 
-enum { IDS = 1 << 15, BASE = 1000 };
+enum { IDS = 1 << 15, BASE = 1000, ORDER = 999 };
 
 /* One kqueue's share of the handler calls: its events, calls made, and which succeeded. */
 struct target {
@@ -31,6 +32,9 @@ struct target {
     atomic_int next;
     atomic_char ok[IDS];
     char seen[IDS];
+    /* The last call number read from the ORDER event (calls in order: it only grows). */
+    long last_order;
+    int disorder;
 };
 
 static struct target alrm_target, prof_target;
@@ -40,10 +44,13 @@ static void fire(struct target *t) {
     int saved = errno;
     int id = atomic_fetch_add(&t->next, 1);
     if (id < IDS) {
-        struct kevent ch[2];
+        /* The ORDER event carries the call's number (+1): calls applied out
+         * of order would show a number going down. */
+        struct kevent ch[3];
         EV_SET(&ch[0], BASE + id, EVFILT_USER, EV_DISABLE, 0, 0, NULL);
         EV_SET(&ch[1], BASE + id, EVFILT_USER, EV_ENABLE, NOTE_TRIGGER, 0, NULL);
-        if (kevent(t->kq, ch, 2, NULL, 0, NULL) == 0) atomic_store(&t->ok[id], 1);
+        EV_SET(&ch[2], ORDER, EVFILT_USER, 0, NOTE_TRIGGER | NOTE_FFCOPY | (unsigned)(id + 1), 0, NULL);
+        if (kevent(t->kq, ch, 3, NULL, 0, NULL) == 0) atomic_store(&t->ok[id], 1);
     }
     errno = saved;
 }
@@ -70,6 +77,9 @@ static int prepare(struct target *t) {
     t->kq = kqueue();
     if (t->kq < 0) return -1;
     atomic_store(&t->next, 0);
+    t->last_order = 0;
+    t->disorder = 0;
+    if (kq_change(t->kq, ORDER, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL) != 0) return -1;
     for (int i = 0; i < IDS; i++) {
         atomic_store(&t->ok[i], 0);
         t->seen[i] = 0;
@@ -119,6 +129,15 @@ static void stop_prof_timer(void) {
 /* Counts the user events in `out`; returns -1 on an unexpected one. */
 static int record(struct target *t, const struct kevent *out, int n) {
     for (int i = 0; i < n; i++) {
+        if (out[i].filter == EVFILT_USER && out[i].ident == ORDER) {
+            long k = (long)(out[i].fflags & NOTE_FFLAGSMASK);
+            if (k <= t->last_order) {
+                fprintf(stderr, "  call %ld applied after call %ld\n", k - 1, t->last_order - 1);
+                t->disorder++;
+            }
+            t->last_order = k;
+            continue;
+        }
         if (out[i].filter != EVFILT_USER || out[i].ident < BASE || out[i].ident >= BASE + IDS) return -1;
         t->seen[out[i].ident - BASE]++;
     }
@@ -132,6 +151,7 @@ static int settle(struct target *t) {
     int n;
     while ((n = kq_poll(t->kq, out, 64)) > 0)
         if (record(t, out, n) != 0) return -1;
+    if (t->disorder) return -1;
     int calls = atomic_load(&t->next), ok = 0;
     if (calls > IDS) calls = IDS;
     for (int i = 0; i < IDS; i++) {

@@ -246,11 +246,23 @@ static inline unsigned cbsdshim_kqueue_lock(uint32_t *word) {
     cbsdshim_lock(word);
     return d;
 }
-/** Unlocks `word`, then takes it off the list (`depth`: what the lock returned). */
+/**
+ * Unlocks `word`, then takes it off the list (`depth`: what the lock
+ * returned). The entry is cleared before the depth goes down: a stale entry
+ * would make a later handler, coming in while the next lock is being
+ * listed, defer to a thread that may already have looked for deferred work.
+ */
 static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
+    struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
     cbsdshim_unlock(word);
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    cbsdshim_held_kqueue_locks.depth = depth;
+    if (depth < cbsdshim_held_locks_max) h->words[depth] = NULL;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    h->depth = depth;
+}
+/** True if the lock is free now; acquiring, as taking and dropping it would be. */
+static inline int cbsdshim_lock_is_free(uint32_t *word) {
+    return __atomic_load_n(word, __ATOMIC_ACQUIRE) == 0;
 }
 
 /** CPU feature tests for run-time kernel selection. */
