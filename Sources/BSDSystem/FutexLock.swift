@@ -23,8 +23,8 @@ public struct FutexLock: @unchecked Sendable {
 
     @inlinable @inline(__always) public func lock() { cbsdshim_lock(word) }
     @inlinable @inline(__always) public func unlock() { cbsdshim_unlock(word) }
-    /// True if nobody holds the lock now (an acquiring load: what every
-    /// earlier holder did under it happened before).
+    /// True if nobody holds the lock now, ordered as taking and dropping it
+    /// would be, without ever making it look held.
     @inlinable @inline(__always) public var isFree: Bool { cbsdshim_lock_is_free(word) != 0 }
     /// Takes the lock if it is free, without waiting; true if taken.
     @inlinable @inline(__always) public func tryLock() -> Bool { cbsdshim_trylock(word) != 0 }

@@ -197,6 +197,7 @@ public final class EpollKqueue: @unchecked Sendable {
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let depth = cbsdshim_kqueue_lock(lock.word)
+        KqueueRegistry.afterLocking(lock.word)
         defer {
             cbsdshim_kqueue_unlock(lock.word, depth)
             KqueueRegistry.afterUnlocking(lock.word)

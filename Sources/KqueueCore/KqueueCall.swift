@@ -77,6 +77,7 @@ extension KqueueRegistry {
             cbsdshim_kqueue_unlock(l.word, depth)
             return fail(.badFileDescriptor)
         }
+        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChangesLocked(e) }
         let step = ref._withUnsafeGuaranteedRef {
             $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
         }
@@ -132,9 +133,6 @@ extension KqueueRegistry {
         let l = lock(e)
         if l.tryLock() {
             l.unlock()
-            // The interrupted code has just released the lock and not yet
-            // applied what an earlier handler left: that goes first.
-            if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
             return nil
         }
         guard let ref = enter(e) else {
@@ -154,15 +152,25 @@ extension KqueueRegistry {
     /// after the lock was released (the kqueue found anew, counted in).
     @inline(never)
     static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
-        // Acquiring: the slots a handler filled before setting the flag are
-        // seen. A loop, not a recursion through locked(): a storm of
-        // handlers never deepens the stack.
-        while e.pointee.deferred.exchange(0, ordering: .acquiring) != 0 {
-            _ = withKqueue(at: e) { kq, _ in
-                kq.applyDeferredChangesLocking()
-                return 0
-            }
+        // A loop, not a recursion through locked(): a storm of handlers
+        // never deepens the stack. The flag is taken under the lock
+        // (applyDeferredChangesLocked), so a handler's own call that takes
+        // the lock first still finds it and applies the older changes first.
+        while e.pointee.deferred.load(ordering: .relaxed) != 0 {
+            let l = lock(e)
+            let depth = cbsdshim_kqueue_lock(l.word)
+            applyDeferredChangesLocked(e)
+            cbsdshim_kqueue_unlock(l.word, depth)
         }
+    }
+
+    /// Applies, with the entry's lock held, what signal handlers left in the
+    /// kqueue registered there. Acquiring: the slots a handler filled before
+    /// setting the flag are seen.
+    @inline(never)
+    static func applyDeferredChangesLocked(_ e: UnsafeMutablePointer<Entry>) {
+        guard e.pointee.deferred.exchange(0, ordering: .acquiring) != 0, let kq = registered(e) else { return }
+        kq._withUnsafeGuaranteedRef { $0.applyDeferredChanges() }
     }
 
     /// A bad argument: BSD checks the descriptor first, so a call naming no

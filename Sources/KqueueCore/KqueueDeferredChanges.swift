@@ -15,7 +15,9 @@ import Glibc
 /// ``KqueueRegistry/lockedCall``). kevent() finding its kqueue's lock listed,
 /// and the lock not free, cannot take it: it leaves its changes in the
 /// kqueue's slots (no allocation, no lock: atomics only), flags the
-/// registry entry and returns. Whoever releases the lock next applies them
+/// registry entry and returns. Whoever takes the lock next applies them
+/// before anything else (``KqueueRegistry/afterLocking(_:)``), and the
+/// interrupted code looks for them once it has released the lock
 /// (``KqueueRegistry/afterUnlocking(_:)``), so they take effect before the
 /// interrupted call returns, each call's changes in its order and the calls
 /// in the order they were made. Such a call collects no events (it returns
@@ -95,13 +97,4 @@ extension EpollKqueue {
         provenAlive = provenAlive || provenBefore
     }
 
-    /// ``applyDeferredChanges()`` under the lock, for a caller that does not
-    /// hold it; not through locked(), whose unlocking would look for more
-    /// (``KqueueRegistry/applyDeferredChanges(_:)`` loops instead).
-    @inline(never)
-    func applyDeferredChangesLocking() {
-        let depth = cbsdshim_kqueue_lock(lock.word)
-        applyDeferredChanges()
-        cbsdshim_kqueue_unlock(lock.word, depth)
-    }
 }

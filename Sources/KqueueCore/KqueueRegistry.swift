@@ -21,9 +21,9 @@ import Synchronization
 /// The kqueue's lock word lives in its entry's cache line too, and a call that
 /// never blocks finds its kqueue by taking that lock instead of counting
 /// itself in: the lock already orders it against a remover, which stores the
-/// new address first and reclaims only after taking and dropping the lock
-/// once — so every reader that could have loaded the old address has let go
-/// of it. Two atomic operations a call instead of four. A kqueue retired
+/// new address first and reclaims only after seeing the lock free once
+/// (a compare-and-swap of 0 with 0, ordered as taking and dropping it) — so
+/// every reader that could have loaded the old address has let go of it. Two atomic operations a call instead of four. A kqueue retired
 /// under a number shares the lock with the number's next kqueue: only
 /// exclusion between the two, never a wrong answer.
 public enum KqueueRegistry {
@@ -220,7 +220,7 @@ public enum KqueueRegistry {
     /// nobody else uses it. Never called with another kqueue's lock held.
     @inline(__always)
     static func reclaimAfterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
-        reclaimIfRetired((UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self))
+        reclaimIfRetired(entry(ofLockWord: word))
     }
 
     /// After a kqueue's lock is released: changes a signal handler left
@@ -228,9 +228,23 @@ public enum KqueueRegistry {
     /// applied, then what was retired there is reclaimed.
     @inline(__always)
     static func afterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
-        let e = (UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self)
+        let e = entry(ofLockWord: word)
         if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
         reclaimIfRetired(e)
+    }
+
+    /// Just after a kqueue's lock is taken: changes signal handlers left
+    /// before are applied first, so that calls keep their order (a handler's
+    /// own kevent() coming this way goes after the ones it interrupted).
+    @inline(__always)
+    static func afterLocking(_ word: UnsafeMutablePointer<UInt32>) {
+        let e = entry(ofLockWord: word)
+        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChangesLocked(e) }
+    }
+
+    @inline(__always)
+    static func entry(ofLockWord word: UnsafeMutablePointer<UInt32>) -> UnsafeMutablePointer<Entry> {
+        (UnsafeMutableRawPointer(word) - lockWordOffset).assumingMemoryBound(to: Entry.self)
     }
 
     /// The kqueue registered under `fd`, if any (retained).
@@ -365,10 +379,14 @@ public enum KqueueRegistry {
     /// itself, in a signal handler that interrupted kevent(), and waiting for
     /// it would never end): the child looks at each kqueue's lock word
     /// instead, and walks the lists only of kqueues no thread was changing.
+    /// The held-lock depth fork's prepare handler left (written under the registry lock).
+    nonisolated(unsafe) static var forkDepth: UInt32 = 0
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
-            prepare: { KqueueRegistry.table.lock.lock() },
-            parent: { KqueueRegistry.table.lock.unlock() },
+            // Listed like every registry locking: a signal handler's
+            // kevent() during fork() must not wait for this thread.
+            prepare: { KqueueRegistry.forkDepth = cbsdshim_kqueue_lock(KqueueRegistry.table.lock.word) },
+            parent: { cbsdshim_kqueue_unlock(KqueueRegistry.table.lock.word, KqueueRegistry.forkDepth) },
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
@@ -388,6 +406,7 @@ public enum KqueueRegistry {
         // below; the others' (and retired ones') may be mid-change, so only
         // their immutable fields are touched.
         table.lock.reset()
+        cbsdshim_kqueue_unlist(forkDepth)
         let kqueues = live, wasRetired = retired
         // Free at the fork: no thread was inside the kqueue's locked steps,
         // so its lists are whole (read before the words are reset below).

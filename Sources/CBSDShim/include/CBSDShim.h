@@ -260,9 +260,21 @@ static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     h->depth = depth;
 }
-/** True if the lock is free now; acquiring, as taking and dropping it would be. */
+/** Takes the entry at `depth` off the list without unlocking (a fork child resets the lock itself). */
+static inline void cbsdshim_kqueue_unlist(unsigned depth) {
+    struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
+    if (depth < cbsdshim_held_locks_max) h->words[depth] = NULL;
+    h->depth = depth;
+}
+/**
+ * True if the lock is free now, as taking and dropping it would tell, but
+ * without ever showing it held: a compare-and-swap of 0 with 0 is a write in
+ * the word's order (a plain load is not), so every later locker is ordered
+ * after it.
+ */
 static inline int cbsdshim_lock_is_free(uint32_t *word) {
-    return __atomic_load_n(word, __ATOMIC_ACQUIRE) == 0;
+    uint32_t expected = 0;
+    return __atomic_compare_exchange_n(word, &expected, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
 /** CPU feature tests for run-time kernel selection. */
