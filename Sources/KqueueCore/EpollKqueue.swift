@@ -190,10 +190,10 @@ public final class EpollKqueue: @unchecked Sendable {
         UInt64(slot) << 32 | UInt64(generation)
     }
 
-    /// Runs `body` under the kqueue's lock, marked as held by this thread
+    /// Runs `body` under the kqueue's lock, listed as held by this thread
     /// (for a signal handler's kevent(), see KqueueDeferredChanges.swift);
-    /// changes such a handler left while the lock was held are applied
-    /// right after it is released (``KqueueRegistry/afterUnlocking(_:)``).
+    /// changes such handlers left are applied first, and those left while
+    /// the lock was held right after it is released.
     @inline(__always)
     func locked<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let depth = cbsdshim_kqueue_lock(lock.word)

@@ -77,16 +77,13 @@ extension KqueueRegistry {
             cbsdshim_kqueue_unlock(l.word, depth)
             return fail(.badFileDescriptor)
         }
-        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChangesLocked(e) }
+        afterLocking(l.word)
         let step = ref._withUnsafeGuaranteedRef {
             $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
         }
         if case .returned(let r, let error) = step {
             cbsdshim_kqueue_unlock(l.word, depth)
-            // Not through the kqueue, which may be gone once unlocked: a
-            // signal handler that left changes says so in the entry.
-            if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
-            reclaimIfRetired(e)
+            afterUnlocking(l.word)
             if let error { Errno.current = error }
             return r
         }
@@ -94,6 +91,7 @@ extension KqueueRegistry {
         // next sees the count and keeps the kqueue (reclaimLocked()).
         e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
         cbsdshim_kqueue_unlock(l.word, depth)
+        // What afterUnlocking does but reclaiming, which waits for the hold's end.
         if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
         var hold = KqueueHold(entry: e)
         let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
@@ -148,8 +146,8 @@ extension KqueueRegistry {
         return error == 0 ? 0 : fail(Errno(rawValue: error))
     }
 
-    /// Applies what a signal handler left in the kqueue registered at `e`
-    /// after the lock was released (the kqueue found anew, counted in).
+    /// Applies what signal handlers left in the kqueue registered at `e`,
+    /// for a caller that does not hold the lock.
     @inline(never)
     static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
         // A loop, not a recursion through locked(): a storm of handlers

@@ -96,5 +96,4 @@ extension EpollKqueue {
         // too; one that did not must not undo the interrupted call's proof.
         provenAlive = provenAlive || provenBefore
     }
-
 }
