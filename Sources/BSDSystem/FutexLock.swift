@@ -26,8 +26,6 @@ public struct FutexLock: @unchecked Sendable {
     /// True if nobody holds the lock now, ordered as taking and dropping it
     /// would be, without ever making it look held.
     @inlinable @inline(__always) public var isFree: Bool { cbsdshim_lock_is_free(word) != 0 }
-    /// Takes the lock if it is free, without waiting; true if taken.
-    @inlinable @inline(__always) public func tryLock() -> Bool { cbsdshim_trylock(word) != 0 }
 
     @inlinable @inline(__always)
     public func withLock<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {

@@ -128,11 +128,7 @@ extension KqueueRegistry {
     static func callInterruptingLockHolder(
         _ e: UnsafeMutablePointer<Entry>, _ changelist: UnsafePointer<kevent>?, _ nchanges: Int
     ) -> Int32? {
-        let l = lock(e)
-        if l.tryLock() {
-            l.unlock()
-            return nil
-        }
+        if lock(e).isFree { return nil }
         guard let ref = enter(e) else {
             e.pointee.users.wrappingSubtract(1, ordering: .sequentiallyConsistent)
             return fail(.badFileDescriptor)

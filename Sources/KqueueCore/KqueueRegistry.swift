@@ -214,18 +214,11 @@ public enum KqueueRegistry {
         return kq
     }
 
-    /// After a kqueue's lock (its entry's word) is released: a kqueue retired
-    /// under the same entry is kept while the word is busy (reclaimLocked
-    /// only try-locks it), so whoever frees the word frees that kqueue if
-    /// nobody else uses it. Never called with another kqueue's lock held.
-    @inline(__always)
-    static func reclaimAfterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
-        reclaimIfRetired(entry(ofLockWord: word))
-    }
-
     /// After a kqueue's lock is released: changes a signal handler left
     /// meanwhile (in whichever kqueue is registered under the entry now) are
-    /// applied, then what was retired there is reclaimed.
+    /// applied, then a kqueue retired under the entry is reclaimed if nobody
+    /// uses it (reclaimLocked skips it while the word is busy, so whoever
+    /// frees the word frees it). Never called with another kqueue's lock held.
     @inline(__always)
     static func afterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
         let e = entry(ofLockWord: word)

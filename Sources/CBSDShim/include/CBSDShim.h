@@ -194,11 +194,6 @@ static inline void cbsdshim_lock(uint32_t *word) {
     if (!__atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         cbsdshim_lock_wait(word);
 }
-/** Takes the lock if it is free; never waits. Returns nonzero if taken. */
-static inline int cbsdshim_trylock(uint32_t *word) {
-    uint32_t expected = 0;
-    return __atomic_compare_exchange_n(word, &expected, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
-}
 static inline void cbsdshim_unlock(uint32_t *word) {
     if (__atomic_exchange_n(word, 0, __ATOMIC_RELEASE) == 2) cbsdshim_lock_wake(word);
 }
@@ -247,24 +242,23 @@ static inline unsigned cbsdshim_kqueue_lock(uint32_t *word) {
     return d;
 }
 /**
- * Unlocks `word`, then takes it off the list (`depth`: what the lock
- * returned). The entry is cleared before the depth goes down: a stale entry
- * would make a later handler, coming in while the next lock is being
- * listed, defer to a thread that may already have looked for deferred work.
+ * Takes the entry at `depth` (what the lock returned) off the list. The
+ * entry is cleared before the depth goes down: a stale entry would make a
+ * later handler, coming in while the next lock is being listed, defer to a
+ * thread that may already have looked for deferred work. Alone, for a fork
+ * child, which resets the lock itself.
  */
-static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
+static inline void cbsdshim_kqueue_unlist(unsigned depth) {
     struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
-    cbsdshim_unlock(word);
-    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     if (depth < cbsdshim_held_locks_max) h->words[depth] = NULL;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     h->depth = depth;
 }
-/** Takes the entry at `depth` off the list without unlocking (a fork child resets the lock itself). */
-static inline void cbsdshim_kqueue_unlist(unsigned depth) {
-    struct cbsdshim_held_locks *h = &cbsdshim_held_kqueue_locks;
-    if (depth < cbsdshim_held_locks_max) h->words[depth] = NULL;
-    h->depth = depth;
+/** Unlocks `word`, then takes it off the list. */
+static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
+    cbsdshim_unlock(word);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    cbsdshim_kqueue_unlist(depth);
 }
 /**
  * True if the lock is free now, as taking and dropping it would tell, but
