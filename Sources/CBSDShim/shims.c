@@ -61,6 +61,28 @@ HIDDEN int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*c
     return pthread_atfork(prepare, parent, child);
 }
 
+/* The Swift runtime's one-time initialisations (swift_once: lazy globals,
+ * metadata caches) lock a priority-inheritance futex holding the owner's
+ * thread id, which the runtime caches in a thread-local variable. fork()
+ * gives the child's only thread the forking thread's cache, the parent's id:
+ * a once that thread then holds while a thread the child created waits for
+ * it can never be released (FUTEX_UNLOCK_PI refuses, EPERM, and the unlock
+ * spins), so a forked child whose threads first use the library together
+ * hung. The child forgets the cached id before anything else runs in it.
+ * This reaches the runtime's variable when the runtime is linked statically
+ * into the same binary (libbsdshim.so as CMake builds it, or
+ * -static-stdlib); with a shared runtime the definition below is a separate,
+ * unused one. Registered at load, not at first use: the child needs it even
+ * when the parent never called the library. */
+__attribute__((weak, visibility("hidden"))) __thread int cbsdshim_swift_cached_tid
+    __asm__("_ZZN5swift14threading_impl5linux13ulock_get_tidEvE3tid");
+
+static void forget_swift_cached_tid(void) { cbsdshim_swift_cached_tid = 0; }
+
+__attribute__((constructor)) static void install_swift_fork_repair(void) {
+    (void)pthread_atfork(NULL, NULL, forget_swift_cached_tid);
+}
+
 HIDDEN __thread struct cbsdshim_held_locks cbsdshim_held_kqueue_locks __attribute__((tls_model("initial-exec")));
 
 HIDDEN void cbsdshim_lock_wait(uint32_t *word) {

@@ -10,6 +10,7 @@
 #include "kq_test.h"
 #include "kq_preload.h"
 
+#include <dlfcn.h>
 #include <signal.h>
 
 static int populated_kqueue(void) {
@@ -319,6 +320,66 @@ static void test_fork_child_keeps_the_reused_number_of_a_closed_kqueue(void) {
     close(gone); close(p[0]); close(p[1]); close(keep);
 }
 
+/* A fork child's first use of the library from several threads at once. The
+ * Swift runtime initialises lazily under locks that record the owner's thread
+ * id, which the runtime caches per thread: in a child, the only thread
+ * inherits the forking thread's cache. Without the library's repair a lock
+ * that thread held while a new thread waited could never be released, and
+ * almost every such child hung. This process has not used the library yet
+ * (each test runs in its own fork), so every grandchild starts from nothing. */
+static atomic_int first_use_go;
+
+static void *first_use(void *arg) {
+    (void)arg;
+    while (!atomic_load(&first_use_go)) {
+    }
+    int kq = kqueue();
+    if (kq < 0) return (void *)1;
+    struct kevent ch;
+    EV_SET(&ch, 1, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
+    int ok = kevent(kq, &ch, 1, NULL, 0, NULL) == 0;
+    close(kq);
+    return ok ? NULL : (void *)1;
+}
+
+static void test_forked_children_first_use_the_library_from_four_threads(void) {
+    /* The repair reaches the runtime only when it is linked into libbsdshim
+     * (release builds); a build against the shared Swift runtime (debug and
+     * sanitizer builds) keeps the runtime's own behaviour. */
+    void *shared_runtime = dlopen("libswiftCore.so", RTLD_NOW | RTLD_NOLOAD);
+    if (shared_runtime) {
+        dlclose(shared_runtime);
+        printf("  skipped: the Swift runtime is a shared library in this build\n");
+        return;
+    }
+    int hung = 0, failed = 0;
+    for (int round = 0; round < 24; round++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            alarm(4);
+            pthread_t t[3];
+            for (int i = 0; i < 3; i++)
+                if (pthread_create(&t[i], NULL, first_use, NULL) != 0) _exit(2);
+            atomic_store(&first_use_go, 1);
+            int bad = first_use(NULL) != NULL;
+            for (int i = 0; i < 3; i++) {
+                void *r;
+                pthread_join(t[i], &r);
+                bad |= r != NULL;
+            }
+            _exit(bad);
+        }
+        int st = 0;
+        CHECK_EQ(waitpid(pid, &st, 0), pid);
+        if (WIFSIGNALED(st)) hung++;
+        else if (WEXITSTATUS(st) != 0) failed++;
+    }
+    if (hung || failed) fprintf(stderr, "  of 24 children: %d hung, %d failed a call\n", hung, failed);
+    CHECK_EQ(hung, 0);
+    CHECK_EQ(failed, 0);
+}
+
 int main(void) {
     RUN_FORKED(test_10000_kqueues_opened_and_closed_leak_nothing, 120);
     RUN_FORKED(test_kevent_on_closed_kqueue_ebadf_and_reclaimed, 20);
@@ -328,5 +389,6 @@ int main(void) {
     RUN_FORKED(test_fork_while_another_thread_changes_the_kqueue, 60);
     RUN_FORKED(test_closed_kqueue_frees_its_descriptors_while_others_close, 60);
     RUN_FORKED(test_fork_from_a_signal_handler_inside_kevent, 60);
+    RUN_FORKED(test_forked_children_first_use_the_library_from_four_threads, 120);
     return harness_finish();
 }
