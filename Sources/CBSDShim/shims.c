@@ -68,12 +68,18 @@ HIDDEN int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*c
  * a once that thread then holds while a thread the child created waits for
  * it can never be released (FUTEX_UNLOCK_PI refuses, EPERM, and the unlock
  * spins), so a forked child whose threads first use the library together
- * hung. The child forgets the cached id before anything else runs in it.
- * This reaches the runtime's variable when the runtime is linked statically
- * into the same binary (libbsdshim.so as CMake builds it, or
- * -static-stdlib); with a shared runtime the definition below is a separate,
- * unused one. Registered at load, not at first use: the child needs it even
- * when the parent never called the library. */
+ * hung. The child of fork() forgets the cached id in a pthread_atfork child
+ * handler (children of _Fork, vfork, clone and posix_spawn run none).
+ * The trade-off, which nothing outside the runtime can avoid: a once the
+ * forking thread itself held across fork() (fork inside a lazy initialiser,
+ * or from a signal handler that interrupted one, in a child that then
+ * returns to it) names the parent's id, so the child can no longer release
+ * it; POSIX already limits such a child to async-signal-safe calls when the
+ * parent had threads. This reaches the runtime's variable when the runtime
+ * is linked statically into the same binary (libbsdshim.so as CMake builds
+ * it, or -static-stdlib); with a shared runtime the definition below is a
+ * separate, unused one. Registered at load, not at first use: the child
+ * needs it even when the parent never called the library. */
 __attribute__((weak, visibility("hidden"))) __thread int cbsdshim_swift_cached_tid
     __asm__("_ZZN5swift14threading_impl5linux13ulock_get_tidEvE3tid");
 
