@@ -92,7 +92,7 @@ extension KqueueRegistry {
         e.pointee.users.wrappingAdd(1, ordering: .sequentiallyConsistent)
         cbsdshim_kqueue_unlock(l.word, depth)
         // What afterUnlocking does but reclaiming, which waits for the hold's end.
-        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
+        applyDeferredChanges(e)
         var hold = KqueueHold(entry: e)
         let r = ref._withUnsafeGuaranteedRef { (queue) -> Int32 in
             returningErrno { () throws(Errno) -> Int in
@@ -143,9 +143,14 @@ extension KqueueRegistry {
     }
 
     /// Applies what signal handlers left in the kqueue registered at `e`,
-    /// for a caller that does not hold the lock.
-    @inline(never)
+    /// for a caller that does not hold the lock; one load when nothing was left.
+    @inline(__always)
     static func applyDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
+        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyFlaggedDeferredChanges(e) }
+    }
+
+    @inline(never)
+    private static func applyFlaggedDeferredChanges(_ e: UnsafeMutablePointer<Entry>) {
         // A loop, not a recursion through locked(): a storm of handlers
         // never deepens the stack. The flag is taken under the lock
         // (applyDeferredChangesLocked), so a handler's own call that takes

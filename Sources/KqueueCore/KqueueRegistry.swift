@@ -222,7 +222,7 @@ public enum KqueueRegistry {
     @inline(__always)
     static func afterUnlocking(_ word: UnsafeMutablePointer<UInt32>) {
         let e = entry(ofLockWord: word)
-        if e.pointee.deferred.load(ordering: .relaxed) != 0 { applyDeferredChanges(e) }
+        applyDeferredChanges(e)
         reclaimIfRetired(e)
     }
 
@@ -372,8 +372,6 @@ public enum KqueueRegistry {
     /// itself, in a signal handler that interrupted kevent(), and waiting for
     /// it would never end): the child looks at each kqueue's lock word
     /// instead, and walks the lists only of kqueues no thread was changing.
-    /// The held-lock depth fork's prepare handler left (written under the registry lock).
-    nonisolated(unsafe) static var forkDepth: UInt32 = 0
     static let forkHandlersInstalled: Bool = {
         CurrentProcess.onFork(
             // Listed like every registry locking: a signal handler's
@@ -383,6 +381,9 @@ public enum KqueueRegistry {
             child: { KqueueRegistry.forgetAllInChild() }
         )
     }()
+
+    /// The held-lock depth fork's prepare handler left (written under the registry lock).
+    nonisolated(unsafe) static var forkDepth: UInt32 = 0
 
     /// The parent's kqueues, as a fork child abandoned them.
     nonisolated(unsafe) static var abandonedInChild: [EpollKqueue] = []
