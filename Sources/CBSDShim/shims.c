@@ -89,6 +89,8 @@ __attribute__((constructor)) static void install_swift_fork_repair(void) {
     (void)pthread_atfork(NULL, NULL, forget_swift_cached_tid);
 }
 
+HIDDEN uintptr_t cbsdshim_kqueue_directory[cbsdshim_kqueue_leaf_count];
+
 HIDDEN __thread struct cbsdshim_held_locks cbsdshim_held_kqueue_locks __attribute__((tls_model("initial-exec")));
 
 HIDDEN void cbsdshim_lock_wait(uint32_t *word) {

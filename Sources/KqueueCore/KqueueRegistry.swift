@@ -48,24 +48,16 @@ public enum KqueueRegistry {
     /// Where the lock word of the entry's kqueues sits in the entry's line, after the ``Entry``.
     static let lockWordOffset = 32
     /// Entries come in leaves of this many, made when a number in their range
-    /// is first registered; the directory covers every non-negative Int32 and
-    /// is calloc'ed, so only the pages it uses are ever touched.
-    static let leafShift = 12
+    /// is first registered; the directory of leaves (`cbsdshim_kqueue_directory`,
+    /// a C array: no once check per look-up) covers every non-negative Int32.
+    static let leafShift = Int(cbsdshim_kqueue_leaf_shift)
     static let leafSize = 1 << leafShift
-    static let leafCount = (Int(Int32.max) >> leafShift) + 1
 
-    /// The directory (leaf addresses, 0 until made) and the registry's lock,
-    /// which serialises registration, removal and reclamation (never taken by
-    /// a kevent() that finds its kqueue registered and no kqueue retired there).
+    /// The registry's lock, which serialises registration, removal and
+    /// reclamation (never taken by a kevent() that finds its kqueue
+    /// registered and no kqueue retired there).
     struct Table: @unchecked Sendable {
-        let directory: UnsafeMutablePointer<Atomic<UInt>>
         let lock = FutexLock()
-
-        init() {
-            let raw = calloc(KqueueRegistry.leafCount, MemoryLayout<UInt>.stride)!
-            // Zero bits are an Atomic<UInt> holding 0.
-            directory = raw.bindMemory(to: Atomic<UInt>.self, capacity: KqueueRegistry.leafCount)
-        }
     }
 
     static let table: Table = {
@@ -91,7 +83,7 @@ public enum KqueueRegistry {
     static func entry(_ fd: Int32) -> UnsafeMutablePointer<Entry>? {
         guard fd >= 0 else { return nil }
         let i = Int(fd)
-        let leaf = table.directory[i >> leafShift].load(ordering: .acquiring)
+        let leaf = cbsdshim_kqueue_leaf(UInt32(i >> leafShift))
         guard leaf != 0 else { return nil }
         return (UnsafeMutableRawPointer(bitPattern: leaf)! + (i & (leafSize - 1)) * entryStride)
             .assumingMemoryBound(to: Entry.self)
@@ -100,7 +92,7 @@ public enum KqueueRegistry {
     /// The entry of `fd`, making its leaf if needed (under the lock).
     static func entryMaking(_ fd: Int32) -> UnsafeMutablePointer<Entry> {
         let d = Int(fd) >> leafShift
-        if table.directory[d].load(ordering: .relaxed) == 0 {
+        if cbsdshim_kqueue_leaf(UInt32(d)) == 0 {
             let leaf = UnsafeMutableRawPointer.allocate(byteCount: leafSize * entryStride, alignment: entryStride)
             assert(MemoryLayout<Entry>.size <= lockWordOffset)
             for i in 0..<leafSize {
@@ -108,7 +100,7 @@ public enum KqueueRegistry {
                 (leaf + i * entryStride + lockWordOffset).bindMemory(to: UInt32.self, capacity: 1).initialize(to: 0)
             }
             leaves.append(leaf)
-            table.directory[d].store(UInt(bitPattern: leaf), ordering: .releasing)
+            cbsdshim_kqueue_set_leaf(UInt32(d), UInt(bitPattern: leaf))
         }
         return entry(fd)!
     }

@@ -260,6 +260,23 @@ static inline void cbsdshim_kqueue_unlock(uint32_t *word, unsigned depth) {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     cbsdshim_kqueue_unlist(depth);
 }
+/*
+ * The kqueue registry's directory (KqueueRegistry.swift): per 2^12 descriptor
+ * numbers, the address of their leaf of entries, 0 until made; it covers
+ * every non-negative int. A C array rather than a Swift global, which is
+ * lazy and costs a once check on each of kevent()'s look-ups; in .bss, so
+ * only the pages of numbers in use are ever touched.
+ */
+#define cbsdshim_kqueue_leaf_shift 12
+#define cbsdshim_kqueue_leaf_count ((((uint32_t)INT32_MAX) >> cbsdshim_kqueue_leaf_shift) + 1)
+extern uintptr_t cbsdshim_kqueue_directory[cbsdshim_kqueue_leaf_count] __attribute__((visibility("hidden")));
+static inline uintptr_t cbsdshim_kqueue_leaf(uint32_t index) {
+    return __atomic_load_n(&cbsdshim_kqueue_directory[index], __ATOMIC_ACQUIRE);
+}
+static inline void cbsdshim_kqueue_set_leaf(uint32_t index, uintptr_t leaf) {
+    __atomic_store_n(&cbsdshim_kqueue_directory[index], leaf, __ATOMIC_RELEASE);
+}
+
 /**
  * True if the lock is free now, as taking and dropping it would tell, but
  * without ever showing it held: a compare-and-swap of 0 with 0 is a write in
