@@ -77,8 +77,11 @@ public final class EpollKqueue: @unchecked Sendable {
     @exclusivity(unchecked) var queue = KnoteQueue()
     /// Deleted knotes kept for reuse, so EV_ADD/EV_DELETE churn neither
     /// frees nor mallocs. Spares and live knotes together never outnumber
-    /// the kqueue's peak number of knotes; all go with the kqueue.
-    @exclusivity(unchecked) var spareKnotes: [Knote] = []
+    /// the kqueue's peak number of knotes; all go with the kqueue. A stack
+    /// linked through ``Knote/nextSpare``, owning one reference to each
+    /// spare: where an array paid uniqueness checks and a cache line of its
+    /// own per change, pushing and popping move that reference.
+    @exclusivity(unchecked) var spareKnotes: Unmanaged<Knote>?
     @exclusivity(unchecked) var wakeupSignaled = false
     /// Nested epoll sets by ``EpollSet`` raw value (index 0, the main set, unused).
     @exclusivity(unchecked) var nestedSets: [Epoll?] = [nil, nil, nil]
@@ -104,6 +107,11 @@ public final class EpollKqueue: @unchecked Sendable {
     /// level-triggered knote it re-queued is not collected twice by that call
     /// (and is still collected by every other call).
     @exclusivity(unchecked) var lastStamp: UInt64 = 0
+    /// Where a locked poll round (``stepLocked(changes:count:events:capacity:)``)
+    /// has epoll_wait write, ``batch`` entries: the kqueue's own, as only the
+    /// lock's holder uses it, where a buffer on the caller's stack cost every
+    /// call a closure and the setting up of its frame.
+    let pollBuffer = UnsafeMutablePointer<epoll_event>.allocate(capacity: EpollKqueue.batch)
 
     // Slots reserved for the kqueue's own descriptors in epoll_data: the
     // engine's from firstEngineSlot up, the sources' below it.
@@ -153,9 +161,14 @@ public final class EpollKqueue: @unchecked Sendable {
     }
 
     deinit {
+        while let top = spareKnotes {
+            spareKnotes = top._withUnsafeGuaranteedRef { $0.nextSpare }
+            top.release()
+        }
         if forkedAway { return }  // the child abandons the object (and its lock) as it is
         slots.deallocate()
         freeSlots.deallocate()
+        pollBuffer.deallocate()
         deferredSlots.deallocate()
         deferredOrder.deallocate()
         // The epoll descriptor belongs to the program, which closed it (that is

@@ -43,6 +43,11 @@ final class Knote {
     @exclusivity(unchecked) var fd: Descriptor
     /// The knote's inotify watches (``VnodeSource``).
     @exclusivity(unchecked) var watch: Watches
+    /// The next knote on the kqueue's spare stack (``EpollKqueue/spareKnotes``),
+    /// while this one is a spare; the stack owns it. Not `next`: a scan of
+    /// the active queue holds a queued knote's `next` while a delivery may
+    /// drop that knote.
+    @exclusivity(unchecked) var nextSpare: Unmanaged<Knote>?
 
     /// The flags of the first EV_ADD (EV_ADD, EV_ONESHOT, EV_CLEAR, EV_DISPATCH,
     /// EV_RECEIPT...), returned with every event as BSD and libkqueue do.
@@ -91,6 +96,7 @@ final class Knote {
         fd = Descriptor()
         lastData = -1
         watch = Watches()
+        nextSpare = nil
         queued = false
         collectedIn = 0
         next = nil
@@ -119,6 +125,7 @@ final class Knote {
         fd = Descriptor()
         lastData = -1
         watch = Watches()
+        nextSpare = nil
         queued = false
         collectedIn = 0
         next = nil
@@ -217,8 +224,14 @@ struct KnoteQueue {
         count += 1
     }
 
+    /// Takes `kn` off the queue if it is on it. The check is inline: every
+    /// EV_DELETE asks, and nearly always of a knote that is not queued.
+    @inline(__always)
     mutating func remove(_ kn: Knote) {
-        guard kn.queued else { return }
+        if kn.queued { unlink(kn) }
+    }
+
+    private mutating func unlink(_ kn: Knote) {
         kn.queued = false
         let n = kn.next
         if let p = kn.prev { p.next = n } else { head = n }

@@ -39,11 +39,7 @@ extension KqueueRegistry {
         }
         if ns == 0 || nevents == 0 {
             // Never blocks: found, and served, under the kqueue's lock.
-            // Unprotected: epoll_wait writes at most `batch` entries there (a
-            // stack-protector check on every call costs more than it guards).
-            return _withUnprotectedUnsafeTemporaryAllocation(of: epoll_event.self, capacity: EpollKqueue.batch) { buf in
-                lockedCall(e, changelist, Int(nchanges), eventlist, Int(nevents), buf.baseAddress!)
-            }
+            return lockedCall(e, changelist, Int(nchanges), eventlist, Int(nevents))
         }
         // A wait: the kqueue at +0, found without a lock (see the type's comment).
         return withKqueue(at: e) { queue, hold in
@@ -68,8 +64,7 @@ extension KqueueRegistry {
     static func lockedCall(
         _ e: UnsafeMutablePointer<Entry>,
         _ changelist: UnsafePointer<kevent>?, _ nchanges: Int,
-        _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int,
-        _ buffer: UnsafeMutablePointer<epoll_event>
+        _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int
     ) -> Int32 {
         let l = lock(e)
         let depth = cbsdshim_kqueue_lock(l.word)
@@ -79,7 +74,7 @@ extension KqueueRegistry {
         }
         afterLocking(l.word)
         let step = ref._withUnsafeGuaranteedRef {
-            $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents, buffer: buffer)
+            $0.stepLocked(changes: changelist, count: nchanges, events: eventlist, capacity: nevents)
         }
         if case .returned(let r, let error) = step {
             cbsdshim_kqueue_unlock(l.word, depth)

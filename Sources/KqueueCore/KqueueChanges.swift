@@ -203,7 +203,9 @@ extension EpollKqueue {
 
     /// A knote for `change`: a recycled one if any.
     func makeKnote(_ change: kevent, _ ops: any Filter) -> Knote {
-        if let kn = spareKnotes.popLast() {
+        if let top = spareKnotes {
+            let kn = top.takeRetainedValue()
+            spareKnotes = kn.nextSpare
             kn.configure(change: change, ops: ops)
             return kn
         }
@@ -213,6 +215,7 @@ extension EpollKqueue {
     /// Keeps a deleted knote for reuse. Nothing may refer to it any more: the
     /// table, routing slot, queue, timer heap and watches have let go.
     func recycle(_ kn: consuming Knote) {
-        spareKnotes.append(kn)
+        kn.nextSpare = spareKnotes
+        spareKnotes = Unmanaged.passRetained(kn)
     }
 }

@@ -48,8 +48,7 @@ extension EpollKqueue {
     @inline(__always)
     func stepLocked(
         changes: UnsafePointer<kevent>?, count: Int,
-        events: UnsafeMutablePointer<kevent>?, capacity: Int,
-        buffer: UnsafeMutablePointer<epoll_event>
+        events: UnsafeMutablePointer<kevent>?, capacity: Int
     ) -> LockedStep {
         if isClosed { return .returned(-1, .badFileDescriptor) }
         let collects = capacity > 0 && events != nil
@@ -78,13 +77,13 @@ extension EpollKqueue {
         if round.n < capacity {
             let room = capacity - round.n
             do throws(Errno) {
-                round.k = Int(try epoll.wait(into: buffer, capacity: Int32(min(room, Self.batch)), timeout: 0))
+                round.k = Int(try epoll.wait(into: pollBuffer, capacity: Int32(min(room, Self.batch)), timeout: 0))
             } catch {
                 syncWakeup()
                 return .pollFailed(error, round.n)
             }
             if round.k > 0 {
-                round.n += route(buffer, round.k, into: events + round.n, room: room, stamp: round.stamp)
+                round.n += route(pollBuffer, round.k, into: events + round.n, room: room, stamp: round.stamp)
             }
         }
         round.unlockedWorkPending = hasUnlockedWork
@@ -129,9 +128,7 @@ extension EpollKqueue {
     /// in its own right (the Swift API): a poll with no changes.
     func pollWithoutChanges(into out: UnsafeMutablePointer<kevent>, capacity: Int,
                             hold: inout KqueueHold) throws(Errno) -> Int? {
-        let step = withUnsafeTemporaryAllocation(of: epoll_event.self, capacity: Self.batch) { buf in
-            locked { stepLocked(changes: nil, count: 0, events: out, capacity: capacity, buffer: buf.baseAddress!) }
-        }
+        let step = locked { stepLocked(changes: nil, count: 0, events: out, capacity: capacity) }
         switch step {
         case .returned(let r, let e):
             if let e { throw e }

@@ -25,11 +25,12 @@ import Testing
         used.fd.kind = .pipe; used.lastData = 7; used.watch.descriptor = 8; used.fd.owned = 13
         used.watch.parent = 14
         used.queued = true; used.collectedIn = 9; used.next = other; used.prev = other
+        used.nextSpare = Unmanaged.passUnretained(other)
         used.timer.deadline = 10; used.timer.period = 11; used.timer.heapIndex = 12; used.timer.realtime = true
         used.configure(change: change(3, EVFILT_READ, EV_ADD), ops: FilterTable.read)
         // Every stored property must be listed in configure(change:ops:):
         // adding one means updating configure and this count.
-        #expect(fields(fresh).count == 21)
+        #expect(fields(fresh).count == 22)
         #expect(fields(used) == fields(fresh))
         #expect(used.ops === fresh.ops)
     }
