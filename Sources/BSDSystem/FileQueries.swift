@@ -19,6 +19,8 @@ public struct FileStatus: Equatable, Sendable {
 
     public var isRegular: Bool { type == S_IFREG }
     public var isDirectory: Bool { type == S_IFDIR }
+    public var isFIFO: Bool { type == S_IFIFO }
+    public var isSocket: Bool { type == S_IFSOCK }
 }
 
 extension FileDescriptorOps {
@@ -27,6 +29,11 @@ extension FileDescriptorOps {
         var st = stat()
         _ = try valueOrErrno { fstat(fd, &st) }
         return FileStatus(st)
+    }
+
+    /// The access mode the file was opened with (`O_RDONLY`, `O_WRONLY` or `O_RDWR`).
+    @inlinable public static func accessMode(_ fd: Int32) throws(Errno) -> Int32 {
+        try fcntl(fd, F_GETFL) & O_ACCMODE
     }
 
     /// lseek(fd, 0, SEEK_CUR): the file offset.

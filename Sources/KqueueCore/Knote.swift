@@ -201,6 +201,9 @@ enum DescriptorKind: UInt8 {
     case other
     /// Not pollable (regular files, directories): always ready, handled in userspace.
     case alwaysReady
+    /// A pipe or FIFO end watched for the direction it cannot go (EVFILT_READ
+    /// on a write end, EVFILT_WRITE on a read end): never fires, as on BSD.
+    case otherDirection
     /// Write side of a /dev/dmover descriptor: epoll watches the readiness
     /// descriptor the knote owns (see BSDSystem's DeviceReadiness); data = room.
     case libraryReadiness

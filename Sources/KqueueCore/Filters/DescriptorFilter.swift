@@ -191,9 +191,63 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     // MARK: - Shared helpers
 
-    /// End-of-file seen on this knote's descriptor (sticky, like BSD's EOF state,
-    /// so the userspace re-check of a NOTE_LOWAT knote still reports it).
+    /// End-of-file seen on this knote's descriptor: set by an epoll event
+    /// with a hang-up, cleared by one without (a FIFO's writer came back, an
+    /// unconnected socket began to listen), kept through the userspace
+    /// re-check of a NOTE_LOWAT knote (no epoll event to tell).
     static let eofSeen = 1
+
+    /// What an epoll hang-up or error means for a knote, which BSD tells
+    /// apart and epoll does not.
+    enum Hangup {
+        /// The peer or the other end went away, or this end was shut down: EV_EOF.
+        case endOfFile
+        /// A socket's pending error while the connection stands (a UDP
+        /// socket's ICMP error): ready, without EV_EOF (BSD's "temporary udp
+        /// error" in filt_soread/filt_sowrite).
+        case temporaryError
+        /// The knote watches the direction its pipe or FIFO end cannot go,
+        /// whose registration still reports the other end's close: BSD
+        /// accepts such a knote and never fires it.
+        case otherDirection
+    }
+
+    /// The meaning of an epoll event with EPOLLHUP, EPOLLRDHUP or EPOLLERR for
+    /// knote `kn` on `fd`, the descriptor asked only in the cases epoll's
+    /// bits leave open: an error alone (a socket's pending error, or the
+    /// readers of a pipe gone), a hang-up on a write knote (a pipe's read end
+    /// reports its writers' close). A knote found watching the other
+    /// direction is disarmed, so it does not wake every wait.
+    @inline(never)
+    final func hangupMeaning(_ kn: Knote, _ fd: Int32, _ ev: UInt32, in kq: EpollKqueue) -> Hangup {
+        let reading = set == .main
+        var meaning = Hangup.endOfFile
+        if kn.fd.kind == .otherDirection {
+            meaning = .otherDirection
+        } else if reading && ev & (Epoll.hangup | Epoll.readHangup) == 0 || !reading && ev & Epoll.hangup == 0 {
+            // An error alone: a socket's is temporary; a FIFO's write end
+            // reports it when the readers went away (EOF for a write knote).
+            if let st = try? FileDescriptorOps.status(fd) {
+                if st.isSocket {
+                    meaning = .temporaryError
+                } else if reading && st.isFIFO && (try? FileDescriptorOps.accessMode(fd)) == O_WRONLY {
+                    meaning = .otherDirection
+                }
+            }
+        } else if !reading && kn.fd.kind != .socket {
+            // Epoll reports a hang-up only for a read end (its writers gone).
+            if let st = try? FileDescriptorOps.status(fd), st.isFIFO,
+               (try? FileDescriptorOps.accessMode(fd)) == O_RDONLY {
+                meaning = .otherDirection
+            }
+        }
+        if meaning == .otherDirection {
+            kn.fd.kind = .otherDirection
+            kn.fd.epollEvents = Self.disarmed
+            if !kn.disabled { rearm(kn, events: Self.disarmed, in: kq) }
+        }
+        return meaning
+    }
 
     /// The pending error of socket `fd` for EV_EOF's fflags, without taking
     /// it from the program. Linux reads it only by clearing it (SO_ERROR, recv

@@ -21,8 +21,10 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
     override var interest: UInt32 { Epoll.readable | Epoll.readHangup }
 
     /// A /dev/dmover descriptor: the kernel reports its readiness, the
-    /// dmover core its data (bytes of responses ready).
+    /// dmover core its data (bytes of responses ready). A kqueue cannot
+    /// watch itself: EINVAL, as on FreeBSD (epoll's EINVAL would read EBADF).
     override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
+        if kn.ident == UInt(kq.fd) { throw .invalidArgument }
         if kn.ident <= UInt(Int32.max) && DeviceReadiness.readable(for: Int32(kn.ident)) >= 0 {
             kn.fd.kind = .libraryReadiness
         }
@@ -46,7 +48,13 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
         }
         var flags: UInt16 = 0
         if ev & (Epoll.hangup | Epoll.readHangup | Epoll.error) != 0 {
-            kn.hookID |= Self.eofSeen
+            switch hangupMeaning(kn, fd, ev, in: kq) {
+            case .endOfFile: kn.hookID |= Self.eofSeen
+            case .temporaryError: kn.hookID &= ~Self.eofSeen
+            case .otherDirection: return nil
+            }
+        } else if ev != 0 {
+            kn.hookID &= ~Self.eofSeen
         }
         if kn.hookID & Self.eofSeen != 0 {
             flags |= UInt16(EV_EOF)
@@ -92,7 +100,7 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             return 8
         case .libraryReadiness:
             return max(0, DeviceReadiness.readable(for: fd))
-        case .other, .alwaysReady, .pipe, .socket:
+        case .other, .alwaysReady, .pipe, .socket, .otherDirection:
             return 0
         }
     }

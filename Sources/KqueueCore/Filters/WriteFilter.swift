@@ -27,8 +27,10 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         kn.fd.kind == .libraryReadiness ? kn.fd.owned : Int32(truncatingIfNeeded: kn.ident)
     }
 
+    /// A kqueue is never writable: EVFILT_WRITE on one is EINVAL, as on FreeBSD.
     override func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
         if kn.ident <= UInt(Int32.max) {
+            if KqueueRegistry.isKqueue(Int32(kn.ident)) { throw .invalidArgument }
             let source = DeviceReadiness.source(for: Int32(kn.ident))
             if source >= 0 {
                 kn.fd.kind = .libraryReadiness
@@ -63,10 +65,19 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
             if room < 0 { return kn.event(flags: UInt16(EV_EOF), fflags: 0, data: 0) }
             return room > 0 ? kn.event(fflags: 0, data: room) : nil
         }
-        var flags: UInt16 = 0
-        if ev & (Epoll.hangup | Epoll.error) != 0 { kn.hookID |= Self.eofSeen }
-        if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
+        // The space first: it learns whether this is a pipe or a socket.
         let data = spaceWritable(kn, fd)
+        var flags: UInt16 = 0
+        if ev & (Epoll.hangup | Epoll.error) != 0 {
+            switch hangupMeaning(kn, fd, ev, in: kq) {
+            case .endOfFile: kn.hookID |= Self.eofSeen
+            case .temporaryError: kn.hookID &= ~Self.eofSeen
+            case .otherDirection: return nil
+            }
+        } else if ev != 0 {
+            kn.hookID &= ~Self.eofSeen
+        }
+        if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
         if flags == 0 {
             if let lowat = lowWaterMark(kn), data < lowat {
                 // Linux wakes a pipe's writers only when the pipe was full, so
