@@ -25,7 +25,9 @@ extension KqueueRegistry {
         if let t = timeout {
             let s = t.pointee.tv_sec, f = t.pointee.tv_nsec
             if s != 0 || f != 0 {
-                guard s >= 0, f >= 0, f < 1_000_000_000 else { return failCall(kq, .invalidArgument) }
+                guard s >= 0, f >= 0, f < 1_000_000_000 else {
+                    return invalidTimeoutCall(kq, changelist, nchanges, eventlist, nevents)
+                }
                 // Beyond ~292 years a timeout is as good as infinite.
                 let (v, o) = UInt64(s).multipliedReportingOverflow(by: 1_000_000_000)
                 ns = o || v > UInt64(Int64.max) / 2 ? nil : v + UInt64(f)
@@ -165,6 +167,34 @@ extension KqueueRegistry {
     static func applyDeferredChangesLocked(_ e: UnsafeMutablePointer<Entry>) {
         guard e.pointee.deferred.exchange(0, ordering: .acquiring) != 0, let kq = registered(e) else { return }
         kq._withUnsafeGuaranteedRef { $0.applyDeferredChanges() }
+    }
+
+    /// A call whose timeout is invalid (negative, or nanoseconds out of
+    /// range). FreeBSD and libkqueue look at the timeout only when they come
+    /// to wait: the changes are applied first, and reported in the event
+    /// list as ever; with room in it and nothing reported the call fails
+    /// with EINVAL; with no room (nothing to wait for) it succeeds.
+    @inline(never)
+    static func invalidTimeoutCall(
+        _ kq: Int32,
+        _ changelist: UnsafePointer<kevent>?, _ nchanges: Int32,
+        _ eventlist: UnsafeMutablePointer<kevent>?, _ nevents: Int32
+    ) -> Int32 {
+        guard let e = entry(kq) else { return fail(.badFileDescriptor) }
+        if nevents == 0 { return lockedCall(e, changelist, Int(nchanges), nil, 0) }
+        return withKqueue(at: e) { queue, _ in
+            returningErrno { () throws(Errno) -> Int in
+                var proven = false
+                var reported = 0
+                if nchanges > 0, let changelist {
+                    reported = try queue.apply(changes: changelist, count: Int(nchanges), events: eventlist,
+                                               capacity: Int(nevents), finishing: true, proven: &proven)
+                }
+                if !proven && !queue.stillOurs() { throw .badFileDescriptor }
+                if reported > 0 { return reported }
+                throw .invalidArgument
+            }
+        } ?? fail(.badFileDescriptor)
     }
 
     /// A bad argument: BSD checks the descriptor first, so a call naming no

@@ -84,9 +84,10 @@ extension EpollKqueue {
     private func register<F: Filter>(_ change: kevent, _ ops: F) -> Int32 {
         let flags = Int32(change.flags)
         guard let ref = knotes.unretained(change.ident, change.filter) else {
+            // EV_ADD|EV_DELETE of a new knote adds it (FreeBSD, libkqueue);
+            // of an existing one, deletes it (modify below).
             guard flags & EV_ADD != 0 else { return Self.namesClosedDescriptor(change) ? EBADF : ENOENT }
             if flags & (EV_ONESHOT | EV_DISPATCH) == (EV_ONESHOT | EV_DISPATCH) { return EINVAL }
-            if flags & EV_DELETE != 0 { return 0 }  // added and deleted at once
             let kn = makeKnote(change, ops)
             if flags & EV_DISABLE != 0 && flags & EV_ENABLE == 0 { kn.disabled = true }
             do throws(Errno) {

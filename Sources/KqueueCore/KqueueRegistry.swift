@@ -206,6 +206,15 @@ public enum KqueueRegistry {
         return kq
     }
 
+    /// True if `fd` is a kqueue's descriptor, for the filters that refuse
+    /// one: a plain load first (nearly no number has a kqueue registered),
+    /// then the kqueue asked whether the number is still its own (linked, a
+    /// close() of a kqueue goes unseen and the number may be a socket now).
+    static func isKqueue(_ fd: Int32) -> Bool {
+        guard let e = entry(fd), e.pointee.kqueue.load(ordering: .relaxed) != 0 else { return false }
+        return lookupUnderLock(fd)?.probeIdentity() ?? false
+    }
+
     /// After a kqueue's lock is released: changes a signal handler left
     /// meanwhile (in whichever kqueue is registered under the entry now) are
     /// applied, then a kqueue retired under the entry is reclaimed if nobody

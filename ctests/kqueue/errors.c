@@ -307,6 +307,34 @@ static void test_changes_on_closed_descriptor_ebadf(void) {
     close(kq);
 }
 
+/* A kqueue cannot watch itself (FreeBSD kqueue_register: EINVAL), and no
+ * kqueue is ever writable (FreeBSD EINVAL, DragonFly EOPNOTSUPP). */
+static void test_kqueue_watching_itself_or_written_einval(void) {
+    int kq = kqueue(), other = kqueue();
+    CHECK(kq >= 0 && other >= 0);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)kq, EVFILT_READ, EV_ADD, 0, 0, NULL), EINVAL);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)kq, EVFILT_WRITE, EV_ADD, 0, 0, NULL), EINVAL);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)other, EVFILT_WRITE, EV_ADD, 0, 0, NULL), EINVAL);
+    /* Reading another kqueue is fine. */
+    CHECK_EQ(kq_change(kq, (uintptr_t)other, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    close(other);
+    close(kq);
+}
+
+/* EV_ADD|EV_DELETE: a new knote is added (FreeBSD, libkqueue), an existing
+ * one deleted. */
+static void test_add_and_delete_in_one_change(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, 5, EVFILT_USER, EV_ADD | EV_DELETE | EV_CLEAR, 0, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, 5, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), 0);
+    struct kevent ev;
+    CHECK_EQ(kq_poll(kq, &ev, 1), 1);
+    CHECK_EQ(ev.ident, 5);
+    CHECK_EQ(kq_change(kq, 5, EVFILT_USER, EV_ADD | EV_DELETE, 0, 0, NULL), 0);
+    CHECK_ERRNO(kq_change(kq, 5, EVFILT_USER, EV_DELETE, 0, 0, NULL), ENOENT);
+    close(kq);
+}
+
 int main(void) {
     RUN(test_unknown_filter_einval);
     RUN(test_unknown_filter_error_entry);
@@ -328,5 +356,7 @@ int main(void) {
     RUN(test_timer_negative_data_einval);
     RUN(test_failed_change_leaves_existing_knote_intact);
     RUN(test_changes_on_closed_descriptor_ebadf);
+    RUN(test_kqueue_watching_itself_or_written_einval);
+    RUN(test_add_and_delete_in_one_change);
     return harness_finish();
 }

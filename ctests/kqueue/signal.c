@@ -197,8 +197,22 @@ static void test_signal_invalid_numbers_einval(void) {
     int kq = kqueue();
     CHECK_ERRNO(kq_change(kq, 0, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), EINVAL);
     CHECK_ERRNO(kq_change(kq, 9999, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), EINVAL);
-    CHECK_ERRNO(kq_change(kq, SIGKILL, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), EINVAL);
-    CHECK_ERRNO(kq_change(kq, SIGSTOP, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), EINVAL);
+    close(kq);
+}
+
+/* SIGKILL and SIGSTOP cannot be caught, but FreeBSD (and libkqueue) accept
+ * their knotes: EV_ADD succeeds, the knote exists and never fires. */
+static void test_signal_uncatchable_accepted(void) {
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, SIGKILL, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, SIGSTOP, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL), 0);
+    struct kevent ev;
+    struct timespec zero = {0, 0};
+    CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, &zero), 0);
+    CHECK_EQ(kq_change(kq, SIGKILL, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, SIGSTOP, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL), 0);
+    CHECK_ERRNO(kq_change(kq, SIGKILL, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL), ENOENT);
+    close(kq);
 }
 
 static void test_signal_sigchld_from_child_exit(void) {
@@ -235,6 +249,7 @@ int main(void) {
     RUN_FORKED(test_signal_default_action_still_happens, 10);
     RUN_FORKED(test_signal_blocked_by_program_counted_not_delivered, 10);
     RUN_FORKED(test_signal_invalid_numbers_einval, 10);
+    RUN_FORKED(test_signal_uncatchable_accepted, 10);
     RUN_FORKED(test_signal_sigchld_from_child_exit, 10);
     return harness_finish();
 }

@@ -78,11 +78,26 @@ static void test_timeout_out_of_range_einval(void) {
             fprintf(stderr, "timeout {%ld, %ld}: %d errno %d\n", (long)bad[i].tv_sec, bad[i].tv_nsec, r, errno);
         CHECK_ERRNO(kevent(kq, NULL, 0, &ev, 1, &bad[i]), EINVAL);
     }
-    /* A change list with a bad timeout is not applied either. */
-    EV_SET(&ev, 7, EVFILT_USER, EV_ADD, NOTE_TRIGGER, 0, NULL);
-    CHECK_ERRNO(kevent(kq, &ev, 1, NULL, 0, &bad[0]), EINVAL);
-    CHECK_ERRNO(kevent(kq, NULL, 0, NULL, 0, &bad[0]), EINVAL);
-    CHECK_ERRNO(kevent(kq, &ev, 1, NULL, 0, &bad[0]), EINVAL);
+    /* FreeBSD (kqueue_scan) and libkqueue look at the timeout only when
+     * they come to wait, after the change list: with no room to collect
+     * into, the changes are applied and the bad timeout goes unused. */
+    EV_SET(&ev, 7, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, &ev, 1, NULL, 0, &bad[0]), 0);
+    CHECK_EQ(kevent(kq, NULL, 0, NULL, 0, &bad[0]), 0);
+    /* With room, the changes are applied, then the wait is refused. */
+    struct kevent out;
+    EV_SET(&ev, 9, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+    CHECK_ERRNO(kevent(kq, &ev, 1, &out, 1, &bad[3]), EINVAL);
+    /* A change reported in the list ends the call before any wait. */
+    EV_SET(&ev, 12345, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, &ev, 1, &out, 1, &bad[1]), 1);
+    CHECK((out.flags & EV_ERROR) != 0);
+    CHECK_EQ(out.data, ENOENT);
+    /* Both knotes exist. */
+    EV_SET(&ev, 7, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, &ev, 1, NULL, 0, NULL), 0);
+    EV_SET(&ev, 9, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+    CHECK_EQ(kevent(kq, &ev, 1, NULL, 0, NULL), 0);
     /* The largest valid timeout is accepted (returns at once: an event is ready). */
     struct timespec huge = {LONG_MAX, 999999999};
     EV_SET(&ev, 8, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 0, NULL);

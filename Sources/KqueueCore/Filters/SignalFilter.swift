@@ -12,9 +12,12 @@ import Glibc
 /// every delivery. A knote counts while disabled and reports on EV_ENABLE.
 final class SignalFilter: QueuedFilter {
     func attach(_ kn: Knote, to kq: EpollKqueue) throws(Errno) -> FilterOutcome {
-        guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount),
-              kn.ident != UInt(SIGKILL), kn.ident != UInt(SIGSTOP) else { throw .invalidArgument }
+        guard kn.ident > 0, kn.ident < UInt(SignalHub.signalCount) else { throw .invalidArgument }
         let sig = Int32(kn.ident)
+        kn.flags |= UInt16(EV_CLEAR)
+        // SIGKILL and SIGSTOP cannot be caught or blocked, so never counted:
+        // FreeBSD accepts their knotes all the same.
+        if Self.isUncatchable(sig) { return .done }
         try SignalHub.attach(sig)
         do throws(Errno) {
             try kq.source(SignalSource.self).add(kn, in: kq)
@@ -22,12 +25,14 @@ final class SignalFilter: QueuedFilter {
             SignalHub.detach(sig)
             throw error
         }
-        kn.flags |= UInt16(EV_CLEAR)
         kn.lastData = Int(truncatingIfNeeded: SignalHub.count(sig))
         return .done
     }
 
+    static func isUncatchable(_ sig: Int32) -> Bool { sig == SIGKILL || sig == SIGSTOP }
+
     func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
+        if Self.isUncatchable(Int32(kn.ident)) { return .done }
         kq.source(SignalSource.self).remove(kn)
         SignalHub.detach(Int32(kn.ident))
         return .done
