@@ -53,8 +53,8 @@ final class ReadFilter: DescriptorFilter, @unchecked Sendable {
             case .temporaryError: kn.hookID &= ~Self.eofSeen
             case .otherDirection: return nil
             }
-        } else if ev != 0 {
-            kn.hookID &= ~Self.eofSeen
+        } else if kn.hookID & Self.eofSeen != 0 && ev != 0 {
+            kn.hookID &= ~Self.eofSeen  // the writer or peer is back
         }
         if kn.hookID & Self.eofSeen != 0 {
             flags |= UInt16(EV_EOF)

@@ -74,8 +74,8 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
             case .temporaryError: kn.hookID &= ~Self.eofSeen
             case .otherDirection: return nil
             }
-        } else if ev != 0 {
-            kn.hookID &= ~Self.eofSeen
+        } else if kn.hookID & Self.eofSeen != 0 && ev != 0 {
+            kn.hookID &= ~Self.eofSeen  // a reader is back
         }
         if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
         if flags == 0 {
