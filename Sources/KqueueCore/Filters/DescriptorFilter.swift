@@ -217,7 +217,8 @@ class DescriptorFilter: Filter, @unchecked Sendable {
     /// bits leave open: an error alone (a socket's pending error, or the
     /// readers of a pipe gone), a hang-up on a write knote (a pipe's read end
     /// reports its writers' close). A knote found watching the other
-    /// direction is disarmed, so it does not wake every wait.
+    /// direction leaves the epoll set, so it does not wake every wait (an
+    /// EV_ADD of it registers it afresh, to be found out again).
     @inline(never)
     final func hangupMeaning(_ kn: Knote, _ fd: Int32, _ ev: UInt32, in kq: EpollKqueue) -> Hangup {
         let reading = set == .main
@@ -242,9 +243,11 @@ class DescriptorFilter: Filter, @unchecked Sendable {
             }
         }
         if meaning == .otherDirection {
+            // Out of epoll altogether: a hang-up or error stands, and every
+            // re-arm of a one-shot registration would report it again.
+            if let s = kn.fd.epollSet, !kq.isClosed, let ep = try? kq.epollSet(s) { try? ep.remove(fd) }
+            kn.fd.epollSet = nil
             kn.fd.kind = .otherDirection
-            kn.fd.epollEvents = Self.disarmed
-            if !kn.disabled { rearm(kn, events: Self.disarmed, in: kq) }
         }
         return meaning
     }
