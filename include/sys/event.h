@@ -18,6 +18,10 @@
 #include <sys/types.h>
 #include <time.h>
 
+/* At file scope: in strict C89/C99, <time.h> need not define it, and a tag
+ * first seen in kevent()'s parameter list would be a type of its own. */
+struct timespec;
+
 /** Defined as by libkqueue: programs test it to know they run on a Linux kqueue. */
 #define LIBKQUEUE 1
 /** Defined by bsdshim only: the major/minor/patch version, as 0xMMmmpp. */
@@ -234,7 +238,7 @@ extern "C" {
 /* EVFILT_LIBKQUEUE fflags (libkqueue's control interface)                   */
 /* ------------------------------------------------------------------------- */
 
-/** EV_ADD returns the version (0xMMmmpp) in data. */
+/** EV_ADD returns the version in data, in libkqueue's encoding 0xMMmmpprr (2.7.0: 0x02070000). */
 #define NOTE_VERSION             0x0001
 /** EV_ADD returns a pointer to a static version string in udata. */
 #define NOTE_VERSION_STR         0x0002
