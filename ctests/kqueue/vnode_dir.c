@@ -258,6 +258,28 @@ static void test_dir_notes_accumulate(void) {
     CHECK_EQ(rmdir(d), 0);
 }
 
+/* Changes read by kevent() after the directory is gone keep their notes:
+ * BSD posts each change's notes when it happens, and they add up. */
+static void test_dir_changes_read_after_its_rmdir_keep_their_notes(void) {
+    char d[256], f[256];
+    CHECK_EQ(mkdir(at(d, "late"), 0755), 0);
+    int ffd = open(at(f, "late/f"), O_WRONLY | O_CREAT, 0600);
+    CHECK(ffd >= 0);
+    close(ffd);
+    int fd = open_dir(d);
+    int only_write = watch(fd, EV_CLEAR, NOTE_WRITE), every = watch(fd, EV_CLEAR, ALL_NOTES);
+    CHECK(only_write >= 0 && every >= 0);
+    CHECK_EQ(unlink(f), 0);
+    ms_sleep(50);
+    CHECK_EQ(rmdir(d), 0);
+    ms_sleep(50);
+    CHECK_EQ(next_notes(only_write, 2000), (unsigned)NOTE_WRITE);
+    CHECK_EQ(next_notes(every, 2000), (unsigned)(NOTE_WRITE | NOTE_DELETE));
+    close(fd);
+    close(only_write);
+    close(every);
+}
+
 /* ---- regular files ------------------------------------------------------ */
 
 static int new_file(char *path, const char *name, int len) {
@@ -353,6 +375,22 @@ static void test_file_notes_accumulate_without_false_attrib(void) {
     close(kq);
 }
 
+/* link(), a write, then the unlinks of both names, all read by one kevent():
+ * BSD's notes are NOTE_LINK, NOTE_WRITE, NOTE_EXTEND and NOTE_DELETE, and no
+ * NOTE_ATTRIB (no attribute changed). */
+static void test_file_link_write_and_both_unlinks_read_together(void) {
+    char f[256], l[256];
+    int fd = new_file(f, "both", 0), kq = watch(fd, EV_CLEAR, ALL_NOTES);
+    CHECK(kq >= 0);
+    CHECK_EQ(link(f, at(l, "both2")), 0);
+    CHECK_EQ(write(fd, "abc", 3), 3);
+    CHECK_EQ(unlink(l), 0);
+    CHECK_EQ(unlink(f), 0);
+    CHECK_EQ(settled_notes(kq), (unsigned)(NOTE_LINK | NOTE_WRITE | NOTE_EXTEND | NOTE_DELETE));
+    close(fd);
+    close(kq);
+}
+
 int main(void) {
     strcpy(root, "/tmp/bsdshim-vnode-dir-XXXXXX");
     if (!mkdtemp(root)) return 1;
@@ -368,12 +406,14 @@ int main(void) {
     RUN_FORKED(test_dir_renamed_itself_is_note_rename, 20);
     RUN_FORKED(test_dir_chmod_chown_utimes_are_note_attrib, 20);
     RUN_FORKED(test_dir_notes_accumulate, 20);
+    RUN_FORKED(test_dir_changes_read_after_its_rmdir_keep_their_notes, 20);
     RUN_FORKED(test_file_unlink_is_note_delete_once, 20);
     RUN_FORKED(test_file_write_extend_truncate, 20);
     RUN_FORKED(test_file_chmod_chown_utimes_are_note_attrib, 20);
     RUN_FORKED(test_file_link_and_rename, 20);
     RUN_FORKED(test_file_renamed_over_is_note_delete, 20);
     RUN_FORKED(test_file_notes_accumulate_without_false_attrib, 20);
+    RUN_FORKED(test_file_link_write_and_both_unlinks_read_together, 20);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     (void)!system(cmd);

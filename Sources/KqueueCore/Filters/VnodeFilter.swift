@@ -120,9 +120,16 @@ final class VnodeFilter: QueuedFilter {
             // another inside it). A count of 0 is its own removal.
             if links != kn.hookID && links != 0 { notes |= UInt32(NOTE_LINK) }
             if links == 0 {
-                // Removed, or another directory renamed over it (IN_ATTRIB): that
-                // event's hint is the deletion alone.
-                if kn.hookID != 0 { notes = UInt32(NOTE_DELETE) }
+                // Removed, or another directory renamed over it (whose IN_ATTRIB
+                // is the deletion alone). The count is read when kevent() drains
+                // the events, not when they happened: an entry's event read
+                // after the rmdir keeps its own notes, and the deletion joins them.
+                // The deletion is a hint of its own (BSD posts it at the rmdir).
+                if mask & Inotify.attrib != 0 { notes &= ~UInt32(NOTE_ATTRIB) }
+                if kn.hookID != 0 {
+                    post(notes, to: kn, in: kq)
+                    notes = UInt32(NOTE_DELETE)
+                }
             } else if mask & Inotify.deleteSelf != 0 && kn.hookID != 0 {
                 notes |= UInt32(NOTE_DELETE)
             }
@@ -140,7 +147,13 @@ final class VnodeFilter: QueuedFilter {
             // unlink() and rename-over send, so that a write queued before it
             // does not take its change as its own.
             if mask & Inotify.attrib != 0 {
-                if links == kn.hookID {
+                if links == 0 && kn.hookID == 0 {
+                    // An IN_ATTRIB read after the deletion was accounted for
+                    // (the count is read when kevent() drains the events): the
+                    // rest of the link changes that led there (a link(), then
+                    // the unlinks of both names, read together).
+                    notes |= UInt32(NOTE_LINK)
+                } else if links == kn.hookID {
                     notes |= UInt32(NOTE_ATTRIB)
                 } else if links != 0 {
                     notes |= UInt32(NOTE_LINK)
