@@ -168,6 +168,20 @@ int cbsdshim_proc_connector_open(void);
 /** Reads up to max pending fork/exec events; returns how many (0: none). */
 int cbsdshim_proc_connector_read(int fd, struct cbsdshim_proc_event *out, int max);
 
+/** Binds AF_UNIX socket fd to the abstract address `name` (a NUL, then
+ *  name's bytes): 0, or -1 with errno (EADDRINUSE when taken). */
+#include <sys/un.h>
+#include <stddef.h>
+static inline int cbsdshim_bind_abstract(int fd, const char *name) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a.sun_path + 1, name, n);
+    return bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+}
+
 /** Request values Swift cannot import as macros with casts. */
 static const unsigned long cbsdshim_FIONREAD = FIONREAD;
 static const unsigned long cbsdshim_FIONBIO = FIONBIO;

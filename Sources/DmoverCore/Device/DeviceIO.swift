@@ -23,6 +23,7 @@ public enum DmoverDevice {
             socket.closePeer()
             throw error
         }
+        nameSession(socket)
         let device = DmioState.make(socket, inode: identity.inode)
         guard DeviceTable.insert(device) else {
             FileDescriptorOps.close(socket.client)
@@ -30,6 +31,22 @@ public enum DmoverDevice {
             throw .tooManyOpenFiles
         }
         return socket.client
+    }
+
+    /// Names the socket "bsdshim-dmover/<pid>/<fd>[/n]" (abstract): the
+    /// preload library of a program that inherits it across exec knows it
+    /// by that prefix for a session left behind (CBSDShimPreload's
+    /// find_inherited_sessions). Unnamed if no name can be had (it then
+    /// is a plain socket to such a program).
+    private static func nameSession(_ socket: ReadinessSocket) {
+        let base = "bsdshim-dmover/\(DmoverFork.pid)/\(socket.client)"
+        for n in 0..<4 {
+            do throws(Errno) { try socket.name(n == 0 ? base : base + "/\(n)") } catch {
+                if error.rawValue == EADDRINUSE { continue }
+                return
+            }
+            return
+        }
     }
 
     /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO, FIOASYNC.
@@ -85,7 +102,7 @@ public enum DmoverDevice {
         var done: Int32 = 0
         while done < records {
             d.writeLock.lock()
-            guard d.serves(fd, since: start) else {
+            guard d.serves(since: start) else {
                 d.writeLock.unlock()
                 return try partial(Int(done) * size, or: .badFileDescriptor)
             }
@@ -98,7 +115,7 @@ public enum DmoverDevice {
                 // SA_RESTART ends the write (EINTR, or the records so far).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
-                if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(fd, since: start) {
+                if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(since: start) {
                     signalled = Futex.waitInterruptible(d.readCount, while: seen)
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
@@ -170,7 +187,7 @@ public enum DmoverDevice {
         var got = 0
         while got < want {
             d.readLock.lock()
-            guard d.serves(fd, since: start) else {
+            guard d.serves(since: start) else {
                 d.readLock.unlock()
                 return try partial(got * size, or: .badFileDescriptor)
             }
@@ -212,7 +229,7 @@ public enum DmoverDevice {
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
-            if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(fd, since: start) {
+            if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(since: start) {
                 signalled = Futex.waitInterruptible(d.completed, while: seen)
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
@@ -249,6 +266,21 @@ public enum DmoverDevice {
         DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
     }
 
+    /// For the preload library's dup, dup2, dup3 and fcntl(F_DUPFD...):
+    /// `copy` now names the same open file as `fd` (same session).
+    /// - Throws: EBADF (fd is not a session), EMFILE (copy out of range).
+    public static func duplicated(_ fd: Int32, as copy: Int32) throws(Errno) {
+        guard let ok = DeviceTable.withTracked(fd, { d in DeviceTable.attach(copy, to: d) }) else { throw .badFileDescriptor }
+        if !ok { throw .tooManyOpenFiles }
+    }
+
+    /// For the preload library: descriptor fd was closed or replaced behind
+    /// a call it sees (dup2 onto it, close_range): forgotten, and the
+    /// session ends if it was the file's last.
+    public static func forget(_ fd: Int32) {
+        DeviceTable.detach(fd)
+    }
+
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
@@ -256,14 +288,15 @@ public enum DmoverDevice {
         return w
     }
 
-    /// Closes the descriptor and ends its session (also for copies made with
-    /// dup): a batch being run finishes first; the caller's buffers are never
-    /// touched once this returns. In a fork child only the child's copy of the
+    /// Closes the descriptor; the session ends with the file's last known
+    /// descriptor (copies made with dup, dup2, F_DUPFD... share it): a batch
+    /// being run finishes first; the caller's buffers are never touched once
+    /// the session has ended. In a fork child only the child's copy of the
     /// descriptor is closed.
     /// - Throws: EBADF.
     public static func close(_ fd: Int32) throws(Errno) {
-        guard DeviceTable.with(fd, { _ in true }) != nil, let d = DeviceTable.remove(fd) else { throw .badFileDescriptor }
-        d.retire()
+        guard DeviceTable.with(fd, { _ in true }) != nil else { throw .badFileDescriptor }
+        DeviceTable.detach(fd)
         // The program's descriptor (not FileDescriptorOps.close, which is for
         // the library's own): an interposed close() may need to see it.
         try FileDescriptorOps.closeThroughLibc(fd)

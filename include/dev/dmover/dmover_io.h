@@ -36,8 +36,16 @@
  * program calls dmover_write()/dmover_read() (or dmover_ioctl, dmover_close),
  * or runs under LD_PRELOAD=libbsdshim-preload.so, where plain calls work.
  * A plain read() there is not the interface either: it returns 0 and no
- * response. The same holds for copies made with dup() and in processes that
- * received the descriptor over a socket.
+ * response. The same holds for plain calls on copies made with dup() and in
+ * processes that received the descriptor over a socket.
+ *
+ * Copies (dup, dup2, dup3, fcntl F_DUPFD/F_DUPFD_CLOEXEC) are the same open
+ * file, as on NetBSD: one session, each response read once, the session
+ * ending at the last close. Under the preload library every such copy is
+ * known; a linked program's copy joins at its first dmover_* call
+ * (recognised by fstat identity), and the session ends when the last copy
+ * the library knows of is closed. A descriptor inherited across exec names
+ * no session in the new program: EBADF (see dmoverio(4)).
  *
  * Everywhere: a request with a bad shape or address is answered with
  * EINVAL/EFAULT for its req_id (the process never faults); a request written
@@ -144,10 +152,11 @@ ssize_t	dmover_read(int fd, void *buf, size_t nbytes);
 int	dmover_writable(int fd);
 
 /**
- * dmover_close: close the descriptor and end its session (copies made with
- * dup() included). A batch being run in another thread finishes first; when
- * this returns the session and the library's socket end are released and
- * the caller's memory is no longer touched. In a fork child it closes the
+ * dmover_close: close the descriptor; closing the session's last known
+ * descriptor (see copies above) ends the session: a batch being run in
+ * another thread finishes first; when this returns the session and the
+ * library's socket end are released and the caller's memory is no longer
+ * touched. In a fork child it closes the
  * child's descriptor only. (A plain close() works too: the requests written
  * have already run, and the library's end is released when the number is
  * next used by dmover_open() or any dmover_* call.)
