@@ -49,7 +49,8 @@ public enum DmoverDevice {
         }
     }
 
-    /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO, FIOASYNC.
+    /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO,
+    /// FIOASYNC, and the generic FIOCLEX and FIONCLEX.
     /// - Throws: EBADF, EFAULT, EBUSY, ESRCH, ENXIO, ENOMEM, ENOTTY.
     public static func ioctl(_ fd: Int32, _ cmd: UInt, _ arg: UnsafeMutableRawPointer?) throws(Errno) {
         let found: Void? = try DeviceTable.with(fd) { (d) throws(Errno) in
@@ -69,6 +70,10 @@ public enum DmoverDevice {
                 guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { throw .badAddress }
                 if cmd == DeviceProtocol.fioasync { return }        // accepted; does nothing (as NetBSD)
                 try FileDescriptorOps.setNonBlocking(fd, on != 0)
+            case DeviceProtocol.fioclex, DeviceProtocol.fionclex:
+                // The generic ioctls every file takes (NetBSD's sys_ioctl,
+                // Linux's do_vfs_ioctl): close-on-exec of this descriptor only.
+                try FileDescriptorOps.fcntl(fd, F_SETFD, cmd == DeviceProtocol.fioclex ? FD_CLOEXEC : 0)
             default:
                 throw .notTTY
             }
@@ -93,7 +98,8 @@ public enum DmoverDevice {
 
     private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
         let size = DeviceProtocol.requestSize
-        if count % size != 0 { throw .invalidArgument }
+        // A count above SSIZE_MAX arrives negative: EINVAL, as NetBSD's sys_write.
+        if count < 0 || count % size != 0 { throw .invalidArgument }
         if d.session == nil { throw .noDevice }
         if count == 0 { return 0 }
         guard let buf else { throw .badAddress }
@@ -111,12 +117,15 @@ public enum DmoverDevice {
             if room <= 0 {
                 d.writeLock.unlock()
                 if FileDescriptorOps.isNonBlocking(fd) { return try partial(Int(done) * size, or: .wouldBlock) }
-                // NetBSD sleeps interruptibly: a signal whose handler lacks
-                // SA_RESTART ends the write (EINTR, or the records so far).
+                // NetBSD sleeps interruptibly (ERESTART): with nothing
+                // written, a handler without SA_RESTART ends the write with
+                // EINTR and one with it restarts it; with records written,
+                // any handler ends it with their count (dofilewrite).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
                 if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(since: start) {
-                    signalled = Futex.waitInterruptible(d.readCount, while: seen)
+                    signalled = done > 0 ? Futex.waitUntilSignal(d.readCount, while: seen)
+                                         : Futex.waitInterruptible(d.readCount, while: seen)
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
                 if signalled { return try partial(Int(done) * size, or: .interrupted) }
@@ -177,7 +186,8 @@ public enum DmoverDevice {
     private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
                              carried: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.responseSize
-        if count % size != 0 { throw .invalidArgument }
+        // A count above SSIZE_MAX arrives negative: EINVAL, as NetBSD's sys_read (not 0, end of file).
+        if count < 0 || count % size != 0 { throw .invalidArgument }
         if d.session == nil { throw .noDevice }
         if count == 0 { return 0 }
         guard let buf else { throw .badAddress }
@@ -230,7 +240,9 @@ public enum DmoverDevice {
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
             if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(since: start) {
-                signalled = Futex.waitInterruptible(d.completed, while: seen)
+                // As the write's wait: with responses read, any handler ends the read with them.
+                signalled = got > 0 ? Futex.waitUntilSignal(d.completed, while: seen)
+                                    : Futex.waitInterruptible(d.completed, while: seen)
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
             if signalled { return try partial(got * size, or: .interrupted) }

@@ -20,6 +20,8 @@ enum DeviceProtocol {
     static let setFuncNetBSD = UInt(DMIO_SETFUNC_NETBSD)
     static let fionbio = cbsdshim_FIONBIO
     static let fioasync = cbsdshim_FIOASYNC
+    static let fioclex = cbsdshim_FIOCLEX
+    static let fionclex = cbsdshim_FIONCLEX
 }
 
 /// A descriptor's state (NetBSD's struct dmio_state). Requests are copied in and run by the writing
