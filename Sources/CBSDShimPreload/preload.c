@@ -97,8 +97,29 @@ __attribute__((constructor)) static void find_inherited_sessions(void) {
 	closedir(d);
 }
 
-static int is_dmover_path(const char *path) {
-	return path != NULL && (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0);
+/* True if `path` (relative to `dirfd` as openat takes it) names
+ * /dev/dmover or /dev/dmoverio: the exact spellings at once; otherwise a
+ * last component "dmover" or "dmoverio" whose directory is /dev itself
+ * (the same device and inode), however spelt: "//dev", "/dev/.",
+ * "/dev/../dev", a symbolic link to /dev, a path relative to a working
+ * directory or a directory descriptor that is /dev. Asked of the kernel,
+ * not decided lexically, so a ".." after a symbolic link means what the
+ * kernel makes of it. Two stat calls, only for such last components. */
+static int names_dmover(int dirfd, const char *path) {
+	if (path == NULL) return 0;
+	if (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0) return 1;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (strcmp(base, "dmover") != 0 && strcmp(base, "dmoverio") != 0) return 0;
+	char dir[PATH_MAX];
+	size_t n = slash ? (size_t)(slash - path) + 1 : 0;   /* with its slash: "/dmover" is in "/" */
+	if (n + 2 > sizeof dir) return 0;
+	if (n == 0) dir[n++] = '.';
+	else memcpy(dir, path, n);
+	dir[n] = '\0';
+	struct stat d, dev;
+	if (fstatat(dirfd, dir, &d, 0) != 0 || stat("/dev", &dev) != 0) return 0;
+	return S_ISDIR(d.st_mode) && d.st_dev == dev.st_dev && d.st_ino == dev.st_ino;
 }
 
 /* --- socket errors kqueue reported (EV_EOF's fflags) ------------------------
@@ -284,7 +305,7 @@ static int mode_needed(int flags) {
 
 static int do_open(const char *name, const char *path, int dirfd, int flags, mode_t mode, int at) {
 	int r;
-	if (depth == 0 && is_dmover_path(path)) {
+	if (depth == 0 && names_dmover(at ? dirfd : AT_FDCWD, path)) {
 		depth++;
 		r = dmover_device_open(flags);
 		depth--;
