@@ -47,6 +47,19 @@ static void set_tracked(int fd, int on) {
 	if (!on) __atomic_fetch_and(&inherited_bits[fd / 8], (uint8_t)~bit, __ATOMIC_RELEASE);
 }
 
+/* The process whose memory the sessions are: a vfork child shares it, and
+ * must not end the parent's session when it replaces or closes a copy. */
+static pid_t owner_pid;
+static void owner_is_child(void) { owner_pid = getpid(); }
+__attribute__((constructor)) static void find_owner(void) {
+	owner_pid = getpid();
+	pthread_atfork(NULL, NULL, owner_is_child);
+}
+
+/* A vfork child (or a clone sharing our memory): it must leave the
+ * parent's tables and sessions alone (a getpid, asked for tracked descriptors only). */
+static int sharing_parent_memory(void) { return owner_pid != 0 && getpid() != owner_pid; }
+
 /* Descriptors inherited across exec that were sessions of the program
  * before (tracked too): the session stayed in that program's memory, so
  * read, write and DMIO_SETFUNC give EBADF instead of reaching the socket
@@ -534,9 +547,13 @@ EXPORT int close(int fd) {
 	/* kqueue hears of every close (BSD semantics for watched descriptors). */
 	if (depth == 1) notify_closing(fd);
 	forget_error(fd);
-	if (depth == 1 && is_tracked(fd) && !is_inherited(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && !is_inherited(fd) && fns_state == 1 && !sharing_parent_memory()) {
 		set_tracked(fd, 0);
 		r = fns.close(fd);
+	} else if (depth == 1 && is_tracked(fd) && sharing_parent_memory()) {
+		/* A vfork child closes its own descriptor only. */
+		NEXT(close, close_fn);
+		r = next_close(fd);
 	} else {
 		/* A tracked number closed from inside (never ours then) is forgotten too. */
 		set_tracked(fd, 0);
@@ -547,22 +564,13 @@ EXPORT int close(int fd) {
 	return r;
 }
 
-/* The process whose memory the sessions are: a vfork child shares it, and
- * must not end the parent's session when it replaces or closes a copy. */
-static pid_t owner_pid;
-static void owner_is_child(void) { owner_pid = getpid(); }
-__attribute__((constructor)) static void find_owner(void) {
-	owner_pid = getpid();
-	pthread_atfork(NULL, NULL, owner_is_child);
-}
-
 /* Tracked descriptor `fd` goes (replaced by dup2/dup3, closed by close_range):
  * its session ends if it was the file's last descriptor. */
 static void forget_tracked(int fd) {
-	if (!is_tracked(fd)) return;
+	if (!is_tracked(fd) || sharing_parent_memory()) return;
 	int session = !is_inherited(fd);
 	set_tracked(fd, 0);
-	if (session && fns_state == 1 && fns.forget != NULL && getpid() == owner_pid) fns.forget(fd);
+	if (session && fns_state == 1 && fns.forget != NULL) fns.forget(fd);
 }
 
 /* dup2/dup3 close `newfd` first when it is open and differs from a valid `oldfd`. */
@@ -577,12 +585,13 @@ static void replacing(int oldfd, int newfd) {
  * the same open file, so the same session, as on BSD: it is tracked too.
  * A copy the library cannot take (out of its table) is closed: EMFILE. */
 static int copied(int fd, int copy) {
-	if (copy >= 0 && copy != fd && is_tracked(fd) && is_inherited(fd)) {
+	if (copy < 0 || copy == fd || !is_tracked(fd) || sharing_parent_memory()) return copy;
+	if (is_inherited(fd)) {
 		set_tracked(copy, 1);          /* a copy of a left-behind session is one too */
 		set_inherited(copy, 1);
 		return copy;
 	}
-	if (copy < 0 || copy == fd || !is_tracked(fd) || fns_state != 1 || fns.duplicated == NULL) return copy;
+	if (fns_state != 1 || fns.duplicated == NULL) return copy;
 	if (copy < TRACKED_MAX && fns.duplicated(fd, copy) == 0) {
 		set_tracked(copy, 1);
 		return copy;

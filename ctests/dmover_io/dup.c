@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <sys/event.h>
+#include <sys/wait.h>
 #include "dmio_test.h"
 
 #ifdef DMIO_LINKED
@@ -167,10 +168,43 @@ static void test_dup2_over_a_copy_drops_only_that_copy(void) {
     CHECK_EQ(harness_fd_count(), base);
 }
 
+#ifndef DMIO_LINKED
+/* A vfork child shares the parent's memory, so the preload library's
+ * tables too: its dup2 onto another number and its close of the session
+ * must change nothing the parent sees. */
+static void test_a_vfork_childs_dup2_and_close_leave_the_parent_alone(void) {
+    int fd = dm_open(O_NONBLOCK);
+    CHECK(fd >= 0);
+    CHECK_EQ(dm_setfunc(fd, "zero"), 0);
+    int other = open("/dev/null", O_WRONLY);
+    CHECK(other >= 0);
+    pid_t p = vfork();
+    if (p == 0) {
+        dup2(fd, other);             /* the child's `other` is a copy of the session */
+        close(fd);
+        _exit(0);
+    }
+    CHECK(p > 0);
+    int st = 0;
+    CHECK_EQ(waitpid(p, &st, 0), p);
+    CHECK_EQ(write(other, "abc", 3), 3);                    /* still /dev/null here, not a session */
+    struct dmio_usrreq rq = zero_req(11);
+    struct dmio_usrresp rs;
+    CHECK_EQ(dm_write(fd, &rq, sizeof rq), (ssize_t)sizeof rq);     /* the session lives on */
+    CHECK_EQ(dm_read(fd, &rs, sizeof rs), (ssize_t)sizeof rs);
+    CHECK_EQ(rs.resp_id, 11);
+    CHECK_EQ(close(other), 0);
+    CHECK_EQ(dm_close(fd), 0);
+}
+#endif
+
 int main(void) {
     RUN(test_every_copy_is_the_same_session_and_each_response_comes_once);
     RUN(test_kevent_on_a_copy_counts_the_sessions_responses);
     RUN(test_the_session_ends_at_the_last_close_not_the_first);
     RUN(test_dup2_over_a_copy_drops_only_that_copy);
+#ifndef DMIO_LINKED
+    RUN(test_a_vfork_childs_dup2_and_close_leave_the_parent_alone);
+#endif
     return harness_finish();
 }

@@ -5,6 +5,7 @@ import BSDSystem
 import CBSDShim
 import CBSDShimABI
 import Glibc
+import Synchronization
 
 /// /dev/dmover on Linux. The corresponding C functions are `dmover_open`,
 /// `dmover_ioctl`, `dmover_read`, `dmover_write`, `dmover_writable` and `dmover_close`.
@@ -33,15 +34,20 @@ public enum DmoverDevice {
         return socket.client
     }
 
-    /// Names the socket "bsdshim-dmover/<pid>/<fd>[/n]" (abstract): the
-    /// preload library of a program that inherits it across exec knows it
-    /// by that prefix for a session left behind (CBSDShimPreload's
-    /// find_inherited_sessions). Unnamed if no name can be had (it then
-    /// is a plain socket to such a program).
+    /// Sessions named so far (makes each name unique in the process).
+    private static let named = Atomic<Int>(0)
+
+    /// Names the socket "bsdshim-dmover/<pid>/<n>" (abstract): the preload
+    /// library of a program that inherits it across exec knows it by that
+    /// prefix for a session left behind (CBSDShimPreload's
+    /// find_inherited_sessions). A name can be taken only by an earlier
+    /// process with the same pid whose socket lives on: the next number is
+    /// tried. Unnamed if none can be had (it then is a plain socket to such
+    /// a program).
     private static func nameSession(_ socket: ReadinessSocket) {
-        let base = "bsdshim-dmover/\(DmoverFork.pid)/\(socket.client)"
-        for n in 0..<4 {
-            do throws(Errno) { try socket.name(n == 0 ? base : base + "/\(n)") } catch {
+        for _ in 0..<4 {
+            let n = named.add(1, ordering: .relaxed).newValue
+            do throws(Errno) { try socket.name("bsdshim-dmover/\(DmoverFork.pid)/\(n)") } catch {
                 if error.rawValue == EADDRINUSE { continue }
                 return
             }
