@@ -28,8 +28,11 @@ enum DeviceTable {
 
     /// One past the highest slot ever used (changed under the lock).
     nonisolated(unsafe) private static var highWater = 0
-    /// Devices with at least one slot (under the lock; read racily to skip
-    /// the search for a copy when there is none).
+    /// Devices with at least one slot (under the lock), as unretained
+    /// pointers (the slots hold them): the search for a copy's device looks
+    /// at these, not at every slot.
+    nonisolated(unsafe) private static var live: [UnsafeMutableRawPointer] = []
+    /// live.count, read without the lock to skip the search when there is none.
     nonisolated(unsafe) private static var devices = 0
 
     /// Stores a new device at its descriptor's number (the table keeps a
@@ -42,7 +45,8 @@ enum DeviceTable {
         let old = slots[fd]
         slots[fd] = Unmanaged.passRetained(device).toOpaque()
         device.references = 1
-        devices += 1
+        live.append(slots[fd]!)
+        devices = live.count
         highWater = max(highWater, fd + 1)
         let last = old.flatMap { dropReference($0) }
         lock.unlock()
@@ -99,7 +103,8 @@ enum DeviceTable {
             u.release()            // other slots still hold it: never the last reference
             return nil
         }
-        devices -= 1
+        if let i = live.firstIndex(of: p) { live.swapAt(i, live.count - 1); live.removeLast() }
+        devices = live.count
         return u.takeRetainedValue()
     }
 
@@ -140,8 +145,7 @@ enum DeviceTable {
         guard devices > 0, let id = try? FileDescriptorOps.identity(fd), id.isSocket else { return nil }
         lock.lock()
         var found: DmioState? = nil
-        for i in 0..<highWater {
-            guard let q = slots[i] else { continue }
+        for q in live {
             let d = Unmanaged<DmioState>.fromOpaque(q).takeUnretainedValue()
             if d.clientInode == id.inode && d.references > 0 && d.open.load(ordering: .acquiring) {
                 found = d
