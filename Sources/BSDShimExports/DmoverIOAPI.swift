@@ -69,6 +69,24 @@ public func bsdshim_dmover_read_tracked(_ fd: Int32, _ buf: UnsafeMutableRawPoin
     }
 }
 
+/// For the preload library's dup family: `copy` names the same open file
+/// as tracked descriptor `fd` (the same session). 0, or -1 with errno. Not for programs.
+@_cdecl("bsdshim_dmover_duplicated")
+public func bsdshim_dmover_duplicated(_ fd: Int32, _ copy: Int32) -> Int32 {
+    do { try DmoverDevice.duplicated(fd, as: copy) } catch {
+        Errno.current = error
+        return -1
+    }
+    return 0
+}
+
+/// For the preload library: tracked descriptor fd is being closed or
+/// replaced by a call other than close() (dup2, dup3, close_range). Not for programs.
+@_cdecl("bsdshim_dmover_forget")
+public func bsdshim_dmover_forget(_ fd: Int32) {
+    DmoverDevice.forget(fd)
+}
+
 /// `int dmover_writable(int fd)`: see dmover_io.h.
 @_cdecl("dmover_writable")
 public func bsdshim_dmover_writable(_ fd: Int32) -> Int32 {

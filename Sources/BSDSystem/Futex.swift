@@ -22,6 +22,14 @@ public enum Futex {
         cbsdshim_futex_wait_signalled(word, expected) != 0
     }
 
+    /// Sleeps while `*word == expected`; true if any signal handler ran,
+    /// SA_RESTART or not (for a call that has already done part of its
+    /// work and returns the short count then, as BSD's read and write).
+    @inlinable @inline(__always)
+    public static func waitUntilSignal(_ word: UnsafeMutablePointer<Int32>, while expected: Int32) -> Bool {
+        cbsdshim_futex_wait_any_signal(word, expected) != 0
+    }
+
     /// Wakes every thread sleeping on `word`.
     @inlinable @inline(__always)
     public static func wakeAll(_ word: UnsafeMutablePointer<Int32>) {

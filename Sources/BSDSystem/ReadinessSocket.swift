@@ -116,6 +116,14 @@ public struct ReadinessSocket {
         _ = Self.setBuffer(client, on ? openBuffer : shutBuffer)
     }
 
+    /// Gives the client end the abstract socket address `name` (visible to
+    /// getsockname, so a process that inherits the descriptor can tell
+    /// what it is). Only this pair's peer may still send to it.
+    /// - Throws: EADDRINUSE (taken), ENAMETOOLONG, ENOMEM.
+    public func name(_ name: String) throws(Errno) {
+        _ = try valueOrErrno { cbsdshim_bind_abstract(client, name) }
+    }
+
     /// Closes the library's end (the client end is the program's to close).
     public func closePeer() {
         var st = stat()

@@ -13,6 +13,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <limits.h>
+#include <dirent.h>
+#include <stddef.h>
+#include <sys/un.h>
+#include <sys/ioctl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -26,6 +31,7 @@
 
 /* Descriptors we returned for /dev/dmover (one bit each). */
 static uint8_t tracked[TRACKED_MAX / 8];
+static uint8_t inherited_bits[TRACKED_MAX / 8];
 /* Depth of our interposers on this thread: inner calls pass straight through. */
 static __thread int depth;
 
@@ -38,10 +44,95 @@ static void set_tracked(int fd, int on) {
 	uint8_t bit = (uint8_t)(1u << (fd % 8));
 	if (on) __atomic_fetch_or(&tracked[fd / 8], bit, __ATOMIC_RELEASE);
 	else __atomic_fetch_and(&tracked[fd / 8], (uint8_t)~bit, __ATOMIC_RELEASE);
+	if (!on) __atomic_fetch_and(&inherited_bits[fd / 8], (uint8_t)~bit, __ATOMIC_RELEASE);
 }
 
-static int is_dmover_path(const char *path) {
-	return path != NULL && (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0);
+/* The process whose memory the sessions are: a vfork child shares it, and
+ * must not end the parent's session when it replaces or closes a copy. */
+static pid_t owner_pid;
+static void owner_is_child(void) { owner_pid = getpid(); }
+__attribute__((constructor)) static void find_owner(void) {
+	owner_pid = getpid();
+	pthread_atfork(NULL, NULL, owner_is_child);
+}
+
+/* A vfork child (or a clone sharing our memory): it must leave the
+ * parent's tables and sessions alone (a getpid, asked for tracked descriptors only). */
+static int sharing_parent_memory(void) { return owner_pid != 0 && getpid() != owner_pid; }
+
+/* Descriptors inherited across exec that were sessions of the program
+ * before (tracked too): the session stayed in that program's memory, so
+ * read, write and DMIO_SETFUNC give EBADF instead of reaching the socket
+ * (whose queue may hold a copy of that program's responses). */
+static int is_inherited(int fd) {
+	return fd >= 0 && fd < TRACKED_MAX && (__atomic_load_n(&inherited_bits[fd / 8], __ATOMIC_ACQUIRE) >> (fd % 8)) & 1;
+}
+
+static void set_inherited(int fd, int on) {
+	if (fd < 0 || fd >= TRACKED_MAX) return;
+	uint8_t bit = (uint8_t)(1u << (fd % 8));
+	if (on) __atomic_fetch_or(&inherited_bits[fd / 8], bit, __ATOMIC_RELEASE);
+	else __atomic_fetch_and(&inherited_bits[fd / 8], (uint8_t)~bit, __ATOMIC_RELEASE);
+}
+
+/* A tracked descriptor that is a left-behind session: the call fails (EBADF). */
+static int left_behind(int fd) {
+	if (!is_inherited(fd)) return 0;
+	errno = EBADF;
+	return 1;
+}
+
+/* libbsdshim names each session's socket "bsdshim-dmover/..." in the
+ * abstract namespace (DmoverDevice.nameSession): at start-up every such
+ * socket already open was inherited. Needs /proc/self/fd (else none is found). */
+#define SESSION_NAME_PREFIX "bsdshim-dmover/"
+/* DMIO_SETFUNC in both encodings (dev/dmover/dmover_io.h). */
+#define DMIO_SETFUNC_LINUX _IOW('D', 0, char[64])
+#define DMIO_SETFUNC_NETBSD 0x80404400UL
+__attribute__((constructor)) static void find_inherited_sessions(void) {
+	DIR *d = opendir("/proc/self/fd");
+	if (d == NULL) return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+		int fd = atoi(e->d_name);
+		if (fd == dirfd(d) || fd >= TRACKED_MAX) continue;
+		struct sockaddr_un a;
+		socklen_t len = sizeof a;
+		size_t prefix = sizeof SESSION_NAME_PREFIX - 1;
+		if (getsockname(fd, (struct sockaddr *)&a, &len) != 0 || a.sun_family != AF_UNIX ||
+		    len < offsetof(struct sockaddr_un, sun_path) + 1 + prefix || a.sun_path[0] != '\0' ||
+		    memcmp(a.sun_path + 1, SESSION_NAME_PREFIX, prefix) != 0)
+			continue;
+		set_inherited(fd, 1);
+		set_tracked(fd, 1);
+	}
+	closedir(d);
+}
+
+/* True if `path` (relative to `dirfd` as openat takes it) names
+ * /dev/dmover or /dev/dmoverio: the exact spellings at once; otherwise a
+ * last component "dmover" or "dmoverio" whose directory is /dev itself
+ * (the same device and inode), however spelt: "//dev", "/dev/.",
+ * "/dev/../dev", a symbolic link to /dev, a path relative to a working
+ * directory or a directory descriptor that is /dev. Asked of the kernel,
+ * not decided lexically, so a ".." after a symbolic link means what the
+ * kernel makes of it. Two stat calls, only for such last components. */
+static int names_dmover(int dirfd, const char *path) {
+	if (path == NULL) return 0;
+	if (strcmp(path, "/dev/dmover") == 0 || strcmp(path, "/dev/dmoverio") == 0) return 1;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (strcmp(base, "dmover") != 0 && strcmp(base, "dmoverio") != 0) return 0;
+	char dir[PATH_MAX];
+	size_t n = slash ? (size_t)(slash - path) + 1 : 0;   /* with its slash: "/dmover" is in "/" */
+	if (n + 2 > sizeof dir) return 0;
+	if (n == 0) dir[n++] = '.';
+	else memcpy(dir, path, n);
+	dir[n] = '\0';
+	struct stat d, dev;
+	if (fstatat(dirfd, dir, &d, 0) != 0 || stat("/dev", &dev) != 0) return 0;
+	return S_ISDIR(d.st_mode) && d.st_dev == dev.st_dev && d.st_ino == dev.st_ino;
 }
 
 /* --- socket errors kqueue reported (EV_EOF's fflags) ------------------------
@@ -126,6 +217,9 @@ struct bsdshim_fns {
 	ssize_t (*read)(int, void *, size_t);
 	ssize_t (*write)(int, const void *, size_t);
 	int (*close)(int);
+	/* Optional (older libbsdshim lack them): copies join the session. */
+	int (*duplicated)(int, int);
+	void (*forget)(int);
 };
 static struct bsdshim_fns fns;
 static int fns_state; /* 0 unresolved, 1 ready, -1 unavailable */
@@ -178,6 +272,8 @@ static int resolve(void) {
 		if (f.read == NULL) f.read = (ssize_t (*)(int, void *, size_t))dlsym(h, "dmover_read");
 		if (f.write == NULL) f.write = (ssize_t (*)(int, const void *, size_t))dlsym(h, "dmover_write");
 		f.close = (int (*)(int))dlsym(h, "dmover_close");
+		f.duplicated = (int (*)(int, int))dlsym(h, "bsdshim_dmover_duplicated");
+		f.forget = (void (*)(int))dlsym(h, "bsdshim_dmover_forget");
 	}
 	s = (f.open && f.ioctl && f.read && f.write && f.close) ? 1 : -1;
 	if (have) {
@@ -195,7 +291,10 @@ static int dmover_device_open(int flags) {
 		return -1;
 	}
 	int fd = fns.open(flags);
-	if (fd >= 0) set_tracked(fd, 1);
+	if (fd >= 0) {
+		set_inherited(fd, 0);
+		set_tracked(fd, 1);
+	}
 	return fd;
 }
 
@@ -219,7 +318,7 @@ static int mode_needed(int flags) {
 
 static int do_open(const char *name, const char *path, int dirfd, int flags, mode_t mode, int at) {
 	int r;
-	if (depth == 0 && is_dmover_path(path)) {
+	if (depth == 0 && names_dmover(at ? dirfd : AT_FDCWD, path)) {
 		depth++;
 		r = dmover_device_open(flags);
 		depth--;
@@ -277,7 +376,10 @@ EXPORT int ioctl(int fd, unsigned long request, ...) {
 	va_end(ap);
 	int r;
 	depth++;
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && is_inherited(fd) && (request == DMIO_SETFUNC_LINUX || request == DMIO_SETFUNC_NETBSD)) {
+		errno = EBADF;
+		r = -1;
+	} else if (depth == 1 && is_tracked(fd) && !is_inherited(fd) && fns_state == 1) {
 		r = fns.ioctl(fd, request, arg);
 	} else {
 		NEXT(ioctl, ioctl_fn);
@@ -294,7 +396,9 @@ static int send_kept_error(int fd, ssize_t *r);
 EXPORT ssize_t read(int fd, void *buf, size_t n) {
 	ssize_t r;
 	depth++;
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && left_behind(fd)) {
+		r = -1;
+	} else if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = fns.read(fd, buf, n);
 	} else if (depth == 1 && n > 0 && error_kept(fd) && read_kept_error(fd, buf, n, &r)) {
 		/* r: data that came before kqueue's kept socket error, or that error */
@@ -309,7 +413,9 @@ EXPORT ssize_t read(int fd, void *buf, size_t n) {
 EXPORT ssize_t write(int fd, const void *buf, size_t n) {
 	ssize_t r;
 	depth++;
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && left_behind(fd)) {
+		r = -1;
+	} else if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = fns.write(fd, buf, n);
 	} else if (depth == 1 && error_kept(fd) && send_kept_error(fd, &r)) {
 		/* r: -1 with kqueue's kept socket error */
@@ -394,7 +500,9 @@ static ssize_t dmover_writev(int fd, const struct iovec *iov, int cnt) {
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
 	ssize_t r;
 	depth++;
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && left_behind(fd)) {
+		r = -1;
+	} else if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = dmover_readv(fd, iov, cnt);
 	} else if (depth == 1 && error_kept(fd) && readv_kept_error(fd, iov, cnt, &r)) {
 		/* r: data that came before kqueue's kept socket error, or that error */
@@ -409,7 +517,9 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt) {
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
 	ssize_t r;
 	depth++;
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && left_behind(fd)) {
+		r = -1;
+	} else if (depth == 1 && is_tracked(fd) && fns_state == 1) {
 		r = dmover_writev(fd, iov, cnt);
 	} else if (depth == 1 && error_kept(fd) && send_kept_error(fd, &r)) {
 		/* r: -1 with kqueue's kept socket error */
@@ -437,9 +547,13 @@ EXPORT int close(int fd) {
 	/* kqueue hears of every close (BSD semantics for watched descriptors). */
 	if (depth == 1) notify_closing(fd);
 	forget_error(fd);
-	if (depth == 1 && is_tracked(fd) && fns_state == 1) {
+	if (depth == 1 && is_tracked(fd) && !is_inherited(fd) && fns_state == 1 && !sharing_parent_memory()) {
 		set_tracked(fd, 0);
 		r = fns.close(fd);
+	} else if (depth == 1 && is_tracked(fd) && sharing_parent_memory()) {
+		/* A vfork child closes its own descriptor only. */
+		NEXT(close, close_fn);
+		r = next_close(fd);
 	} else {
 		/* A tracked number closed from inside (never ours then) is forgotten too. */
 		set_tracked(fd, 0);
@@ -450,24 +564,65 @@ EXPORT int close(int fd) {
 	return r;
 }
 
+/* Tracked descriptor `fd` goes (replaced by dup2/dup3, closed by close_range):
+ * its session ends if it was the file's last descriptor. */
+static void forget_tracked(int fd) {
+	if (!is_tracked(fd) || sharing_parent_memory()) return;
+	int session = !is_inherited(fd);
+	set_tracked(fd, 0);
+	if (session && fns_state == 1 && fns.forget != NULL) fns.forget(fd);
+}
+
 /* dup2/dup3 close `newfd` first when it is open and differs from a valid `oldfd`. */
 static void replacing(int oldfd, int newfd) {
 	if (oldfd == newfd || fcntl(oldfd, F_GETFD) < 0 || fcntl(newfd, F_GETFD) < 0) return;
 	notify_closing(newfd);
 	forget_error(newfd);
-	/* A /dev/dmover descriptor replaced this way is closed as a bare close(). */
-	set_tracked(newfd, 0);
+	forget_tracked(newfd);
 }
 
+/* `copy` (>= 0: a dup, dup2, dup3 or F_DUPFD of tracked `fd` just made) is
+ * the same open file, so the same session, as on BSD: it is tracked too.
+ * A copy the library cannot take (out of its table) is closed: EMFILE. */
+static int copied(int fd, int copy) {
+	if (copy < 0 || copy == fd || !is_tracked(fd) || sharing_parent_memory()) return copy;
+	if (is_inherited(fd)) {
+		set_tracked(copy, 1);          /* a copy of a left-behind session is one too */
+		set_inherited(copy, 1);
+		return copy;
+	}
+	if (fns_state != 1 || fns.duplicated == NULL) return copy;
+	if (copy < TRACKED_MAX && fns.duplicated(fd, copy) == 0) {
+		set_tracked(copy, 1);
+		return copy;
+	}
+	NEXT(close, close_fn);
+	next_close(copy);
+	errno = EMFILE;
+	return -1;
+}
+
+typedef int (*dup_fn)(int);
 typedef int (*dup2_fn)(int, int);
 typedef int (*dup3_fn)(int, int, int);
+typedef int (*fcntl_fn)(int, int, ...);
 typedef int (*close_range_fn)(unsigned int, unsigned int, int);
+
+EXPORT int dup(int fd) {
+	depth++;
+	NEXT(dup, dup_fn);
+	int r = next_dup(fd);
+	if (depth == 1) r = copied(fd, r);
+	depth--;
+	return r;
+}
 
 EXPORT int dup2(int oldfd, int newfd) {
 	depth++;
 	if (depth == 1) replacing(oldfd, newfd);
 	NEXT(dup2, dup2_fn);
 	int r = next_dup2(oldfd, newfd);
+	if (depth == 1) r = copied(oldfd, r);
 	depth--;
 	return r;
 }
@@ -477,8 +632,38 @@ EXPORT int dup3(int oldfd, int newfd, int flags) {
 	if (depth == 1) replacing(oldfd, newfd);
 	NEXT(dup3, dup3_fn);
 	int r = next_dup3(oldfd, newfd, flags);
+	if (depth == 1) r = copied(oldfd, r);
 	depth--;
 	return r;
+}
+
+/* fcntl and fcntl64: F_DUPFD and F_DUPFD_CLOEXEC of a session are copies
+ * of it; every other command passes straight through. */
+static int do_fcntl(fcntl_fn next, int fd, int cmd, void *arg) {
+	depth++;
+	int r = next ? next(fd, cmd, arg) : (errno = ENOSYS, -1);
+	if (depth == 1 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) r = copied(fd, r);
+	depth--;
+	return r;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...) {
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	NEXT(fcntl, fcntl_fn);
+	return do_fcntl(next_fcntl, fd, cmd, arg);
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...) {
+	va_list ap;
+	va_start(ap, cmd);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	NEXT(fcntl64, fcntl_fn);
+	if (next_fcntl64 == NULL) next_fcntl64 = (fcntl_fn)dlsym(RTLD_NEXT, "fcntl");
+	return do_fcntl(next_fcntl64, fd, cmd, arg);
 }
 
 /* Every open descriptor in [first, last] is about to close: open ones below
@@ -490,7 +675,7 @@ static void closing_range(unsigned int first, unsigned int last) {
 		if (fcntl((int)fd, F_GETFD) < 0) continue;
 		notify_closing((int)fd);
 		forget_error((int)fd);
-		set_tracked((int)fd, 0);
+		forget_tracked((int)fd);
 	}
 }
 

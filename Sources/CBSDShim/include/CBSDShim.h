@@ -168,10 +168,26 @@ int cbsdshim_proc_connector_open(void);
 /** Reads up to max pending fork/exec events; returns how many (0: none). */
 int cbsdshim_proc_connector_read(int fd, struct cbsdshim_proc_event *out, int max);
 
+/** Binds AF_UNIX socket fd to the abstract address `name` (a NUL, then
+ *  name's bytes): 0, or -1 with errno (EADDRINUSE when taken). */
+#include <sys/un.h>
+#include <stddef.h>
+static inline int cbsdshim_bind_abstract(int fd, const char *name) {
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a.sun_path + 1, name, n);
+    return bind(fd, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+}
+
 /** Request values Swift cannot import as macros with casts. */
 static const unsigned long cbsdshim_FIONREAD = FIONREAD;
 static const unsigned long cbsdshim_FIONBIO = FIONBIO;
 static const unsigned long cbsdshim_FIOASYNC = FIOASYNC;
+static const unsigned long cbsdshim_FIOCLEX = FIOCLEX;
+static const unsigned long cbsdshim_FIONCLEX = FIONCLEX;
 /** _IOW(type, nr, size) as this kernel encodes it (Swift cannot import the macro). */
 static inline unsigned long cbsdshim_ioc_write(unsigned int type, unsigned int nr, unsigned long size) {
     return _IOC(_IOC_WRITE, type, nr, size);
@@ -319,6 +335,14 @@ static inline void cbsdshim_futex_wait(int *p, int expected) {
  *  returns 1 if a signal handler without SA_RESTART interrupted it, else 0. */
 static inline int cbsdshim_futex_wait_signalled(int *p, int expected) {
     return syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, (void *)0, (void *)0, 0) != 0 && errno == EINTR;
+}
+/** Sleeps while *p == expected, woken by any signal whose handler runs,
+ *  SA_RESTART or not (a wait with a timeout is not restarted after a
+ *  handler: the kernel's restart block gives EINTR). Returns 1 if a handler
+ *  ran, else 0 (woken, spurious, or the day-long timeout passed). */
+static inline int cbsdshim_futex_wait_any_signal(int *p, int expected) {
+    struct timespec day = {86400, 0};
+    return syscall(SYS_futex, p, FUTEX_WAIT_PRIVATE, expected, &day, (void *)0, 0) != 0 && errno == EINTR;
 }
 /** Wake every thread sleeping on p. */
 static inline void cbsdshim_futex_wake_all(int *p) {

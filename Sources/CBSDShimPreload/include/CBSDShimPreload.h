@@ -5,9 +5,11 @@
  * unmodified program NetBSD's /dev/dmover.
  *
  * It interposes open, open64, openat, openat64, __open_2, __open64_2,
- * __openat_2, ioctl, read, write, readv, writev, close, dup2, dup3 and
- * close_range. open of "/dev/dmover" or
- * "/dev/dmoverio" returns dmover_open(flags) of libbsdshim.so (loaded on
+ * __openat_2, ioctl, read, write, readv, writev, close, dup, dup2, dup3,
+ * fcntl, fcntl64 and close_range. open of "/dev/dmover" or
+ * "/dev/dmoverio" (however spelt: any path whose last component is one of
+ * those names in a directory that is /dev, by stat identity) returns
+ * dmover_open(flags) of libbsdshim.so (loaded on
  * first use from the preload library's own directory, then the default
  * search path; ENXIO if it cannot be loaded); on that descriptor ioctl,
  * read, write and close go to dmover_ioctl, dmover_read, dmover_write and
@@ -17,13 +19,17 @@
  * descriptor as NetBSD's dmio_poll does. Every other path and descriptor,
  * and every call made while one of these functions is already running on
  * the thread (the loader, the Swift runtime), goes to the next definition
- * unchanged. Descriptors made with dup(), dup2() or fcntl(F_DUPFD) are bare
- * descriptors (see dmover_io.h). When libbsdshim is loaded, close() first
+ * unchanged. Copies made with dup(), dup2(), dup3() or fcntl(F_DUPFD,
+ * F_DUPFD_CLOEXEC) are the same session (bsdshim_dmover_duplicated), and a
+ * session ends at the close of its last copy. Sessions inherited across
+ * exec (found at start-up by their socket's name) give EBADF for read,
+ * write and DMIO_SETFUNC. When libbsdshim is loaded, close() first
  * calls bsdshim_fd_closing(fd) (sys/event.h), so kqueue sees every close;
  * dup2()/dup3() call it for the descriptor they replace, close_range() for
  * every open descriptor below 65536 in its range (not with
  * CLOSE_RANGE_CLOEXEC). A /dev/dmover descriptor replaced by dup2/dup3 or
- * closed by close_range is closed as a bare descriptor.
+ * closed by close_range is forgotten as a copy of its session
+ * (bsdshim_dmover_forget; not in a vfork child, whose memory is the parent's).
  *
  * For kqueue it also interposes sigaction, signal, bsd_signal, sysv_signal,
  * __sysv_signal, siginterrupt and sigignore: once libbsdshim watches a

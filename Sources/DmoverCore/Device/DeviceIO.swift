@@ -5,6 +5,7 @@ import BSDSystem
 import CBSDShim
 import CBSDShimABI
 import Glibc
+import Synchronization
 
 /// /dev/dmover on Linux. The corresponding C functions are `dmover_open`,
 /// `dmover_ioctl`, `dmover_read`, `dmover_write`, `dmover_writable` and `dmover_close`.
@@ -23,6 +24,7 @@ public enum DmoverDevice {
             socket.closePeer()
             throw error
         }
+        nameSession(socket)
         let device = DmioState.make(socket, inode: identity.inode)
         guard DeviceTable.insert(device) else {
             FileDescriptorOps.close(socket.client)
@@ -32,7 +34,29 @@ public enum DmoverDevice {
         return socket.client
     }
 
-    /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO, FIOASYNC.
+    /// Sessions named so far (makes each name unique in the process).
+    private static let named = Atomic<Int>(0)
+
+    /// Names the socket "bsdshim-dmover/<pid>/<n>" (abstract): the preload
+    /// library of a program that inherits it across exec knows it by that
+    /// prefix for a session left behind (CBSDShimPreload's
+    /// find_inherited_sessions). A name can be taken only by an earlier
+    /// process with the same pid whose socket lives on: the next number is
+    /// tried. Unnamed if none can be had (it then is a plain socket to such
+    /// a program).
+    private static func nameSession(_ socket: ReadinessSocket) {
+        for _ in 0..<4 {
+            let n = named.add(1, ordering: .relaxed).newValue
+            do throws(Errno) { try socket.name("bsdshim-dmover/\(DmoverFork.pid)/\(n)") } catch {
+                if error.rawValue == EADDRINUSE { continue }
+                return
+            }
+            return
+        }
+    }
+
+    /// The descriptor's ioctl: DMIO_SETFUNC (both encodings), FIONBIO,
+    /// FIOASYNC, and the generic FIOCLEX and FIONCLEX.
     /// - Throws: EBADF, EFAULT, EBUSY, ESRCH, ENXIO, ENOMEM, ENOTTY.
     public static func ioctl(_ fd: Int32, _ cmd: UInt, _ arg: UnsafeMutableRawPointer?) throws(Errno) {
         let found: Void? = try DeviceTable.with(fd) { (d) throws(Errno) in
@@ -52,6 +76,10 @@ public enum DmoverDevice {
                 guard UserMemory.copyIn(&on, from: arg, count: MemoryLayout<Int32>.size) else { throw .badAddress }
                 if cmd == DeviceProtocol.fioasync { return }        // accepted; does nothing (as NetBSD)
                 try FileDescriptorOps.setNonBlocking(fd, on != 0)
+            case DeviceProtocol.fioclex, DeviceProtocol.fionclex:
+                // The generic ioctls every file takes (NetBSD's sys_ioctl,
+                // Linux's do_vfs_ioctl): close-on-exec of this descriptor only.
+                try FileDescriptorOps.fcntl(fd, F_SETFD, cmd == DeviceProtocol.fioclex ? FD_CLOEXEC : 0)
             default:
                 throw .notTTY
             }
@@ -76,7 +104,8 @@ public enum DmoverDevice {
 
     private static func write(_ d: DmioState, _ fd: Int32, _ buf: UnsafeRawPointer?, _ count: Int) throws(Errno) -> Int {
         let size = DeviceProtocol.requestSize
-        if count % size != 0 { throw .invalidArgument }
+        // A count above SSIZE_MAX arrives negative: EINVAL, as NetBSD's sys_write.
+        if count < 0 || count % size != 0 { throw .invalidArgument }
         if d.session == nil { throw .noDevice }
         if count == 0 { return 0 }
         guard let buf else { throw .badAddress }
@@ -85,7 +114,7 @@ public enum DmoverDevice {
         var done: Int32 = 0
         while done < records {
             d.writeLock.lock()
-            guard d.serves(fd, since: start) else {
+            guard d.serves(since: start) else {
                 d.writeLock.unlock()
                 return try partial(Int(done) * size, or: .badFileDescriptor)
             }
@@ -94,12 +123,15 @@ public enum DmoverDevice {
             if room <= 0 {
                 d.writeLock.unlock()
                 if FileDescriptorOps.isNonBlocking(fd) { return try partial(Int(done) * size, or: .wouldBlock) }
-                // NetBSD sleeps interruptibly: a signal whose handler lacks
-                // SA_RESTART ends the write (EINTR, or the records so far).
+                // NetBSD sleeps interruptibly (ERESTART): with nothing
+                // written, a handler without SA_RESTART ends the write with
+                // EINTR and one with it restarts it; with records written,
+                // any handler ends it with their count (dofilewrite).
                 d.waitingWriters.add(1, ordering: .sequentiallyConsistent)
                 var signalled = false
-                if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(fd, since: start) {
-                    signalled = Futex.waitInterruptible(d.readCount, while: seen)
+                if d.inFlight >= DeviceProtocol.maxInFlight && d.serves(since: start) {
+                    signalled = done > 0 ? Futex.waitUntilSignal(d.readCount, while: seen)
+                                         : Futex.waitInterruptible(d.readCount, while: seen)
                 }
                 d.waitingWriters.subtract(1, ordering: .sequentiallyConsistent)
                 if signalled { return try partial(Int(done) * size, or: .interrupted) }
@@ -160,7 +192,8 @@ public enum DmoverDevice {
     private static func read(_ d: DmioState, _ fd: Int32, _ buf: UnsafeMutableRawPointer?, _ count: Int,
                              carried: Bool) throws(Errno) -> Int {
         let size = DeviceProtocol.responseSize
-        if count % size != 0 { throw .invalidArgument }
+        // A count above SSIZE_MAX arrives negative: EINVAL, as NetBSD's sys_read (not 0, end of file).
+        if count < 0 || count % size != 0 { throw .invalidArgument }
         if d.session == nil { throw .noDevice }
         if count == 0 { return 0 }
         guard let buf else { throw .badAddress }
@@ -170,7 +203,7 @@ public enum DmoverDevice {
         var got = 0
         while got < want {
             d.readLock.lock()
-            guard d.serves(fd, since: start) else {
+            guard d.serves(since: start) else {
                 d.readLock.unlock()
                 return try partial(got * size, or: .badFileDescriptor)
             }
@@ -212,8 +245,10 @@ public enum DmoverDevice {
             let seen = cbsdshim_atomic_load_int(d.completed)
             d.waitingReaders.add(1, ordering: .sequentiallyConsistent)
             var signalled = false
-            if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(fd, since: start) {
-                signalled = Futex.waitInterruptible(d.completed, while: seen)
+            if seen == cbsdshim_atomic_load_int(d.readCount) && d.serves(since: start) {
+                // As the write's wait: with responses read, any handler ends the read with them.
+                signalled = got > 0 ? Futex.waitUntilSignal(d.completed, while: seen)
+                                    : Futex.waitInterruptible(d.completed, while: seen)
             }
             d.waitingReaders.subtract(1, ordering: .sequentiallyConsistent)
             if signalled { return try partial(got * size, or: .interrupted) }
@@ -249,6 +284,21 @@ public enum DmoverDevice {
         DeviceTable.with(fd) { d in Int(d.inFlight) * DeviceProtocol.responseSize } ?? -1
     }
 
+    /// For the preload library's dup, dup2, dup3 and fcntl(F_DUPFD...):
+    /// `copy` now names the same open file as `fd` (same session).
+    /// - Throws: EBADF (fd is not a session), EMFILE (copy out of range).
+    public static func duplicated(_ fd: Int32, as copy: Int32) throws(Errno) {
+        guard let ok = DeviceTable.withTracked(fd, { d in DeviceTable.attach(copy, to: d) }) else { throw .badFileDescriptor }
+        if !ok { throw .tooManyOpenFiles }
+    }
+
+    /// For the preload library: descriptor fd was closed or replaced behind
+    /// a call it sees (dup2 onto it, close_range): forgotten, and the
+    /// session ends if it was the file's last.
+    public static func forget(_ fd: Int32) {
+        DeviceTable.detach(fd)
+    }
+
     /// True if fewer than DMIO_NREQS_MAX requests are in flight.
     /// - Throws: EBADF.
     public static func writable(_ fd: Int32) throws(Errno) -> Bool {
@@ -256,14 +306,15 @@ public enum DmoverDevice {
         return w
     }
 
-    /// Closes the descriptor and ends its session (also for copies made with
-    /// dup): a batch being run finishes first; the caller's buffers are never
-    /// touched once this returns. In a fork child only the child's copy of the
+    /// Closes the descriptor; the session ends with the file's last known
+    /// descriptor (copies made with dup, dup2, F_DUPFD... share it): a batch
+    /// being run finishes first; the caller's buffers are never touched once
+    /// the session has ended. In a fork child only the child's copy of the
     /// descriptor is closed.
     /// - Throws: EBADF.
     public static func close(_ fd: Int32) throws(Errno) {
-        guard DeviceTable.with(fd, { _ in true }) != nil, let d = DeviceTable.remove(fd) else { throw .badFileDescriptor }
-        d.retire()
+        guard DeviceTable.with(fd, { _ in true }) != nil else { throw .badFileDescriptor }
+        DeviceTable.detach(fd)
         // The program's descriptor (not FileDescriptorOps.close, which is for
         // the library's own): an interposed close() may need to see it.
         try FileDescriptorOps.closeThroughLibc(fd)

@@ -20,6 +20,8 @@ enum DeviceProtocol {
     static let setFuncNetBSD = UInt(DMIO_SETFUNC_NETBSD)
     static let fionbio = cbsdshim_FIONBIO
     static let fioasync = cbsdshim_FIOASYNC
+    static let fioclex = cbsdshim_FIOCLEX
+    static let fionclex = cbsdshim_FIONCLEX
 }
 
 /// A descriptor's state (NetBSD's struct dmio_state). Requests are copied in and run by the writing
@@ -39,12 +41,14 @@ public final class DmioState: @unchecked Sendable {
     private(set) var opener: pid_t
     /// False once closed (entry points then see EBADF).
     let open = Atomic<Bool>(false)
-    /// Which descriptor the object serves: its number, and a count bumped
-    /// each time the object is reused. A call compares both with what it
-    /// started on (serves), so a call woken by its descriptor's close, or
-    /// racing with it, never serves the next session the object is given.
-    private let number = Atomic<Int32>(-1)
+    /// A count bumped each time the object is reused. A call compares it
+    /// with what it started on (serves), so a call woken by the session's
+    /// end, or racing with it, never serves the next session the object is given.
     private let incarnation = Atomic<Int>(0)
+    /// Descriptors in DeviceTable that name this open file (the one that
+    /// opened it and its copies: dup, dup2, F_DUPFD...); the session ends
+    /// when the last goes, as a file does. Changed under DeviceTable's lock.
+    var references = 0
     /// The session (as its address) once DMIO_SETFUNC succeeded; 0 before.
     let sessionAddress = Atomic<Int>(0)
     /// Guards DMIO_SETFUNC, submission (writers run one batch at a time, in
@@ -101,7 +105,6 @@ public final class DmioState: @unchecked Sendable {
         spareLock.unlock()
         guard let d else {
             let n = DmioState(socket, inode: inode)
-            n.number.store(socket.client, ordering: .relaxed)
             n.open.store(true, ordering: .releasing)
             n.shown.store(2, ordering: .sequentiallyConsistent)
             return n
@@ -113,7 +116,6 @@ public final class DmioState: @unchecked Sendable {
         d.readCount.pointee = 0
         d.tokenCarries.store(false, ordering: .relaxed)
         d.shown.store(2, ordering: .sequentiallyConsistent)
-        d.number.store(socket.client, ordering: .relaxed)
         d.incarnation.add(1, ordering: .relaxed)
         d.open.store(true, ordering: .releasing)
         return d
@@ -164,12 +166,14 @@ public final class DmioState: @unchecked Sendable {
     /// The incarnation a call on this object starts on (see serves).
     @inline(__always) var current: Int { incarnation.load(ordering: .acquiring) }
 
-    /// True if the object is open and still serves descriptor `fd` as it
-    /// did when a call took `current` (under writeLock or readLock: a close
-    /// then waits for the call).
-    @inline(__always) func serves(_ fd: Int32, since start: Int) -> Bool {
+    /// True if the object is open and still the session it was when a call
+    /// took `current` (under writeLock or readLock: the session's end then
+    /// waits for the call). Any of the file's descriptors may serve it: a
+    /// call on a copy that was closed meanwhile goes on while another copy
+    /// keeps the file open, as a system call on a file whose descriptor
+    /// another thread closes.
+    @inline(__always) func serves(since start: Int) -> Bool {
         open.load(ordering: .acquiring) && incarnation.load(ordering: .relaxed) == start
-            && number.load(ordering: .relaxed) == fd
     }
 
     /// The session, once set (acquire: `request` and `ninputs` are visible).

@@ -36,8 +36,16 @@
  * program calls dmover_write()/dmover_read() (or dmover_ioctl, dmover_close),
  * or runs under LD_PRELOAD=libbsdshim-preload.so, where plain calls work.
  * A plain read() there is not the interface either: it returns 0 and no
- * response. The same holds for copies made with dup() and in processes that
- * received the descriptor over a socket.
+ * response. The same holds for plain calls on copies made with dup() and in
+ * processes that received the descriptor over a socket.
+ *
+ * Copies (dup, dup2, dup3, fcntl F_DUPFD/F_DUPFD_CLOEXEC) are the same open
+ * file, as on NetBSD: one session, each response read once, the session
+ * ending at the last close. Under the preload library every such copy is
+ * known; a linked program's copy joins at its first dmover_* call
+ * (recognised by fstat identity), and the session ends when the last copy
+ * the library knows of is closed. A descriptor inherited across exec names
+ * no session in the new program: EBADF (see dmoverio(4)).
  *
  * Everywhere: a request with a bad shape or address is answered with
  * EINVAL/EFAULT for its req_id (the process never faults); a request written
@@ -103,7 +111,9 @@ int	dmover_open(int flags);
 /**
  * dmover_ioctl: the descriptor's ioctl (non-variadic).
  * DMIO_SETFUNC (either encoding) sets the function once; FIONBIO sets or
- * clears O_NONBLOCK; FIOASYNC is accepted and does nothing (as on NetBSD).
+ * clears O_NONBLOCK; FIOASYNC is accepted and does nothing (as on NetBSD);
+ * FIOCLEX and FIONCLEX set and clear the descriptor's close-on-exec, as for
+ * every file.
  * @return 0, or -1 with errno EBADF (not a dmover descriptor), EFAULT (bad
  *         arg), EBUSY (function already set), ESRCH (unknown function),
  *         ENXIO (no backend registered), ENOMEM, ENOTTY (other cmd).
@@ -113,12 +123,15 @@ int	dmover_ioctl(int fd, unsigned long cmd, void *arg);
 /**
  * dmover_write: write dmio_usrreq records with NetBSD's semantics; each is
  * copied in and run before the call returns (its response is then ready).
- * A blocking write waiting for room at the in-flight limit is interrupted,
- * as on NetBSD, by a signal whose handler lacks SA_RESTART (with one, it
- * goes on waiting).
+ * A blocking write waiting for room at the in-flight limit ends, as on
+ * NetBSD (ERESTART from its sleep, turned into a short count by
+ * dofilewrite), when a signal handler runs: having written some records it
+ * returns their count whatever the handler's SA_RESTART; having written
+ * none it fails with EINTR without SA_RESTART and goes on waiting with it.
  * @return bytes written (whole records; short when the in-flight limit was
  *         reached and the descriptor is non-blocking or a signal interrupted
- *         the wait), or -1 with errno EBADF, EINVAL (not whole records), ENXIO
+ *         the wait), or -1 with errno EBADF, EINVAL (not whole records, or
+ *         nbytes above SSIZE_MAX), ENXIO
  *         (no DMIO_SETFUNC yet), EFAULT (buf unreadable), EWOULDBLOCK
  *         (non-blocking and 64 in flight), EINTR (interrupted before any
  *         record was written).
@@ -127,11 +140,12 @@ ssize_t	dmover_write(int fd, const void *buf, size_t nbytes);
 
 /**
  * dmover_read: read dmio_usrresp records with NetBSD's semantics (a blocking
- * read waits until the whole count is filled; a signal whose handler lacks
- * SA_RESTART ends the wait with the whole records read so far, or EINTR if
- * none; with SA_RESTART the wait goes on).
+ * read waits until the whole count is filled). A signal handler that runs
+ * during the wait ends it as for dmover_write: with the whole records read
+ * so far if there are some (SA_RESTART or not), else with EINTR without
+ * SA_RESTART; with SA_RESTART and nothing read the wait goes on.
  * @return bytes read (whole records), or -1 with errno EBADF, EINVAL (not
- *         whole records), ENXIO (no DMIO_SETFUNC yet), EFAULT (buf not
+ *         whole records, or nbytes above SSIZE_MAX), ENXIO (no DMIO_SETFUNC yet), EFAULT (buf not
  *         writable), EWOULDBLOCK (non-blocking and none ready), EINTR.
  */
 ssize_t	dmover_read(int fd, void *buf, size_t nbytes);
@@ -144,10 +158,11 @@ ssize_t	dmover_read(int fd, void *buf, size_t nbytes);
 int	dmover_writable(int fd);
 
 /**
- * dmover_close: close the descriptor and end its session (copies made with
- * dup() included). A batch being run in another thread finishes first; when
- * this returns the session and the library's socket end are released and
- * the caller's memory is no longer touched. In a fork child it closes the
+ * dmover_close: close the descriptor; closing the session's last known
+ * descriptor (see copies above) ends the session: a batch being run in
+ * another thread finishes first; when this returns the session and the
+ * library's socket end are released and the caller's memory is no longer
+ * touched. In a fork child it closes the
  * child's descriptor only. (A plain close() works too: the requests written
  * have already run, and the library's end is released when the number is
  * next used by dmover_open() or any dmover_* call.)

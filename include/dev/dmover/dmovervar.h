@@ -14,7 +14,9 @@
  *    session is released when its last request completes.
  *  - Callbacks run on a library-owned completion thread (NetBSD: a softint),
  *    never on the submitter's stack, one at a time, in completion order.
- *  - DMOVER_FUNC_COPY_CRC32C and DMOVER_FUNC_COMPARE are additions.
+ *  - DMOVER_FUNC_COPY_CRC32C and DMOVER_FUNC_COMPARE are additions, and so
+ *    are DMOVER_FUNC_XOR9..XOR16 as working functions: NetBSD declares the
+ *    names but no backend of its implements them (ESRCH there).
  * Libraries functions are thread-safe.
  */
 #ifndef BSDSHIM_DEV_DMOVER_DMOVERVAR_H
