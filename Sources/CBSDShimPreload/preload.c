@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -692,10 +693,9 @@ EXPORT int close_range(unsigned int first, unsigned int last, int flags) {
 /* closefrom(3): glibc makes it of its own close_range, past the interposer
  * above. A /dev/dmover number it closed and left tracked would take a
  * regular file's write() that reuses the number as dmover records (read and
- * write trust this table: see resolve). Closes made inside libc or by raw
- * system calls (syscall(SYS_close), fclose of an fdopen'ed session) stay
- * unseen: the program must close a session with close(), dup2, dup3,
- * close_range or closefrom. */
+ * write trust this table: see resolve). Closes made by raw system calls
+ * (syscall(SYS_close)) stay unseen: the program must close a session with
+ * close(), dup2, dup3, close_range, closefrom, fclose or closedir. */
 typedef void (*closefrom_fn)(int);
 
 EXPORT void closefrom(int lowfd) {
@@ -708,6 +708,41 @@ EXPORT void closefrom(int lowfd) {
 		if (next_close_range) next_close_range(lowfd < 0 ? 0u : (unsigned int)lowfd, ~0u, 0);
 	}
 	depth--;
+}
+
+/* fclose(3) and closedir(3): glibc closes the stream's or directory's
+ * descriptor with its own internal close, past the interposer above, so
+ * kqueue hears of it (and a session's copy is let go) here, just before. */
+typedef int (*fclose_fn)(FILE *);
+typedef int (*closedir_fn)(DIR *);
+
+static void closing_inside_libc(int fd) {
+	if (fd < 0) return;
+	notify_closing(fd);
+	forget_error(fd);
+	forget_tracked(fd);
+}
+
+EXPORT int fclose(FILE *stream) {
+	depth++;
+	if (depth == 1 && stream != NULL) closing_inside_libc(fileno(stream));
+	NEXT(fclose, fclose_fn);
+	int r = next_fclose ? next_fclose(stream) : (errno = ENOSYS, EOF);
+	depth--;
+	return r;
+}
+
+EXPORT int closedir(DIR *dir) {
+	depth++;
+	/* The prototype says non-null, but glibc answers a null with EINVAL: the
+	 * check is kept out of the optimiser's sight. */
+	DIR *d = dir;
+	__asm__("" : "+r"(d));
+	if (depth == 1 && d != NULL) closing_inside_libc(dirfd(d));
+	NEXT(closedir, closedir_fn);
+	int r = next_closedir ? next_closedir(dir) : (errno = ENOSYS, -1);
+	depth--;
+	return r;
 }
 
 /* poll, ppoll, select, pselect and epoll are not interposed: the kernel

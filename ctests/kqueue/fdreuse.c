@@ -9,6 +9,10 @@
 #include "kq_test.h"
 
 #include <sys/socket.h>
+#include <dirent.h>
+#include <stdio.h>
+
+#include "kq_preload.h"
 
 static int old_tag, new_tag;
 
@@ -176,6 +180,31 @@ static void test_close_hook_drops_knotes_even_with_a_dup_open(void) {
     close(q); close(keep); close(p[1]); close(kq);
 }
 
+/* Under the preload library, fclose() and closedir() are closes kqueue
+ * hears of, though glibc closes their descriptors past close(): with a dup
+ * keeping the file open, the knotes still go (BSD's knote_fdclose). */
+static void test_fclose_and_closedir_drop_knotes_under_preload(void) {
+    if (!kq_under_preload()) return; /* linked: only close() hooks are seen */
+    int kq = kqueue(), p[2];
+    CHECK(pipe(p) == 0);
+    FILE *f = fdopen(p[0], "r");
+    CHECK(f != NULL);
+    CHECK_EQ(kq_change(kq, fileno(f), EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    int keep = dup(p[0]);
+    CHECK(keep >= 0);
+    CHECK_EQ(fclose(f), 0);
+    CHECK_EQ(write(p[1], "x", 1), 1);
+    struct kevent ev;
+    CHECK_EQ(kq_wait(kq, &ev, 1, 100), 0);
+    DIR *d = opendir("/");
+    CHECK(d != NULL);
+    int dfd = dirfd(d);
+    CHECK_EQ(kq_change(kq, dfd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_ATTRIB, 0, NULL), 0);
+    CHECK_EQ(closedir(d), 0);
+    CHECK_ERRNO(kq_change(kq, dfd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), EBADF);
+    close(keep); close(p[1]); close(kq);
+}
+
 static atomic_int hook_waiter_done;
 static int hook_waiter_err;
 static void *hook_waiter(void *p) {
@@ -241,6 +270,7 @@ static void test_reused_number_changes_kind_of_file(void) {
 
 int main(void) {
     RUN(test_close_hook_drops_knotes_even_with_a_dup_open);
+    RUN(test_fclose_and_closedir_drop_knotes_under_preload);
     RUN(test_close_hook_on_a_kqueue_wakes_waiters_at_once);
     RUN(test_closed_fd_reused_by_pipe_gives_no_stale_event);
     RUN(test_closed_fd_with_pending_data_reused);
