@@ -36,6 +36,14 @@ extension FileDescriptorOps {
         try fcntl(fd, F_GETFL) & O_ACCMODE
     }
 
+    /// What poll(2) reports for `fd` right now (POLL* bits; POLLERR and
+    /// POLLHUP whatever is asked), without waiting.
+    public static func pollNow(_ fd: Int32, _ events: Int16) throws(Errno) -> Int16 {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        _ = try valueOrErrno { poll(&p, 1, 0) }
+        return p.revents
+    }
+
     /// lseek(fd, 0, SEEK_CUR): the file offset.
     @inlinable public static func offset(_ fd: Int32) throws(Errno) -> Int {
         Int(try valueOrErrno { lseek(fd, 0, SEEK_CUR) })

@@ -16,6 +16,8 @@ public struct Inotify: Sendable {
     public static let ignored = UInt32(IN_IGNORED)
     public static let moveSelf = UInt32(IN_MOVE_SELF)
     public static let deleteSelf = UInt32(IN_DELETE_SELF)
+    /// The file was opened (a FIFO's new reader or writer).
+    public static let opened = UInt32(IN_OPEN)
     /// A directory's entries changed.
     public static let entries = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)
 

@@ -70,12 +70,18 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         var flags: UInt16 = 0
         if ev & (Epoll.hangup | Epoll.error) != 0 {
             switch hangupMeaning(kn, fd, ev, in: kq) {
-            case .endOfFile: kn.hookID |= Self.eofSeen
+            case .endOfFile:
+                if kn.hookID & Self.eofSeen == 0 && kn.fd.kind == .pipe { watchForReaders(kn, fd, in: kq) }
+                kn.hookID |= Self.eofSeen
             case .temporaryError: kn.hookID &= ~Self.eofSeen
             case .otherDirection: return nil
             }
         } else if kn.hookID & Self.eofSeen != 0 && ev != 0 {
             kn.hookID &= ~Self.eofSeen  // a reader is back
+        } else if ev == 0 && kn.hookID & Self.eofSeen != 0 && kn.fd.kind == .pipe {
+            // A look queued by the FIFO's inotify IN_OPEN: a reader back?
+            guard readersAreBack(fd) else { return nil }
+            kn.hookID &= ~Self.eofSeen
         }
         if kn.hookID & Self.eofSeen != 0 { flags |= UInt16(EV_EOF) }
         if flags == 0 {
@@ -92,6 +98,21 @@ final class WriteFilter: DescriptorFilter, @unchecked Sendable {
         }
         let error = flags == 0 ? 0 : pendingSocketError(fd, mayRead: ev & Epoll.error != 0)
         return kn.event(flags: flags, fflags: error, data: data)
+    }
+
+    /// Linux wakes a FIFO's writers' epoll registrations when its readers go,
+    /// not when one opens it again, which BSD reports (FreeBSD's fifo test
+    /// connecting_reader): after an EOF on a FIFO, the opens of the file
+    /// (inotify IN_OPEN) queue the knote for a look.
+    private func watchForReaders(_ kn: Knote, _ fd: Int32, in kq: EpollKqueue) {
+        guard kn.watch.descriptor < 0, let st = try? FileDescriptorOps.status(fd), st.isFIFO else { return }
+        try? kq.source(VnodeSource.self).watch(kn, descriptor: fd, mask: Inotify.opened, in: kq)
+    }
+
+    /// True if the pipe or FIFO has readers again (poll reports no POLLERR).
+    private func readersAreBack(_ fd: Int32) -> Bool {
+        guard let revents = try? FileDescriptorOps.pollNow(fd, Int16(POLLOUT)) else { return false }
+        return revents & Int16(POLLERR) == 0
     }
 
     /// Capacity is learned once (kn.lastData); the fill level is read per event.
