@@ -3,6 +3,7 @@
 
 import BSDSystem
 import CBSDShimABI
+import Glibc
 
 /// What a filter implements. Every method is called with the kqueue's lock held.
 ///
@@ -66,6 +67,22 @@ enum FilterOutcome {
     /// detach, touch: the knote's descriptor number names another file now
     /// (EV_DELETE reports ENOENT; a touch registers the change afresh).
     case descriptorReplaced
+}
+
+extension FilterOutcome {
+    /// What a detach that asked the kernel nothing about descriptor `fd`
+    /// (a regular file's knote, an inotify watch) tells EV_DELETE: closed
+    /// behind our back (linked, close() goes unseen; BSD answers EBADF,
+    /// having checked the descriptor first) or not. One fcntl, on EV_DELETE
+    /// of such knotes only.
+    static func checking(_ fd: Int32) -> FilterOutcome {
+        do throws(Errno) {
+            _ = try FileDescriptorOps.fcntl(fd, F_GETFD)
+            return .done
+        } catch {
+            return error == .badFileDescriptor ? .descriptorClosed : .done
+        }
+    }
 }
 
 extension Filter {

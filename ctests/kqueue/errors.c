@@ -307,6 +307,31 @@ static void test_changes_on_closed_descriptor_ebadf(void) {
     close(kq);
 }
 
+/* EV_DELETE of a knote whose descriptor was closed is EBADF (BSD checks the
+ * descriptor first), for the knotes no epoll registration stands behind
+ * too: EVFILT_VNODE, and EVFILT_READ on a regular file. */
+static void test_delete_after_close_of_a_file_ebadf(void) {
+    char path[] = "/tmp/bsdshim-errors-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    int kq = kqueue();
+    CHECK_EQ(kq_change(kq, (uintptr_t)fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE, 0, NULL), 0);
+    close(fd);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), EBADF);
+    fd = open(path, O_RDONLY);
+    CHECK(fd >= 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)fd, EVFILT_READ, EV_ADD, 0, 0, NULL), 0);
+    close(fd);
+    CHECK_ERRNO(kq_change(kq, (uintptr_t)fd, EVFILT_READ, EV_DELETE, 0, 0, NULL), EBADF);
+    /* Open, it deletes as ever. */
+    fd = open(path, O_RDONLY);
+    CHECK_EQ(kq_change(kq, (uintptr_t)fd, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0, NULL), 0);
+    CHECK_EQ(kq_change(kq, (uintptr_t)fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL), 0);
+    close(fd);
+    unlink(path);
+    close(kq);
+}
+
 /* A kqueue cannot watch itself (FreeBSD kqueue_register: EINVAL), and no
  * kqueue is ever writable (FreeBSD EINVAL, DragonFly EOPNOTSUPP). */
 static void test_kqueue_watching_itself_or_written_einval(void) {
@@ -356,6 +381,7 @@ int main(void) {
     RUN(test_timer_negative_data_einval);
     RUN(test_failed_change_leaves_existing_knote_intact);
     RUN(test_changes_on_closed_descriptor_ebadf);
+    RUN(test_delete_after_close_of_a_file_ebadf);
     RUN(test_kqueue_watching_itself_or_written_einval);
     RUN(test_add_and_delete_in_one_change);
     return harness_finish();

@@ -98,7 +98,7 @@ class DescriptorFilter: Filter, @unchecked Sendable {
 
     func detach(_ kn: Knote, from kq: EpollKqueue) -> FilterOutcome {
         if kn.watch.descriptor >= 0 { kq.source(VnodeSource.self).unwatch(kn) }
-        guard let s = kn.fd.epollSet else { return .done }
+        guard let s = kn.fd.epollSet else { return .checking(descriptor(kn)) }
         // After the kqueue's descriptor was closed its number may be somebody
         // else's epoll: never touch it then (the write set is ours and goes too).
         if kq.isClosed { return .done }

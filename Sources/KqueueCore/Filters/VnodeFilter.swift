@@ -71,7 +71,7 @@ final class VnodeFilter: QueuedFilter {
         let watches = kq.source(VnodeSource.self)
         watches.unwatch(kn)
         watches.unwatchParent(kn)
-        return .done
+        return .checking(Int32(truncatingIfNeeded: kn.ident))
     }
 
     var identIsDescriptor: Bool { true }
