@@ -11,21 +11,8 @@
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <sys/wait.h>
-#include "dmio_test.h"
+#include "dmio_calls.h"
 
-#ifdef DMIO_LINKED
-static int dm_open(int flags) { return dmover_open(flags); }
-#define dm_ioctl dmover_ioctl
-#define dm_read dmover_read
-#define dm_write dmover_write
-#define dm_close dmover_close
-#else
-static int dm_open(int flags) { return open("/dev/dmover", O_RDWR | flags); }
-static int dm_ioctl(int fd, unsigned long cmd, void *arg) { return ioctl(fd, cmd, arg); }
-#define dm_read read
-#define dm_write write
-#define dm_close close
-#endif
 
 static const char *self_path;
 
