@@ -30,13 +30,10 @@ HIDDEN int cbsdshim_cpu_has_vpclmulqdq(void) {
 #endif
 }
 
-/* Intel CPUs with fast short rep movsb (FSRM, Ice Lake and later) copy and
- * fill faster with the string instructions than with vector loops from about
- * 16 KiB: the microcode writes whole lines without reading them first. (glibc
- * makes the same choice; on AMD it keeps rep movsb below the L2 size, where
- * vectors are as fast, so only Intel is reported here.) Sanitizer builds say
- * no: AddressSanitizer and ThreadSanitizer do not see accesses made inside
- * inline assembly, and the vector loops they do see are the same contract. */
+/* Whether this build may run the kernels' rep movsb/stosb at all (which CPUs
+ * prefer them is decided in Swift, from CPUID). Sanitizer builds say no:
+ * AddressSanitizer and ThreadSanitizer do not see accesses made inside inline
+ * assembly, and the vector loops they do see keep the same contract. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
 #define CBSDSHIM_SANITIZED 1
@@ -45,13 +42,9 @@ HIDDEN int cbsdshim_cpu_has_vpclmulqdq(void) {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CBSDSHIM_SANITIZED 1
 #endif
-HIDDEN int cbsdshim_cpu_prefers_rep_movsb(void) {
+HIDDEN int cbsdshim_build_allows_rep_strings(void) {
 #if defined(__x86_64__) && !defined(CBSDSHIM_SANITIZED)
-    unsigned a, b, c, d;
-    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7) return 0;
-    if (b != 0x756e6547u || d != 0x49656e69u || c != 0x6c65746eu) return 0;   /* "GenuineIntel" */
-    __cpuid_count(7, 0, a, b, c, d);
-    return (d >> 4) & 1;                                                       /* FSRM */
+    return 1;
 #else
     return 0;
 #endif

@@ -141,7 +141,7 @@ public func dmoverFillBody<ISA: DmoverStoreISA>(
 }
 
 /// Copies from this size up to the non-temporal size use rep movsb on CPUs
-/// that prefer it (Intel with FSRM), as glibc does: against the 64-byte
+/// that prefer it (``MachineFacts/prefersStringInstructions``): against the 64-byte
 /// vector loop, measured ~10% faster at 64 KiB and 1 MiB, equal at 16 KiB.
 @inlinable @inline(__always)
 public var dmoverRepCopyMinimum: Int { 16 << 10 }

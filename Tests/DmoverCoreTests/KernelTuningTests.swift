@@ -51,16 +51,40 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.nonTemporalMinimum == 4 << 20)      // the share is capped by the 2 CPUs we have
     }
 
-    @Test(arguments: [(0x19, 0x11, "Zen 4"), (0x1A, 0x02, "Zen 5")])
-    func zen4AndZen5Use256BitLoopsAndVPCLMULQDQ(family: Int, model: Int, name: String) {
-        let f = guestFacts(.amd, family: family, model: model, avx512: true, fsrm: true, l3: 32 << 20, sharing: 16)
-        #expect(f.microarchitecture == name)
+    @Test func zen4Uses256BitLoopsAndVPCLMULQDQ() {
+        let f = guestFacts(.amd, family: 0x19, model: 0x11, avx512: true, fsrm: true, l3: 32 << 20, sharing: 16)
+        #expect(f.microarchitecture == "Zen 4")
         #expect(f.prefers256BitMemoryLoops)
+        #expect(!f.prefersStringInstructions)
         let t = KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: true)
         #expect(t.level == .avx2)
         #expect(t.crc == .vpclmulqdq)
         #expect(t.crcPrefetchChain == 0)                   // only crc32x3 prefetches
         #expect(!t.repStrings)
+    }
+
+    /// Zen 5 runs 512-bit loops at full width and prefers rep movsb/stosb
+    /// with FSRM (measured on a Zen 5 EPYC guest; RESULTS.md).
+    @Test func zen5Uses512BitLoopsAndStringInstructions() {
+        let f = guestFacts(.amd, family: 0x1A, model: 0x02, avx512: true, fsrm: true, l3: 32 << 20, sharing: 16)
+        #expect(f.microarchitecture == "Zen 5")
+        #expect(!f.prefers256BitMemoryLoops)
+        #expect(f.prefersStringInstructions)
+        let t = KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: true)
+        #expect(t.level == .avx512)
+        #expect(t.repStrings)
+        #expect(t.crc == .vpclmulqdq)
+        #expect(t.nonTemporalMinimum == 4 << 20)          // a quarter of the 16 MiB share
+        #expect(t.fillNonTemporalMinimum == 16 << 20)     // rep stosb: half the L3
+        // A sanitizer build never uses the string instructions; a guest
+        // that hides FSRM keeps the vector loops; an AVX2-only view of the
+        // CPU takes the 256-bit kernels with them.
+        #expect(!KernelTuning.derive(f, cpuLevel: .avx512, stringInstructionsAllowed: false).repStrings)
+        var g = f
+        g.fsrm = false
+        #expect(!KernelTuning.derive(g, cpuLevel: .avx512, stringInstructionsAllowed: true).repStrings)
+        let h = KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true)
+        #expect(h.level == .avx2 && h.repStrings)
     }
 
     @Test func intelKeepsItsChoices() {

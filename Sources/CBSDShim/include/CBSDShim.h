@@ -310,8 +310,8 @@ int cbsdshim_cpu_has_avx512bw(void);
 int cbsdshim_cpu_has_sse42(void);
 int cbsdshim_cpu_has_pclmul(void);
 int cbsdshim_cpu_has_vpclmulqdq(void);
-/** Intel with FSRM: rep movsb/stosb beat vector loops from ~16 KiB (0 in sanitizer builds). */
-int cbsdshim_cpu_prefers_rep_movsb(void);
+/** Whether this build may use rep movsb/stosb: 0 in sanitizer builds (they do not see inline assembly). */
+int cbsdshim_build_allows_rep_strings(void);
 
 /** Install fork handlers (prepare, parent, child) once; the callbacks are Swift @convention(c). */
 int cbsdshim_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void));

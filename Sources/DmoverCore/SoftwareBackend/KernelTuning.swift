@@ -56,11 +56,9 @@ public struct KernelTuning: Sendable {
     }()
 
     /// Whether this build may use the string instructions at all: sanitizer
-    /// builds say no (they do not see accesses made inside inline assembly),
-    /// which CBSDShim reports as "not preferred" on a CPU that would prefer them.
+    /// builds say no (they do not see accesses made inside inline assembly).
     public static var stringInstructionsAllowed: Bool {
-        let live = MachineFacts.current
-        return cbsdshim_cpu_prefers_rep_movsb() != 0 || !(live.vendor == .intel && live.fsrm)
+        cbsdshim_build_allows_rep_strings() != 0
     }
 
     /// The choice for a machine with facts `f` whose best kernel level is `cpuLevel`.
@@ -71,19 +69,18 @@ public struct KernelTuning: Sendable {
         t.level = cpuLevel
         if cpuLevel == .avx512 && f.prefers256BitMemoryLoops {
             t.level = .avx2
-            t.reasons.append("kernels avx2: AVX-512 present but \(f.vendor.rawValue) \(f.microarchitecture) runs memory-bound loops no faster at 512 bits (Zen 4 splits them in two 256-bit halves)")
+            t.reasons.append("kernels avx2: AVX-512 present but \(f.vendor.rawValue) \(f.microarchitecture) runs memory-bound loops no faster at 512 bits (it splits them in two 256-bit halves)")
         } else {
             t.reasons.append("kernels \(cpuLevel): the widest this CPU runs at full width")
         }
-        // String instructions: Intel with FSRM (Ice Lake and later) copies and
-        // fills faster with them from ~16 KiB up to the non-temporal size.
-        // On AMD glibc itself stops rep movsb at the L2 size because it is slow
-        // beyond it, and vector loops match it below; Zen 2 guests may not even
-        // see ERMS. So AMD keeps the vector loops.
-        t.repStrings = f.vendor == .intel && f.fsrm && cpuLevel >= .avx2 && stringInstructionsAllowed
+        // String instructions: copies and fills from 16 KiB up to the
+        // non-temporal size run faster with them where the CPU says so
+        // (``MachineFacts/prefersStringInstructions``); elsewhere the vector
+        // loops are as fast, and Zen 2 guests may not even see ERMS.
+        t.repStrings = f.prefersStringInstructions && cpuLevel >= .avx2 && stringInstructionsAllowed
         t.reasons.append(t.repStrings
-            ? "rep movsb/stosb from \(dmoverRepCopyMinimum >> 10) KiB: Intel with FSRM"
-            : "no rep movsb/stosb: \(f.vendor == .intel ? "no FSRM" : "\(f.vendor.rawValue) (vector loops are as fast in cache; ERMS \(f.erms ? "yes" : "no"), FSRM \(f.fsrm ? "yes" : "no"))")")
+            ? "rep movsb/stosb from \(dmoverRepCopyMinimum >> 10) KiB: \(f.vendor.rawValue) \(f.microarchitecture) with FSRM"
+            : "no rep movsb/stosb: \(f.prefersStringInstructions ? "this build cannot use them (sanitizers)" : f.fsrm ? "\(f.vendor.rawValue) \(f.microarchitecture) (vector loops are as fast in cache; glibc stops rep movsb at the L2 there)" : "no FSRM")")
         // CRC.
         if f.avx512 && f.vpclmulqdq {
             t.crc = .vpclmulqdq

@@ -42,10 +42,25 @@ public struct MachineFacts: Sendable {
     /// Zen 4 and other double-pumped AVX-512 parts run a 512-bit operation as two
     /// 256-bit halves: for memory-bound loops AVX-512 brings nothing there but
     /// wider tails, so 256-bit kernels are preferred. Intel cores with AVX-512
-    /// have full-width units. AMD family 0x1A (Zen 5) has a full 512-bit path on
-    /// desktop/server parts, yet its memory-bound loops are limited by loads per
-    /// cycle, not width, so AMD is treated as 256-bit for those loops throughout.
-    public var prefers256BitMemoryLoops: Bool { vendor != .intel }
+    /// have full-width units, and so has AMD family 0x1A (Zen 5): measured on a
+    /// Zen 5 EPYC guest, the 512-bit kernels ran xor2-xor8 of 4 KiB 2.1-2.4x and
+    /// xor16 1.1-1.4x faster than the 256-bit ones, and in-cache copies of
+    /// 4 KiB 1.2-1.8x (the Zen 5 parts with a 256-bit path split each 512-bit
+    /// operation in two, which costs the same as two 256-bit ones).
+    public var prefers256BitMemoryLoops: Bool {
+        !(vendor == .intel || (vendor == .amd && family >= 0x1A))
+    }
+
+    /// Whether rep movsb/stosb beat the vector loops from 16 KiB up to the
+    /// non-temporal size: Intel with FSRM (Ice Lake and later), and AMD
+    /// family 0x1A with FSRM, measured on a Zen 5 EPYC guest (copies of
+    /// 64 KiB-3 MiB 1.2-2.2x faster than the vector loop, zero and fill8 of
+    /// 2-3 MiB 1.2x). Zen 3 and 4 have FSRM too, but glibc stops rep movsb at
+    /// their L2 size, where it measured it slow, and no measurement of ours
+    /// says otherwise: they keep the vector loops.
+    public var prefersStringInstructions: Bool {
+        fsrm && (vendor == .intel || (vendor == .amd && family >= 0x1A))
+    }
 
     /// Microarchitecture name for reports (from family/model facts; "unknown" otherwise).
     public var microarchitecture: String {
