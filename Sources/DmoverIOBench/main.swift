@@ -15,6 +15,16 @@ import DmoverCore
 import DmoverSIMD
 import Glibc
 
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print("""
+    usage: dmover-io-bench [--quick] [--only-batch N]
+      --quick         a tenth of the requests and latency samples
+      --only-batch N  the descriptor throughput with batches of N (1-64) alone
+    Prints /dev/dmover throughput and latency for 4 KiB copies beside a
+    memcpy loop and in-process dmover_process, measured in the same run.
+    """)
+    exit(0)
+}
 NativeKernels.install()
 let quick = CommandLine.arguments.contains("--quick")
 let requestsPerRun = quick ? 200_000 : 2_000_000

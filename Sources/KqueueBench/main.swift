@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // main.swift: kqueue benchmark: bsdshim's kevent() against the raw epoll equivalent, same process.
 //
-// Usage: kqueue-bench [--quick]
+// Usage: kqueue-bench [--quick] [--only a|b|c|d|e|f]
 // Every figure is a median over rounds; the ratio column (bsdshim / epoll, lower
 // is better for times) is what to read: absolute numbers drift between runs.
 
@@ -11,6 +11,17 @@ import Glibc
 
 // MARK: - Helpers
 
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print("""
+    usage: kqueue-bench [--quick] [--only a|b|c|d|e|f]
+      --quick   3 rounds per figure instead of 7
+      --only X  one benchmark: a EVFILT_USER round trip, b pipe ping-pong,
+                c EV_ADD/EV_DELETE, d waits, e timers, f event loop
+    Prints each figure beside its raw-epoll twin, measured in the same run,
+    as a ratio (bsdshim / raw epoll: below 1, bsdshim is ahead).
+    """)
+    exit(0)
+}
 let quick = CommandLine.arguments.contains("--quick")
 let rounds = quick ? 3 : 7
 
