@@ -38,6 +38,16 @@ static inline int dmio_open_func(const char *func, int flags) {
     return fd;
 }
 
+/* A request whose one output buffer is `out` and that has no input (a "zero"). */
+static inline struct dmio_usrreq dmio_req_out(struct iovec *out, uint32_t id) {
+    struct dmio_usrreq r;
+    memset(&r, 0, sizeof r);
+    r.req_outbuf.dmbuf_iov = out;
+    r.req_outbuf.dmbuf_iovcnt = 1;
+    r.req_id = id;
+    return r;
+}
+
 /* A request over one iovec per buffer: out (may be NULL for none) and nin inputs. */
 typedef struct {
     struct iovec out_iov;

@@ -26,14 +26,7 @@ static int dm_setfunc(int fd, const char *name) {
 /* A "zero" request over out[8] with id. */
 static unsigned char out[8];
 static struct iovec out_iov = {out, sizeof out};
-static struct dmio_usrreq zero_req(uint32_t id) {
-    struct dmio_usrreq r;
-    memset(&r, 0, sizeof r);
-    r.req_outbuf.dmbuf_iov = &out_iov;
-    r.req_outbuf.dmbuf_iovcnt = 1;
-    r.req_id = id;
-    return r;
-}
+static struct dmio_usrreq zero_req(uint32_t id) { return dmio_req_out(&out_iov, id); }
 
 /* A copy of fd made the way `how` says (0 dup, 1 F_DUPFD, 2 F_DUPFD_CLOEXEC, 3 dup2, 4 dup3). */
 static int copy_of(int fd, int how) {

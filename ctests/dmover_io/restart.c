@@ -28,14 +28,7 @@ static int pokes;                    /* signals sent before the rescue, 20 ms ap
 
 static unsigned char out[8];
 static struct iovec out_iov = {out, sizeof out};
-static struct dmio_usrreq zero_req(uint32_t id) {
-    struct dmio_usrreq r;
-    memset(&r, 0, sizeof r);
-    r.req_outbuf.dmbuf_iov = &out_iov;
-    r.req_outbuf.dmbuf_iovcnt = 1;
-    r.req_id = id;
-    return r;
-}
+static struct dmio_usrreq zero_req(uint32_t id) { return dmio_req_out(&out_iov, id); }
 
 /* Signals the waiter every 20 ms, `pokes` times; then ends its wait by itself. */
 static void *poker(void *arg) {
