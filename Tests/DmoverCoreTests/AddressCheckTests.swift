@@ -7,9 +7,10 @@ import CBSDShim
 import Glibc
 import Testing
 
-/// AddressCheck takes a probe for a small span and madvise for a larger
-/// one: whichever it takes, a span of pages must be called readable or
-/// writable exactly when every page in it is. Checked on a mapping of five
+/// AddressCheck takes probes for a span to read (one per two pages) and for
+/// one page to write, madvise for a larger span to write: whichever it
+/// takes, a span of pages must be called readable or writable exactly when
+/// every page in it is. Checked on a mapping of five
 /// pages, each with one of the kinds a client may hand over.
 @Suite struct AddressCheckTests {
     /// Read-write, PROT_NONE, read-only, read-write, untouched (read-write,
@@ -44,7 +45,8 @@ import Testing
         #expect(ProcessMemory.canProbe)
     }
 
-    /// Every span of 1, 2 and 3 pages at every start, read and write, with
+    /// Every span of 1 to 5 pages at every start (odd and even page counts,
+    /// the bad page first, inside or last), read and write, with
     /// probes allowed (as shipped) and with madvise alone: the answer is the
     /// conjunction of the pages' kinds, no byte changes, errno is kept when
     /// the answer is yes.
@@ -55,7 +57,7 @@ import Testing
         let base = UInt(bitPattern: m)
         let probing = MemoryFacts.current
         #expect(probing.canProbe)
-        for length in 1...3 {
+        for length in 1...Self.kinds.count {
             for start in 0...(Self.kinds.count - length) {
                 let span = Self.kinds[start..<(start + length)]
                 let lo = base + UInt(start) * page, hi = lo + UInt(length) * page
