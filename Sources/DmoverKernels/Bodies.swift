@@ -14,6 +14,11 @@ public typealias Block = SIMD8<UInt64>
 /// the CPU's facts before any kernel runs (and by tests), read per call.
 nonisolated(unsafe) public var dmoverPrefetchStreams = 8
 
+/// Temporal copies whose destination sits less than 256 bytes after the
+/// source modulo the page run from the end (see `dmoverCopyBody`) when
+/// true. Set once by DmoverCore from the CPU's facts (and by tests), read per call.
+nonisolated(unsafe) public var dmoverCopyBackwardOnPageAlias = true
+
 /// xor of this many inputs or more, with temporal stores, runs in groups of
 /// four inputs per 4 KiB of output (see `dmoverXorGrouped`); Int.max: never.
 /// Set once by DmoverCore from the CPU's facts (and by tests), read per call.
@@ -148,10 +153,12 @@ public var dmoverRepCopyMinimum: Int { 16 << 10 }
 
 /// Copy body. Temporal copies whose destination sits less than 256 bytes
 /// after the source modulo the 4 KiB page (page-aligned buffers, the usual
-/// I/O case) run from the end: a forward loop's loads would match the page
-/// offsets of stores still in flight (4K aliasing), which glibc's memmove
-/// avoids the same way. Zen 2, page-aligned buffers: 1 MiB copies ~10%
-/// faster, 4 and 64 KiB unchanged.
+/// I/O case) run from the end where `dmoverCopyBackwardOnPageAlias` says
+/// so: a forward loop's loads would match the page offsets of stores still
+/// in flight (4K aliasing), which glibc's memmove avoids the same way. Zen 2,
+/// page-aligned buffers: 1 MiB copies ~10% faster, 4 and 64 KiB unchanged.
+/// Zen 5 shows no such penalty and follows a descending loop worse: 4 KiB
+/// copies from the L2 took twice as long backward.
 @inlinable @inline(__always)
 public func dmoverCopyBody<ISA: DmoverStoreISA>(
     _ isa: ISA.Type, _ dst: UnsafeMutableRawPointer, _ src: UnsafeRawPointer, _ n: Int, _ nt: Bool
@@ -164,7 +171,7 @@ public func dmoverCopyBody<ISA: DmoverStoreISA>(
         // bytes already copied (the source is unchanged, so they get the
         // same values again). One test after the loop instead of the shared
         // loop's 64-, 8- and 1-byte tails (~2 ns of ~41 at 4 KiB, Zen 2).
-        if n >= 512 && gap & (4096 - 256) == 0 {
+        if n >= 512 && gap & (4096 - 256) == 0 && dmoverCopyBackwardOnPageAlias {
             var i = n
             repeat {
                 i &-= 256

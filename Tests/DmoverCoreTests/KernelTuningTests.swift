@@ -41,6 +41,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.xorNonTemporalWorkingSet == 1 << 20)   // the L2
         #expect(t.crcPrefetchChain == 2688)                // 32 KiB L1d / 12, in whole lines
         #expect(t.crcPrefetchMinimum == 8 << 20)           // the L3 share per thread
+        #expect(t.copyBackwardOnPageAlias)                 // page-aliased copies from the end
     }
 
     @Test func zen3HasFSRMButKeepsTheVectorLoops() {
@@ -76,6 +77,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.crc == .vpclmulqdq)
         #expect(t.nonTemporalMinimum == 4 << 20)          // a quarter of the 16 MiB share
         #expect(t.fillNonTemporalMinimum == 16 << 20)     // rep stosb: half the L3
+        #expect(!t.copyBackwardOnPageAlias)               // forward: descending loops were slower
         // A sanitizer build never uses the string instructions; a guest
         // that hides FSRM keeps the vector loops; an AVX2-only view of the
         // CPU takes the 256-bit kernels with them.

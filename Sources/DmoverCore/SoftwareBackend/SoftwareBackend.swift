@@ -147,6 +147,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     private init() {
         dmoverPrefetchStreams = KernelTuning.current.prefetchStreams
         dmoverXorGroupMinimum = KernelTuning.current.xorGroupMinimum
+        dmoverCopyBackwardOnPageAlias = KernelTuning.current.copyBackwardOnPageAlias
         dmoverCRCPrefetchChain = KernelTuning.current.crcPrefetchChain
         dmoverCRCPrefetchMinimum = KernelTuning.current.crcPrefetchMinimum
         let table = SoftwareFunction.table
