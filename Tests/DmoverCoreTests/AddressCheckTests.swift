@@ -10,18 +10,19 @@ import Testing
 /// AddressCheck takes probes for a span to read (one per two pages) and for
 /// one page to write, madvise for a larger span to write: whichever it
 /// takes, a span of pages must be called readable or writable exactly when
-/// every page in it is. Checked on a mapping of five
-/// pages, each with one of the kinds a client may hand over.
+/// every page in it is. Checked on a mapping of seven pages, each with one
+/// of the kinds a client may hand over (the second PROT_NONE page lies
+/// where a read span's later probes and its last odd page reach it).
 @Suite struct AddressCheckTests {
     /// Read-write, PROT_NONE, read-only, read-write, untouched (read-write,
-    /// never written: the zero page until written).
+    /// never written: the zero page until written), PROT_NONE, read-write.
     enum Kind { case readWrite, none, readOnly, untouched }
-    static let kinds: [Kind] = [.readWrite, .none, .readOnly, .readWrite, .untouched]
+    static let kinds: [Kind] = [.readWrite, .none, .readOnly, .readWrite, .untouched, .none, .readWrite]
 
     static func readable(_ k: Kind) -> Bool { k != .none }
     static func writable(_ k: Kind) -> Bool { k == .readWrite || k == .untouched }
 
-    /// Maps the five pages; the caller unmaps `pages * page` bytes at the result.
+    /// Maps the pages; the caller unmaps `kinds.count * page` bytes at the result.
     static func mapPages() throws -> UnsafeMutableRawPointer {
         let page = Int(ProcessMemory.pageSize)
         let m = try #require(mmap(nil, kinds.count * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
@@ -45,8 +46,8 @@ import Testing
         #expect(ProcessMemory.canProbe)
     }
 
-    /// Every span of 1 to 5 pages at every start (odd and even page counts,
-    /// the bad page first, inside or last), read and write, with
+    /// Every span of 1 to 7 pages at every start (odd and even page counts,
+    /// a bad page first, inside or last), read and write, with
     /// probes allowed (as shipped) and with madvise alone: the answer is the
     /// conjunction of the pages' kinds, no byte changes, errno is kept when
     /// the answer is yes.

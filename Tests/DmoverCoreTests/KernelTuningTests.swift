@@ -3,7 +3,8 @@
 // facts, for the CPU families the selection names (Zen 2 to Zen 5, Intel),
 // and the facts read on this machine.
 
-import DmoverCore
+@testable import DmoverCore
+import DmoverKernels
 import Testing
 
 /// Facts of a 2-CPU guest of each family (what CPUID would report there).
@@ -117,6 +118,22 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == Int.max)
         f.l1dWays = 0    // unknown: 8 ways assumed
         #expect(KernelTuning.derive(f, cpuLevel: .avx2, stringInstructionsAllowed: true).xorGroupMinimum == 9)
+    }
+
+    /// BSDSHIM_DMOVER_STRATEGY's -forward and -backward set the copy
+    /// direction (whatever the CPU chose), and the backend hands the
+    /// tuning's choice to the kernels.
+    @Test func strategyWordsSetTheCopyDirection() {
+        for (word, backward) in [("forward", false), ("backward", true)] {
+            var t = KernelTuning()
+            t.copyBackwardOnPageAlias = !backward
+            t.applyEnvironment(cpuLevel: .avx2) { $0 == "BSDSHIM_DMOVER_STRATEGY" ? "avx2-vec-\(word)" : nil }
+            #expect(t.copyBackwardOnPageAlias == backward)
+            #expect(t.reasons.contains("forced by the environment: \(word)"))
+            #expect(t.level == .avx2 && !t.repStrings)
+        }
+        _ = Kernels.level    // the backend is set up
+        #expect(dmoverCopyBackwardOnPageAlias == KernelTuning.current.copyBackwardOnPageAlias)
     }
 
     @Test func thisMachinesFactsAreConsistent() {

@@ -17,9 +17,10 @@ struct CheckedRange {
 /// page (probeWritable) and madvise(MADV_POPULATE_WRITE) if it is larger.
 /// Both fail for unmapped, PROT_NONE or (for writing) read-only pages
 /// without faulting and without changing a byte. Only a failed span is
-/// checked range by range to find the records at fault. Kernels before 5.14
-/// lack the advice: there one byte per page is copied with process_vm_readv
-/// (and written back with process_vm_writev), which is slower.
+/// checked range by range to find the records at fault. Where the probes
+/// failed their check at load (valgrind, emulators), madvise serves reads
+/// too; on kernels before 5.14, which lack the advice, one byte per page is
+/// copied with process_vm_readv (and written back with process_vm_writev).
 ///
 /// Why probes for reading at every span size: madvise walks the span page
 /// by page through get_user_pages, which cost 50-90 ns a page on a Zen 2

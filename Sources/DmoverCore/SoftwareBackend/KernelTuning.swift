@@ -83,7 +83,7 @@ public struct KernelTuning: Sendable {
         t.repStrings = f.prefersStringInstructions && cpuLevel >= .avx2 && stringInstructionsAllowed
         t.reasons.append(t.repStrings
             ? "rep movsb/stosb from \(dmoverRepCopyMinimum >> 10) KiB: \(f.vendor.rawValue) \(f.microarchitecture) with FSRM"
-            : "no rep movsb/stosb: \(f.prefersStringInstructions ? "this build cannot use them (sanitizers)" : f.fsrm ? "\(f.vendor.rawValue) \(f.microarchitecture) (vector loops are as fast in cache; glibc stops rep movsb at the L2 there)" : "no FSRM")")
+            : "no rep movsb/stosb: \(!stringInstructionsAllowed ? "this build cannot use them (sanitizers)" : f.prefersStringInstructions ? "the kernels below AVX2 have none" : f.fsrm ? "\(f.vendor.rawValue) \(f.microarchitecture) (vector loops are as fast in cache; glibc stops rep movsb at the L2 there)" : "no FSRM")")
         // CRC.
         if f.avx512 && f.vpclmulqdq {
             t.crc = .vpclmulqdq
@@ -168,9 +168,14 @@ public struct KernelTuning: Sendable {
     /// avx2, avx512), BSDSHIM_DMOVER_ISA (level only, as before), BSDSHIM_DMOVER_REP=0,
     /// BSDSHIM_DMOVER_CRC, BSDSHIM_DMOVER_NT_MIN, BSDSHIM_DMOVER_FILL_NT_MIN,
     /// BSDSHIM_DMOVER_PREFETCH_STREAMS, BSDSHIM_DMOVER_CRC_PREFETCH (chain bytes, 0 = off).
-    /// Levels and CRCs the CPU cannot run are clamped down.
-    mutating func applyEnvironment(cpuLevel: KernelLevel) {
-        func env(_ n: String) -> String? { getenv(n).map { String(cString: $0) } }
+    /// Levels and CRCs the CPU cannot run are clamped down. `environment`
+    /// looks a variable up (the process environment; tests pass their own).
+    mutating func applyEnvironment(
+        cpuLevel: KernelLevel,
+        environment env: (String) -> String? = { getenv($0).map { String(cString: $0) } }
+    ) {
+        /// A count or size: a non-negative decimal integer, as environmentInt reads it.
+        func environmentInt(_ n: String) -> Int? { env(n).flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil } }
         var words: [Substring] = []
         if let s = env("BSDSHIM_DMOVER_STRATEGY") { words = s.split(separator: "-") }
         if let s = env("BSDSHIM_DMOVER_ISA") { words.insert(Substring(s), at: 0) }
@@ -179,7 +184,7 @@ public struct KernelTuning: Sendable {
             case "baseline": level = .baseline
             case "avx2": level = min(cpuLevel, .avx2)
             case "avx512": level = cpuLevel
-            case "rep": repStrings = level >= .avx2
+            case "rep": repStrings = level >= .avx2 && Self.stringInstructionsAllowed
             case "vec": repStrings = false
             case "nt": nonTemporalMinimum = 0; fillNonTemporalMinimum = 0; xorNonTemporalWorkingSet = Int.max
             case "temporal": nonTemporalMinimum = Int.max; fillNonTemporalMinimum = Int.max; xorNonTemporalWorkingSet = Int.max

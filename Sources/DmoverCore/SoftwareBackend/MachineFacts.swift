@@ -54,7 +54,7 @@ public struct MachineFacts: Sendable {
     /// Whether rep movsb/stosb beat the vector loops from 16 KiB up to the
     /// non-temporal size: Intel with FSRM (Ice Lake and later), and AMD
     /// family 0x1A with FSRM, measured on a Zen 5 EPYC guest (copies of
-    /// 64 KiB-3 MiB 1.2-1.3x faster than the forward vector loop, zero and
+    /// 64 KiB-3 MiB 1.2-1.5x faster than the forward vector loop, zero and
     /// fill8 of 2-3 MiB 1.2x: the string instructions store whole lines
     /// without reading them first). Zen 3 and 4 have FSRM too, but glibc stops rep movsb at
     /// their L2 size, where it measured it slow, and no measurement of ours
