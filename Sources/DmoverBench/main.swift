@@ -62,7 +62,8 @@ print("CPU: \(facts.brand) (\(facts.vendor.rawValue) family 0x\(String(facts.fam
 print("caches: L1d \(fmtSize(facts.l1d)), L2 \(fmtSize(facts.l2)), L3 \(fmtSize(facts.l3)) shared by \(facts.l3Sharing) CPUs "
       + "(\(fmtSize(facts.l3PerThread)) per thread here)")
 print("strategy: kernels \(Kernels.description); non-temporal from \(fmtSize(SoftwareBackendConfig.nonTemporalMinimum))"
-      + (Kernels.usesRepStrings ? " (zero, fill8: \(fmtSize(max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum))))" : "")
+      + (Kernels.usesRepStrings ? " (zero, fill8: \(fmtSize(max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum)))"
+         + "; copy: \(fmtSize(max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.copyNonTemporalMinimum))))" : "")
       + "; split from \(fmtSize(SoftwareBackendConfig.splitMinimum)); \(tuning.prefetchStreams) prefetch streams")
 if explainOnly {
     print("why:")
@@ -73,6 +74,9 @@ if explainOnly {
         switch f {
         case "zero", "fill8":
             nt = Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum)
+                                        : SoftwareBackendConfig.nonTemporalMinimum
+        case "copy":
+            nt = Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.copyNonTemporalMinimum)
                                         : SoftwareBackendConfig.nonTemporalMinimum
         case "iscsi-crc32c", "compare": nt = Int.max
         default:

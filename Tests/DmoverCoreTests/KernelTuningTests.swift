@@ -38,6 +38,8 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(!t.repStrings)
         #expect(t.crc == .crc32x3)
         #expect(t.nonTemporalMinimum == 2 << 20)      // 16 MiB / 2 CPUs / 4
+        #expect(t.copyNonTemporalMinimum == 2 << 20)  // no string instructions: the same
+        #expect(t.fillNonTemporalMinimum == 8 << 20)
         #expect(t.prefetchStreams == 8)
         #expect(t.xorNonTemporalWorkingSet == 1 << 20)   // the L2
         #expect(t.crcPrefetchChain == 2688)                // 32 KiB L1d / 12, in whole lines
@@ -77,7 +79,8 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.repStrings)
         #expect(t.crc == .vpclmulqdq)
         #expect(t.nonTemporalMinimum == 4 << 20)          // a quarter of the 16 MiB share
-        #expect(t.fillNonTemporalMinimum == 16 << 20)     // rep stosb: half the L3
+        #expect(t.fillNonTemporalMinimum == 32 << 20)     // rep stosb: the whole L3
+        #expect(t.copyNonTemporalMinimum == 16 << 20)     // rep movsb: the L3 share per thread
         #expect(!t.copyBackwardOnPageAlias)               // forward: descending loops were slower
         // A sanitizer build never uses the string instructions; a guest
         // that hides FSRM keeps the vector loops; an AVX2-only view of the
@@ -98,6 +101,7 @@ func guestFacts(_ vendor: MachineFacts.Vendor, family: Int, model: Int, avx512: 
         #expect(t.crc == .vpclmulqdq)
         #expect(t.nonTemporalMinimum == 4 << 20)
         #expect(t.fillNonTemporalMinimum == 105 << 19)
+        #expect(t.copyNonTemporalMinimum == 4 << 20)      // copies keep the measured 4 MiB
         #expect(t.prefetchStreams == 32)
         #expect(t.xorNonTemporalWorkingSet == Int.max)
         // A sanitizer build never uses the string instructions.

@@ -35,6 +35,15 @@ public enum SoftwareBackendConfig {
         get { b.fillNTMin.load(ordering: .relaxed) }
         set { b.fillNTMin.store(max(0, newValue), ordering: .relaxed) }
     }
+    /// When the kernels copy with rep movsb, copy uses non-temporal stores
+    /// only from the larger of this and `nonTemporalMinimum`
+    /// (BSDSHIM_DMOVER_COPY_NT_MIN; default from the CPU: the L3 share per
+    /// thread on AMD, `nonTemporalMinimum` elsewhere); other kernels use
+    /// `nonTemporalMinimum` for it too.
+    public static var copyNonTemporalMinimum: Int {
+        get { b.copyNTMin.load(ordering: .relaxed) }
+        set { b.copyNTMin.store(max(0, newValue), ordering: .relaxed) }
+    }
     /// Asynchronous requests moving at most this many bytes (all buffers) run on
     /// the submitting thread; the callback still runs on the completion thread
     /// (BSDSHIM_DMOVER_INLINE_MAX, default 64 KiB).

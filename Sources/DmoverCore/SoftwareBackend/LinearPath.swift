@@ -38,7 +38,7 @@ extension SoftwareBackend {
                            s.length >= fillNTThreshold(k.pointee))
         case .copy:
             guard let s = linearShape(dreq, hasOutput: true, inputs: 1) else { return false }
-            k.pointee.copy(s.dst, s.input(0), s.length, s.length >= ntMin.load(ordering: .relaxed))
+            k.pointee.copy(s.dst, s.input(0), s.length, s.length >= copyNTThreshold(k.pointee))
         case .xor:
             let n = tag >> 16
             guard let s = linearShape(dreq, hasOutput: true, inputs: n) else { return false }

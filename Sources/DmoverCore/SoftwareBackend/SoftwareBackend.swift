@@ -68,6 +68,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     let splitMin = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_SPLIT_MIN") ?? SoftwareBackendConfig.defaultSplitMinimum)
     let ntMin = Atomic<Int>(KernelTuning.current.nonTemporalMinimum)
     let fillNTMin = Atomic<Int>(KernelTuning.current.fillNonTemporalMinimum)
+    let copyNTMin = Atomic<Int>(KernelTuning.current.copyNonTemporalMinimum)
     let xorNTWorkingSet = Atomic<Int>(KernelTuning.current.xorNonTemporalWorkingSet)
     let inlineMax = Atomic<Int>(environmentInt("BSDSHIM_DMOVER_INLINE_MAX") ?? 64 << 10)
     let level = Atomic<Int>(KernelLevel.baseline.rawValue)
@@ -94,10 +95,19 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
         return k.repStrings ? max(general, fillNTMin.load(ordering: .relaxed)) : general
     }
 
+    /// The non-temporal size for copy with kernels `k`: kernels that copy
+    /// with rep movsb keep it up to `copyNTMin` too.
+    @inline(__always)
+    func copyNTThreshold(_ k: ActiveKernels) -> Int {
+        let general = ntMin.load(ordering: .relaxed)
+        return k.repStrings ? max(general, copyNTMin.load(ordering: .relaxed)) : general
+    }
+
     /// The non-temporal size for a function of `inputs` inputs with kernels `k`.
     @inline(__always)
     func ntThreshold(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ k: ActiveKernels) -> Int {
         if kind == .zero || kind == .fill8 { return fillNTThreshold(k) }
+        if kind == .copy { return copyNTThreshold(k) }
         let general = ntMin.load(ordering: .relaxed)
         // xor of 4 or more inputs: non-temporal once all buffers outgrow the
         // working-set limit (see KernelTuning.xorNonTemporalWorkingSet),
@@ -115,6 +125,7 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     @inline(__always)
     func usesNonTemporal(_ kind: SoftwareFunction.Kind, _ inputs: Int, _ length: Int, _ k: ActiveKernels) -> Bool {
         if kind == .zero || kind == .fill8 { return length >= fillNTThreshold(k) }
+        if kind == .copy { return length >= copyNTThreshold(k) }
         if length >= ntMin.load(ordering: .relaxed) { return true }
         guard kind == .xor && inputs >= 4 && inputs < dmoverXorGroupMinimum else { return false }
         let (m, overflow) = (length &+ 1).multipliedReportingOverflow(by: inputs &+ 1)
