@@ -141,8 +141,20 @@ import Testing
 
     @Test(.enabled(if: InjectedFault.isAvailable, "the seam exists in debug builds only"))
     func writeSetCreationFailureIsTheChangesErrorAndTheNextAddWorks() throws {
-        let (r, w) = readablePipe()
-        defer { close(r); close(w) }
+        let (r, w0) = readablePipe()
+        // A write end whose number no kqueue is registered under: tests
+        // elsewhere in this process close linked kqueues behind the
+        // registry's back, and EVFILT_WRITE asks such a stale entry whether
+        // the number is still a kqueue with an epoll_ctl, which would take
+        // the epoll_ctl fault armed below (seen under ASan: EINVAL, not ENOMEM).
+        // Numbers passed over stay open until the end, so dup() cannot hand them out again.
+        var w = w0
+        var passedOver: [Int32] = []
+        while KqueueRegistry.lookup(w) != nil && passedOver.count < 64 {
+            passedOver.append(w)
+            w = dup(w0)
+        }
+        defer { close(r); for fd in passedOver + [w] { close(fd) } }
         // The first EVFILT_WRITE knote makes the kqueue's nested write set:
         // its epoll_create1 and its registration in the main set can fail.
         for (call, errno) in [(InjectedFault.Call.epollCreate, Errno.tooManyOpenFiles), (.epollCtl, .noMemory)] {
