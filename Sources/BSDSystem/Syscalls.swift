@@ -55,6 +55,16 @@ public enum FileDescriptorOps {
         try valueOrErrno { cbsdshim_fcntl(fd, cmd) }
     }
 
+    /// True if `fd` names no open descriptor (fcntl(F_GETFD) fails with EBADF).
+    public static func isClosed(_ fd: Int32) -> Bool {
+        do throws(Errno) {
+            _ = try fcntl(fd, F_GETFD)
+            return false
+        } catch {
+            return error == .badFileDescriptor
+        }
+    }
+
     /// Sets FD_CLOEXEC/O_NONBLOCK style flags.
     @discardableResult
     @inlinable public static func fcntl(_ fd: Int32, _ cmd: Int32, _ arg: Int32) throws(Errno) -> Int32 {

@@ -61,9 +61,14 @@ print("CPU: \(facts.brand) (\(facts.vendor.rawValue) family 0x\(String(facts.fam
       + "\(facts.microarchitecture)), \(facts.cpus) CPUs; \(features.joined(separator: " "))")
 print("caches: L1d \(fmtSize(facts.l1d)), L2 \(fmtSize(facts.l2)), L3 \(fmtSize(facts.l3)) shared by \(facts.l3Sharing) CPUs "
       + "(\(fmtSize(facts.l3PerThread)) per thread here)")
+/// The non-temporal size of a function whose string-instruction kernels have their own (`own`).
+func stringNT(_ own: Int) -> Int {
+    Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, own) : SoftwareBackendConfig.nonTemporalMinimum
+}
+let fillNT = stringNT(SoftwareBackendConfig.fillNonTemporalMinimum)
+let copyNT = stringNT(SoftwareBackendConfig.copyNonTemporalMinimum)
 print("strategy: kernels \(Kernels.description); non-temporal from \(fmtSize(SoftwareBackendConfig.nonTemporalMinimum))"
-      + (Kernels.usesRepStrings ? " (zero, fill8: \(fmtSize(max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum)))"
-         + "; copy: \(fmtSize(max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.copyNonTemporalMinimum))))" : "")
+      + (Kernels.usesRepStrings ? " (zero, fill8: \(fmtSize(fillNT)); copy: \(fmtSize(copyNT)))" : "")
       + "; split from \(fmtSize(SoftwareBackendConfig.splitMinimum)); \(tuning.prefetchStreams) prefetch streams")
 if explainOnly {
     print("why:")
@@ -72,12 +77,8 @@ if explainOnly {
     for f in ["zero", "fill8", "copy", "xor2", "xor4", "xor8", "xor16", "iscsi-crc32c", "copy-crc32c", "compare"] {
         var nt: Int
         switch f {
-        case "zero", "fill8":
-            nt = Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.fillNonTemporalMinimum)
-                                        : SoftwareBackendConfig.nonTemporalMinimum
-        case "copy":
-            nt = Kernels.usesRepStrings ? max(SoftwareBackendConfig.nonTemporalMinimum, SoftwareBackendConfig.copyNonTemporalMinimum)
-                                        : SoftwareBackendConfig.nonTemporalMinimum
+        case "zero", "fill8": nt = fillNT
+        case "copy": nt = copyNT
         case "iscsi-crc32c", "compare": nt = Int.max
         default:
             nt = SoftwareBackendConfig.nonTemporalMinimum

@@ -3,7 +3,6 @@
 
 import BSDSystem
 import CBSDShimABI
-import Glibc
 
 /// What a filter implements. Every method is called with the kqueue's lock held.
 ///
@@ -76,12 +75,7 @@ extension FilterOutcome {
     /// having checked the descriptor first) or not. One fcntl, on EV_DELETE
     /// of such knotes only.
     static func checking(_ fd: Int32) -> FilterOutcome {
-        do throws(Errno) {
-            _ = try FileDescriptorOps.fcntl(fd, F_GETFD)
-            return .done
-        } catch {
-            return error == .badFileDescriptor ? .descriptorClosed : .done
-        }
+        FileDescriptorOps.isClosed(fd) ? .descriptorClosed : .done
     }
 }
 

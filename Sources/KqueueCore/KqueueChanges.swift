@@ -157,12 +157,7 @@ extension EpollKqueue {
     static func namesClosedDescriptor(_ change: kevent) -> Bool {
         guard FilterTable.descriptorFilters.contains(change.filter) else { return false }
         guard change.ident <= UInt(Int32.max) else { return true }
-        do {
-            _ = try FileDescriptorOps.fcntl(Int32(change.ident), F_GETFD)
-            return false
-        } catch {
-            return error == .badFileDescriptor
-        }
+        return FileDescriptorOps.isClosed(Int32(change.ident))
     }
 
     /// Drops every knote whose ident is the descriptor `fd` (BSD's knote_fdclose).

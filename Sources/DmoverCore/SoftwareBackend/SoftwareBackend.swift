@@ -90,17 +90,19 @@ final class SoftwareBackend: NativeBackend, @unchecked Sendable {
     /// fill with rep stosb keep it up to `fillNTMin` too (the data stays in
     /// L3, as with glibc's memset).
     @inline(__always)
-    func fillNTThreshold(_ k: ActiveKernels) -> Int {
-        let general = ntMin.load(ordering: .relaxed)
-        return k.repStrings ? max(general, fillNTMin.load(ordering: .relaxed)) : general
-    }
+    func fillNTThreshold(_ k: ActiveKernels) -> Int { stringNTThreshold(k, fillNTMin) }
 
     /// The non-temporal size for copy with kernels `k`: kernels that copy
     /// with rep movsb keep it up to `copyNTMin` too.
     @inline(__always)
-    func copyNTThreshold(_ k: ActiveKernels) -> Int {
+    func copyNTThreshold(_ k: ActiveKernels) -> Int { stringNTThreshold(k, copyNTMin) }
+
+    /// The general non-temporal size, or, with kernels that use the string
+    /// instructions, the larger of it and their own (`own`).
+    @inline(__always)
+    private func stringNTThreshold(_ k: ActiveKernels, _ own: borrowing Atomic<Int>) -> Int {
         let general = ntMin.load(ordering: .relaxed)
-        return k.repStrings ? max(general, copyNTMin.load(ordering: .relaxed)) : general
+        return k.repStrings ? max(general, own.load(ordering: .relaxed)) : general
     }
 
     /// The non-temporal size for a function of `inputs` inputs with kernels `k`.
